@@ -1,0 +1,1 @@
+// Config composition: see compose.h

@@ -1,0 +1,1 @@
+#include "core/features/sparse.h"

@@ -1,0 +1,39 @@
+// Classification and routing metrics. Rows whose reference label is kNoLabel are left out of
+// the metrics that need it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/data/label_space.h"
+
+namespace deferbench {
+
+// Fraction of rows where pred == truth (rows with truth == kNoLabel skipped). NaN if no row left.
+double accuracy(const std::vector<LabelId>& truth, const std::vector<LabelId>& pred);
+
+// Unweighted mean over classes of F1, as scikit-learn's f1_score(average="macro"): the classes
+// are those that occur in truth or pred; a class with no true and no predicted row does not count;
+// F1 = 0 where precision + recall = 0. Rows with truth == kNoLabel skipped. NaN if no row left.
+double macro_f1(const std::vector<LabelId>& truth, const std::vector<LabelId>& pred);
+
+struct RoutingMetrics {
+  std::size_t rows = 0;
+  std::size_t handled = 0;          // rows the surrogate answered
+  std::size_t teacher_calls = 0;    // rows deferred to the teacher (= rows - handled)
+  double coverage = 0;              // handled / rows
+  double teacher_agreement = 0;     // P(surrogate == teacher | handled); NaN if nothing handled
+  double e2e_accuracy = 0;          // vs gold: surrogate on handled, teacher on deferred; NaN: no gold
+  double e2e_macro_f1 = 0;          // same answers, macro-F1 vs gold; NaN without gold
+  double teacher_accuracy = 0;      // the teacher alone vs gold (the baseline); NaN without gold
+  double teacher_calls_saved = 0;   // fraction of teacher calls avoided (= coverage)
+};
+
+// `accepted[i]` says whether row i is handled by the surrogate. `gold` may be empty (no gold).
+RoutingMetrics routing_metrics(const std::vector<LabelId>& surrogate,
+                               const std::vector<LabelId>& teacher,
+                               const std::vector<LabelId>& gold,
+                               const std::vector<std::uint8_t>& accepted);
+
+}  // namespace deferbench

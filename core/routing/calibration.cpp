@@ -1,0 +1,1 @@
+// Threshold calibration: see calibration.h

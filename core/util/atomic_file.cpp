@@ -1,0 +1,57 @@
+#include "core/util/atomic_file.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "core/util/error.h"
+
+namespace deferbench {
+namespace {
+
+std::filesystem::path temporary_name(const std::filesystem::path& path) {
+  static std::atomic<unsigned> counter{0};
+  return path.parent_path() /
+         fmt::format(".{}.tmp-{}-{}", path.filename().string(), ::getpid(), counter++);
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::filesystem::path path)
+    : path_(std::move(path)), tmp_(temporary_name(path_)) {
+  if (path_.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path_.parent_path(), ec);
+  }
+  out_.open(tmp_, std::ios::binary | std::ios::trunc);
+  if (!out_) fail({path_.string(), 0, ""}, "cannot open for writing");
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    out_.close();
+    std::error_code ec;
+    std::filesystem::remove(tmp_, ec);
+  }
+}
+
+void AtomicFile::commit() {
+  out_.flush();
+  if (!out_) fail({path_.string(), 0, ""}, "write failed (disk full?)");
+  out_.close();
+  std::error_code ec;
+  std::filesystem::rename(tmp_, path_, ec);
+  if (ec) fail({path_.string(), 0, ""}, "cannot rename temporary file: " + ec.message());
+  committed_ = true;
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+  AtomicFile file(path);
+  file.stream().write(content.data(), static_cast<std::streamsize>(content.size()));
+  file.commit();
+}
+
+}  // namespace deferbench

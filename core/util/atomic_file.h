@@ -1,0 +1,33 @@
+// Every output file is written to a temporary name beside its destination, then renamed:
+// a reader never sees a half-written file, and a crash leaves at most a stray temporary.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+
+namespace deferbench {
+
+// Writes `content` to `path` atomically (temporary file in the same folder, then rename).
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+// A binary output stream that becomes `path` only when commit() is called. If the object is
+// destroyed without commit() (an exception, say), the temporary file is removed.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  std::ofstream& stream() { return out_; }
+  void commit();
+
+ private:
+  std::filesystem::path path_;
+  std::filesystem::path tmp_;
+  std::ofstream out_;
+  bool committed_ = false;
+};
+
+}  // namespace deferbench

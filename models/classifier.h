@@ -1,0 +1,35 @@
+// The surrogate zoo's one interface. Every model predicts over the *global* label space of its
+// training data: a model trained on a subset of the classes gives the others probability zero.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/data/dataset.h"
+#include "core/data/matrix.h"
+#include "core/util/context.h"
+
+namespace deferbench {
+
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  // Fits on train.features → train.teacher. `val` (may be null) serves early stopping.
+  virtual void fit(const Dataset& train, const Dataset* val, const Context& ctx) = 0;
+  // rows × n_classes probabilities (rows sum to 1) over the global label space.
+  virtual Matrix predict_proba(MatrixView x, const Context& ctx) const = 0;
+  virtual void save(const std::filesystem::path& path) const = 0;
+  virtual std::string_view name() const = 0;
+  virtual std::size_t n_classes() const = 0;
+
+  // argmax of predict_proba (ties: the lowest id).
+  std::vector<LabelId> predict(MatrixView x, const Context& ctx) const;
+};
+
+// The argmax of each row (ties: the lowest column).
+std::vector<LabelId> argmax_rows(MatrixView proba);
+
+}  // namespace deferbench
