@@ -12,9 +12,9 @@ TempDir::TempDir() {
   static std::atomic<unsigned> counter{0};
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "test";
-  path_ = std::filesystem::temp_directory_path() /
-          ("deferbench-" + name + "-" + std::to_string(::getpid()) + "-" +
-           std::to_string(counter++));
+  path_ =
+      std::filesystem::temp_directory_path() /
+      ("deferbench-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   std::filesystem::remove_all(path_);
   std::filesystem::create_directories(path_);
 }

@@ -9,7 +9,9 @@
 namespace deferbench::testing {
 
 // The shared data folder (../shared/data beside the clone), as configured at build time.
-inline std::filesystem::path shared_data() { return DEFERBENCH_SHARED_DATA; }
+inline std::filesystem::path shared_data() {
+  return DEFERBENCH_SHARED_DATA;
+}
 
 // A fresh, empty temporary folder for one test, removed when the object goes away.
 class TempDir {
@@ -32,8 +34,8 @@ std::size_t count_files(const std::filesystem::path& dir);
 
 // Skips the current test, naming the missing file, when a shared data file is absent
 // (a user's clone has no ../shared beside it).
-#define REQUIRE_SHARED_FILE(rel)                                                         \
-  do {                                                                                   \
-    auto _p = ::deferbench::testing::shared_data() / (rel);                              \
+#define REQUIRE_SHARED_FILE(rel)                                                          \
+  do {                                                                                    \
+    auto _p = ::deferbench::testing::shared_data() / (rel);                               \
     if (!std::filesystem::exists(_p)) GTEST_SKIP() << "shared data file missing: " << _p; \
   } while (false)

@@ -39,11 +39,13 @@ bool FieldReader::has(const std::string& key) const {
   return node_ && node_.IsMap() && node_[key] && !node_[key].IsNull();
 }
 
-void FieldReader::allow(const std::string& key) { known_.insert(key); }
-
-YAML::Node FieldReader::scalar(const std::string& key, const char* expected) {
+void FieldReader::allow(const std::string& key) {
   known_.insert(key);
-  if (!has(key)) return YAML::Node();
+}
+
+std::optional<YAML::Node> FieldReader::scalar(const std::string& key, const char* expected) {
+  known_.insert(key);
+  if (!has(key)) return std::nullopt;
   YAML::Node v = node_[key];
   if (!v.IsScalar())
     DB_THROW("config: '{}': expected {}, got {}", key_path(key), expected, yaml_type_name(v));
@@ -51,14 +53,14 @@ YAML::Node FieldReader::scalar(const std::string& key, const char* expected) {
 }
 
 std::string FieldReader::get_string(const std::string& key, const std::string& fallback) {
-  YAML::Node v = scalar(key, "a string");
-  return v ? v.Scalar() : fallback;
+  auto v = scalar(key, "a string");
+  return v ? v->Scalar() : fallback;
 }
 
 std::string FieldReader::require_string(const std::string& key) {
-  YAML::Node v = scalar(key, "a string");
+  auto v = scalar(key, "a string");
   if (!v) DB_THROW("config: '{}' is required (a string) but is not set", key_path(key));
-  return v.Scalar();
+  return v->Scalar();
 }
 
 std::string FieldReader::get_choice(const std::string& key, const std::string& fallback,
@@ -71,9 +73,9 @@ std::string FieldReader::get_choice(const std::string& key, const std::string& f
 }
 
 bool FieldReader::get_bool(const std::string& key, bool fallback) {
-  YAML::Node v = scalar(key, "true or false");
+  auto v = scalar(key, "true or false");
   if (!v) return fallback;
-  const std::string& s = v.Scalar();
+  const std::string& s = v->Scalar();
   if (s == "true" || s == "True" || s == "yes") return true;
   if (s == "false" || s == "False" || s == "no") return false;
   DB_THROW("config: '{}': expected true or false, got '{}'", key_path(key), s);
@@ -81,14 +83,13 @@ bool FieldReader::get_bool(const std::string& key, bool fallback) {
 
 std::int64_t FieldReader::get_int(const std::string& key, std::int64_t fallback, std::int64_t min,
                                   std::int64_t max) {
-  YAML::Node v = scalar(key, "an integer");
+  auto v = scalar(key, "an integer");
   if (!v) return fallback;
-  const std::string& s = v.Scalar();
+  const std::string& s = v->Scalar();
   std::int64_t x = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
   if (ec != std::errc() || ptr != s.data() + s.size())
-    DB_THROW("config: '{}': expected an integer in [{}, {}], got '{}'", key_path(key), min, max,
-             s);
+    DB_THROW("config: '{}': expected an integer in [{}, {}], got '{}'", key_path(key), min, max, s);
   if (x < min || x > max)
     DB_THROW("config: '{}': {} is out of range; expected an integer in [{}, {}]", key_path(key), x,
              min, max);
@@ -96,9 +97,9 @@ std::int64_t FieldReader::get_int(const std::string& key, std::int64_t fallback,
 }
 
 double FieldReader::get_double(const std::string& key, double fallback, double min, double max) {
-  YAML::Node v = scalar(key, "a number");
+  auto v = scalar(key, "a number");
   if (!v) return fallback;
-  const std::string& s = v.Scalar();
+  const std::string& s = v->Scalar();
   char* end = nullptr;
   double x = std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(x))

@@ -48,7 +48,8 @@ class FieldReader {
   void finish() const;
 
  private:
-  YAML::Node scalar(const std::string& key, const char* expected);
+  // The scalar at `key`, or nullopt when the key is absent or null.
+  std::optional<YAML::Node> scalar(const std::string& key, const char* expected);
   YAML::Node node_;
   std::string path_;
   std::set<std::string> known_;

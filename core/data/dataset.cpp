@@ -37,11 +37,10 @@ void Traces::append(Traces other) {
            "{} and {}: either every file has embeddings or none does", source, other.source);
   if (has_embeddings()) {
     DB_CHECK(embeddings.cols() == other.embeddings.cols(),
-             "{}: embeddings have {} columns, but {} has {}", other.source,
-             other.embeddings.cols(), source, embeddings.cols());
+             "{}: embeddings have {} columns, but {} has {}", other.source, other.embeddings.cols(),
+             source, embeddings.cols());
     std::vector<float> merged(embeddings.values());
-    merged.insert(merged.end(), other.embeddings.values().begin(),
-                  other.embeddings.values().end());
+    merged.insert(merged.end(), other.embeddings.values().begin(), other.embeddings.values().end());
     embeddings = Matrix(n + m, embeddings.cols(), std::move(merged));
   }
   auto cat = [](auto& a, auto& b) {

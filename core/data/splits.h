@@ -20,16 +20,25 @@ struct Splits {
 };
 
 // Throws deferbench::Error unless every fraction is in [0, 1], train > 0, test > 0, and they sum
-// to 1 (within 1e-9).
+// to 1 (within 1e-9). Messages name the field and value ("split.val: -0.1 is out of range; expected
+// a fraction in [0, 1]", "split fractions sum to 1.05; expected 1").
 void validate(const SplitFractions& fractions);
 
-// Stratified by `strata` (the teacher label): within each class the rows are shuffled with a
-// generator seeded by (seed, class id) and cut by the fractions, rounding by largest remainder so
-// that every class's counts sum to its size. Rule for small classes, which cannot reach every
+// Stratified by `strata` (the teacher label): within each class the rows (in row order) are
+// shuffled by Fisher–Yates with std::mt19937_64 seeded by mix_seed(seed, class id) and an unbiased
+// bounded draw of our own (so a seed gives the same split with every standard library), then cut
+// in the order train, val, cal, test. Counts round by largest remainder (ties: the earlier split
+// in that order; only splits with a positive fraction receive a row), so every class's counts sum
+// to its size and each differs from size · fraction by less than one row. Classes with 4 or more
+// rows then get at least one row in each split whose fraction is positive, each missing row taken
+// from the largest split (the earlier on ties). Rule for small classes, which cannot reach every
 // split: a class with 1 row puts it in train; with 2 rows, train and test; with 3 rows, train,
-// cal and test (the splits that need a class most: fitting, the guarantee, the report). Classes
-// with 4 or more rows get at least one row in each split whose fraction is positive.
-// Deterministic for a seed, independent of the order in which classes appear.
+// cal and test (the splits that need a class most: fitting, the guarantee, the report), or train,
+// val and test when cal's fraction is 0, or two rows in train when val's is 0 as well.
+// Deterministic for a seed. A class's split depends only on the seed, its id and which rows carry
+// it: not on the other classes nor on the order in which classes appear. Index lists are sorted
+// ascending. O(rows + classes). Throws deferbench::Error for invalid fractions or a negative
+// class id in `strata`.
 Splits stratified_split(const std::vector<LabelId>& strata, const SplitFractions& fractions,
                         std::uint64_t seed);
 

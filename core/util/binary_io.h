@@ -29,7 +29,8 @@ class BinaryWriter {
   void vector(const std::vector<T>& v) {
     static_assert(std::is_trivially_copyable_v<T>);
     pod<std::uint64_t>(v.size());
-    out_.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+    out_.write(reinterpret_cast<const char*>(v.data()),
+               static_cast<std::streamsize>(v.size() * sizeof(T)));
   }
   void matrix(MatrixView m);
 

@@ -38,22 +38,21 @@ std::string format_error(const Where& where, std::string_view message);
 
 }  // namespace deferbench
 
-#define DB_ASSERT(cond)                                                      \
-  do {                                                                       \
+#define DB_ASSERT(cond)                                                         \
+  do {                                                                          \
     if (!(cond)) ::deferbench::assertion_failed(#cond, __FILE__, __LINE__, ""); \
   } while (false)
 
-#define DB_ASSERT_MSG(cond, ...)                                          \
-  do {                                                                    \
-    if (!(cond))                                                          \
-      ::deferbench::assertion_failed(#cond, __FILE__, __LINE__,           \
-                                     ::fmt::format(__VA_ARGS__));         \
+#define DB_ASSERT_MSG(cond, ...)                                                             \
+  do {                                                                                       \
+    if (!(cond))                                                                             \
+      ::deferbench::assertion_failed(#cond, __FILE__, __LINE__, ::fmt::format(__VA_ARGS__)); \
   } while (false)
 
 // A caller's mistake: throws deferbench::Error with a formatted one-line message.
 #define DB_THROW(...) throw ::deferbench::Error(::fmt::format(__VA_ARGS__))
 
-#define DB_CHECK(cond, ...)     \
-  do {                          \
+#define DB_CHECK(cond, ...)             \
+  do {                                  \
     if (!(cond)) DB_THROW(__VA_ARGS__); \
   } while (false)

@@ -77,8 +77,8 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* /*val*/, const Contex
   classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
   std::vector<int64_t> compact(n);
   for (std::size_t i = 0; i < n; ++i)
-    compact[i] = std::lower_bound(classes_.begin(), classes_.end(), train.teacher[i]) -
-                 classes_.begin();
+    compact[i] =
+        std::lower_bound(classes_.begin(), classes_.end(), train.teacher[i]) - classes_.begin();
   const int64_t k = static_cast<int64_t>(classes_.size());
 
   if (params_.standardize) {
@@ -88,10 +88,10 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* /*val*/, const Contex
     scale_.assign(d, 1.0f);
   }
 
-  torch::Tensor x = ((torch_util::view_of(train.features) - as_tensor(mean_)) * as_tensor(scale_))
-                        .to(device);
-  torch::Tensor y = torch::from_blob(compact.data(), {static_cast<int64_t>(n)}, torch::kInt64)
-                        .to(device);
+  torch::Tensor x =
+      ((torch_util::view_of(train.features) - as_tensor(mean_)) * as_tensor(scale_)).to(device);
+  torch::Tensor y =
+      torch::from_blob(compact.data(), {static_cast<int64_t>(n)}, torch::kInt64).to(device);
 
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   torch::Tensor w = torch::zeros({k, static_cast<int64_t>(d)}, opts).requires_grad_(true);
@@ -115,11 +115,11 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* /*val*/, const Contex
       for (int64_t s = 0; s < static_cast<int64_t>(n); s += chunk) {
         int64_t e = std::min<int64_t>(s + chunk, static_cast<int64_t>(n));
         torch::Tensor logits = torch::addmm(b, x.slice(0, s, e), w.t());
-        torch::Tensor loss = torch::nn::functional::cross_entropy(
-                                 logits, y.slice(0, s, e),
-                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(
-                                     torch::kSum)) /
-                             static_cast<double>(n);
+        torch::Tensor loss =
+            torch::nn::functional::cross_entropy(
+                logits, y.slice(0, s, e),
+                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+            static_cast<double>(n);
         loss.backward();
         total += loss.item<double>();
       }
@@ -151,8 +151,7 @@ Matrix TorchLogReg::predict_proba(MatrixView x, const Context& ctx) const {
   for (std::size_t s = 0; s < n; s += chunk) {
     std::size_t e = std::min(s + chunk, n);
     torch::Tensor xs = (torch_util::view_of(x.slice_rows(s, e)).to(device) - mean) * scale;
-    torch::Tensor p =
-        torch::softmax(torch::addmm(b, xs, w.t()), 1).to(torch::kCPU).contiguous();
+    torch::Tensor p = torch::softmax(torch::addmm(b, xs, w.t()), 1).to(torch::kCPU).contiguous();
     const float* src = p.data_ptr<float>();
     for (std::size_t i = s; i < e; ++i)
       for (std::size_t c = 0; c < k; ++c)
@@ -201,8 +200,7 @@ std::unique_ptr<TorchLogReg> TorchLogReg::load(const std::filesystem::path& path
   model->weight_ = r.matrix();
   model->bias_ = r.vector<float>();
   if (model->weight_.rows() != model->classes_.size() ||
-      model->weight_.cols() != model->mean_.size() ||
-      model->bias_.size() != model->classes_.size())
+      model->weight_.cols() != model->mean_.size() || model->bias_.size() != model->classes_.size())
     fail({path.string(), 0, ""}, "logreg model file is inconsistent (corrupt?)");
   return model;
 }

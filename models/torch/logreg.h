@@ -41,14 +41,20 @@ class TorchLogReg final : public Classifier {
   static std::unique_ptr<TorchLogReg> load(const std::filesystem::path& path);
 
   const LogRegParams& params() const { return params_; }
+  // The fitted model, for inspection: p = softmax(W ((x − mean) ⊙ scale) + b) over classes().
+  const std::vector<std::int32_t>& classes() const { return classes_; }
+  const Matrix& weight() const { return weight_; }
+  const std::vector<float>& bias() const { return bias_; }
+  const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& scale() const { return scale_; }
 
  private:
   LogRegParams params_;
-  std::size_t n_classes_ = 0;        // global label space size
+  std::size_t n_classes_ = 0;          // global label space size
   std::vector<std::int32_t> classes_;  // global ids of the classes seen in training
-  std::vector<float> mean_, scale_;  // standardization (scale = 1/std)
-  Matrix weight_;                    // classes_.size() × d
-  std::vector<float> bias_;          // classes_.size()
+  std::vector<float> mean_, scale_;    // standardization (scale = 1/std)
+  Matrix weight_;                      // classes_.size() × d
+  std::vector<float> bias_;            // classes_.size()
 };
 
 }  // namespace deferbench

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/util/error.h"
+#include "models/device.h"
 
 namespace deferbench::torch_util {
 
@@ -12,9 +13,8 @@ torch::Device device_of(const Context& ctx) {
       return torch::kCPU;
     case Device::kCuda:
       DB_CHECK(torch::cuda::is_available(),
-               "device 'cuda' requested, but LibTorch sees no usable CUDA device (this build's "
-               "LibTorch {} CUDA)",
-               torch::cuda::is_available() ? "has" : "may lack");
+               "device: 'cuda' requested, but LibTorch sees no usable CUDA device (no GPU, or a "
+               "LibTorch built without CUDA); use device=cpu or device=auto");
       return torch::kCUDA;
     case Device::kAuto:
       return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
@@ -42,3 +42,17 @@ Matrix to_matrix(const torch::Tensor& t) {
 }
 
 }  // namespace deferbench::torch_util
+
+namespace deferbench {
+
+bool cuda_available() {
+  return torch::cuda::is_available();
+}
+
+Device resolve_device(Device requested) {
+  Context ctx;
+  ctx.device = requested;
+  return torch_util::device_of(ctx).is_cuda() ? Device::kCuda : Device::kCpu;
+}
+
+}  // namespace deferbench

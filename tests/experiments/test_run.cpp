@@ -1,1 +1,199 @@
+#include "experiments/run.h"
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "core/config/compose.h"
+#include "core/data/npy.h"
+#include "core/util/error.h"
+#include "tests/test_util.h"
+
+namespace deferbench {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+const fs::path kRoot = DEFERBENCH_ROOT;
+
+YAML::Node config_for(const std::vector<std::string>& overrides) {
+  return compose_config(kRoot / "experiments" / "configs", overrides).config;
+}
+
+RunResult run_quiet(const std::vector<std::string>& overrides) {
+  RunOptions o;
+  o.project_root = kRoot;
+  o.quiet = true;
+  return run_experiment(config_for(overrides), o);
+}
+
+TEST(EndToEnd, SyntheticRunWritesConsistentMetrics) {
+  TempDir out;
+  auto r = run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                      "dataset.synthetic.rows=3000"});
+  const auto& m = r.metrics;
+  // Files: the resolved config and the metrics, in <results>/<name>/<stamp>/, plus `latest`.
+  ASSERT_TRUE(fs::exists(r.run_dir / "metrics.json"));
+  ASSERT_TRUE(fs::exists(r.run_dir / "config.yaml"));
+  EXPECT_EQ(r.run_dir.parent_path(), out.path() / "synthetic");
+  EXPECT_TRUE(fs::is_symlink(out.path() / "synthetic" / "latest"));
+  std::ifstream in(r.run_dir / "metrics.json");
+  nlohmann::json saved = nlohmann::json::parse(in);
+  EXPECT_EQ(saved["test"], m["test"]);
+  YAML::Node saved_cfg = YAML::LoadFile((r.run_dir / "config.yaml").string());
+  EXPECT_EQ(saved_cfg["dataset"]["synthetic"]["rows"].as<int>(), 3000);
+
+  // Split sizes add up, and the test metrics are mutually consistent.
+  const auto& rows = m["rows"];
+  EXPECT_EQ(rows["total"].get<int>(), 3000);
+  EXPECT_EQ(rows["train"].get<int>() + rows["val"].get<int>() + rows["cal"].get<int>() +
+                rows["test"].get<int>(),
+            3000);
+  const auto& t = m["test"];
+  EXPECT_EQ(t["handled"].get<int>() + t["teacher_calls"].get<int>(), t["rows"].get<int>());
+  EXPECT_NEAR(t["coverage"].get<double>(), t["handled"].get<double>() / t["rows"].get<double>(),
+              1e-12);
+  // The synthetic task is learnable: the gate hands a real share of traffic to the surrogate,
+  // and on cal the chosen threshold meets the target by construction.
+  EXPECT_TRUE(m["calibration"]["feasible"].get<bool>());
+  EXPECT_GE(m["calibration"]["cal_agreement"].get<double>(), 0.9);
+  EXPECT_GT(t["coverage"].get<double>(), 0.2);
+  EXPECT_GT(t["teacher_agreement"].get<double>(), 0.85);
+  // The teacher errs at 5% (dataset/synthetic.yaml): its accuracy on test is about 0.95.
+  EXPECT_NEAR(t["teacher_accuracy"].get<double>(), 0.95, 0.03);
+}
+
+TEST(EndToEnd, SameConfigAndSeedGiveIdenticalNumbers) {
+  TempDir out;
+  std::vector<std::string> o = {"results_dir=" + out.path().string(), "threads=2", "device=cpu",
+                                "dataset.synthetic.rows=2000"};
+  auto a = run_quiet(o), b = run_quiet(o);
+  EXPECT_EQ(a.metrics["test"], b.metrics["test"]);
+  EXPECT_EQ(a.metrics["calibration"], b.metrics["calibration"]);
+  EXPECT_NE(a.run_dir, b.run_dir);  // two runs, two folders
+  o.push_back("seed=1");
+  auto c = run_quiet(o);
+  EXPECT_NE(a.metrics["calibration"]["threshold"], c.metrics["calibration"]["threshold"]);
+}
+
+TEST(EndToEnd, BankingLlmTracesEndToEnd) {
+  REQUIRE_SHARED_FILE("banking77/llm_traces_dev.csv");
+  REQUIRE_SHARED_FILE("banking77/llm_traces_test.csv");
+  TempDir out;
+  auto r = run_quiet({"experiment=banking77_llm", "results_dir=" + out.path().string(),
+                      "data_dir=" + testing::shared_data().string(), "device=cpu"});
+  const auto& m = r.metrics;
+  EXPECT_EQ(m["rows"]["total"].get<int>(), 4081);  // gpt-label has no unusable answers
+  EXPECT_EQ(m["classes"].get<int>(), 77);
+  EXPECT_EQ(m["features"].get<std::string>(), "text-lsa-256");
+  // The GPT teacher's accuracy against gold is ~0.82 on these traces (data README).
+  EXPECT_NEAR(m["test"]["teacher_accuracy"].get<double>(), 0.82, 0.04);
+  // A logistic surrogate on LSA features agrees with the teacher on most traffic.
+  EXPECT_GT(m["surrogate"]["test_teacher_accuracy"].get<double>(), 0.6);
+  EXPECT_GT(m["test"]["coverage"].get<double>(), 0.1);
+}
+
+// ---- the command line: bad input → one line on stderr, exit status 2, no output left ----
+
+struct Cli {
+  int status;
+  std::string err;
+};
+
+Cli run_cli(const std::string& args, const fs::path& workdir) {
+  fs::path err_file = workdir / "stderr.txt";
+  std::string cmd = "cd '" + workdir.string() + "' && '" + std::string(DEFERBENCH_BINARY) +
+                    "' run -q " + args + " 2>'" + err_file.string() + "' >/dev/null";
+  int raw = std::system(cmd.c_str());
+  std::ifstream in(err_file);
+  std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(err_file);
+  return Cli{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, err};
+}
+
+class CliBadInput : public ::testing::Test {
+ protected:
+  // Runs with the given dataset overrides, expecting exit 2, a one-line error containing
+  // `needles`, and nothing written under the results folder.
+  void expect_error(const std::string& args, const std::vector<std::string>& needles) {
+    Cli r = run_cli("results_dir='" + (dir_ / "results").string() + "' device=cpu " + args,
+                    dir_.path());
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("deferbench: error: "));
+    for (const auto& n : needles) EXPECT_THAT(r.err, HasSubstr(n));
+    EXPECT_EQ(testing::count_files(dir_ / "results"), 0u) << "output left behind";
+  }
+  std::string jsonl(const std::string& name, const std::string& content) {
+    return "dataset=jsonl_traces 'dataset.files=[" + dir_.write(name, content).string() + "]'";
+  }
+  TempDir dir_;
+};
+
+TEST_F(CliBadInput, MalformedJsonLine) {
+  expect_error(jsonl("t.jsonl", "{\"input\": \"a\", \"teacher\": \"x\"}\n{\"input\": \"b\",\n"),
+               {"t.jsonl:2"});
+}
+
+TEST_F(CliBadInput, MissingTeacher) {
+  expect_error(jsonl("t.jsonl", "{\"input\": \"a\", \"teacher\": \"x\"}\n{\"input\": \"b\"}\n"),
+               {"t.jsonl:2", "teacher"});
+}
+
+TEST_F(CliBadInput, TeacherOfTheWrongType) {
+  expect_error(jsonl("t.jsonl", "{\"input\": \"a\", \"teacher\": [1, 2]}\n"),
+               {"t.jsonl:1", "teacher"});
+}
+
+TEST_F(CliBadInput, NanInEmbeddings) {
+  Matrix m(2, 3, 1.0f);
+  m(1, 2) = std::numeric_limits<float>::quiet_NaN();
+  write_npy(dir_ / "t.npy", m);
+  expect_error(jsonl("t.jsonl",
+                     "{\"input\": \"a\", \"teacher\": \"x\"}\n"
+                     "{\"input\": \"b\", \"teacher\": \"y\"}\n"),
+               {"t.npy", "NaN"});
+}
+
+TEST_F(CliBadInput, EmbeddingRowsDoNotMatchTraces) {
+  write_npy(dir_ / "t.npy", Matrix(3, 2, 0.5f));
+  expect_error(jsonl("t.jsonl",
+                     "{\"input\": \"a\", \"teacher\": \"x\"}\n"
+                     "{\"input\": \"b\", \"teacher\": \"y\"}\n"),
+               {"t.npy", "3", "2"});
+}
+
+TEST_F(CliBadInput, UnreadableNpyHeader) {
+  dir_.write("t.npy", std::string("\x93NUMPY\x01\x00\x10\x00garbage-header!!", 26));
+  expect_error(jsonl("t.jsonl", "{\"input\": \"a\", \"teacher\": \"x\"}\n"), {"t.npy"});
+}
+
+TEST_F(CliBadInput, EmptyFile) {
+  expect_error(jsonl("t.jsonl", ""), {"t.jsonl", "empty"});
+}
+
+TEST_F(CliBadInput, CsvColumnAbsent) {
+  auto f = dir_.write("t.csv", "text,label\nhello,1\n");
+  expect_error("dataset=banking77 'dataset.files=[" + f.string() + "]'",
+               {"t.csv", "category", "text, label"});
+}
+
+TEST_F(CliBadInput, UnknownConfigKeyListsValidKeys) {
+  expect_error("+model.epochs=3", {"model.epochs", "does not exist", "max_iter"});
+  expect_error("+features.dims=3", {"features.dims", "kind, text"});
+}
+
+TEST_F(CliBadInput, MissingDataFileNamesIt) {
+  expect_error("experiment=banking77_llm data_dir=/nonexistent/data",
+               {"/nonexistent/data/banking77/llm_traces_dev.csv", "not found"});
+}
+
+}  // namespace
+}  // namespace deferbench
