@@ -1,0 +1,32 @@
+# The two commands of the README:
+#   make demo   installs what is missing, builds, runs the default experiment
+#   make test   installs what is missing, builds, runs the whole test suite
+# PRESET=debug (or asan) picks another CMake preset.
+PRESET ?= release
+BUILD := build/$(PRESET)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps configure build demo test format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake --preset $(PRESET) > /dev/null
+
+build: configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+demo: build
+	./$(BUILD)/deferbench run
+
+test: build
+	ctest --preset $(PRESET) -j $(JOBS)
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build
