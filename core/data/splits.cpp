@@ -3,48 +3,17 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <random>
 #include <utility>
 
 #include "core/util/context.h"
 #include "core/util/error.h"
+#include "core/util/random.h"
 
 namespace deferbench {
 namespace {
 
 constexpr std::size_t kSplits = 4;  // train, val, cal, test: the fixed split order
 constexpr std::size_t kTrain = 0, kVal = 1, kCal = 2, kTest = 3;
-
-// High 64 bits of a 64 × 64-bit product, without compiler extensions (identical everywhere).
-std::uint64_t mul_high(std::uint64_t a, std::uint64_t b, std::uint64_t* low) {
-  const std::uint64_t a_lo = a & 0xFFFFFFFFu, a_hi = a >> 32;
-  const std::uint64_t b_lo = b & 0xFFFFFFFFu, b_hi = b >> 32;
-  const std::uint64_t lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo;
-  const std::uint64_t lo_hi = a_lo * b_hi, hi_hi = a_hi * b_hi;
-  const std::uint64_t cross = (lo_lo >> 32) + (hi_lo & 0xFFFFFFFFu) + lo_hi;
-  *low = (cross << 32) | (lo_lo & 0xFFFFFFFFu);
-  return hi_hi + (hi_lo >> 32) + (cross >> 32);
-}
-
-// A uniform integer in [0, bound), bound ≥ 1, unbiased (Lemire's multiply-and-reject). Unlike
-// std::uniform_int_distribution, the result is the same with every standard library.
-std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound) {
-  std::uint64_t low = 0;
-  std::uint64_t high = mul_high(rng(), bound, &low);
-  if (low < bound) {
-    const std::uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound
-    while (low < threshold) high = mul_high(rng(), bound, &low);
-  }
-  return high;
-}
-
-// Fisher–Yates with our own bounded draw, so a seed shuffles identically on every platform.
-void shuffle(std::size_t* first, std::size_t n, std::mt19937_64& rng) {
-  for (std::size_t i = n; i > 1; --i) {
-    const std::size_t j = static_cast<std::size_t>(uniform_below(rng, i));
-    std::swap(first[i - 1], first[j]);
-  }
-}
 
 // How many of a class's `n` rows each split gets (see stratified_split in the header).
 std::array<std::size_t, kSplits> class_counts(std::size_t n, const std::array<double, kSplits>& f) {
@@ -165,8 +134,8 @@ Splits stratified_split(const std::vector<LabelId>& strata, const SplitFractions
   for (std::size_t c = 0; c < n_classes; ++c) {
     const std::size_t size = start[c + 1] - start[c];
     if (size == 0) continue;
-    std::mt19937_64 rng(mix_seed(seed, c));
-    shuffle(order.data() + start[c], size, rng);
+    Rng rng(mix_seed(seed, c));
+    rng.shuffle(order.data() + start[c], size);
     const std::array<std::size_t, kSplits> count = class_counts(size, f);
     std::size_t at = start[c];
     for (std::size_t s = 0; s < kSplits; ++s) {

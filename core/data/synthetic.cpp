@@ -1,12 +1,12 @@
 #include "core/data/synthetic.h"
 
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "core/util/context.h"
 #include "core/util/error.h"
+#include "core/util/random.h"
 
 namespace deferbench {
 namespace {
@@ -16,61 +16,6 @@ namespace {
 constexpr std::uint64_t kCentreStream = 0;
 constexpr std::uint64_t kRowStream = 1;
 
-constexpr double kTwoPi = 6.283185307179586476925286766559;
-
-// High 64 bits of a 64 × 64-bit product, without compiler extensions (identical everywhere).
-std::uint64_t mul_high(std::uint64_t a, std::uint64_t b, std::uint64_t* low) {
-  const std::uint64_t a_lo = a & 0xFFFFFFFFu, a_hi = a >> 32;
-  const std::uint64_t b_lo = b & 0xFFFFFFFFu, b_hi = b >> 32;
-  const std::uint64_t lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo;
-  const std::uint64_t lo_hi = a_lo * b_hi, hi_hi = a_hi * b_hi;
-  const std::uint64_t cross = (lo_lo >> 32) + (hi_lo & 0xFFFFFFFFu) + lo_hi;
-  *low = (cross << 32) | (lo_lo & 0xFFFFFFFFu);
-  return hi_hi + (hi_lo >> 32) + (cross >> 32);
-}
-
-// The random draws, all defined here rather than by the standard library's distributions (whose
-// output differs between implementations). std::mt19937_64 itself is fully specified.
-class Draws {
- public:
-  explicit Draws(std::uint64_t seed) : rng_(seed) {}
-
-  // Uniform integer in [0, bound), bound ≥ 1, unbiased (Lemire's multiply-and-reject).
-  std::uint64_t below(std::uint64_t bound) {
-    std::uint64_t low = 0;
-    std::uint64_t high = mul_high(rng_(), bound, &low);
-    if (low < bound) {
-      const std::uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound
-      while (low < threshold) high = mul_high(rng_(), bound, &low);
-    }
-    return high;
-  }
-
-  // Uniform in [0, 1) with 53 random bits.
-  double uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
-
-  // Standard normal by Box–Muller, both outputs used. (Bit-identical across platforms as far as
-  // the C library's log, sqrt, cos and sin are; sqrt is exact, the others may differ in the last
-  // bit between libraries.)
-  double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    const double u1 = static_cast<double>((rng_() >> 11) + 1) * 0x1.0p-53;  // (0, 1]: log finite
-    const double u2 = uniform();
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    spare_ = r * std::sin(kTwoPi * u2);
-    has_spare_ = true;
-    return r * std::cos(kTwoPi * u2);
-  }
-
- private:
-  std::mt19937_64 rng_;
-  bool has_spare_ = false;
-  double spare_ = 0;
-};
-
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (std::size_t j = 0; j < a.size(); ++j) s += a[j] * b[j];
@@ -78,7 +23,7 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 // A random unit vector; when `basis` (orthonormal) leaves room, orthogonal to all of it.
-std::vector<double> random_direction(Draws& draws, std::size_t dim,
+std::vector<double> random_direction(Rng& draws, std::size_t dim,
                                      const std::vector<std::vector<double>>& basis) {
   const bool orthogonal = basis.size() < dim;
   for (;;) {
@@ -99,7 +44,7 @@ std::vector<double> random_direction(Draws& draws, std::size_t dim,
 
 // Class centres (K × dim, row-major); see the header for the construction.
 std::vector<double> make_centres(const SyntheticOptions& o, std::uint64_t seed) {
-  Draws draws(mix_seed(seed, kCentreStream));
+  Rng draws(mix_seed(seed, kCentreStream));
   const std::size_t k = o.classes, dim = o.dim;
   const double radius = o.separation / std::sqrt(2.0);
   std::vector<double> centres(k * dim, 0.0);
@@ -164,7 +109,7 @@ Traces generate_synthetic(const SyntheticOptions& o, std::uint64_t seed) {
   t.ids.reserve(n);
   t.embeddings = Matrix(n, dim);
 
-  Draws draws(mix_seed(seed, kRowStream));
+  Rng draws(mix_seed(seed, kRowStream));
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t gold = static_cast<std::size_t>(draws.below(k));
     float* x = t.embeddings.row(i);

@@ -1,1 +1,98 @@
+#include <fstream>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "core/util/atomic_file.h"
+#include "core/util/binary_io.h"
+#include "core/util/context.h"
+#include "core/util/error.h"
+#include "core/util/random.h"
+#include "tests/test_util.h"
+
+namespace deferbench {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Error, FormatNamesFileLineFieldOnOneLine) {
+  EXPECT_EQ(format_error({"a.csv", 3, "teacher"}, "expected a string"),
+            "a.csv:3: field 'teacher': expected a string");
+  EXPECT_EQ(format_error({"a.csv", 0, ""}, "empty file"), "a.csv: empty file");
+  EXPECT_EQ(format_error({"", 0, ""}, "two\nlines"), "two lines");
+  EXPECT_THROW(DB_ASSERT(1 + 1 == 3), std::logic_error);
+}
+
+TEST(AtomicFile, CommitRenamesAndAbandonLeavesNothing) {
+  testing::TempDir dir;
+  write_file_atomic(dir / "out.txt", "hello");
+  std::ifstream in(dir / "out.txt");
+  std::string s;
+  in >> s;
+  EXPECT_EQ(s, "hello");
+  {
+    AtomicFile f(dir / "never.txt");
+    f.stream() << "partial";
+  }  // destroyed without commit
+  EXPECT_FALSE(std::filesystem::exists(dir / "never.txt"));
+  EXPECT_EQ(testing::count_files(dir.path()), 1u);
+}
+
+TEST(BinaryIo, RoundTripAndTruncationIsAnError) {
+  testing::TempDir dir;
+  {
+    AtomicFile f(dir / "x.bin");
+    BinaryWriter w(f.stream());
+    w.header("magic", 2);
+    w.string("name");
+    w.vector(std::vector<int>{1, 2, 3});
+    w.matrix(Matrix(2, 2, std::vector<float>{1, 2, 3, 4}));
+    f.commit();
+  }
+  std::ifstream in(dir / "x.bin", std::ios::binary);
+  BinaryReader r(in, "x.bin");
+  EXPECT_EQ(r.header("magic", 2), 2u);
+  EXPECT_EQ(r.string(), "name");
+  EXPECT_EQ(r.vector<int>(), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(r.matrix().values(), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_THAT([&] { r.pod<int>(); }, ::testing::ThrowsMessage<Error>(HasSubstr("truncated")));
+
+  std::ifstream in2(dir / "x.bin", std::ios::binary);
+  BinaryReader r2(in2, "x.bin");
+  EXPECT_THAT([&] { r2.header("other", 1); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("not a other file")));
+}
+
+TEST(Context, DeriveGivesDistinctReproducibleSeeds) {
+  Context c{Device::kCpu, 42, 2};
+  EXPECT_EQ(c.derive(1).seed, c.derive(1).seed);
+  EXPECT_NE(c.derive(1).seed, c.derive(2).seed);
+  EXPECT_NE(c.derive(1).seed, 42u);
+  EXPECT_EQ(parse_device("cuda"), Device::kCuda);
+  EXPECT_THAT([] { parse_device("tpu"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("cpu, cuda, auto")));
+  EXPECT_GE(resolve_threads(0), 1);
+  EXPECT_EQ(resolve_threads(3), 3);
+}
+
+TEST(Rng, BoundedDrawsAreUniformAndNormalsStandard) {
+  Rng rng(5);
+  std::vector<int> counts(6, 0);
+  const int n = 60000;
+  for (int i = 0; i < n; ++i) ++counts[rng.below(6)];
+  for (int c : counts) EXPECT_NEAR(c, n / 6.0, 4 * std::sqrt(n * (1 / 6.0) * (5 / 6.0)));
+  double sum = 0, sq = 0;
+  for (int i = 0; i < n; ++i) {
+    double z = rng.normal();
+    sum += z;
+    sq += z * z;
+  }
+  EXPECT_NEAR(sum / n, 0.0, 4 / std::sqrt(n));
+  EXPECT_NEAR(sq / n, 1.0, 4 * std::sqrt(2.0 / n));
+  // A fixed seed gives fixed values (the algorithm is ours, not the standard library's).
+  Rng a(9), b(9);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(a.below(1000), b.below(1000));
+}
+
+}  // namespace
+}  // namespace deferbench
