@@ -43,6 +43,16 @@ int cli_main(int argc, char** argv) {
   run->add_flag("-q,--quiet", quiet, "No summary and no log lines, errors only");
   run->add_flag("-v,--verbose", verbose, "Debug log lines");
 
+  std::vector<std::string> feat_overrides;
+  std::string feat_out;
+  CLI::App* featurize = app.add_subcommand(
+      "featurize", "Write the features of every row (featurizer fitted on train) to a folder");
+  featurize->add_option("overrides", feat_overrides, "Overrides, as for run");
+  featurize->add_option("-o,--out", feat_out, "Output folder (must not exist or be empty)")
+      ->required();
+  featurize->add_option("--config-dir", config_dir, "Config folder");
+  featurize->add_flag("-q,--quiet", quiet, "No summary and no log lines, errors only");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -59,6 +69,13 @@ int cli_main(int argc, char** argv) {
                           : (verbose ? spdlog::level::debug : spdlog::level::info));
   const fs::path root = project_root();
   const fs::path dir = config_dir.empty() ? root / "experiments" / "configs" : fs::path(config_dir);
+  if (featurize->parsed()) {
+    RunOptions options;
+    options.project_root = root;
+    options.quiet = quiet;
+    featurize_to(compose_config(dir, feat_overrides).config, options, feat_out);
+    return 0;
+  }
   ComposedConfig composed = compose_config(dir, overrides);
   if (print_cfg) {
     fmt::print("{}", to_yaml_text(composed.config));

@@ -73,7 +73,7 @@ SyntheticOptions read_synthetic(const YAML::Node& node) {
 CsvColumns read_csv_columns(const YAML::Node& node) {
   FieldReader r(node, "dataset.csv");
   CsvColumns c;
-  c.text = r.get_string("text_column", "");
+  c.text = r.require_string("text_column");
   c.teacher = r.require_string("teacher_column");
   c.gold = r.get_string("gold_column", "");
   c.id = r.get_string("id_column", "");
@@ -221,49 +221,119 @@ Traces load_traces(const YAML::Node& dataset, const fs::path& data_dir, std::uin
   return all;
 }
 
+PreparedData prepare_data(const RunSettings& s, const Context& ctx) {
+  PreparedData p;
+  p.dataset_name = s.dataset["name"] ? s.dataset["name"].as<std::string>() : std::string("?");
+
+  // 1. Read the traces, build the label space, split (stratified by teacher label).
+  auto t = Clock::now();
+  Traces traces = load_traces(s.dataset, s.data_dir, s.seed);
+  DB_CHECK(traces.size() > 0, "dataset '{}': no usable traces", p.dataset_name);
+  p.dropped_no_answer = traces.dropped_no_answer;
+  p.labels = std::make_shared<const LabelSpace>(label_space_of({&traces}));
+  Dataset data = to_dataset(std::move(traces), p.labels);
+  p.total_rows = data.size();
+  p.load_seconds = seconds_since(t);
+  spdlog::info("{}: {} traces, {} classes, {} dropped (no teacher answer)", p.dataset_name,
+               data.size(), p.labels->size(), p.dropped_no_answer);
+  p.splits = stratified_split(data.teacher, s.split, s.seed);
+  p.train = data.subset(p.splits.train);
+  p.val = data.subset(p.splits.val);
+  p.cal = data.subset(p.splits.cal);
+  p.test = data.subset(p.splits.test);
+
+  // 2. Features: the traces' embeddings, or the text featurizer fitted on train only.
+  t = Clock::now();
+  const bool has_embeddings = !data.features.empty();
+  p.feature_source = "embeddings";
+  if (s.feature_kind == "embeddings")
+    DB_CHECK(has_embeddings, "features.kind=embeddings, but dataset '{}' has no embeddings",
+             p.dataset_name);
+  if (s.feature_kind == "text" || (s.feature_kind == "auto" && !has_embeddings)) {
+    DB_CHECK(!data.texts.empty(), "dataset '{}' has neither embeddings nor texts", p.dataset_name);
+    TextFeaturizer featurizer(s.text);
+    featurizer.fit(p.train.texts, *make_torch_dense_solver(ctx), ctx);
+    for (Dataset* d : {&p.train, &p.val, &p.cal, &p.test})
+      d->features = featurizer.transform(d->texts, ctx);
+    p.feature_source = fmt::format("text-lsa-{}", featurizer.dim());
+  }
+  p.featurize_seconds = seconds_since(t);
+  return p;
+}
+
+fs::path featurize_to(const YAML::Node& config, const RunOptions& options, const fs::path& out) {
+  const RunSettings s = RunSettings::from_config(config, options.project_root);
+  Context ctx = s.context();
+  ctx.device = resolve_device(s.device);
+  const fs::path target = out.is_absolute() ? out : fs::current_path() / out;
+  DB_CHECK(!fs::exists(target) || fs::is_empty(target),
+           "featurize: output folder {} exists and is not empty", target.string());
+  PreparedData p = prepare_data(s, ctx);
+
+  // All rows in one matrix, ordered train, val, cal, test; labels.csv says which row is which.
+  const std::size_t d = p.train.features.cols();
+  Matrix all(p.total_rows, d);
+  std::string csv = "row,id,split,teacher_id,gold_id,teacher,gold\n";
+  std::size_t row = 0;
+  auto quote = [](const std::string& v) {
+    std::string q = "\"";
+    for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  const std::pair<const char*, const Dataset*> parts[] = {
+      {"train", &p.train}, {"val", &p.val}, {"cal", &p.cal}, {"test", &p.test}};
+  for (const auto& [split, ds] : parts) {
+    for (std::size_t i = 0; i < ds->size(); ++i, ++row) {
+      std::copy_n(ds->features.row(i), d, all.row(row));
+      const LabelId gold = ds->has_gold() ? ds->gold[i] : kNoLabel;
+      csv += fmt::format("{},{},{},{},{},{},{}\n", row, quote(ds->ids[i]), split, ds->teacher[i],
+                         gold, quote(p.labels->name(ds->teacher[i])),
+                         gold == kNoLabel ? "" : quote(p.labels->name(gold)));
+    }
+  }
+  // A temporary folder renamed at the end: nothing half-written is left on failure.
+  fs::path tmp =
+      target.parent_path() / fmt::format(".{}.tmp-{}", target.filename().string(), getpid());
+  fs::create_directories(tmp);
+  try {
+    write_npy(tmp / "features.npy", all);
+    write_file_atomic(tmp / "labels.csv", csv);
+    write_file_atomic(tmp / "config.yaml", to_yaml_text(config));
+    if (fs::exists(target)) fs::remove(target);
+    fs::rename(tmp, target);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  if (!options.quiet)
+    fmt::print("{} rows × {} features ({}) → {}\n", all.rows(), d, p.feature_source,
+               (target / "features.npy").string());
+  return target;
+}
+
 RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   const auto t_start = Clock::now();
   const RunSettings s = RunSettings::from_config(config, options.project_root);
   Context ctx = s.context();
   ctx.device = resolve_device(s.device);
-  const std::string dataset_name =
-      s.dataset["name"] ? s.dataset["name"].as<std::string>() : std::string("?");
   // Validate the model section before any expensive step.
   const std::unique_ptr<Classifier> model = builtin_models().make(s.model, "model");
 
-  // 1. Read the traces, build the label space, split.
-  auto t = Clock::now();
-  Traces traces = load_traces(s.dataset, s.data_dir, s.seed);
-  DB_CHECK(traces.size() > 0, "dataset '{}': no usable traces", dataset_name);
-  const std::size_t dropped = traces.dropped_no_answer;
-  auto labels = std::make_shared<const LabelSpace>(label_space_of({&traces}));
-  Dataset data = to_dataset(std::move(traces), labels);
-  const double load_seconds = seconds_since(t);
-  spdlog::info("{}: {} traces, {} classes, {} dropped (no teacher answer)", dataset_name,
-               data.size(), labels->size(), dropped);
-  const Splits splits = stratified_split(data.teacher, s.split, s.seed);
-  Dataset train = data.subset(splits.train), val = data.subset(splits.val),
-          cal = data.subset(splits.cal), test = data.subset(splits.test);
-
-  // 2. Features: the traces' embeddings, or the text featurizer fitted on train only.
-  t = Clock::now();
-  const bool has_embeddings = !data.features.empty();
-  std::string feature_source = "embeddings";
-  if (s.feature_kind == "embeddings")
-    DB_CHECK(has_embeddings, "features.kind=embeddings, but dataset '{}' has no embeddings",
-             dataset_name);
-  if (s.feature_kind == "text" || (s.feature_kind == "auto" && !has_embeddings)) {
-    DB_CHECK(!data.texts.empty(), "dataset '{}' has neither embeddings nor texts", dataset_name);
-    TextFeaturizer featurizer(s.text);
-    featurizer.fit(train.texts, *make_torch_dense_solver(ctx), ctx);
-    for (Dataset* d : {&train, &val, &cal, &test})
-      d->features = featurizer.transform(d->texts, ctx);
-    feature_source = fmt::format("text-lsa-{}", featurizer.dim());
-  }
-  const double featurize_seconds = seconds_since(t);
+  PreparedData prep = prepare_data(s, ctx);
+  const std::string& dataset_name = prep.dataset_name;
+  const std::size_t dropped = prep.dropped_no_answer;
+  const auto& labels = prep.labels;
+  const Dataset& train = prep.train;
+  const Dataset& val = prep.val;
+  const Dataset& cal = prep.cal;
+  const Dataset& test = prep.test;
+  const std::string& feature_source = prep.feature_source;
+  const double load_seconds = prep.load_seconds;
+  const double featurize_seconds = prep.featurize_seconds;
 
   // 3. The surrogate, fitted on train to predict the teacher.
-  t = Clock::now();
+  auto t = Clock::now();
   model->fit(train, &val, ctx);
   const double fit_seconds = seconds_since(t);
 
@@ -294,7 +364,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
       {"feature_dim", train.features.cols()},
       {"classes", labels->size()},
       {"rows",
-       {{"total", data.size()},
+       {{"total", prep.total_rows},
         {"dropped_no_answer", dropped},
         {"train", train.size()},
         {"val", val.size()},
@@ -346,7 +416,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
     fmt::print("{} — dataset {}, model {}, seed {}, device {}\n", s.name, dataset_name,
                model->name(), s.seed, device_name(ctx.device));
     fmt::print("  rows {} (train {}, val {}, cal {}, test {}), {} classes, features {}\n",
-               data.size(), train.size(), val.size(), cal.size(), test.size(), labels->size(),
+               prep.total_rows, train.size(), val.size(), cal.size(), test.size(), labels->size(),
                feature_source);
     if (choice.feasible)
       fmt::print(

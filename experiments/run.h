@@ -42,6 +42,20 @@ struct RunSettings {
 Traces load_traces(const YAML::Node& dataset, const std::filesystem::path& data_dir,
                    std::uint64_t seed);
 
+// The data of a run, split and featurized (text featurizer fitted on train only).
+struct PreparedData {
+  std::string dataset_name;
+  std::shared_ptr<const LabelSpace> labels;
+  std::size_t total_rows = 0;
+  std::size_t dropped_no_answer = 0;
+  Splits splits;                  // row indices into the traces as read
+  Dataset train, val, cal, test;  // features filled
+  std::string feature_source;     // "embeddings" or "text-lsa-<dim>"
+  double load_seconds = 0, featurize_seconds = 0;
+};
+
+PreparedData prepare_data(const RunSettings& settings, const Context& ctx);
+
 struct RunResult {
   std::filesystem::path run_dir;  // where config.yaml and metrics.json were written
   nlohmann::json metrics;
@@ -56,5 +70,12 @@ struct RunOptions {
 // metrics.json} (a temporary folder renamed at the end: a failed run leaves nothing behind),
 // and points <results_dir>/<name>/latest at it.
 RunResult run_experiment(const YAML::Node& config, const RunOptions& options);
+
+// Writes the features of every row (text featurizer fitted on the train split only) for other
+// tools: OUT/features.npy (float32, rows ordered train, val, cal, test), OUT/labels.csv
+// (row, id, split, teacher_id, gold_id, teacher, gold) and OUT/config.yaml. OUT must not exist
+// or be empty. Returns OUT.
+std::filesystem::path featurize_to(const YAML::Node& config, const RunOptions& options,
+                                   const std::filesystem::path& out);
 
 }  // namespace deferbench

@@ -25,9 +25,13 @@ struct CsvColumns {
   char delimiter = ',';
 };
 
-// Errors (deferbench::Error): a column named here but absent from the header (listing the
-// columns the file has), a record with the wrong number of fields (naming the record's line),
-// an empty teacher value, an unparsable time, an empty file.
+// A UTF-8 BOM and CRLF line endings are accepted; blank lines between records are skipped; fields
+// are not trimmed. Line numbers (in messages and invented ids "<filename>:<line>") are physical,
+// 1-based, and name the line a record starts on. Empty gold/time/slice cells mean "none for this
+// row". Errors (deferbench::Error): text or teacher column not set, a column named here but
+// absent from the header (naming the config field and listing the columns the file has), a record
+// with the wrong number of fields (naming the record's line), malformed or unterminated quoting,
+// an empty teacher value, an unparsable time, an empty file or a header without records.
 Traces read_csv_traces(const std::filesystem::path& path, const CsvColumns& columns);
 
 }  // namespace deferbench

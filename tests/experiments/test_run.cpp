@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -98,6 +99,43 @@ TEST(EndToEnd, BankingLlmTracesEndToEnd) {
   // A logistic surrogate on LSA features agrees with the teacher on most traffic.
   EXPECT_GT(m["surrogate"]["test_teacher_accuracy"].get<double>(), 0.6);
   EXPECT_GT(m["test"]["coverage"].get<double>(), 0.1);
+}
+
+TEST(Featurize, WritesEveryRowWithItsSplitAndLabels) {
+  TempDir out;
+  RunOptions o;
+  o.project_root = kRoot;
+  o.quiet = true;
+  auto cfg = config_for({"dataset.synthetic.rows=500", "dataset.synthetic.dim=8", "device=cpu"});
+  fs::path dir = featurize_to(cfg, o, out / "feat");
+  Matrix x = read_npy(dir / "features.npy");
+  EXPECT_EQ(x.rows(), 500u);
+  EXPECT_EQ(x.cols(), 8u);
+  std::ifstream in(dir / "labels.csv");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "row,id,split,teacher_id,gold_id,teacher,gold");
+  std::map<std::string, int> per_split;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    auto first = line.find(',', line.find(',') + 1);
+    per_split[line.substr(first + 1, line.find(',', first + 1) - first - 1)]++;
+  }
+  EXPECT_EQ(n, 500);
+  // The split sizes match the run's (same config and seed → same split).
+  auto r = run_quiet({"dataset.synthetic.rows=500", "dataset.synthetic.dim=8", "device=cpu",
+                      "results_dir=" + (out / "runs").string()});
+  EXPECT_EQ(per_split["train"], r.metrics["rows"]["train"].get<int>());
+  EXPECT_EQ(per_split["test"], r.metrics["rows"]["test"].get<int>());
+  // Synthetic traces carry embeddings: the features are those, unchanged.
+  Traces t = load_traces(cfg["dataset"], kRoot, 0);
+  double total = 0, expected = 0;
+  for (float v : x.values()) total += v;
+  for (float v : t.embeddings.values()) expected += v;
+  EXPECT_NEAR(total, expected, 1e-3 * std::abs(expected) + 1e-3);
+  // An existing, non-empty output folder is refused.
+  EXPECT_THROW(featurize_to(cfg, o, dir), Error);
 }
 
 // ---- the command line: bad input → one line on stderr, exit status 2, no output left ----
