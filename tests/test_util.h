@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/util/error.h"
+
 namespace deferbench::testing {
 
 // The shared data folder (../shared/data beside the clone), as configured at build time.
@@ -26,6 +28,17 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The message of the deferbench::Error that `f` throws ("" if it throws none).
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const ::deferbench::Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // Files (recursively) in a folder, for "no output left behind" checks.
 std::size_t count_files(const std::filesystem::path& dir);

@@ -16,25 +16,13 @@
 #include <spdlog/spdlog.h>
 
 #include "core/data/jsonl_reader.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 namespace deferbench {
 namespace {
 
 constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-
-std::string read_whole_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) fail({path.string(), 0, ""}, "file not found");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail({path.string(), 0, ""}, "cannot open for reading");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) fail({path.string(), 0, ""}, "cannot read the file size: " + ec.message());
-  std::string content(static_cast<std::size_t>(size), '\0');
-  in.read(content.data(), static_cast<std::streamsize>(size));
-  if (!in) fail({path.string(), 0, ""}, "read failed");
-  return content;
-}
 
 // libcsv trims spaces around unquoted fields by default; a text column must keep them.
 int never_space(unsigned char) {
@@ -227,7 +215,7 @@ class CsvParser {
 
 Traces read_csv_traces(const std::filesystem::path& path, const CsvColumns& columns) {
   const std::string file = path.string();
-  const std::string content = read_whole_file(path);
+  const std::string content = read_file(path);
   std::string_view rest(content);
   if (rest.size() >= 3 && rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
 

@@ -15,25 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data/npy.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 namespace deferbench {
 namespace {
 
 using nlohmann::json;
-
-std::string read_whole_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) fail({path.string(), 0, ""}, "file not found");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail({path.string(), 0, ""}, "cannot open for reading");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) fail({path.string(), 0, ""}, "cannot read the file size: " + ec.message());
-  std::string content(static_cast<std::size_t>(size), '\0');
-  in.read(content.data(), static_cast<std::streamsize>(size));
-  if (!in) fail({path.string(), 0, ""}, "read failed");
-  return content;
-}
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
 long long days_from_civil(long long y, unsigned m, unsigned d) {
@@ -199,7 +187,7 @@ bool parse_iso8601(const std::string& text, double& seconds) {
 Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& options) {
   const std::string file = path.string();
   const std::string name = path.filename().string();
-  const std::string content = read_whole_file(path);
+  const std::string content = read_file(path);
   std::string_view rest(content);
   if (rest.size() >= 3 && rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
 

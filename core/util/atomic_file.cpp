@@ -48,6 +48,19 @@ void AtomicFile::commit() {
   committed_ = true;
 }
 
+std::string read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail({path.string(), 0, ""}, "file not found");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail({path.string(), 0, ""}, "cannot open for reading");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) fail({path.string(), 0, ""}, "cannot read the file size: " + ec.message());
+  std::string content(static_cast<std::size_t>(size), '\0');
+  in.read(content.data(), static_cast<std::streamsize>(size));
+  if (!in) fail({path.string(), 0, ""}, "read failed");
+  return content;
+}
+
 void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   AtomicFile file(path);
   file.stream().write(content.data(), static_cast<std::streamsize>(content.size()));

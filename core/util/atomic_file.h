@@ -1,12 +1,17 @@
-// Every output file is written to a temporary name beside its destination, then renamed:
-// a reader never sees a half-written file, and a crash leaves at most a stray temporary.
+// Reading whole files, and writing them safely: every output file is written to a temporary name
+// beside its destination, then renamed: a reader never sees a half-written file, and a crash leaves
+// at most a stray temporary.
 #pragma once
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <string_view>
 
 namespace deferbench {
+
+// The whole content of a file; a missing or unreadable file is a deferbench::Error naming it.
+std::string read_file(const std::filesystem::path& path);
 
 // Writes `content` to `path` atomically (temporary file in the same folder, then rename).
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);

@@ -12,20 +12,12 @@
 #include <gtest/gtest.h>
 
 #include "core/util/error.h"
+#include "tests/test_util.h"
 
 namespace deferbench {
 namespace {
 
-// The message of the deferbench::Error that `f` throws ("" if it throws none).
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 // A strata vector with classes of the given sizes, rows interleaved by a fixed pattern.
 std::vector<LabelId> make_strata(const std::vector<std::size_t>& sizes) {

@@ -8,19 +8,12 @@
 #include <gtest/gtest.h>
 
 #include "core/util/error.h"
+#include "tests/test_util.h"
 
 namespace deferbench {
 namespace {
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 std::vector<int> as_ints(const std::vector<std::string>& labels) {
   std::vector<int> out;
