@@ -19,9 +19,16 @@ struct SparseRows {
   std::size_t nnz() const { return values.size(); }
 };
 
-// out (rows × k) = a (rows × cols) · b (cols × k).
+// The transpose (cols × rows), again with ascending indices within each row (a counting sort,
+// O(nnz + cols)). Used to turn aᵀ·b into a row-parallel product.
+SparseRows transpose(const SparseRows& a);
+
+// out (rows × k) = a (rows × cols) · b (cols × k). Parallel over the rows of a; each output row
+// is summed by one thread in storage order, so the result does not depend on `threads`.
 Matrix sparse_times_dense(const SparseRows& a, MatrixView b, int threads);
-// out (cols × k) = aᵀ (cols × rows) · b (rows × k).
+// out (cols × k) = aᵀ (cols × rows) · b (rows × k). Transposes a first (callers that multiply
+// by the same aᵀ repeatedly should keep transpose(a) and call sparse_times_dense instead).
+// Deterministic, and independent of `threads`, as sparse_times_dense.
 Matrix sparse_transpose_times_dense(const SparseRows& a, MatrixView b, int threads);
 
 }  // namespace deferbench

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -22,9 +23,12 @@ struct TextFeaturizerOptions {
   LsaOptions lsa;
   bool normalize_output = true;  // L2-normalize each LSA row (as scikit-learn's LSA example)
 
-  // Reads the `features.text` section; unknown keys and out-of-range values are errors.
-  // Keys: buckets, word_ngrams ([min, max]), char_ngrams ([min, max]), sublinear_tf, dim,
-  // oversampling, power_iterations, normalize_output.
+  // Reads the `features.text` section (`path` names it in messages); unknown keys and
+  // out-of-range values are errors (deferbench::Error; an unknown key's message lists the valid
+  // ones). Keys: buckets (2^10…2^24), word_ngrams ([min, max], 1 ≤ min ≤ max ≤ 5, or [0, 0] for
+  // none), char_ngrams ([min, max] up to 8, or [0, 0]), sublinear_tf, dim (1…4096),
+  // oversampling (0…1000), power_iterations (0…50), normalize_output. Word and char n-grams
+  // cannot both be off.
   static TextFeaturizerOptions from_yaml(const YAML::Node& node, const std::string& path);
 };
 
@@ -33,13 +37,18 @@ class TextFeaturizer {
   TextFeaturizer() = default;
   explicit TextFeaturizer(TextFeaturizerOptions options) : options_(std::move(options)) {}
 
+  // hash → TF-IDF fit → LSA fit (ctx.seed, ctx.threads; the solver carries the device). Logs the
+  // fit time and the output dimension.
   void fit(const std::vector<std::string>& texts, const DenseSolver& solver, const Context& ctx);
+  // texts.size() × dim(); uses ctx.threads only (the LSA projection runs on the CPU).
   Matrix transform(const std::vector<std::string>& texts, const Context& ctx) const;
   bool fitted() const { return lsa_.dim() > 0; }
   int dim() const { return lsa_.dim(); }
   const TextFeaturizerOptions& options() const { return options_; }
 
   // A binary file holding the options, the idf vector and the LSA components (atomic write).
+  // load throws deferbench::Error naming the file when it is missing, foreign, truncated or
+  // inconsistent.
   void save(const std::filesystem::path& path) const;
   static TextFeaturizer load(const std::filesystem::path& path);
 
