@@ -6,7 +6,6 @@
 
 #include "core/util/binary_io.h"
 #include "core/util/error.h"
-#include "models/torch/logreg.h"
 
 namespace deferbench {
 
@@ -47,14 +46,10 @@ std::unique_ptr<Classifier> ModelRegistry::load(const std::filesystem::path& fil
 }
 
 void register_builtin_models(ModelRegistry& registry) {
-  registry.add(
-      "logreg",
-      [](const YAML::Node& params, const std::string& path) -> std::unique_ptr<Classifier> {
-        return std::make_unique<TorchLogReg>(LogRegParams::from_yaml(params, path));
-      },
-      [](const std::filesystem::path& file) -> std::unique_ptr<Classifier> {
-        return TorchLogReg::load(file);
-      });
+  register_torch_models(registry);
+  register_tree_models(registry);
+  register_gbt_model(registry);
+  register_xgboost_model(registry);
 }
 
 const ModelRegistry& builtin_models() {

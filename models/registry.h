@@ -39,7 +39,14 @@ class ModelRegistry {
   std::map<std::string, Entry> entries_;
 };
 
+// Registers every built-in model: calls the per-module functions below, in this order.
 void register_builtin_models(ModelRegistry& registry);
+
+void register_torch_models(
+    ModelRegistry& registry);  // models/torch/register.cpp: logreg, mlp_1h, mlp_2h
+void register_tree_models(ModelRegistry& registry);    // models/trees/register.cpp: dt, rf, et
+void register_gbt_model(ModelRegistry& registry);      // models/trees/gbt.cpp: gbt
+void register_xgboost_model(ModelRegistry& registry);  // models/xgboost/: xgb (or an explanation)
 
 // A registry holding the built-in models.
 const ModelRegistry& builtin_models();

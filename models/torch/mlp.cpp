@@ -1,0 +1,1 @@
+// MLP surrogates: see mlp.h

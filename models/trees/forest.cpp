@@ -1,0 +1,1 @@
+// dt, rf, et classifiers: see forest.h

@@ -1,0 +1,1 @@
+// The decision-tree learner: see tree.h

@@ -1,0 +1,7 @@
+#include "models/registry.h"
+
+namespace deferbench {
+
+void register_xgboost_model(ModelRegistry&) {}
+
+}  // namespace deferbench
