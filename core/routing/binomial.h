@@ -1,0 +1,2 @@
+// Exact binomial tails and Clopper–Pearson bounds for the guaranteed calibration.
+#pragma once
