@@ -1,0 +1,76 @@
+// The acceptor g(x) ∈ [0, 1]: predicts whether the surrogate agrees with the teacher on x.
+//
+// Its input features summarize the surrogate's probability vector — top-1 and top-2
+// probability, their margin, entropy normalized by log K — and optionally
+//  - the agreement of the k nearest training neighbours' teacher labels with the surrogate's
+//    prediction (DESIGN.md's calibration notes: the largest single gain measured), and
+//  - the embedding itself.
+// The acceptor model is any zoo Classifier trained on {0: disagrees, 1: agrees}; it must be
+// trained on rows that did not train the surrogate and are not the calibration rows.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/data/label_space.h"
+#include "core/data/matrix.h"
+#include "core/util/context.h"
+#include "models/classifier.h"
+
+namespace deferbench {
+
+struct AcceptorOptions {
+  YAML::Node model;            // a zoo model spec; default {name: logreg}
+  int knn = 10;                // neighbours for the agreement feature; 0 turns it off
+  bool use_embedding = false;  // append the input features
+
+  // The `acceptor` section: keys model (a mapping), knn (0…1000), use_embedding.
+  static AcceptorOptions from_yaml(const YAML::Node& node, const std::string& path);
+};
+
+// Exact brute-force k-nearest neighbours (squared Euclidean distance) over the training rows,
+// answering "what share of x's k nearest training rows carry the teacher label `pred`?".
+class NeighbourIndex {
+ public:
+  NeighbourIndex(MatrixView train_x, std::vector<LabelId> train_teacher);
+  // For each row i of x: the fraction of its k nearest training rows whose teacher label is
+  // pred[i]. Ties in distance are broken by the lower training row index (deterministic).
+  std::vector<float> agreement(MatrixView x, const std::vector<LabelId>& pred, int k,
+                               int threads) const;
+
+ private:
+  Matrix train_;
+  std::vector<float> norms_;
+  std::vector<LabelId> teacher_;
+};
+
+// The acceptor's input matrix: rows × (4 [+1 knn] [+ d embedding]) =
+// [top1, top2, top1 − top2, H(p)/log K, (knn agreement), (embedding…)]. `knn_agreement` may be
+// empty (feature left out); `embedding` may be empty (left out). K ≤ 1 gives entropy 0.
+Matrix acceptor_features(MatrixView proba, const std::vector<float>& knn_agreement,
+                         MatrixView embedding);
+
+class Acceptor {
+ public:
+  explicit Acceptor(std::unique_ptr<Classifier> model) : model_(std::move(model)) {}
+
+  // Trains on the acceptor features of some rows and whether the surrogate agreed there.
+  // All rows agreeing (or none) gives a constant acceptor (score 1, resp. 0).
+  void fit(const Matrix& features, const std::vector<std::uint8_t>& agrees, const Context& ctx);
+  // P(agree) per row.
+  std::vector<float> score(MatrixView features, const Context& ctx) const;
+
+  const Classifier* model() const { return constant_ >= 0 ? nullptr : model_.get(); }
+  // -1: a trained model; 0 or 1: the constant score.
+  int constant() const { return constant_; }
+
+ private:
+  std::unique_ptr<Classifier> model_;
+  int constant_ = -1;
+};
+
+}  // namespace deferbench

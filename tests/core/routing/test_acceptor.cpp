@@ -1,0 +1,72 @@
+#include "core/routing/acceptor.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "models/registry.h"
+
+namespace deferbench {
+namespace {
+
+TEST(AcceptorFeatures, SummarizeTheProbabilityVector) {
+  // Row 0: p = (0.5, 0.3, 0.2, 0): top1 .5, top2 .3, margin .2,
+  //        H = −(.5 ln .5 + .3 ln .3 + .2 ln .2) = 1.029653, / ln 4 = 0.742752.
+  // Row 1: p = (0, 0, 1, 0): top1 1, top2 0, margin 1, H = 0.
+  Matrix p(2, 4, std::vector<float>{0.5f, 0.3f, 0.2f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f});
+  Matrix f = acceptor_features(p, {0.7f, 0.1f}, MatrixView());
+  ASSERT_EQ(f.cols(), 5u);
+  EXPECT_FLOAT_EQ(f(0, 0), 0.5f);
+  EXPECT_FLOAT_EQ(f(0, 1), 0.3f);
+  EXPECT_FLOAT_EQ(f(0, 2), 0.2f);
+  EXPECT_NEAR(f(0, 3), 1.0296530 / std::log(4.0), 1e-6);
+  EXPECT_FLOAT_EQ(f(0, 4), 0.7f);
+  EXPECT_FLOAT_EQ(f(1, 0), 1.0f);
+  EXPECT_FLOAT_EQ(f(1, 1), 0.0f);
+  EXPECT_FLOAT_EQ(f(1, 3), 0.0f);
+  Matrix emb(2, 3, 9.0f);
+  EXPECT_EQ(acceptor_features(p, {}, emb).cols(), 7u);
+}
+
+TEST(NeighbourIndex, AgreementOfNearestTrainingLabels) {
+  // Training points on a line: x = 0,1,2 (label 5) and x = 10,11,12 (label 6).
+  Matrix train(6, 1, std::vector<float>{0, 1, 2, 10, 11, 12});
+  NeighbourIndex index(train, {5, 5, 5, 6, 6, 6});
+  Matrix q(3, 1, std::vector<float>{0.5f, 6.2f, 11.0f});
+  // q=0.5, pred 5: nearest 3 are 0,1,2 → 3/3. q=6.2, pred 6: nearest 3 are 10, 2, 11 →
+  // labels 6, 5, 6 → 2/3. q=11, pred 5: nearest 3 are 11, 10, 12 → 0/3.
+  auto a = index.agreement(q, {5, 6, 5}, 3, 2);
+  EXPECT_FLOAT_EQ(a[0], 1.0f);
+  EXPECT_FLOAT_EQ(a[1], 2.0f / 3.0f);
+  EXPECT_FLOAT_EQ(a[2], 0.0f);
+}
+
+TEST(Acceptor, LearnsWhereTheSurrogateAgreesAndHandlesConstantLabels) {
+  // Agreement iff the top probability (feature 0) is above 0.6.
+  const std::size_t n = 400;
+  Matrix f(n, 4);
+  std::vector<std::uint8_t> agrees(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    float top = 0.3f + 0.7f * static_cast<float>(i) / n;
+    f(i, 0) = top;
+    f(i, 1) = 1.0f - top;
+    f(i, 2) = 2 * top - 1;
+    f(i, 3) = 0.5f;
+    agrees[i] = top > 0.6f;
+  }
+  Context ctx{Device::kCpu, 1, 1};
+  Acceptor acc(builtin_models().make(YAML::Load("{name: logreg, C: 100}"), "acceptor.model"));
+  acc.fit(f, agrees, ctx);
+  auto s = acc.score(f, ctx);
+  EXPECT_LT(s[10], 0.2f);
+  EXPECT_GT(s[n - 10], 0.8f);
+  for (std::size_t i = 1; i < n; ++i) EXPECT_GE(s[i], s[i - 1] - 1e-6f);  // monotone in top
+
+  Acceptor always(builtin_models().make(YAML::Load("{name: logreg}"), "acceptor.model"));
+  always.fit(f, std::vector<std::uint8_t>(n, 1), ctx);
+  EXPECT_EQ(always.constant(), 1);
+  EXPECT_EQ(always.score(f, ctx), std::vector<float>(n, 1.0f));
+}
+
+}  // namespace
+}  // namespace deferbench
