@@ -18,6 +18,7 @@
 #include "core/data/synthetic.h"
 #include "core/metrics/metrics.h"
 #include "core/routing/calibration.h"
+#include "core/routing/frontier.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "models/device.h"
@@ -121,8 +122,9 @@ void update_symlink(const fs::path& link, const fs::path& target) {
   if (ec) spdlog::warn("could not update {}: {}", link.string(), ec.message());
 }
 
-double nan_to_json(double x) {
-  return x;
+// NaN (an undefined metric, e.g. agreement when nothing is handled) is written as null.
+nlohmann::json nan_to_json(double x) {
+  return std::isnan(x) ? nlohmann::json() : nlohmann::json(x);
 }
 
 nlohmann::json routing_json(const RoutingMetrics& m) {
@@ -135,21 +137,6 @@ nlohmann::json routing_json(const RoutingMetrics& m) {
           {"e2e_macro_f1", nan_to_json(m.e2e_macro_f1)},
           {"teacher_accuracy", nan_to_json(m.teacher_accuracy)},
           {"teacher_calls_saved", nan_to_json(m.teacher_calls_saved)}};
-}
-
-std::vector<float> top_probability(const Matrix& proba) {
-  std::vector<float> out(proba.rows());
-  for (std::size_t i = 0; i < proba.rows(); ++i) {
-    const float* p = proba.row(i);
-    float best = p[0];
-    for (std::size_t j = 1; j < proba.cols(); ++j) best = std::max(best, p[j]);
-    out[i] = best;
-  }
-  return out;
-}
-
-std::string fmt_metric(double x) {
-  return std::isnan(x) ? "n/a" : fmt::format("{:.3f}", x);
 }
 
 }  // namespace
@@ -173,11 +160,8 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
   s.text = TextFeaturizerOptions::from_yaml(f.get_map("text"), "features.text");
   f.finish();
 
-  FieldReader g(r.get_map("routing"), "routing");
-  s.target = g.get_double("target", 0.9, 0.0, 1.0);
-  g.get_choice("score", "top_probability", {"top_probability"});
-  g.get_choice("calibration", "empirical", {"empirical"});
-  g.finish();
+  s.calibration = CalibrationSettings::from_yaml(r.get_map("calibration"), "calibration");
+  s.pipeline = FamilyOptions::from_yaml(r.get_map("pipeline"), "pipeline");
 
   s.dataset = r.get_map("dataset");
   s.model = r.get_map("model");
@@ -312,87 +296,262 @@ fs::path featurize_to(const YAML::Node& config, const RunOptions& options, const
   return target;
 }
 
+namespace {
+
+// A candidate surrogate: its config spec, a display label, and its fitted stages.
+struct Surrogate {
+  YAML::Node spec;
+  std::string label;
+  std::vector<FittedStage> stages;
+  double fit_seconds = 0;
+};
+
+std::string label_of(const YAML::Node& spec) {
+  std::string label = spec["name"].as<std::string>();
+  std::string params;
+  for (const auto& kv : spec) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "name") continue;
+    params += fmt::format("{}{}={}", params.empty() ? "" : ",", key,
+                          kv.second.IsScalar() ? kv.second.Scalar() : "...");
+  }
+  return params.empty() ? label : label + "(" + params + ")";
+}
+
+struct Evaluated {
+  RoutingMetrics m;
+  double cost_per_1k = 0;
+  std::vector<std::size_t> handled_per_stage;
+  std::vector<double> agreement_per_stage;
+};
+
+Evaluated evaluate(const std::vector<Stage>& stages, const Dataset& split, const FamilyOptions& opt,
+                   const Context& ctx) {
+  const Routed r = route(stages, split.features, ctx);
+  std::vector<std::uint8_t> handled(split.size());
+  std::vector<LabelId> answer(split.size());
+  Evaluated e;
+  e.handled_per_stage.assign(stages.size(), 0);
+  std::vector<std::size_t> agreed(stages.size(), 0);
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    handled[i] = r.stage[i] >= 0;
+    answer[i] = handled[i] ? r.label[i] : r.first_prediction[i];
+    if (handled[i]) {
+      ++e.handled_per_stage[static_cast<std::size_t>(r.stage[i])];
+      agreed[static_cast<std::size_t>(r.stage[i])] += r.label[i] == split.teacher[i];
+    }
+  }
+  e.m = routing_metrics(answer, split.teacher, split.gold, handled);
+  e.cost_per_1k = cost_per_1k(e.m.coverage, opt.teacher_cost, opt.surrogate_cost);
+  for (std::size_t k = 0; k < stages.size(); ++k)
+    e.agreement_per_stage.push_back(e.handled_per_stage[k]
+                                        ? static_cast<double>(agreed[k]) / e.handled_per_stage[k]
+                                        : std::nan(""));
+  return e;
+}
+
+nlohmann::json thresholds_json(const std::vector<Stage>& stages) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Stage& s : stages) {
+    nlohmann::json t = nlohmann::json::array();
+    for (double v : s.thresholds)
+      t.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(v > 0 ? "+inf" : "-inf"));
+    out.push_back({{"thresholds", t},
+                   {"feasible", s.feasible},
+                   {"cal_rows", s.cal_rows},
+                   {"cal_accepted", s.cal_accepted},
+                   {"cal_agreement", nan_to_json(s.cal_agreement)},
+                   {"lower_bound", nan_to_json(s.lower_bound)}});
+  }
+  return out;
+}
+
+std::string csv_number(double x) {
+  return std::isnan(x) ? "" : fmt::format("{:.6g}", x);
+}
+
+}  // namespace
+
 RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   const auto t_start = Clock::now();
   const RunSettings s = RunSettings::from_config(config, options.project_root);
   Context ctx = s.context();
   ctx.device = resolve_device(s.device);
-  // Validate the model section before any expensive step.
-  const std::unique_ptr<Classifier> model = builtin_models().make(s.model, "model");
+  const ModelFactory factory = [](const YAML::Node& spec, const std::string& path) {
+    return builtin_models().make(spec, path);
+  };
+  // The candidate surrogates; every spec is validated before any expensive step.
+  std::vector<Surrogate> zoo;
+  zoo.push_back({YAML::Clone(s.model), "", {}, 0});
+  for (const YAML::Node& spec : s.pipeline.zoo) zoo.push_back({spec, "", {}, 0});
+  for (std::size_t i = 0; i < zoo.size(); ++i) {
+    factory(zoo[i].spec, i == 0 ? "model" : fmt::format("pipeline.zoo[{}]", i - 1));
+    // The `model` group's member is named by its model; zoo members by what their entry sets.
+    zoo[i].label = i == 0 ? zoo[i].spec["name"].as<std::string>() : label_of(zoo[i].spec);
+    for (std::size_t j = 0; j < i; ++j)
+      if (zoo[j].label == zoo[i].label) zoo[i].label += fmt::format("#{}", i);
+  }
+  factory(s.pipeline.acceptor.model, "pipeline.acceptor.model");
 
   PreparedData prep = prepare_data(s, ctx);
-  const std::string& dataset_name = prep.dataset_name;
-  const std::size_t dropped = prep.dropped_no_answer;
-  const auto& labels = prep.labels;
   const Dataset& train = prep.train;
   const Dataset& val = prep.val;
   const Dataset& cal = prep.cal;
   const Dataset& test = prep.test;
-  const std::string& feature_source = prep.feature_source;
-  const double load_seconds = prep.load_seconds;
-  const double featurize_seconds = prep.featurize_seconds;
+  const auto& families = s.pipeline.families;
+  const bool need_rsb = std::find(families.begin(), families.end(), "rsb") != families.end();
 
-  // 3. The surrogate, fitted on train to predict the teacher.
-  auto t = Clock::now();
-  model->fit(train, &val, ctx);
-  const double fit_seconds = seconds_since(t);
+  // Fits: once per surrogate, shared by every target and family.
+  double fit_seconds = 0;
+  for (std::size_t i = 0; i < zoo.size(); ++i) {
+    auto t = Clock::now();
+    zoo[i].stages = fit_cascade(zoo[i].spec, need_rsb ? s.pipeline.rsb_stages : 1, train, val, cal,
+                                s.pipeline, factory, ctx.derive(i));
+    zoo[i].fit_seconds = seconds_since(t);
+    fit_seconds += zoo[i].fit_seconds;
+    spdlog::info("{}: fitted {} stage(s) in {:.2f} s", zoo[i].label, zoo[i].stages.size(),
+                 zoo[i].fit_seconds);
+  }
 
-  // 4. The gate: top probability, threshold calibrated on cal (empirical).
-  const Matrix cal_proba = model->predict_proba(cal.features, ctx);
-  const std::vector<LabelId> cal_pred = argmax_rows(cal_proba);
-  std::vector<std::uint8_t> cal_agrees(cal.size());
-  for (std::size_t i = 0; i < cal.size(); ++i) cal_agrees[i] = cal_pred[i] == cal.teacher[i];
-  const ThresholdChoice choice =
-      empirical_threshold(top_probability(cal_proba), cal_agrees, s.target);
+  // Candidates at every target: selection on val, deployment calibrated on cal, test metrics.
+  const CalibrationSettings& calib = s.calibration;
+  // Selection ranks candidates by the coverage their point-estimate threshold reaches on val:
+  // val is disjoint from cal, so choosing there leaves the calibration's guarantee intact, and a
+  // point estimate ranks without the fixed-sequence test's all-or-nothing noise.
+  CalibrationSettings select_on_val = calib;
+  select_on_val.mode = "empirical";
+  std::string frontier_csv =
+      "target,family,model,val_coverage,val_agreement,val_cost_per_1k,on_frontier,selected,"
+      "cal_feasible,stage1_threshold,stage1_lower_bound,test_coverage,test_agreement,"
+      "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k\n";
+  nlohmann::json per_target = nlohmann::json::array();
+  struct Row {
+    std::string family, model;
+    BuiltPolicy on_val, on_cal;
+    Evaluated val, test;
+  };
+  for (double target : calib.targets) {
+    std::vector<Row> rows;
+    for (std::size_t i = 0; i < zoo.size(); ++i) {
+      for (const std::string& family : families) {
+        Row row{family, zoo[i].label, {}, {}, {}, {}};
+        row.on_val = build_policy(family, zoo[i].stages, val, cal, target, select_on_val,
+                                  s.pipeline, CalibrateOn::kVal, s.seed);
+        row.on_cal = build_policy(family, zoo[i].stages, val, cal, target, calib, s.pipeline,
+                                  CalibrateOn::kCal, s.seed);
+        row.val = evaluate(row.on_val.stages, val, s.pipeline, ctx);
+        row.test = evaluate(row.on_cal.stages, test, s.pipeline, ctx);
+        rows.push_back(std::move(row));
+      }
+    }
+    std::vector<FrontierPoint> points;
+    for (const Row& r : rows)
+      points.push_back({r.val.m.coverage, r.val.m.teacher_agreement, r.val.cost_per_1k});
+    const std::vector<std::size_t> front = pareto_front(points);
+    // The deployed candidate: the frontier point with the most val coverage among those whose
+    // val calibration holds (ties: the first in zoo × family order).
+    std::ptrdiff_t chosen = -1;
+    for (std::size_t idx : front)
+      if (rows[idx].on_val.feasible &&
+          (chosen < 0 ||
+           rows[idx].val.m.coverage > rows[static_cast<std::size_t>(chosen)].val.m.coverage))
+        chosen = static_cast<std::ptrdiff_t>(idx);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const Row& r = rows[k];
+      const bool on_front = std::find(front.begin(), front.end(), k) != front.end();
+      const Stage& st1 = r.on_cal.stages.front();
+      frontier_csv +=
+          fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, r.family,
+                      r.model, csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
+                      csv_number(r.val.cost_per_1k), on_front ? 1 : 0,
+                      static_cast<std::ptrdiff_t>(k) == chosen ? 1 : 0, r.on_cal.feasible ? 1 : 0,
+                      csv_number(st1.thresholds.size() == 1 ? st1.thresholds[0] : std::nan("")),
+                      csv_number(st1.lower_bound), csv_number(r.test.m.coverage),
+                      csv_number(r.test.m.teacher_agreement), csv_number(r.test.m.e2e_accuracy),
+                      csv_number(r.test.m.e2e_macro_f1), csv_number(r.test.cost_per_1k));
+    }
+    nlohmann::json t = {
+        {"target", target}, {"candidates", rows.size()}, {"frontier", front.size()}};
+    if (chosen < 0) {
+      // Nothing can be deployed: everything goes to the teacher.
+      const Evaluated none = evaluate({}, test, s.pipeline, ctx);
+      t["selected"] = nullptr;
+      t["deployed"] = false;
+      t["note"] = "no candidate meets the target on val: every query goes to the teacher";
+      t["test"] = routing_json(none.m);
+      t["test"]["cost_per_1k"] = none.cost_per_1k;
+    } else {
+      const Row& r = rows[static_cast<std::size_t>(chosen)];
+      const bool deployed = r.on_cal.feasible;
+      const Evaluated e = deployed ? r.test : evaluate({}, test, s.pipeline, ctx);
+      t["selected"] = {{"family", r.family},
+                       {"model", r.model},
+                       {"val_coverage", nan_to_json(r.val.m.coverage)},
+                       {"val_agreement", nan_to_json(r.val.m.teacher_agreement)}};
+      t["deployed"] = deployed;
+      t["stages"] = thresholds_json(r.on_cal.stages);
+      if (!deployed)
+        t["note"] =
+            "the selected candidate's calibration on cal does not hold: every query goes "
+            "to the teacher";
+      t["test"] = routing_json(e.m);
+      t["test"]["cost_per_1k"] = e.cost_per_1k;
+      t["test"]["handled_per_stage"] = e.handled_per_stage;
+      t["test"]["agreement_per_stage"] = nlohmann::json::array();
+      for (double a : e.agreement_per_stage)
+        t["test"]["agreement_per_stage"].push_back(nan_to_json(a));
+    }
+    per_target.push_back(t);
+  }
 
-  // 5. Evaluation on the held-out test split.
-  const Matrix test_proba = model->predict_proba(test.features, ctx);
-  const std::vector<LabelId> test_pred = argmax_rows(test_proba);
-  const std::vector<std::uint8_t> accepted =
-      accept_mask(top_probability(test_proba), choice.threshold);
-  const RoutingMetrics m = routing_metrics(test_pred, test.teacher, test.gold, accepted);
-  const std::vector<LabelId> val_pred = model->predict(val.features, ctx);
+  nlohmann::json zoo_json = nlohmann::json::array();
+  for (const Surrogate& z : zoo) {
+    const Stage& st = z.stages.front().stage;
+    const std::vector<LabelId> pred = st.surrogate->predict(test.features, ctx);
+    zoo_json.push_back(
+        {{"model", z.label},
+         {"stages", z.stages.size()},
+         {"fit_seconds", z.fit_seconds},
+         {"test_teacher_accuracy", nan_to_json(accuracy(test.teacher, pred))},
+         {"test_teacher_macro_f1", nan_to_json(macro_f1(test.teacher, pred))},
+         {"test_gold_accuracy",
+          test.has_gold() ? nan_to_json(accuracy(test.gold, pred)) : nlohmann::json()}});
+  }
 
-  nlohmann::json metrics = {
-      {"experiment", s.name},
-      {"dataset", dataset_name},
-      {"model", std::string(model->name())},
-      {"seed", s.seed},
-      {"device", std::string(device_name(ctx.device))},
-      {"threads", ctx.threads},
-      {"features", feature_source},
-      {"feature_dim", train.features.cols()},
-      {"classes", labels->size()},
-      {"rows",
-       {{"total", prep.total_rows},
-        {"dropped_no_answer", dropped},
-        {"train", train.size()},
-        {"val", val.size()},
-        {"cal", cal.size()},
-        {"test", test.size()}}},
-      {"calibration",
-       {{"mode", "empirical"},
-        {"guarantee", false},
-        {"score", "top_probability"},
-        {"target", s.target},
-        {"feasible", choice.feasible},
-        {"threshold", choice.feasible ? nlohmann::json(choice.threshold) : nlohmann::json()},
-        {"cal_accepted", choice.accepted},
-        {"cal_agreement", choice.agreement}}},
-      {"surrogate",
-       {{"val_teacher_accuracy", accuracy(val.teacher, val_pred)},
-        {"test_teacher_accuracy", accuracy(test.teacher, test_pred)},
-        {"test_teacher_macro_f1", macro_f1(test.teacher, test_pred)},
-        {"test_gold_accuracy",
-         test.has_gold() ? nlohmann::json(accuracy(test.gold, test_pred)) : nlohmann::json()}}},
-      {"test", routing_json(m)},
-      {"seconds",
-       {{"load", load_seconds},
-        {"featurize", featurize_seconds},
-        {"fit", fit_seconds},
-        {"total", seconds_since(t_start)}}}};
+  nlohmann::json metrics = {{"experiment", s.name},
+                            {"dataset", prep.dataset_name},
+                            {"model", zoo.front().label},
+                            {"seed", s.seed},
+                            {"device", std::string(device_name(ctx.device))},
+                            {"threads", ctx.threads},
+                            {"features", prep.feature_source},
+                            {"feature_dim", train.features.cols()},
+                            {"classes", prep.labels->size()},
+                            {"rows",
+                             {{"total", prep.total_rows},
+                              {"dropped_no_answer", prep.dropped_no_answer},
+                              {"train", train.size()},
+                              {"val", val.size()},
+                              {"cal", cal.size()},
+                              {"test", test.size()}}},
+                            {"calibration",
+                             {{"mode", calib.mode},
+                              {"guarantee", calib.mode == "guaranteed"},
+                              {"delta", calib.guaranteed.delta},
+                              {"per_class", calib.per_class},
+                              {"selection", "val (point estimate), then calibrated on cal"},
+                              {"targets", calib.targets}}},
+                            {"zoo", zoo_json},
+                            {"targets", per_target},
+                            // The first target's deployed policy, flat, for tables.
+                            {"test", per_target.front()["test"]},
+                            {"seconds",
+                             {{"load", prep.load_seconds},
+                              {"featurize", prep.featurize_seconds},
+                              {"fit", fit_seconds},
+                              {"total", seconds_since(t_start)}}}};
 
-  // 6. Write the run folder: a temporary folder, renamed when complete.
+  // Write the run folder: a temporary folder, renamed when complete.
   const fs::path exp_dir = s.results_dir / s.name;
   fs::create_directories(exp_dir);
   const fs::path tmp_dir = exp_dir / fmt::format(".tmp-{}-{}", timestamp_now(), getpid());
@@ -401,6 +560,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   try {
     write_file_atomic(tmp_dir / "config.yaml", to_yaml_text(config));
     write_file_atomic(tmp_dir / "metrics.json", metrics.dump(2) + "\n");
+    write_file_atomic(tmp_dir / "frontier.csv", frontier_csv);
     const std::string stamp = timestamp_now();
     run_dir = exp_dir / stamp;
     for (int k = 1; fs::exists(run_dir); ++k) run_dir = exp_dir / fmt::format("{}_{}", stamp, k);
@@ -413,28 +573,29 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   update_symlink(exp_dir / "latest", run_dir.filename());
 
   if (!options.quiet) {
-    fmt::print("{} — dataset {}, model {}, seed {}, device {}\n", s.name, dataset_name,
-               model->name(), s.seed, device_name(ctx.device));
+    fmt::print("{} — dataset {}, seed {}, device {}, calibration {} (δ = {})\n", s.name,
+               prep.dataset_name, s.seed, device_name(ctx.device), calib.mode,
+               calib.guaranteed.delta);
     fmt::print("  rows {} (train {}, val {}, cal {}, test {}), {} classes, features {}\n",
-               prep.total_rows, train.size(), val.size(), cal.size(), test.size(), labels->size(),
-               feature_source);
-    if (choice.feasible)
+               prep.total_rows, train.size(), val.size(), cal.size(), test.size(),
+               prep.labels->size(), prep.feature_source);
+    for (const auto& t : per_target) {
+      const auto& m = t["test"];
+      auto num = [&](const char* key) {
+        return m[key].is_number() ? fmt::format("{:.3f}", m[key].get<double>()) : "n/a";
+      };
+      std::string who = t["selected"].is_null()
+                            ? "teacher only"
+                            : fmt::format("{} / {}", t["selected"]["family"].get<std::string>(),
+                                          t["selected"]["model"].get<std::string>());
       fmt::print(
-          "  gate: top probability ≥ {:.4f} (empirical, target {:.2f}; cal: {} accepted, "
-          "agreement {:.3f})\n",
-          choice.threshold, s.target, choice.accepted, choice.agreement);
-    else
-      fmt::print(
-          "  gate: no threshold reaches target {:.2f} on cal: everything goes to the "
-          "teacher\n",
-          s.target);
-    fmt::print(
-        "  test: coverage {}  teacher agreement {}  e2e accuracy {}  e2e macro-F1 {}  "
-        "(teacher alone: accuracy {})\n",
-        fmt_metric(m.coverage), fmt_metric(m.teacher_agreement), fmt_metric(m.e2e_accuracy),
-        fmt_metric(m.e2e_macro_f1), fmt_metric(m.teacher_accuracy));
-    fmt::print("  {:.1f} s; saved {}\n", seconds_since(t_start),
-               (run_dir / "metrics.json").string());
+          "  target {:.2f}: {}{} — test coverage {}  agreement {}  e2e accuracy {}  "
+          "e2e macro-F1 {}  (teacher alone {})\n",
+          t["target"].get<double>(), who, t["deployed"].get<bool>() ? "" : " (not deployed)",
+          num("coverage"), num("teacher_agreement"), num("e2e_accuracy"), num("e2e_macro_f1"),
+          num("teacher_accuracy"));
+    }
+    fmt::print("  {:.1f} s; saved {}\n", seconds_since(t_start), run_dir.string());
   }
   return RunResult{run_dir, metrics};
 }

@@ -13,6 +13,8 @@
 #include "core/data/dataset.h"
 #include "core/data/splits.h"
 #include "core/features/text_featurizer.h"
+#include "core/routing/families.h"
+#include "core/routing/policy.h"
 #include "core/util/context.h"
 
 namespace deferbench {
@@ -28,9 +30,10 @@ struct RunSettings {
   SplitFractions split;
   std::string feature_kind = "auto";  // auto | embeddings | text
   TextFeaturizerOptions text;
-  double target = 0.9;
-  YAML::Node dataset;  // the `dataset` section (read by load_traces)
-  YAML::Node model;    // the `model` section (read by the model registry)
+  CalibrationSettings calibration;  // the `calibration` section (targets, mode, δ, ...)
+  FamilyOptions pipeline;           // the `pipeline` section (families, zoo, acceptor, rsb)
+  YAML::Node dataset;               // the `dataset` section (read by load_traces)
+  YAML::Node model;                 // the `model` section (read by the model registry)
 
   static RunSettings from_config(const YAML::Node& config,
                                  const std::filesystem::path& project_root);
@@ -66,9 +69,13 @@ struct RunOptions {
   bool quiet = false;                  // no summary on stdout
 };
 
-// Runs the experiment and writes <results_dir>/<name>/<YYYY-MM-DD_HH-MM-SS>/{config.yaml,
-// metrics.json} (a temporary folder renamed at the end: a failed run leaves nothing behind),
-// and points <results_dir>/<name>/latest at it.
+// Runs the experiment: every family × surrogate (the `model` group and `pipeline.zoo`) is a
+// candidate at every target; fits are shared by all targets and families. At each target the
+// candidate is chosen on val (the Pareto frontier of val coverage, agreement and cost; the most
+// coverage), then calibrated on cal and evaluated on test. Writes
+// <results_dir>/<name>/<YYYY-MM-DD_HH-MM-SS>/{config.yaml, metrics.json, frontier.csv} (a
+// temporary folder renamed at the end: a failed run leaves nothing behind), and points
+// <results_dir>/<name>/latest at it.
 RunResult run_experiment(const YAML::Node& config, const RunOptions& options);
 
 // Writes the features of every row (text featurizer fitted on the train split only) for other

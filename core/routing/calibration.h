@@ -1,10 +1,75 @@
 // Threshold calibration for an acceptor score: choose τ so that the traffic with score ≥ τ is
-// as large as possible while the surrogate's agreement with the teacher on it meets a target.
+// as large as possible while the surrogate's agreement with the teacher on it (TA) meets a
+// target. Two modes (config `calibration.mode`):
 //
-// This file holds the `empirical` mode (what the first public TRACER release did): the point
-// estimate of agreement on the calibration rows. It carries NO statistical guarantee — on new
-// traffic the agreement falls below the target about half the time. The `guaranteed` mode
-// (Learn-then-Test with exact binomial bounds) is the routing issue's; it will sit beside this.
+// - `empirical`: the point estimate of agreement on the calibration rows (what the first public
+//   TRACER release did). It carries NO statistical guarantee: on new traffic the agreement falls
+//   below the target about half the time (measured in tests/core/routing/test_guarantee.cpp).
+//   Kept for comparison.
+//
+// - `guaranteed` (the default): Learn-then-Test fixed-sequence testing with exact binomial tests.
+//
+//   1. The candidate thresholds τ_1 > τ_2 > … > τ_G (strictest first) are fixed WITHOUT the
+//      calibration split: `quantile_grid` puts them at quantiles of the acceptor's scores on the
+//      VALIDATION split, at val coverages evenly spaced from `min_coverage` (strictest) to
+//      `max_coverage` (loosest), ties deduplicated.
+//   2. At each τ_j, with m_j calibration rows accepted (score ≥ τ_j) and k_j of them agreeing,
+//      test H0_j: TA(τ_j) < target with the exact binomial p-value P(X ≥ k_j | m_j, target);
+//      H0_j is rejected ("τ_j passes") iff that is ≤ δ, i.e. iff the one-sided Clopper–Pearson
+//      lower bound of TA(τ_j) at level δ is ≥ target.
+//   3. Walk the grid strictest → loosest, stop at the first threshold that fails, deploy the
+//      loosest one that passed (none passed: τ = +∞, accept nothing, feasible = false).
+//
+//   Guarantee: with probability ≥ 1 − δ over the calibration draw, TA(τ̂) ≥ target on new traffic
+//   from the same distribution (or τ̂ = +∞). Why: given m_j, the accepted rows are i.i.d. draws
+//   from the traffic with score ≥ τ_j, so k_j ~ Binomial(m_j, TA(τ_j)) and each test has level
+//   δ; in a fixed sequence, deploying a threshold whose H0 is true requires rejecting the FIRST
+//   true H0 of the sequence, which happens with probability ≤ δ. No multiplicity correction is
+//   needed, which is why the order must be fixed in advance and why it starts strict.
+//
+//   Too few accepted rows. A threshold accepting m rows can only pass if target^m ≤ δ (m ≥ 22 at
+//   target 0.9, δ = 0.1: 10/10 agreements still fail), so a test there would always stop the
+//   walk. The leading thresholds with m_j < max(min_accepted, min_passable_rows(target, δ)) are
+//   therefore SKIPPED — neither tested nor a stop; since m_j grows along the grid only a prefix is
+//   skipped. The skip reads the counts of accepted calibration rows, never their labels.
+//   Validity of the skip: a wrong deployment still requires rejecting the first TESTED true H0,
+//   τ_ν. If τ_ν is the first true H0 of the grid, "it is tested" is the event {m_ν ≥ m_min},
+//   which conditions on m_ν only: k_ν ~ Binomial(m_ν, TA(τ_ν)) stays exact. Otherwise (τ_{ν−1}
+//   is a true H0 that was skipped) the event is {m_{ν−1} < m_min ≤ m_ν}: given m_ν, it also
+//   says that few of the accepted rows lie above τ_{ν−1}. When P(agree | score) is
+//   non-decreasing in the score (what an acceptor is built for; the true H0s then form a suffix
+//   of the grid), rows above τ_{ν−1} agree at least as often as those in [τ_ν, τ_{ν−1}), so this
+//   conditioning only makes k_ν stochastically smaller and the test stays at level ≤ δ. The
+//   events "τ_ν is the first tested true H0" are disjoint, so the error stays ≤ δ overall. For
+//   an acceptor whose agreement is not monotone in its score the skip can cost a second-order
+//   amount of level; test_guarantee.cpp measures the level with the skip active. min_accepted = 0
+//   still skips the thresholds below min_passable_rows: their test could only stop the walk.
+//
+//   Grid choice (DESIGN.md, calibration notes): a fixed 1.00 → 0.00 grid wastes its first
+//   tests on thresholds accepting a handful of rows and a fixed sequence stops at its first
+//   failure; quantiles of the validation scores put the grid where the traffic is, evenly in
+//   coverage. Defaults (GuaranteedOptions): 50 points from 5% to 100% val coverage, the first
+//   ≥ 50 accepted calibration rows; the count-based skip adapts the effective start to the
+//   calibration size. Why 50: at target 0.9, δ = 0.1, a threshold whose true agreement is 0.95
+//   passes about half the time with ~60 rows; with 30, the first test fails so often that the
+//   walk stops before reaching good thresholds (measured on the synthetic problem of
+//   test_guarantee.cpp, n = 300..1000: 30 → 50 raised the mean coverage by 5–30% relative;
+//   starting coverage 5%, 10% or 20% and 20 vs 50 points changed it by less).
+//
+// - per-class thresholds (option): one threshold per PREDICTED class c (a function of x, not of
+//   the teacher label), each chosen by the guaranteed procedure on the calibration rows
+//   predicted c, with the grid from the validation rows predicted c. δ is shared by Bonferroni:
+//   each of the C classes that have a non-empty grid (fixed by the validation split, before any
+//   calibration label is read) is tested at δ/C. With probability ≥ 1 − δ/C the accepted
+//   population of class c, A_c = {pred = c, score ≥ τ_c}, has TA(A_c) ≥ target (or is empty);
+//   by the union bound this holds for all classes at once with probability ≥ 1 − δ; and the
+//   accepted traffic is the disjoint union of the A_c, whose agreement is the mixture
+//   Σ_c P(A_c)·TA(A_c) / Σ_c P(A_c) ≥ target. So the overall guarantee (and a per-class one) holds
+//   at 1 − δ. The price: each class needs ≥ log(δ/C)/log(target) accepted rows to pass at all
+//   (45 at C = 3, 63 at C = 77 for target 0.9, δ = 0.1); useful with few classes or large cal.
+//
+// Everything here is deterministic, keeps no state, and throws deferbench::Error for bad input
+// (mismatched sizes, NaN scores, δ ∉ (0, 1), target ∉ (0, 1], a grid not strictly decreasing).
 #pragma once
 
 #include <cstddef>
@@ -20,6 +85,12 @@ struct ThresholdChoice {
   std::size_t accepted = 0;  // calibration rows accepted at the threshold
   double agreement = 0;      // their agreement with the teacher (NaN when accepted == 0)
   bool feasible = false;     // false: no threshold reached the target
+  // Guaranteed mode only (NaN / 0 otherwise):
+  double lower_bound = std::numeric_limits<double>::quiet_NaN();  // Clopper–Pearson lower
+                                                                  // bound of TA at δ, at τ
+  double p_value = std::numeric_limits<double>::quiet_NaN();      // P(X ≥ k | m, target) at τ
+  std::size_t tests = 0;    // thresholds tested (p-values computed), the failing one included
+  std::size_t skipped = 0;  // leading grid thresholds skipped for too few accepted rows
 };
 
 // Among the thresholds "accept the k highest-scoring rows" (k at boundaries between distinct
@@ -30,5 +101,88 @@ ThresholdChoice empirical_threshold(const std::vector<float>& scores,
 
 // The decisions of a threshold: 1 where score ≥ threshold.
 std::vector<std::uint8_t> accept_mask(const std::vector<float>& scores, double threshold);
+
+// The candidate thresholds of the guaranteed mode, from the VALIDATION scores only: for
+// `points` coverages c evenly spaced from min_coverage (first, strictest) to max_coverage
+// (last, loosest), the r-th highest val score with r = max(1, ceil(c · n_val)) — the threshold
+// whose val coverage is c (more when scores tie). Strictly decreasing: duplicates (ties, or
+// coverages closer than 1/n_val) are dropped. 0 ≤ min_coverage ≤ max_coverage ≤ 1, points ≥ 1.
+// Empty val_scores give an empty grid (nothing can be accepted).
+std::vector<double> quantile_grid(const std::vector<float>& val_scores, int points,
+                                  double max_coverage, double min_coverage);
+
+// Fixed-sequence testing along `grid` (strictly decreasing, e.g. from quantile_grid), as above:
+// skip the leading thresholds accepting fewer than max(min_accepted, min_passable_rows(target,
+// delta)) calibration rows, test the rest in order, stop at the first failure, return the
+// loosest passing threshold with its cal agreement, Clopper–Pearson lower bound and p-value.
+// target ∈ (0, 1], delta ∈ (0, 1). O(n log n + G).
+ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
+                                     const std::vector<std::uint8_t>& cal_agrees,
+                                     const std::vector<double>& grid, double target, double delta,
+                                     std::size_t min_accepted);
+
+// The defaults of the guaranteed mode (config `calibration.*`).
+struct GuaranteedOptions {
+  double delta = 0.1;               // 1 − confidence of the guarantee
+  std::size_t min_accepted = 50;    // skip thresholds accepting fewer calibration rows
+  int grid_points = 50;             // candidate thresholds (before deduplication)
+  double grid_min_coverage = 0.05;  // val coverage of the strictest candidate
+  double grid_max_coverage = 1.0;   // val coverage of the loosest candidate
+};
+
+// quantile_grid on val_scores, then guaranteed_threshold on the calibration rows.
+ThresholdChoice guaranteed_threshold(const std::vector<float>& val_scores,
+                                     const std::vector<float>& cal_scores,
+                                     const std::vector<std::uint8_t>& cal_agrees, double target,
+                                     const GuaranteedOptions& options);
+
+// ---- per-class thresholds ------------------------------------------------------------------
+
+struct PerClassChoice {
+  // One choice per class id (size n_classes); a class with threshold +∞ is always deferred.
+  std::vector<ThresholdChoice> classes;
+  double delta_per_class = std::numeric_limits<double>::quiet_NaN();  // δ / classes_tested
+  std::size_t classes_tested = 0;  // classes with a non-empty grid: the Bonferroni C
+  std::size_t accepted = 0;        // calibration rows accepted over all classes
+  double agreement = std::numeric_limits<double>::quiet_NaN();  // their agreement
+  bool feasible = false;  // some class has a feasible threshold
+
+  std::vector<double> thresholds() const;  // classes[c].threshold for every c
+};
+
+// One quantile_grid per class from the validation rows whose PREDICTED class is c (classes in
+// [0, n_classes)); a class with no validation rows gets an empty grid (never accepted).
+std::vector<std::vector<double>> per_class_quantile_grids(
+    const std::vector<float>& val_scores, const std::vector<std::int32_t>& val_classes,
+    std::size_t n_classes, int points, double max_coverage, double min_coverage);
+
+// guaranteed_threshold per predicted class at δ / C, C = the number of non-empty grids; the
+// calibration rows predicted c are tested against grids[c]. n_classes = grids.size();
+// class ids outside [0, n_classes) are an error. See the header comment for the guarantee.
+PerClassChoice guaranteed_per_class(const std::vector<float>& cal_scores,
+                                    const std::vector<std::uint8_t>& cal_agrees,
+                                    const std::vector<std::int32_t>& cal_classes,
+                                    const std::vector<std::vector<double>>& grids, double target,
+                                    double delta, std::size_t min_accepted);
+
+// per_class_quantile_grids on the validation rows, then guaranteed_per_class.
+PerClassChoice guaranteed_per_class(const std::vector<float>& val_scores,
+                                    const std::vector<std::int32_t>& val_classes,
+                                    const std::vector<float>& cal_scores,
+                                    const std::vector<std::uint8_t>& cal_agrees,
+                                    const std::vector<std::int32_t>& cal_classes,
+                                    std::size_t n_classes, double target,
+                                    const GuaranteedOptions& options);
+
+// empirical_threshold per predicted class (no guarantee; for comparison).
+PerClassChoice empirical_per_class(const std::vector<float>& cal_scores,
+                                   const std::vector<std::uint8_t>& cal_agrees,
+                                   const std::vector<std::int32_t>& cal_classes,
+                                   std::size_t n_classes, double target);
+
+// The decisions of per-class thresholds: 1 where score ≥ thresholds[class].
+std::vector<std::uint8_t> accept_mask_per_class(const std::vector<float>& scores,
+                                                const std::vector<std::int32_t>& classes,
+                                                const std::vector<double>& thresholds);
 
 }  // namespace deferbench

@@ -1,0 +1,82 @@
+// The pipeline families built from fitted stages (DESIGN.md "The method in one page"):
+//   global — the stage-1 surrogate alone: accept all iff the bound on its agreement ≥ target;
+//   l2d    — stage 1: surrogate + acceptor + threshold;
+//   rsb    — a cascade of K stages: stage k's surrogate is trained on the training rows the
+//            previous stage is least sure of, with its own acceptor and threshold.
+//
+// Fits are target independent and done once (fit_cascade); a target costs only calibration
+// (build_policy). The residual set of stage k ≥ 2 is the share `residual_quantile` of rows with
+// the lowest stage-(k−1) acceptor scores, on train (its surrogate) and on val (its acceptor), so
+// it does not depend on the target.
+//
+// The guarantee of a cascade. Stage k is calibrated on the calibration rows that stages < k
+// reject, at level δ/K. With probability ≥ 1 − δ (union bound), every stage's accepted
+// population has agreement ≥ target; handled traffic is a mixture of these populations, and a
+// mixture of populations each ≥ target is ≥ target. (The calibration rows of stage k are
+// selected by the thresholds of stages < k, which were fitted on the same calibration split;
+// `cal_folds: disjoint` gives each stage its own fold of the calibration split, which removes
+// that dependence at the price of fewer rows per stage.)
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/data/dataset.h"
+#include "core/routing/policy.h"
+
+namespace deferbench {
+
+using ModelFactory =
+    std::function<std::unique_ptr<Classifier>(const YAML::Node& spec, const std::string& path)>;
+
+struct FamilyOptions {
+  std::vector<std::string> families{"global", "l2d", "rsb"};
+  std::vector<YAML::Node> zoo;  // surrogate specs besides the `model` group's
+  double teacher_cost = 1.0;    // per teacher call
+  double surrogate_cost = 0.0;  // per surrogate answer
+  AcceptorOptions acceptor;
+  int rsb_stages = 2;               // K ≥ 2
+  YAML::Node rsb_model;             // surrogate of stages ≥ 2; empty: the stage-1 model
+  double residual_quantile = 0.5;   // share of rows passed on to the next stage's training
+  std::size_t rsb_min_rows = 50;    // fewer residual training rows: the cascade stops there
+  bool disjoint_cal_folds = false;  // rsb: one calibration fold per stage
+
+  // The `pipeline` section: keys families (list of global, l2d, rsb), zoo (list of model names
+  // or mappings), selection (val), teacher_cost, surrogate_cost, acceptor (mapping), rsb
+  // (mapping: stages, model, residual_quantile, min_rows, cal_folds: shared|disjoint).
+  static FamilyOptions from_yaml(const YAML::Node& node, const std::string& path);
+};
+
+// A fitted stage with its outputs on every val and cal row (thresholds not set).
+struct FittedStage {
+  Stage stage;
+  StageOutput val, cal;
+  std::vector<std::size_t> val_rows;  // the val rows its acceptor was trained on
+};
+
+// Fits stage 1 (surrogate on train, acceptor on val) and, when stages > 1, the RSB stages.
+std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const Dataset& train,
+                                     const Dataset& val, const Dataset& cal,
+                                     const FamilyOptions& options, const ModelFactory& factory,
+                                     const Context& ctx);
+
+// Which split plays "calibration" when a policy is built: cal (to deploy) or val (to select).
+enum class CalibrateOn { kCal, kVal };
+
+struct BuiltPolicy {
+  std::string family;
+  std::vector<Stage> stages;
+  bool feasible = false;  // every stage's calibration passed (global/l2d: the one stage)
+};
+
+// Builds a family's policy at `target`: thresholds calibrated on the chosen split.
+BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStage>& fitted,
+                         const Dataset& val, const Dataset& cal, double target,
+                         const CalibrationSettings& settings, const FamilyOptions& options,
+                         CalibrateOn on, std::uint64_t seed);
+
+}  // namespace deferbench

@@ -1,0 +1,149 @@
+#include "core/routing/policy.h"
+
+#include <cmath>
+
+#include "core/config/fields.h"
+#include "core/util/error.h"
+
+namespace deferbench {
+
+CalibrationSettings CalibrationSettings::from_yaml(const YAML::Node& node,
+                                                   const std::string& path) {
+  CalibrationSettings s;
+  FieldReader r(node, path);
+  std::vector<std::string> targets = r.get_string_list("target", {"0.9"});
+  DB_CHECK(!targets.empty(), "config: '{}.target': expected a number or a non-empty list", path);
+  s.targets.clear();
+  for (const std::string& t : targets) {
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    DB_CHECK(!t.empty() && end == t.c_str() + t.size() && v > 0.0 && v <= 1.0,
+             "config: '{}.target': expected numbers in (0, 1], got '{}'", path, t);
+    s.targets.push_back(v);
+  }
+  s.mode = r.get_choice("mode", s.mode, {"guaranteed", "empirical"});
+  s.per_class = r.get_bool("per_class", s.per_class);
+  GuaranteedOptions& g = s.guaranteed;
+  g.delta = r.get_double("delta", g.delta, 1e-12, 1.0 - 1e-12);
+  g.min_accepted = static_cast<std::size_t>(
+      r.get_int("min_accepted", static_cast<std::int64_t>(g.min_accepted), 1, 1'000'000'000));
+  g.grid_points = static_cast<int>(r.get_int("grid_points", g.grid_points, 1, 100'000));
+  g.grid_min_coverage = r.get_double("grid_min_coverage", g.grid_min_coverage, 0.0, 1.0);
+  g.grid_max_coverage = r.get_double("grid_max_coverage", g.grid_max_coverage, 0.0, 1.0);
+  DB_CHECK(g.grid_min_coverage <= g.grid_max_coverage,
+           "config: '{}.grid_min_coverage' ({}) must not exceed grid_max_coverage ({})", path,
+           g.grid_min_coverage, g.grid_max_coverage);
+  r.finish();
+  return s;
+}
+
+StageOutput evaluate_stage(const Stage& stage, MatrixView x, const Context& ctx) {
+  StageOutput out;
+  if (x.rows() == 0) return out;
+  const Matrix proba = stage.surrogate->predict_proba(x, ctx);
+  out.pred = argmax_rows(proba);
+  if (!stage.acceptor) {
+    out.score.assign(x.rows(), 1.0f);
+    return out;
+  }
+  std::vector<float> knn;
+  if (stage.neighbours && stage.knn > 0)
+    knn = stage.neighbours->agreement(x, out.pred, stage.knn, ctx.threads);
+  const Matrix features = acceptor_features(proba, knn, stage.use_embedding ? x : MatrixView());
+  out.score = stage.acceptor->score(features, ctx);
+  return out;
+}
+
+std::vector<std::uint8_t> stage_accepts(const Stage& stage, const StageOutput& out) {
+  DB_ASSERT(!stage.thresholds.empty());
+  if (stage.thresholds.size() == 1) return accept_mask(out.score, stage.thresholds[0]);
+  return accept_mask_per_class(out.score, out.pred, stage.thresholds);
+}
+
+Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx) {
+  const std::size_t n = x.rows();
+  Routed r;
+  r.label.assign(n, kNoLabel);
+  r.stage.assign(n, -1);
+  r.score.assign(n, 0.0f);
+  r.first_prediction.assign(n, kNoLabel);
+  std::vector<std::size_t> left(n);
+  for (std::size_t i = 0; i < n; ++i) left[i] = i;
+  for (std::size_t s = 0; s < stages.size() && !left.empty(); ++s) {
+    const bool all = left.size() == n;
+    const Matrix rows = all ? Matrix() : gather_rows(x, left);
+    const StageOutput out = evaluate_stage(stages[s], all ? x : rows.view(), ctx);
+    const std::vector<std::uint8_t> ok = stage_accepts(stages[s], out);
+    std::vector<std::size_t> still;
+    for (std::size_t k = 0; k < left.size(); ++k) {
+      const std::size_t i = left[k];
+      if (s == 0) r.first_prediction[i] = out.pred[k];
+      r.score[i] = out.score[k];
+      if (ok[k]) {
+        r.label[i] = out.pred[k];
+        r.stage[i] = static_cast<int>(s);
+      } else {
+        still.push_back(i);
+      }
+    }
+    left.swap(still);
+  }
+  return r;
+}
+
+void calibrate_stage(Stage& stage, const StageOutput& val, const StageOutput& cal,
+                     const std::vector<LabelId>& cal_teacher, std::size_t n_classes, double target,
+                     double delta, const CalibrationSettings& settings) {
+  DB_ASSERT(cal.pred.size() == cal_teacher.size());
+  std::vector<std::uint8_t> agrees(cal.pred.size());
+  for (std::size_t i = 0; i < agrees.size(); ++i) agrees[i] = cal.pred[i] == cal_teacher[i];
+  stage.cal_rows = agrees.size();
+  const bool guaranteed = settings.mode == "guaranteed";
+  if (!stage.acceptor) {
+    // global: accept everything iff the bound (or the point estimate) on the overall agreement
+    // reaches the target.
+    std::size_t k = 0;
+    for (auto a : agrees) k += a;
+    const std::size_t m = agrees.size();
+    const double point = m ? static_cast<double>(k) / m : std::nan("");
+    const double lower = m ? clopper_pearson_lower(k, m, delta) : 0.0;
+    stage.feasible = m > 0 && (guaranteed ? lower >= target : point >= target);
+    stage.thresholds = {stage.feasible ? -std::numeric_limits<double>::infinity()
+                                       : std::numeric_limits<double>::infinity()};
+    stage.cal_accepted = stage.feasible ? m : 0;
+    stage.cal_agreement = point;
+    stage.lower_bound = lower;
+    return;
+  }
+  if (settings.per_class) {
+    PerClassChoice c;
+    if (guaranteed) {
+      GuaranteedOptions g = settings.guaranteed;
+      g.delta = delta;
+      c = guaranteed_per_class(val.score, val.pred, cal.score, agrees, cal.pred, n_classes, target,
+                               g);
+    } else {
+      c = empirical_per_class(cal.score, agrees, cal.pred, n_classes, target);
+    }
+    stage.thresholds = c.thresholds();
+    stage.cal_accepted = c.accepted;
+    stage.cal_agreement = c.agreement;
+    stage.feasible = c.feasible;
+    return;
+  }
+  ThresholdChoice c;
+  if (guaranteed) {
+    GuaranteedOptions g = settings.guaranteed;
+    g.delta = delta;
+    c = guaranteed_threshold(val.score, cal.score, agrees, target, g);
+  } else {
+    c = empirical_threshold(cal.score, agrees, target);
+  }
+  stage.thresholds = {c.threshold};
+  stage.cal_accepted = c.accepted;
+  stage.cal_agreement = c.agreement;
+  stage.lower_bound = c.lower_bound;
+  stage.feasible = c.feasible;
+}
+
+}  // namespace deferbench

@@ -1,0 +1,78 @@
+// A routing policy: an ordered list of stages. Each stage has a surrogate, an acceptor and a
+// threshold (one, or one per predicted class); a row goes to the first stage whose acceptor
+// score reaches the threshold, and to the teacher when no stage accepts it.
+//   global: one stage, no acceptor, threshold −∞ (accept all) or +∞ (accept none);
+//   l2d:    one stage; rsb: K stages, stage k trained on what stages < k reject.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/routing/acceptor.h"
+#include "core/routing/binomial.h"
+#include "core/routing/calibration.h"
+#include "models/classifier.h"
+
+namespace deferbench {
+
+// The `calibration` section of the config.
+struct CalibrationSettings {
+  std::vector<double> targets{0.9};  // teacher agreement wanted on handled traffic
+  std::string mode = "guaranteed";   // guaranteed | empirical
+  bool per_class = false;            // one threshold per predicted class
+  GuaranteedOptions guaranteed;      // delta, min_accepted, grid
+
+  // Keys: target (a number or a list, each in (0, 1]), mode, delta (0…1, exclusive), per_class,
+  // min_accepted, grid_points, grid_min_coverage, grid_max_coverage.
+  static CalibrationSettings from_yaml(const YAML::Node& node, const std::string& path);
+};
+
+struct Stage {
+  std::shared_ptr<const Classifier> surrogate;
+  std::shared_ptr<const Acceptor> acceptor;          // null: accept by threshold on score 1
+  std::shared_ptr<const NeighbourIndex> neighbours;  // null: no kNN feature
+  int knn = 0;
+  bool use_embedding = false;
+  std::vector<double> thresholds;  // 1 value, or one per class of the global label space
+  // What calibration found (for reports).
+  std::size_t cal_rows = 0, cal_accepted = 0;
+  double cal_agreement = std::numeric_limits<double>::quiet_NaN();
+  double lower_bound = std::numeric_limits<double>::quiet_NaN();
+  bool feasible = false;
+};
+
+// A stage's view of some rows: the surrogate's prediction and the acceptor's score.
+struct StageOutput {
+  std::vector<LabelId> pred;
+  std::vector<float> score;
+};
+
+// Scores rows x with a stage's surrogate and acceptor (thresholds not applied).
+StageOutput evaluate_stage(const Stage& stage, MatrixView x, const Context& ctx);
+
+// Whether each row clears the stage's threshold(s).
+std::vector<std::uint8_t> stage_accepts(const Stage& stage, const StageOutput& out);
+
+struct Routed {
+  std::vector<LabelId> label;  // the surrogate's answer where handled, kNoLabel where deferred
+  std::vector<int> stage;      // 0-based stage that handled the row, −1: deferred to the teacher
+  std::vector<float> score;    // the acceptor score at the last stage that saw the row
+  std::vector<LabelId> first_prediction;  // stage 1's prediction for every row
+};
+
+// Routes every row of x through the stages in order.
+Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx);
+
+// Chooses the threshold(s) of a stage from its scores on calibration rows (and, for the
+// guaranteed mode's grid, on validation rows), at level `delta` (a cascade passes δ/K).
+// Fills stage.thresholds and the cal_* fields.
+void calibrate_stage(Stage& stage, const StageOutput& val, const StageOutput& cal,
+                     const std::vector<LabelId>& cal_teacher, std::size_t n_classes, double target,
+                     double delta, const CalibrationSettings& settings);
+
+}  // namespace deferbench
