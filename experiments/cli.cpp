@@ -1,5 +1,6 @@
 #include "experiments/cli.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -10,7 +11,10 @@
 #include <CLI/CLI.hpp>
 
 #include "core/config/compose.h"
+#include "core/util/atomic_file.h"
+#include "experiments/policy_io.h"
 #include "experiments/run.h"
+#include "models/device.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -53,6 +57,23 @@ int cli_main(int argc, char** argv) {
   featurize->add_option("--config-dir", config_dir, "Config folder");
   featurize->add_flag("-q,--quiet", quiet, "No summary and no log lines, errors only");
 
+  std::string policy_dir, route_input, route_output, route_device = "auto";
+  RouteOptions route_opts;
+  int route_threads = 0;
+  CLI::App* route_cmd = app.add_subcommand(
+      "route", "Route new traffic with a saved policy (run ... save_policy=DIR)");
+  route_cmd->add_option("--policy", policy_dir, "Policy folder")->required();
+  route_cmd->add_option("--input", route_input, "JSONL, CSV or .npy file")->required();
+  route_cmd->add_option("-o,--output", route_output, "Output JSONL (default: stdout)");
+  route_cmd->add_option("--format", route_opts.format, "auto | jsonl | csv | npy")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv", "npy"}));
+  route_cmd->add_option("--text-column", route_opts.text_column, "CSV text column");
+  route_cmd->add_option("--id-column", route_opts.id_column, "CSV id column");
+  route_cmd->add_option("--threads", route_threads, "Threads (0: all cores)");
+  route_cmd->add_option("--device", route_device, "cpu | cuda | auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  route_cmd->add_flag("-q,--quiet", quiet, "No summary on stderr");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -69,6 +90,25 @@ int cli_main(int argc, char** argv) {
                           : (verbose ? spdlog::level::debug : spdlog::level::info));
   const fs::path root = project_root();
   const fs::path dir = config_dir.empty() ? root / "experiments" / "configs" : fs::path(config_dir);
+  if (route_cmd->parsed()) {
+    Context ctx{resolve_device(parse_device(route_device)), 0, resolve_threads(route_threads)};
+    const SavedPolicy policy = load_policy(policy_dir);
+    const std::string lines = route_file(policy, route_input, route_opts, ctx);
+    if (route_output.empty())
+      fmt::print("{}", lines);
+    else
+      write_file_atomic(route_output, lines);
+    if (!quiet) {
+      const std::size_t rows =
+          static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n'));
+      std::size_t handled = 0;
+      for (std::size_t pos = 0; (pos = lines.find("\"handled\"", pos)) != std::string::npos; ++pos)
+        ++handled;
+      fmt::print(stderr, "deferbench route: {} rows, {} handled by the surrogate, {} deferred\n",
+                 rows, handled, rows - handled);
+    }
+    return 0;
+  }
   if (featurize->parsed()) {
     RunOptions options;
     options.project_root = root;

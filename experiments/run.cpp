@@ -21,6 +21,7 @@
 #include "core/routing/frontier.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "experiments/policy_io.h"
 #include "models/device.h"
 #include "models/registry.h"
 #include "models/torch/linalg.h"
@@ -154,6 +155,8 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
   s.data_dir = absolute_against(r.get_string("data_dir", "../shared/data"), project_root);
   s.results_dir = absolute_against(r.get_string("results_dir", "results"), fs::current_path());
   s.split = read_split(r.get_map("split"));
+  const std::string save = r.get_string("save_policy", "");
+  if (!save.empty()) s.save_policy = absolute_against(save, fs::current_path());
 
   FieldReader f(r.get_map("features"), "features");
   s.feature_kind = f.get_choice("kind", "auto", {"auto", "embeddings", "text"});
@@ -235,11 +238,11 @@ PreparedData prepare_data(const RunSettings& s, const Context& ctx) {
              p.dataset_name);
   if (s.feature_kind == "text" || (s.feature_kind == "auto" && !has_embeddings)) {
     DB_CHECK(!data.texts.empty(), "dataset '{}' has neither embeddings nor texts", p.dataset_name);
-    TextFeaturizer featurizer(s.text);
-    featurizer.fit(p.train.texts, *make_torch_dense_solver(ctx), ctx);
+    p.featurizer = std::make_shared<TextFeaturizer>(s.text);
+    p.featurizer->fit(p.train.texts, *make_torch_dense_solver(ctx), ctx);
     for (Dataset* d : {&p.train, &p.val, &p.cal, &p.test})
-      d->features = featurizer.transform(d->texts, ctx);
-    p.feature_source = fmt::format("text-lsa-{}", featurizer.dim());
+      d->features = p.featurizer->transform(d->texts, ctx);
+    p.feature_source = fmt::format("text-lsa-{}", p.featurizer->dim());
   }
   p.featurize_seconds = seconds_since(t);
   return p;
@@ -392,6 +395,8 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
       if (zoo[j].label == zoo[i].label) zoo[i].label += fmt::format("#{}", i);
   }
   factory(s.pipeline.acceptor.model, "pipeline.acceptor.model");
+  DB_CHECK(s.save_policy.empty() || !fs::exists(s.save_policy) || fs::is_empty(s.save_policy),
+           "save_policy: {} exists and is not empty (choose a new folder)", s.save_policy.string());
 
   PreparedData prep = prepare_data(s, ctx);
   const Dataset& train = prep.train;
@@ -415,16 +420,18 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
 
   // Candidates at every target: selection on val, deployment calibrated on cal, test metrics.
   const CalibrationSettings& calib = s.calibration;
-  // Selection ranks candidates by the coverage their point-estimate threshold reaches on val:
-  // val is disjoint from cal, so choosing there leaves the calibration's guarantee intact, and a
-  // point estimate ranks without the fixed-sequence test's all-or-nothing noise.
-  CalibrationSettings select_on_val = calib;
-  select_on_val.mode = "empirical";
+  // Selection happens on val, which is disjoint from cal, so it leaves the calibration's
+  // guarantee intact: each candidate is calibrated on val with the run's own mode (a cascade
+  // pays its δ/K there too). When no candidate passes there, the ranking falls back to the
+  // point estimate on val — still val only.
+  CalibrationSettings point_estimate = calib;
+  point_estimate.mode = "empirical";
   std::string frontier_csv =
       "target,family,model,val_coverage,val_agreement,val_cost_per_1k,on_frontier,selected,"
       "cal_feasible,stage1_threshold,stage1_lower_bound,test_coverage,test_agreement,"
       "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k\n";
   nlohmann::json per_target = nlohmann::json::array();
+  std::vector<std::vector<Stage>> deployed_per_target;
   struct Row {
     std::string family, model;
     BuiltPolicy on_val, on_cal;
@@ -435,13 +442,26 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
     for (std::size_t i = 0; i < zoo.size(); ++i) {
       for (const std::string& family : families) {
         Row row{family, zoo[i].label, {}, {}, {}, {}};
-        row.on_val = build_policy(family, zoo[i].stages, val, cal, target, select_on_val,
-                                  s.pipeline, CalibrateOn::kVal, s.seed);
+        row.on_val = build_policy(family, zoo[i].stages, val, cal, target, calib, s.pipeline,
+                                  CalibrateOn::kVal, s.seed);
         row.on_cal = build_policy(family, zoo[i].stages, val, cal, target, calib, s.pipeline,
                                   CalibrateOn::kCal, s.seed);
         row.val = evaluate(row.on_val.stages, val, s.pipeline, ctx);
         row.test = evaluate(row.on_cal.stages, test, s.pipeline, ctx);
         rows.push_back(std::move(row));
+      }
+    }
+    const bool any_feasible =
+        std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.on_val.feasible; });
+    std::string selection = calib.mode;
+    if (!any_feasible && calib.mode != "empirical") {
+      selection = "empirical (fallback: no candidate passes on val)";
+      for (std::size_t k = 0; k < rows.size(); ++k) {
+        Row& r = rows[k];
+        const std::size_t i = k / families.size();
+        r.on_val = build_policy(r.family, zoo[i].stages, val, cal, target, point_estimate,
+                                s.pipeline, CalibrateOn::kVal, s.seed);
+        r.val = evaluate(r.on_val.stages, val, s.pipeline, ctx);
       }
     }
     std::vector<FrontierPoint> points;
@@ -480,6 +500,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
       t["note"] = "no candidate meets the target on val: every query goes to the teacher";
       t["test"] = routing_json(none.m);
       t["test"]["cost_per_1k"] = none.cost_per_1k;
+      deployed_per_target.emplace_back();
     } else {
       const Row& r = rows[static_cast<std::size_t>(chosen)];
       const bool deployed = r.on_cal.feasible;
@@ -490,6 +511,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
                        {"val_agreement", nan_to_json(r.val.m.teacher_agreement)}};
       t["deployed"] = deployed;
       t["stages"] = thresholds_json(r.on_cal.stages);
+      deployed_per_target.push_back(deployed ? r.on_cal.stages : std::vector<Stage>());
       if (!deployed)
         t["note"] =
             "the selected candidate's calibration on cal does not hold: every query goes "
@@ -539,7 +561,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
                               {"guarantee", calib.mode == "guaranteed"},
                               {"delta", calib.guaranteed.delta},
                               {"per_class", calib.per_class},
-                              {"selection", "val (point estimate), then calibrated on cal"},
+                              {"selection", "on val (disjoint from cal), then calibrated on cal"},
                               {"targets", calib.targets}}},
                             {"zoo", zoo_json},
                             {"targets", per_target},
@@ -572,6 +594,25 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   }
   update_symlink(exp_dir / "latest", run_dir.filename());
 
+  // The deployed policies, for `deferbench route`: one folder, or one per target.
+  if (!s.save_policy.empty()) {
+    for (std::size_t k = 0; k < per_target.size(); ++k) {
+      const fs::path dir = per_target.size() == 1
+                               ? s.save_policy
+                               : s.save_policy / fmt::format("target-{}", calib.targets[k]);
+      nlohmann::json info = {{"experiment", s.name},
+                             {"target", calib.targets[k]},
+                             {"calibration", metrics["calibration"]},
+                             {"selected", per_target[k]["selected"]},
+                             {"deployed", per_target[k]["deployed"]},
+                             {"test", per_target[k]["test"]},
+                             {"run_dir", run_dir.string()}};
+      info["config_yaml"] = to_yaml_text(config);
+      save_policy(dir, deployed_per_target[k], prep.featurizer.get(), *prep.labels,
+                  train.features.cols(), info);
+    }
+  }
+
   if (!options.quiet) {
     fmt::print("{} — dataset {}, seed {}, device {}, calibration {} (δ = {})\n", s.name,
                prep.dataset_name, s.seed, device_name(ctx.device), calib.mode,
@@ -597,7 +638,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
     }
     fmt::print("  {:.1f} s; saved {}\n", seconds_since(t_start), run_dir.string());
   }
-  return RunResult{run_dir, metrics};
+  return RunResult{run_dir, metrics, deployed_per_target.front()};
 }
 
 }  // namespace deferbench

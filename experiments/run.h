@@ -30,10 +30,11 @@ struct RunSettings {
   SplitFractions split;
   std::string feature_kind = "auto";  // auto | embeddings | text
   TextFeaturizerOptions text;
-  CalibrationSettings calibration;  // the `calibration` section (targets, mode, δ, ...)
-  FamilyOptions pipeline;           // the `pipeline` section (families, zoo, acceptor, rsb)
-  YAML::Node dataset;               // the `dataset` section (read by load_traces)
-  YAML::Node model;                 // the `model` section (read by the model registry)
+  CalibrationSettings calibration;    // the `calibration` section (targets, mode, δ, ...)
+  FamilyOptions pipeline;             // the `pipeline` section (families, zoo, acceptor, rsb)
+  std::filesystem::path save_policy;  // "" (none) or the folder for the deployed policy
+  YAML::Node dataset;                 // the `dataset` section (read by load_traces)
+  YAML::Node model;                   // the `model` section (read by the model registry)
 
   static RunSettings from_config(const YAML::Node& config,
                                  const std::filesystem::path& project_root);
@@ -51,9 +52,10 @@ struct PreparedData {
   std::shared_ptr<const LabelSpace> labels;
   std::size_t total_rows = 0;
   std::size_t dropped_no_answer = 0;
-  Splits splits;                  // row indices into the traces as read
-  Dataset train, val, cal, test;  // features filled
-  std::string feature_source;     // "embeddings" or "text-lsa-<dim>"
+  Splits splits;                               // row indices into the traces as read
+  Dataset train, val, cal, test;               // features filled
+  std::string feature_source;                  // "embeddings" or "text-lsa-<dim>"
+  std::shared_ptr<TextFeaturizer> featurizer;  // fitted on train; null when embeddings are used
   double load_seconds = 0, featurize_seconds = 0;
 };
 
@@ -62,6 +64,7 @@ PreparedData prepare_data(const RunSettings& settings, const Context& ctx);
 struct RunResult {
   std::filesystem::path run_dir;  // where config.yaml and metrics.json were written
   nlohmann::json metrics;
+  std::vector<Stage> deployed;  // the first target's deployed policy (empty: teacher only)
 };
 
 struct RunOptions {

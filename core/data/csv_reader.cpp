@@ -135,7 +135,7 @@ class CsvTraceBuilder {
   void header() {
     header_.assign(fields_.begin(), fields_.begin() + static_cast<std::ptrdiff_t>(n_fields_));
     text_ = find_column(columns_.text, "text_column", true);
-    teacher_ = find_column(columns_.teacher, "teacher_column", true);
+    teacher_ = find_column(columns_.teacher, "teacher_column", columns_.require_teacher);
     gold_ = find_column(columns_.gold, "gold_column", false);
     id_ = find_column(columns_.id, "id_column", false);
     time_ = find_column(columns_.time, "time_column", false);
@@ -150,10 +150,12 @@ class CsvTraceBuilder {
            fmt::format("the record has {} field{}, the header has {} (a delimiter or quote out "
                        "of place?)",
                        n_fields_, n_fields_ == 1 ? "" : "s", header_.size()));
-    const std::string& teacher = fields_[teacher_];
-    if (teacher.empty()) fail({file_, record_line_, header_[teacher_]}, "empty teacher value");
-    if (std::find(columns_.no_answer.begin(), columns_.no_answer.end(), teacher) !=
-        columns_.no_answer.end()) {
+    static const std::string kNoTeacher;
+    const std::string& teacher = teacher_ == kNone ? kNoTeacher : fields_[teacher_];
+    if (teacher_ != kNone && teacher.empty())
+      fail({file_, record_line_, header_[teacher_]}, "empty teacher value");
+    if (teacher_ != kNone && std::find(columns_.no_answer.begin(), columns_.no_answer.end(),
+                                       teacher) != columns_.no_answer.end()) {
       ++out_.dropped_no_answer;
       return;
     }

@@ -23,6 +23,8 @@ struct CsvColumns {
   // counted (banking77's LLM traces use "77").
   std::vector<std::string> no_answer;
   char delimiter = ',';
+  // false: the teacher column may be unset (traffic to route); rows get teacher "".
+  bool require_teacher = true;
 };
 
 // A UTF-8 BOM and CRLF line endings are accepted; blank lines between records are skipped; fields

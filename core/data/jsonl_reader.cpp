@@ -234,10 +234,10 @@ Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& 
       fail({file, line_no, "input"}, fmt::format("expected a string, got {}", describe(*input)));
 
     auto teacher_it = row.find("teacher");
-    if (teacher_it == row.end())
+    if (teacher_it == row.end() && options.require_teacher)
       fail({file, line_no, "teacher"}, "missing (every line needs the teacher's answer)");
     std::string teacher;
-    if (!string_or_integer(*teacher_it, teacher))
+    if (teacher_it != row.end() && !string_or_integer(*teacher_it, teacher))
       fail({file, line_no, "teacher"},
            fmt::format("expected a string or an integer, got {}", describe(*teacher_it)));
 

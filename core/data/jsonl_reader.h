@@ -19,12 +19,15 @@ namespace deferbench {
 struct JsonlOptions {
   // Embeddings file. Empty: use `<stem>.npy` beside the traces when it exists, else none.
   std::filesystem::path embeddings;
-  bool require_embeddings = false;  // true: a missing embeddings file is an error
+  bool require_embeddings = false;     // true: a missing embeddings file is an error
   std::string time_key = "timestamp";  // looked up in `metadata`
   std::string slice_key = "slice";     // looked up in `metadata`
   // Teacher answers meaning "the teacher gave no usable answer": such lines are dropped (and
   // their embedding rows with them) and counted in Traces::dropped_no_answer.
   std::vector<std::string> no_answer;
+  // false: `teacher` may be absent (traffic to route rather than traces to learn from); such
+  // rows get teacher "". A present teacher is still checked.
+  bool require_teacher = true;
 };
 
 Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& options);

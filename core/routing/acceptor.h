@@ -42,6 +42,9 @@ class NeighbourIndex {
   std::vector<float> agreement(MatrixView x, const std::vector<LabelId>& pred, int k,
                                int threads) const;
 
+  const Matrix& train() const { return train_; }
+  const std::vector<LabelId>& teacher() const { return teacher_; }
+
  private:
   Matrix train_;
   std::vector<float> norms_;
@@ -57,6 +60,9 @@ Matrix acceptor_features(MatrixView proba, const std::vector<float>& knn_agreeme
 class Acceptor {
  public:
   explicit Acceptor(std::unique_ptr<Classifier> model) : model_(std::move(model)) {}
+  // A fitted acceptor from its parts (a loaded policy): constant −1 uses `model`.
+  Acceptor(std::unique_ptr<Classifier> model, int constant)
+      : model_(std::move(model)), constant_(constant) {}
 
   // Trains on the acceptor features of some rows and whether the surrogate agreed there.
   // All rows agreeing (or none) gives a constant acceptor (score 1, resp. 0).

@@ -73,6 +73,13 @@ StageOutput subset(const StageOutput& out, const std::vector<std::size_t>& rows)
   return s;
 }
 
+std::vector<LabelId> pick(const std::vector<LabelId>& v, const std::vector<std::size_t>& rows) {
+  std::vector<LabelId> out;
+  out.reserve(rows.size());
+  for (std::size_t r : rows) out.push_back(v[r]);
+  return out;
+}
+
 std::vector<std::size_t> all_rows(std::size_t n) {
   std::vector<std::size_t> v(n);
   std::iota(v.begin(), v.end(), std::size_t{0});
@@ -183,8 +190,9 @@ BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStag
   if (family == "global" || family == "l2d") {
     Stage s = fitted[0].stage;
     if (family == "global") s.acceptor = nullptr;
-    calibrate_stage(s, subset(fitted[0].val, fitted[0].val_rows), calib_out(fitted[0]),
-                    calib.teacher, n_classes, target, delta, settings);
+    calibrate_stage(s, subset(fitted[0].val, fitted[0].val_rows),
+                    pick(val.teacher, fitted[0].val_rows), calib_out(fitted[0]), calib.teacher,
+                    n_classes, target, delta, settings);
     p.feasible = s.feasible;
     p.stages.push_back(std::move(s));
     return p;
@@ -211,7 +219,8 @@ BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStag
     const StageOutput out = subset(calib_out(fitted[k]), rows);
     std::vector<LabelId> teacher;
     for (std::size_t r : rows) teacher.push_back(calib.teacher[r]);
-    calibrate_stage(s, subset(fitted[k].val, fitted[k].val_rows), out, teacher, n_classes, target,
+    calibrate_stage(s, subset(fitted[k].val, fitted[k].val_rows),
+                    pick(val.teacher, fitted[k].val_rows), out, teacher, n_classes, target,
                     delta / static_cast<double>(k_stages), settings);
     // Rows this stage accepts leave the population of later stages (all rows of the split, so
     // that with disjoint folds later folds also lose what earlier stages would take).

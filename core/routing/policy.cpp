@@ -1,6 +1,8 @@
 #include "core/routing/policy.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "core/config/fields.h"
 #include "core/util/error.h"
@@ -91,9 +93,35 @@ Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx)
   return r;
 }
 
-void calibrate_stage(Stage& stage, const StageOutput& val, const StageOutput& cal,
-                     const std::vector<LabelId>& cal_teacher, std::size_t n_classes, double target,
-                     double delta, const CalibrationSettings& settings) {
+std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
+                                            const std::vector<float>& scores,
+                                            const std::vector<std::uint8_t>& agrees, double delta) {
+  if (grid.empty() || scores.empty()) return grid;
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  std::size_t best = 0, k = 0, n = 0, pos = 0;
+  double best_bound = -1.0;
+  for (std::size_t g = 0; g < grid.size(); ++g) {
+    while (pos < order.size() && scores[order[pos]] >= grid[g]) {
+      k += agrees[order[pos]];
+      ++n;
+      ++pos;
+    }
+    const double bound = n ? clopper_pearson_lower(k, n, delta) : 0.0;
+    if (bound > best_bound) {
+      best_bound = bound;
+      best = g;
+    }
+  }
+  return std::vector<double>(grid.begin() + static_cast<std::ptrdiff_t>(best), grid.end());
+}
+
+void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<LabelId>& val_teacher,
+                     const StageOutput& cal, const std::vector<LabelId>& cal_teacher,
+                     std::size_t n_classes, double target, double delta,
+                     const CalibrationSettings& settings) {
   DB_ASSERT(cal.pred.size() == cal_teacher.size());
   std::vector<std::uint8_t> agrees(cal.pred.size());
   for (std::size_t i = 0; i < agrees.size(); ++i) agrees[i] = cal.pred[i] == cal_teacher[i];
@@ -133,9 +161,16 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const StageOutput& ca
   }
   ThresholdChoice c;
   if (guaranteed) {
-    GuaranteedOptions g = settings.guaranteed;
-    g.delta = delta;
-    c = guaranteed_threshold(val.score, cal.score, agrees, target, g);
+    const GuaranteedOptions& g = settings.guaranteed;
+    std::vector<double> grid =
+        quantile_grid(val.score, g.grid_points, g.grid_max_coverage, g.grid_min_coverage);
+    if (val_teacher.size() == val.pred.size()) {
+      std::vector<std::uint8_t> val_agrees(val.pred.size());
+      for (std::size_t i = 0; i < val_agrees.size(); ++i)
+        val_agrees[i] = val.pred[i] == val_teacher[i];
+      grid = start_where_bound_peaks(grid, val.score, val_agrees, delta);
+    }
+    c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted);
   } else {
     c = empirical_threshold(cal.score, agrees, target);
   }

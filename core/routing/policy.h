@@ -71,8 +71,20 @@ Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx)
 // Chooses the threshold(s) of a stage from its scores on calibration rows (and, for the
 // guaranteed mode's grid, on validation rows), at level `delta` (a cascade passes δ/K).
 // Fills stage.thresholds and the cal_* fields.
-void calibrate_stage(Stage& stage, const StageOutput& val, const StageOutput& cal,
-                     const std::vector<LabelId>& cal_teacher, std::size_t n_classes, double target,
-                     double delta, const CalibrationSettings& settings);
+//
+// The guaranteed mode's test sequence: the grid of quantiles of the val scores, started at the
+// grid threshold whose Clopper–Pearson bound on val agreement is highest (stricter thresholds
+// accept less and are likelier to fail first). Only val labels choose the start, so the
+// sequence is fixed before any calibration label is seen, and the guarantee holds.
+void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<LabelId>& val_teacher,
+                     const StageOutput& cal, const std::vector<LabelId>& cal_teacher,
+                     std::size_t n_classes, double target, double delta,
+                     const CalibrationSettings& settings);
+
+// The part of `grid` (strictly decreasing) from the threshold with the highest Clopper–Pearson
+// lower bound of agreement on the given rows (ties: the strictest), to the end.
+std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
+                                            const std::vector<float>& scores,
+                                            const std::vector<std::uint8_t>& agrees, double delta);
 
 }  // namespace deferbench

@@ -19,10 +19,16 @@ LogRegParams LogRegParams::from_yaml(const YAML::Node& node, const std::string& 
   FieldReader r(node, path);
   r.allow("name");
   p.C = r.get_double("C", p.C, 1e-6, 1e6);
+  p.solver = r.get_choice("solver", "lbfgs", {"lbfgs", "adam"}) == "adam" ? LogRegSolver::kAdam
+                                                                          : LogRegSolver::kLbfgs;
   p.max_iter = static_cast<int>(r.get_int("max_iter", p.max_iter, 1, 100000));
   p.tol = r.get_double("tol", p.tol, 0.0, 1.0);
   p.standardize = r.get_bool("standardize", p.standardize);
   p.batch_rows = static_cast<int>(r.get_int("batch_rows", p.batch_rows, 1, 1 << 24));
+  p.lr = r.get_double("lr", p.lr, 1e-6, 10.0);
+  p.batch_size = static_cast<int>(r.get_int("batch_size", p.batch_size, 1, 1 << 24));
+  p.max_epochs = static_cast<int>(r.get_int("max_epochs", p.max_epochs, 1, 100000));
+  p.patience = static_cast<int>(r.get_int("patience", p.patience, 0, 100000));
   r.finish();
   return p;
 }
@@ -30,40 +36,7 @@ LogRegParams LogRegParams::from_yaml(const YAML::Node& node, const std::string& 
 TorchLogReg::TorchLogReg(LogRegParams params) : params_(params) {}
 TorchLogReg::~TorchLogReg() = default;
 
-namespace {
-
-// Column means and 1/std over the rows of x (std 0 → scale 1), in double for stability.
-void standardization(MatrixView x, std::vector<float>& mean, std::vector<float>& scale) {
-  const std::size_t n = x.rows(), d = x.cols();
-  std::vector<double> sum(d, 0.0), sq(d, 0.0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* r = x.row(i);
-    for (std::size_t j = 0; j < d; ++j) sum[j] += r[j];
-  }
-  mean.assign(d, 0.0f);
-  for (std::size_t j = 0; j < d; ++j) mean[j] = static_cast<float>(sum[j] / n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* r = x.row(i);
-    for (std::size_t j = 0; j < d; ++j) {
-      double c = r[j] - static_cast<double>(mean[j]);
-      sq[j] += c * c;
-    }
-  }
-  scale.assign(d, 1.0f);
-  for (std::size_t j = 0; j < d; ++j) {
-    double sd = std::sqrt(sq[j] / n);
-    scale[j] = sd > 1e-12 ? static_cast<float>(1.0 / sd) : 1.0f;
-  }
-}
-
-torch::Tensor as_tensor(const std::vector<float>& v) {
-  return torch::from_blob(const_cast<float*>(v.data()), {static_cast<int64_t>(v.size())},
-                          torch::kFloat32);
-}
-
-}  // namespace
-
-void TorchLogReg::fit(const Dataset& train, const Dataset* /*val*/, const Context& ctx) {
+void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   DB_CHECK(train.size() > 0, "logreg: cannot fit on an empty training set");
   DB_CHECK(train.features.rows() == train.size(), "logreg: the training set has no features");
   torch_util::apply(ctx);
@@ -72,26 +45,61 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* /*val*/, const Contex
   const std::size_t n = train.size(), d = train.features.cols();
 
   // Train over the classes present only; the others get probability zero at prediction.
-  classes_ = train.teacher;
-  std::sort(classes_.begin(), classes_.end());
-  classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
-  std::vector<int64_t> compact(n);
-  for (std::size_t i = 0; i < n; ++i)
-    compact[i] =
-        std::lower_bound(classes_.begin(), classes_.end(), train.teacher[i]) - classes_.begin();
+  torch_util::CompactLabels labels = torch_util::compact_labels(train.teacher);
+  classes_ = labels.classes;
   const int64_t k = static_cast<int64_t>(classes_.size());
 
   if (params_.standardize) {
-    standardization(train.features, mean_, scale_);
+    torch_util::standardization(train.features, mean_, scale_);
   } else {
     mean_.assign(d, 0.0f);
     scale_.assign(d, 1.0f);
   }
 
   torch::Tensor x =
-      ((torch_util::view_of(train.features) - as_tensor(mean_)) * as_tensor(scale_)).to(device);
+      torch_util::standardized_on(train.features, mean_, scale_, device, params_.batch_rows);
   torch::Tensor y =
-      torch::from_blob(compact.data(), {static_cast<int64_t>(n)}, torch::kInt64).to(device);
+      torch::from_blob(labels.index.data(), {static_cast<int64_t>(n)}, torch::kInt64).to(device);
+  epochs_run_ = best_epoch_ = 0;
+
+  if (params_.solver == LogRegSolver::kAdam) {
+    torch_util::DenseNet net(static_cast<int64_t>(d), std::vector<int64_t>{}, k,
+                             torch_util::Activation::kRelu);
+    torch_util::initialize(net, torch_util::Init::kZeros, ctx.seed);
+    net->to(device);
+    torch::Tensor xv, yv;
+    if (val != nullptr && val->size() > 0) {
+      DB_CHECK(val->features.cols() == d, "logreg: validation features have {} columns, not {}",
+               val->features.cols(), d);
+      torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
+      if (!known.rows.empty()) {
+        Matrix rows = gather_rows(val->features, known.rows);
+        xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
+        yv = torch::from_blob(known.index.data(), {static_cast<int64_t>(known.index.size())},
+                              torch::kInt64)
+                 .to(device)
+                 .clone();
+      }
+    }
+    torch_util::AdamOptions o;
+    o.lr = params_.lr;
+    o.batch_size = params_.batch_size;
+    o.max_epochs = params_.max_epochs;
+    o.patience = params_.patience;
+    o.tol = params_.tol;
+    o.l2 = 1.0 / (2.0 * params_.C * static_cast<double>(n));
+    o.l2_per_batch = false;
+    o.shuffle_seed = mix_seed(ctx.seed, 0x6c6f67726567ULL);
+    o.eval_chunk = params_.batch_rows;
+    if (k > 1) {
+      torch_util::AdamReport report = torch_util::train_adam(net, x, y, xv, yv, o);
+      epochs_run_ = report.epochs;
+      best_epoch_ = report.best_epoch;
+    }
+    weight_ = torch_util::to_matrix(net->layers[0]->weight.detach());
+    bias_ = torch_util::to_vector(net->layers[0]->bias.detach());
+    return;
+  }
 
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   torch::Tensor w = torch::zeros({k, static_cast<int64_t>(d)}, opts).requires_grad_(true);
@@ -128,11 +136,14 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* /*val*/, const Contex
       total += penalty.item<double>();
       return torch::tensor(total, torch::kFloat64);
     };
+    // Each evaluation is one GEMM per chunk and a few small kernels (see threads_for_work).
+    torch_util::ScopedThreads threads(torch_util::threads_for_work(
+        static_cast<double>(std::min<int64_t>(chunk, static_cast<int64_t>(n))) *
+        static_cast<double>(d) * static_cast<double>(k)));
     opt.step(closure);
   }
   weight_ = torch_util::to_matrix(w.detach());
-  torch::Tensor bc = b.detach().to(torch::kCPU).contiguous();
-  bias_.assign(bc.data_ptr<float>(), bc.data_ptr<float>() + k);
+  bias_ = torch_util::to_vector(b.detach());
 }
 
 Matrix TorchLogReg::predict_proba(MatrixView x, const Context& ctx) const {
@@ -140,24 +151,13 @@ Matrix TorchLogReg::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(x.cols() == mean_.size(), "logreg: expected {} feature columns, got {}", mean_.size(),
            x.cols());
   torch_util::apply(ctx);
-  torch::NoGradGuard no_grad;
   const torch::Device device = torch_util::device_of(ctx);
-  const std::size_t n = x.rows(), k = classes_.size();
-  Matrix out(n, n_classes_, 0.0f);
-  torch::Tensor mean = as_tensor(mean_).to(device), scale = as_tensor(scale_).to(device);
-  torch::Tensor w = torch_util::view_of(weight_).to(device);
-  torch::Tensor b = as_tensor(bias_).to(device);
-  const std::size_t chunk = static_cast<std::size_t>(params_.batch_rows);
-  for (std::size_t s = 0; s < n; s += chunk) {
-    std::size_t e = std::min(s + chunk, n);
-    torch::Tensor xs = (torch_util::view_of(x.slice_rows(s, e)).to(device) - mean) * scale;
-    torch::Tensor p = torch::softmax(torch::addmm(b, xs, w.t()), 1).to(torch::kCPU).contiguous();
-    const float* src = p.data_ptr<float>();
-    for (std::size_t i = s; i < e; ++i)
-      for (std::size_t c = 0; c < k; ++c)
-        out(i, static_cast<std::size_t>(classes_[c])) = src[(i - s) * k + c];
-  }
-  return out;
+  torch_util::DenseWeights w;
+  w.weights.push_back(weight_);
+  w.biases.push_back(bias_);
+  torch_util::DenseNet net = torch_util::net_of(w, torch_util::Activation::kRelu, device);
+  return torch_util::predict_proba_chunked(net, x, mean_, scale_, classes_, n_classes_, device,
+                                           params_.batch_rows);
 }
 
 void TorchLogReg::save(const std::filesystem::path& path) const {
@@ -176,6 +176,12 @@ void TorchLogReg::save(const std::filesystem::path& path) const {
   w.vector(scale_);
   w.matrix(weight_);
   w.vector(bias_);
+  // Appended after the fitted model (files written before the adam solver end above).
+  w.pod(static_cast<std::uint8_t>(params_.solver));
+  w.pod(params_.lr);
+  w.pod(params_.batch_size);
+  w.pod(params_.max_epochs);
+  w.pod(params_.patience);
   file.commit();
 }
 
@@ -199,6 +205,13 @@ std::unique_ptr<TorchLogReg> TorchLogReg::load(const std::filesystem::path& path
   model->scale_ = r.vector<float>();
   model->weight_ = r.matrix();
   model->bias_ = r.vector<float>();
+  if (in.peek() != std::char_traits<char>::eof()) {
+    model->params_.solver = r.pod<std::uint8_t>() == 1 ? LogRegSolver::kAdam : LogRegSolver::kLbfgs;
+    model->params_.lr = r.pod<double>();
+    model->params_.batch_size = r.pod<int>();
+    model->params_.max_epochs = r.pod<int>();
+    model->params_.patience = r.pod<int>();
+  }
   if (model->weight_.rows() != model->classes_.size() ||
       model->weight_.cols() != model->mean_.size() || model->bias_.size() != model->classes_.size())
     fail({path.string(), 0, ""}, "logreg model file is inconsistent (corrupt?)");

@@ -1,8 +1,15 @@
 // Multinomial logistic regression in LibTorch: minimizes
 //   C · Σ_i cross_entropy(W x_i + b, y_i) + ½‖W‖²
-// (scikit-learn's LogisticRegression objective; the intercept is not penalized) with full-batch
-// L-BFGS on standardized features. The gradient is accumulated over row chunks, so memory stays
-// bounded by one chunk whatever the number of rows.
+// (scikit-learn's LogisticRegression objective; the intercept is not penalized) on standardized
+// features, over the classes present in training (the others get probability exactly 0).
+//
+// solver lbfgs (default): full-batch L-BFGS; the gradient is accumulated over row chunks, so
+// memory stays bounded by one chunk whatever the number of rows. The validation set is unused.
+// solver adam: minibatch Adam on the same objective divided by C·n (per batch: mean
+// cross-entropy + ‖W‖² / (2 C n)), rows reshuffled every epoch, early stopping on the validation
+// cross-entropy when a validation set is given (the best epoch's weights are kept) and on the
+// training objective otherwise (see torch_util::train_adam). Logistic regression is the
+// no-hidden-layer case of the MLP (models/torch/mlp.h).
 #pragma once
 
 #include <filesystem>
@@ -16,14 +23,24 @@
 
 namespace deferbench {
 
-struct LogRegParams {
-  double C = 1.0;           // inverse regularization strength, as in scikit-learn
-  int max_iter = 100;       // L-BFGS iterations
-  double tol = 1e-4;        // stop when the gradient's max-norm (scaled by 1/n) falls below
-  bool standardize = true;  // learn mean / std on train
-  int batch_rows = 65536;   // chunk size for gradients and inference
+enum class LogRegSolver { kLbfgs, kAdam };
 
-  // Keys: name, C (1e-6…1e6), max_iter (1…100000), tol (0…1), standardize, batch_rows.
+struct LogRegParams {
+  double C = 1.0;  // inverse regularization strength, as in scikit-learn
+  LogRegSolver solver = LogRegSolver::kLbfgs;
+  int max_iter = 100;       // lbfgs: iterations
+  double tol = 1e-4;        // lbfgs: stop when the gradient's max-norm (scaled by 1/n) falls
+                            // below; adam: the improvement an epoch needs to count
+  bool standardize = true;  // learn mean / std on train
+  int batch_rows = 65536;   // chunk size for gradients (lbfgs), validation loss and inference
+  double lr = 1e-2;         // adam: learning rate
+  int batch_size = 200;     // adam: rows per minibatch (capped at the training set's size)
+  int max_epochs = 100;     // adam: epochs at most
+  int patience = 10;        // adam: stop after more than this many epochs without improvement
+
+  // Keys: name, C (1e-6…1e6), solver (lbfgs, adam), max_iter (1…100000), tol (0…1),
+  // standardize, batch_rows, lr (1e-6…10), batch_size (1…2^24), max_epochs (1…100000),
+  // patience (0…100000).
   static LogRegParams from_yaml(const YAML::Node& node, const std::string& path);
 };
 
@@ -41,6 +58,9 @@ class TorchLogReg final : public Classifier {
   static std::unique_ptr<TorchLogReg> load(const std::filesystem::path& path);
 
   const LogRegParams& params() const { return params_; }
+  // adam: epochs run by the last fit, and the 1-based epoch whose weights were kept (0 for lbfgs).
+  int epochs_run() const { return epochs_run_; }
+  int best_epoch() const { return best_epoch_; }
   // The fitted model, for inspection: p = softmax(W ((x − mean) ⊙ scale) + b) over classes().
   const std::vector<std::int32_t>& classes() const { return classes_; }
   const Matrix& weight() const { return weight_; }
@@ -55,6 +75,7 @@ class TorchLogReg final : public Classifier {
   std::vector<float> mean_, scale_;    // standardization (scale = 1/std)
   Matrix weight_;                      // classes_.size() × d
   std::vector<float> bias_;            // classes_.size()
+  int epochs_run_ = 0, best_epoch_ = 0;
 };
 
 }  // namespace deferbench

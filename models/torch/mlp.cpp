@@ -1,1 +1,247 @@
-// MLP surrogates: see mlp.h
+#include "models/torch/mlp.h"
+
+#include <fstream>
+#include <utility>
+
+#include "core/config/fields.h"
+#include "core/util/atomic_file.h"
+#include "core/util/binary_io.h"
+#include "core/util/error.h"
+#include "models/registry.h"
+#include "models/torch/torch_util.h"
+
+namespace deferbench {
+
+namespace {
+
+constexpr int kMaxWidth = 65536;
+
+std::vector<int> parse_hidden(const std::vector<std::string>& items, const std::string& key) {
+  std::vector<int> out;
+  for (const std::string& s : items) {
+    std::size_t used = 0;
+    long v = 0;
+    try {
+      v = std::stol(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != s.size() || v < 1 || v > kMaxWidth)
+      DB_THROW("config: '{}': expected a list of layer widths in [1, {}], got '{}'", key, kMaxWidth,
+               s);
+    out.push_back(static_cast<int>(v));
+  }
+  return out;
+}
+
+torch_util::DenseWeights dense_weights(const std::vector<Matrix>& w,
+                                       const std::vector<std::vector<float>>& b) {
+  torch_util::DenseWeights out;
+  out.weights = w;
+  out.biases = b;
+  return out;
+}
+
+}  // namespace
+
+MlpParams MlpParams::from_yaml(const YAML::Node& node, const std::string& path,
+                               const MlpParams& defaults) {
+  MlpParams p = defaults;
+  FieldReader r(node, path);
+  r.allow("name");
+  std::vector<std::string> hidden;
+  for (int h : p.hidden) hidden.push_back(std::to_string(h));
+  // An explicit empty list means no hidden layer; get_string_list falls back only when absent.
+  if (r.has("hidden") && node["hidden"].IsSequence() && node["hidden"].size() == 0) {
+    r.allow("hidden");
+    p.hidden.clear();
+  } else {
+    p.hidden = parse_hidden(r.get_string_list("hidden", hidden), r.key_path("hidden"));
+  }
+  p.activation = r.get_choice("activation", p.activation, {"relu", "tanh", "logistic"});
+  p.alpha = r.get_double("alpha", p.alpha, 0.0, 1e3);
+  p.lr = r.get_double("lr", p.lr, 1e-6, 10.0);
+  p.batch_size = static_cast<int>(r.get_int("batch_size", p.batch_size, 1, 1 << 24));
+  p.max_epochs = static_cast<int>(r.get_int("max_epochs", p.max_epochs, 1, 100000));
+  p.patience = static_cast<int>(r.get_int("patience", p.patience, 0, 100000));
+  p.tol = r.get_double("tol", p.tol, 0.0, 1.0);
+  p.standardize = r.get_bool("standardize", p.standardize);
+  p.batch_rows = static_cast<int>(r.get_int("batch_rows", p.batch_rows, 1, 1 << 24));
+  r.finish();
+  return p;
+}
+
+TorchMlp::TorchMlp(std::string name, MlpParams params)
+    : name_(std::move(name)), params_(std::move(params)) {}
+TorchMlp::~TorchMlp() = default;
+
+void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
+  DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", name_);
+  DB_CHECK(train.features.rows() == train.size(), "{}: the training set has no features", name_);
+  torch_util::apply(ctx);
+  const torch::Device device = torch_util::device_of(ctx);
+  n_classes_ = train.n_classes();
+  const std::size_t n = train.size(), d = train.features.cols();
+
+  // Train over the classes present only; the others get probability zero at prediction.
+  torch_util::CompactLabels labels = torch_util::compact_labels(train.teacher);
+  classes_ = labels.classes;
+  const auto k = static_cast<std::int64_t>(classes_.size());
+
+  if (params_.standardize) {
+    torch_util::standardization(train.features, mean_, scale_);
+  } else {
+    mean_.assign(d, 0.0f);
+    scale_.assign(d, 1.0f);
+  }
+
+  // The whole training set goes to the device once; minibatches are gathered there.
+  torch::Tensor x =
+      torch_util::standardized_on(train.features, mean_, scale_, device, params_.batch_rows);
+  torch::Tensor y =
+      torch::from_blob(labels.index.data(), {static_cast<std::int64_t>(n)}, torch::kInt64)
+          .to(device)
+          .clone();
+  torch::Tensor xv, yv;
+  if (val != nullptr && val->size() > 0) {
+    DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", name_,
+             val->features.cols(), d);
+    torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
+    if (!known.rows.empty()) {
+      Matrix rows = gather_rows(val->features, known.rows);
+      xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
+      yv = torch::from_blob(known.index.data(), {static_cast<std::int64_t>(known.index.size())},
+                            torch::kInt64)
+               .to(device)
+               .clone();
+    }
+  }
+
+  const torch_util::Activation activation = torch_util::parse_activation(params_.activation);
+  std::vector<std::int64_t> hidden(params_.hidden.begin(), params_.hidden.end());
+  torch_util::DenseNet net(static_cast<std::int64_t>(d), hidden, k, activation);
+  torch_util::initialize(net, torch_util::Init::kGlorot, mix_seed(ctx.seed, 0x6d6c70696e6974ULL));
+  net->to(device);
+
+  torch_util::AdamOptions o;
+  o.lr = params_.lr;
+  o.batch_size = params_.batch_size;
+  o.max_epochs = params_.max_epochs;
+  o.patience = params_.patience;
+  o.tol = params_.tol;
+  o.l2 = params_.alpha / 2.0;
+  o.l2_per_batch = true;
+  o.shuffle_seed = mix_seed(ctx.seed, 0x6d6c7073687566ULL);
+  o.eval_chunk = params_.batch_rows;
+  epochs_run_ = best_epoch_ = 0;
+  stopped_early_ = false;
+  train_loss_.clear();
+  val_loss_.clear();
+  if (k > 1) {
+    torch_util::AdamReport report = torch_util::train_adam(net, x, y, xv, yv, o);
+    epochs_run_ = report.epochs;
+    best_epoch_ = report.best_epoch;
+    stopped_early_ = report.stopped_early;
+    train_loss_ = std::move(report.train_loss);
+    val_loss_ = std::move(report.val_loss);
+  }
+  torch_util::DenseWeights w = torch_util::weights_of(net);
+  weights_ = std::move(w.weights);
+  biases_ = std::move(w.biases);
+}
+
+Matrix TorchMlp::predict_proba(MatrixView x, const Context& ctx) const {
+  DB_CHECK(!classes_.empty(), "{}: predict_proba called before fit or load", name_);
+  DB_CHECK(x.cols() == mean_.size(), "{}: expected {} feature columns, got {}", name_, mean_.size(),
+           x.cols());
+  torch_util::apply(ctx);
+  const torch::Device device = torch_util::device_of(ctx);
+  torch_util::DenseNet net = torch_util::net_of(
+      dense_weights(weights_, biases_), torch_util::parse_activation(params_.activation), device);
+  return torch_util::predict_proba_chunked(net, x, mean_, scale_, classes_, n_classes_, device,
+                                           params_.batch_rows);
+}
+
+void TorchMlp::save(const std::filesystem::path& path) const {
+  DB_CHECK(!classes_.empty(), "{}: save called before fit", name_);
+  AtomicFile file(path);
+  BinaryWriter w(file.stream());
+  w.header(kModelFileMagic, 1);
+  w.string(name_);
+  w.pod<std::uint32_t>(1);  // this model's format version
+  w.vector(params_.hidden);
+  w.string(params_.activation);
+  w.pod(params_.alpha);
+  w.pod(params_.lr);
+  w.pod(params_.batch_size);
+  w.pod(params_.max_epochs);
+  w.pod(params_.patience);
+  w.pod(params_.tol);
+  w.pod(static_cast<std::uint8_t>(params_.standardize));
+  w.pod(params_.batch_rows);
+  w.pod<std::uint64_t>(n_classes_);
+  w.vector(classes_);
+  w.vector(mean_);
+  w.vector(scale_);
+  w.pod<std::uint64_t>(weights_.size());
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    w.matrix(weights_[i]);
+    w.vector(biases_[i]);
+  }
+  file.commit();
+}
+
+std::unique_ptr<TorchMlp> TorchMlp::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
+  BinaryReader r(in, path.string());
+  r.header(kModelFileMagic, 1);
+  std::string name = r.string();
+  if (name.rfind("mlp", 0) != 0)
+    fail({path.string(), 0, "model"}, "expected an mlp model, got " + name);
+  const auto version = r.pod<std::uint32_t>();
+  if (version != 1)
+    fail({path.string(), 0, "version"},
+         fmt::format("{} model format version {} is not supported (this build reads 1)", name,
+                     version));
+  MlpParams p;
+  p.hidden = r.vector<int>();
+  p.activation = r.string();
+  p.alpha = r.pod<double>();
+  p.lr = r.pod<double>();
+  p.batch_size = r.pod<int>();
+  p.max_epochs = r.pod<int>();
+  p.patience = r.pod<int>();
+  p.tol = r.pod<double>();
+  p.standardize = r.pod<std::uint8_t>() != 0;
+  p.batch_rows = r.pod<int>();
+  auto model = std::make_unique<TorchMlp>(name, p);
+  model->n_classes_ = r.pod<std::uint64_t>();
+  model->classes_ = r.vector<std::int32_t>();
+  model->mean_ = r.vector<float>();
+  model->scale_ = r.vector<float>();
+  const auto layers = r.pod<std::uint64_t>();
+  if (layers != p.hidden.size() + 1)
+    fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
+  for (std::uint64_t i = 0; i < layers; ++i) {
+    model->weights_.push_back(r.matrix());
+    model->biases_.push_back(r.vector<float>());
+  }
+  // Shapes chain: d → hidden... → classes.
+  std::size_t prev = model->mean_.size();
+  bool ok = model->scale_.size() == prev && !model->classes_.empty() &&
+            model->classes_.back() >= 0 &&
+            static_cast<std::size_t>(model->classes_.back()) < model->n_classes_;
+  for (std::size_t i = 0; ok && i < model->weights_.size(); ++i) {
+    const Matrix& wm = model->weights_[i];
+    const std::size_t out = i + 1 < model->weights_.size() ? static_cast<std::size_t>(p.hidden[i])
+                                                           : model->classes_.size();
+    ok = wm.cols() == prev && wm.rows() == out && model->biases_[i].size() == out;
+    prev = out;
+  }
+  if (!ok) fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
+  torch_util::parse_activation(p.activation);
+  return model;
+}
+
+}  // namespace deferbench

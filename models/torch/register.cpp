@@ -1,7 +1,26 @@
 #include "models/registry.h"
 #include "models/torch/logreg.h"
+#include "models/torch/mlp.h"
 
 namespace deferbench {
+
+namespace {
+
+void add_mlp(ModelRegistry& registry, const std::string& name, std::vector<int> hidden) {
+  MlpParams defaults;
+  defaults.hidden = std::move(hidden);
+  registry.add(
+      name,
+      [name, defaults](const YAML::Node& params,
+                       const std::string& path) -> std::unique_ptr<Classifier> {
+        return std::make_unique<TorchMlp>(name, MlpParams::from_yaml(params, path, defaults));
+      },
+      [](const std::filesystem::path& file) -> std::unique_ptr<Classifier> {
+        return TorchMlp::load(file);
+      });
+}
+
+}  // namespace
 
 void register_torch_models(ModelRegistry& registry) {
   registry.add(
@@ -12,6 +31,8 @@ void register_torch_models(ModelRegistry& registry) {
       [](const std::filesystem::path& file) -> std::unique_ptr<Classifier> {
         return TorchLogReg::load(file);
       });
+  add_mlp(registry, "mlp_1h", {256});
+  add_mlp(registry, "mlp_2h", {256, 96});
 }
 
 }  // namespace deferbench

@@ -1,8 +1,14 @@
 #include "models/torch/torch_util.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <numeric>
+#include <optional>
 
 #include "core/util/error.h"
+#include "core/util/random.h"
 #include "models/device.h"
 
 namespace deferbench::torch_util {
@@ -33,11 +39,366 @@ torch::Tensor view_of(MatrixView m) {
                           torch::TensorOptions().dtype(torch::kFloat32));
 }
 
+torch::Tensor view_of(const std::vector<float>& v) {
+  return torch::from_blob(const_cast<float*>(v.data()), {static_cast<int64_t>(v.size())},
+                          torch::TensorOptions().dtype(torch::kFloat32));
+}
+
 Matrix to_matrix(const torch::Tensor& t) {
   torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
   DB_ASSERT(c.dim() == 2);
   Matrix out(static_cast<std::size_t>(c.size(0)), static_cast<std::size_t>(c.size(1)));
   std::memcpy(out.data(), c.data_ptr<float>(), out.size() * sizeof(float));
+  return out;
+}
+
+std::vector<float> to_vector(const torch::Tensor& t) {
+  torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
+  DB_ASSERT(c.dim() == 1);
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+void standardization(MatrixView x, std::vector<float>& mean, std::vector<float>& scale) {
+  const std::size_t n = x.rows(), d = x.cols();
+  std::vector<double> sum(d, 0.0), sq(d, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* r = x.row(i);
+    for (std::size_t j = 0; j < d; ++j) sum[j] += r[j];
+  }
+  mean.assign(d, 0.0f);
+  for (std::size_t j = 0; j < d; ++j) mean[j] = static_cast<float>(sum[j] / n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* r = x.row(i);
+    for (std::size_t j = 0; j < d; ++j) {
+      double c = r[j] - static_cast<double>(mean[j]);
+      sq[j] += c * c;
+    }
+  }
+  scale.assign(d, 1.0f);
+  for (std::size_t j = 0; j < d; ++j) {
+    double sd = std::sqrt(sq[j] / n);
+    scale[j] = sd > 1e-12 ? static_cast<float>(1.0 / sd) : 1.0f;
+  }
+}
+
+namespace {
+
+// `src` (a CPU tensor) copied into `dst` (same shape, on any device). To CUDA, the rows go
+// through pinned memory with a non-blocking copy; LibTorch's caching host allocator keeps the
+// pinned block alive until the copy has finished.
+void copy_to(torch::Tensor dst, const torch::Tensor& src) {
+  if (dst.is_cuda()) {
+    torch::Tensor pinned = torch::empty(
+        src.sizes(), torch::TensorOptions().dtype(src.scalar_type()).pinned_memory(true));
+    pinned.copy_(src);
+    dst.copy_(pinned, /*non_blocking=*/true);
+  } else {
+    dst.copy_(src);
+  }
+}
+
+}  // namespace
+
+ScopedThreads::ScopedThreads(int threads) : saved_(torch::get_num_threads()) {
+  if (threads != saved_) torch::set_num_threads(threads);
+}
+
+ScopedThreads::~ScopedThreads() {
+  if (torch::get_num_threads() != saved_) torch::set_num_threads(saved_);
+}
+
+int threads_for_work(double work) {
+  return work < kParallelWork ? 1 : torch::get_num_threads();
+}
+
+torch::Tensor standardized_on(MatrixView x, const std::vector<float>& mean,
+                              const std::vector<float>& scale, torch::Device device,
+                              std::int64_t chunk_rows) {
+  DB_ASSERT(mean.size() == x.cols() && scale.size() == x.cols() && chunk_rows > 0);
+  const auto n = static_cast<std::int64_t>(x.rows()), d = static_cast<std::int64_t>(x.cols());
+  torch::Tensor out =
+      torch::empty({n, d}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  torch::Tensor m = view_of(mean).to(device), s = view_of(scale).to(device);
+  for (std::int64_t b = 0; b < n; b += chunk_rows) {
+    const std::int64_t e = std::min(b + chunk_rows, n);
+    torch::Tensor dst = out.slice(0, b, e);
+    copy_to(dst, view_of(x.slice_rows(static_cast<std::size_t>(b), static_cast<std::size_t>(e))));
+    dst.sub_(m).mul_(s);
+  }
+  return out;
+}
+
+CompactLabels compact_labels(const std::vector<std::int32_t>& labels) {
+  CompactLabels out;
+  out.classes = labels;
+  std::sort(out.classes.begin(), out.classes.end());
+  out.classes.erase(std::unique(out.classes.begin(), out.classes.end()), out.classes.end());
+  out.index.resize(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    out.index[i] =
+        std::lower_bound(out.classes.begin(), out.classes.end(), labels[i]) - out.classes.begin();
+  return out;
+}
+
+KnownRows known_rows(const std::vector<std::int32_t>& labels,
+                     const std::vector<std::int32_t>& classes) {
+  KnownRows out;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    auto it = std::lower_bound(classes.begin(), classes.end(), labels[i]);
+    if (it == classes.end() || *it != labels[i]) continue;
+    out.rows.push_back(i);
+    out.index.push_back(it - classes.begin());
+  }
+  return out;
+}
+
+Activation parse_activation(const std::string& name) {
+  if (name == "relu") return Activation::kRelu;
+  if (name == "tanh") return Activation::kTanh;
+  if (name == "logistic") return Activation::kLogistic;
+  DB_THROW("unknown activation '{}'; valid: logistic, relu, tanh", name);
+}
+
+std::string activation_name(Activation a) {
+  switch (a) {
+    case Activation::kRelu:
+      return "relu";
+    case Activation::kTanh:
+      return "tanh";
+    case Activation::kLogistic:
+      return "logistic";
+  }
+  return "relu";
+}
+
+DenseNetImpl::DenseNetImpl(std::int64_t in, const std::vector<std::int64_t>& hidden,
+                           std::int64_t out, Activation act)
+    : activation(act) {
+  std::int64_t prev = in;
+  for (std::size_t i = 0; i <= hidden.size(); ++i) {
+    const std::int64_t next = i < hidden.size() ? hidden[i] : out;
+    layers.push_back(register_module("fc" + std::to_string(i),
+                                     torch::nn::Linear(torch::nn::LinearOptions(prev, next))));
+    prev = next;
+  }
+}
+
+torch::Tensor DenseNetImpl::forward(torch::Tensor x) {
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    x = layers[i]->forward(x);
+    if (i + 1 == layers.size()) break;
+    switch (activation) {
+      case Activation::kRelu:
+        x = torch::relu(x);
+        break;
+      case Activation::kTanh:
+        x = torch::tanh(x);
+        break;
+      case Activation::kLogistic:
+        x = torch::sigmoid(x);
+        break;
+    }
+  }
+  return x;
+}
+
+torch::Tensor DenseNetImpl::weight_sq_norm() const {
+  torch::Tensor total = layers.front()->weight.pow(2).sum();
+  for (std::size_t i = 1; i < layers.size(); ++i) total = total + layers[i]->weight.pow(2).sum();
+  return total;
+}
+
+void initialize(DenseNet& net, Init init, std::uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  Rng rng(seed);
+  for (auto& layer : net->layers) {
+    const std::int64_t out = layer->weight.size(0), in = layer->weight.size(1);
+    if (init == Init::kZeros) {
+      layer->weight.zero_();
+      layer->bias.zero_();
+      continue;
+    }
+    const double factor = net->activation == Activation::kLogistic ? 2.0 : 6.0;
+    const double bound = std::sqrt(factor / static_cast<double>(in + out));
+    auto draw = [&](torch::Tensor& param) {
+      std::vector<float> host(static_cast<std::size_t>(param.numel()));
+      for (float& v : host) v = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+      param.copy_(torch::from_blob(host.data(), param.sizes(), torch::kFloat32));
+    };
+    draw(layer->weight);
+    draw(layer->bias);
+  }
+}
+
+DenseWeights weights_of(const DenseNet& net) {
+  DenseWeights w;
+  for (const auto& layer : net->layers) {
+    w.weights.push_back(to_matrix(layer->weight.detach()));
+    w.biases.push_back(to_vector(layer->bias.detach()));
+  }
+  return w;
+}
+
+DenseNet net_of(const DenseWeights& w, Activation activation, torch::Device device) {
+  DB_ASSERT(!w.weights.empty() && w.weights.size() == w.biases.size());
+  std::vector<std::int64_t> hidden;
+  for (std::size_t i = 0; i + 1 < w.weights.size(); ++i)
+    hidden.push_back(static_cast<std::int64_t>(w.weights[i].rows()));
+  DenseNet net(static_cast<std::int64_t>(w.weights.front().cols()), hidden,
+               static_cast<std::int64_t>(w.weights.back().rows()), activation);
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < w.weights.size(); ++i) {
+    net->layers[i]->weight.copy_(view_of(w.weights[i]));
+    net->layers[i]->bias.copy_(view_of(w.biases[i]));
+  }
+  net->to(device);
+  net->eval();
+  return net;
+}
+
+double mean_cross_entropy(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
+                          std::int64_t chunk_rows) {
+  torch::NoGradGuard no_grad;
+  const std::int64_t n = x.size(0);
+  if (n == 0) return 0.0;
+  torch::Tensor total =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(x.device()));
+  for (std::int64_t b = 0; b < n; b += chunk_rows) {
+    const std::int64_t e = std::min(b + chunk_rows, n);
+    torch::Tensor loss = torch::nn::functional::cross_entropy(
+        net->forward(x.slice(0, b, e)), y.slice(0, b, e),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    total += loss.to(torch::kFloat64);
+  }
+  return total.item<double>() / static_cast<double>(n);
+}
+
+AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
+                      const torch::Tensor& x_val, const torch::Tensor& y_val,
+                      const AdamOptions& o) {
+  AdamReport report;
+  const std::int64_t n = x.size(0);
+  DB_ASSERT(n > 0 && y.size(0) == n);
+  const std::int64_t batch = std::max<std::int64_t>(1, std::min(o.batch_size, n));
+  const bool has_val = x_val.defined() && x_val.size(0) > 0;
+  const torch::Device device = x.device();
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(o.lr));
+  Rng rng(o.shuffle_seed);
+  std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
+  std::iota(perm.begin(), perm.end(), std::int64_t{0});
+  std::vector<torch::Tensor> best_params;
+  double best = std::numeric_limits<double>::infinity();
+  int no_improvement = 0;
+
+  // A minibatch step is many small kernels (see threads_for_work); the validation loss, over
+  // large chunks, may still use every thread.
+  std::int64_t widest = 0;
+  for (const auto& layer : net->layers)
+    widest = std::max(widest, layer->weight.size(0) * layer->weight.size(1));
+  const int step_threads =
+      threads_for_work(static_cast<double>(batch) * static_cast<double>(widest));
+  for (int epoch = 1; epoch <= o.max_epochs; ++epoch) {
+    std::optional<ScopedThreads> step_guard;
+    step_guard.emplace(step_threads);
+    net->train();
+    rng.shuffle(perm.data(), perm.size());
+    torch::Tensor order = torch::from_blob(perm.data(), {n}, torch::kInt64).to(device).clone();
+    torch::Tensor total =
+        torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    for (std::int64_t b = 0; b < n; b += batch) {
+      const std::int64_t e = std::min(b + batch, n);
+      torch::Tensor idx = order.slice(0, b, e);
+      torch::Tensor logits = net->forward(x.index_select(0, idx));
+      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y.index_select(0, idx));
+      if (o.l2 > 0) {
+        const double coef = o.l2_per_batch ? o.l2 / static_cast<double>(e - b) : o.l2;
+        loss = loss + coef * net->weight_sq_norm();
+      }
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      total += loss.detach().to(torch::kFloat64) * static_cast<double>(e - b);
+    }
+    const double train_loss = total.item<double>() / static_cast<double>(n);
+    DB_CHECK(std::isfinite(train_loss),
+             "training diverged at epoch {} (loss is not finite); lower the learning rate 'lr'",
+             epoch);
+    report.train_loss.push_back(train_loss);
+    report.epochs = epoch;
+    step_guard.reset();
+    double monitored = train_loss;
+    if (has_val) {
+      net->eval();
+      monitored = mean_cross_entropy(net, x_val, y_val, o.eval_chunk);
+      report.val_loss.push_back(monitored);
+    }
+    // scikit-learn's _update_no_improvement_count.
+    no_improvement = monitored > best - o.tol ? no_improvement + 1 : 0;
+    if (monitored < best) {
+      best = monitored;
+      report.best_epoch = epoch;
+      if (has_val) {
+        best_params.clear();
+        for (const auto& p : net->parameters()) best_params.push_back(p.detach().clone());
+      }
+    }
+    if (no_improvement > o.patience) {
+      report.stopped_early = epoch < o.max_epochs;
+      break;
+    }
+  }
+  if (has_val && !best_params.empty()) {
+    torch::NoGradGuard no_grad;
+    auto params = net->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(best_params[i]);
+  } else {
+    report.best_epoch = report.epochs;
+  }
+  net->eval();
+  return report;
+}
+
+Matrix predict_proba_chunked(DenseNet& net, MatrixView x, const std::vector<float>& mean,
+                             const std::vector<float>& scale,
+                             const std::vector<std::int32_t>& classes, std::size_t n_classes,
+                             torch::Device device, std::int64_t chunk_rows) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  const std::size_t n = x.rows(), k = classes.size(), d = x.cols();
+  std::int64_t widest = 0;
+  for (const auto& layer : net->layers)
+    widest = std::max(widest, layer->weight.size(0) * layer->weight.size(1));
+  ScopedThreads threads(threads_for_work(
+      static_cast<double>(std::min<std::int64_t>(chunk_rows, static_cast<std::int64_t>(n))) *
+      static_cast<double>(widest)));
+  Matrix out(n, n_classes, 0.0f);
+  torch::Tensor m = view_of(mean).to(device), s = view_of(scale).to(device);
+  const bool identity = k == n_classes && (k == 0 || classes.back() + 1 == static_cast<int>(k));
+  const auto chunk = static_cast<std::size_t>(chunk_rows);
+  for (std::size_t b = 0; b < n; b += chunk) {
+    const std::size_t e = std::min(b + chunk, n);
+    torch::Tensor src = view_of(x.slice_rows(b, e));
+    torch::Tensor xs;
+    if (device.is_cuda()) {
+      xs = torch::empty({static_cast<std::int64_t>(e - b), static_cast<std::int64_t>(d)},
+                        torch::TensorOptions().dtype(torch::kFloat32).device(device));
+      copy_to(xs, src);
+      xs.sub_(m).mul_(s);
+    } else {
+      xs = (src - m) * s;
+    }
+    torch::Tensor p = torch::softmax(net->forward(xs), 1).to(torch::kCPU).contiguous();
+    const float* src_p = p.data_ptr<float>();
+    if (identity) {
+      std::memcpy(out.row(b), src_p, (e - b) * k * sizeof(float));
+      continue;
+    }
+    for (std::size_t i = b; i < e; ++i) {
+      float* dst = out.row(i);
+      const float* row = src_p + (i - b) * k;
+      for (std::size_t c = 0; c < k; ++c) dst[static_cast<std::size_t>(classes[c])] = row[c];
+    }
+  }
   return out;
 }
 

@@ -1,8 +1,337 @@
 // XGBoost adapter: see xgb.h
+#include "models/xgboost/xgb.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include <xgboost/c_api.h>
+
+#include "core/config/fields.h"
+#include "core/util/atomic_file.h"
+#include "core/util/binary_io.h"
+#include "core/util/error.h"
 #include "models/registry.h"
 
 namespace deferbench {
 
-void register_xgboost_model(ModelRegistry&) {}
+namespace {
+
+// XGBoost's last error as one line: the first line, without the "[time] file:line: " prefix.
+std::string last_error() {
+  std::string msg = XGBGetLastError();
+  msg = msg.substr(0, msg.find('\n'));
+  if (!msg.empty() && msg.front() == '[') {
+    std::size_t close = msg.find("] ");
+    std::size_t colon = close == std::string::npos ? close : msg.find(": ", close + 2);
+    if (colon != std::string::npos) msg = msg.substr(colon + 2);
+  }
+  while (!msg.empty() && std::isspace(static_cast<unsigned char>(msg.back()))) msg.pop_back();
+  return msg;
+}
+
+// Turns an XGBoost return code into a deferbench::Error carrying XGBoost's message.
+void check(int rc, const char* what) {
+  if (rc != 0) DB_THROW("xgb: {} failed: {}", what, last_error());
+}
+
+struct DMatrixDeleter {
+  void operator()(void* handle) const { XGDMatrixFree(handle); }
+};
+using DMatrix = std::unique_ptr<void, DMatrixDeleter>;
+using Booster = std::unique_ptr<void, XgbClassifier::BoosterDeleter>;
+
+// A DMatrix over a copy of x (float32, NaN = missing), with optional float labels.
+DMatrix make_dmatrix(MatrixView x, int threads, const std::vector<float>* labels = nullptr) {
+  DMatrixHandle raw = nullptr;
+  check(XGDMatrixCreateFromMat_omp(x.data(), x.rows(), x.cols(),
+                                   std::numeric_limits<float>::quiet_NaN(), &raw, threads),
+        "creating a DMatrix");
+  DMatrix m(raw);
+  if (labels)
+    check(XGDMatrixSetFloatInfo(raw, "label", labels->data(), labels->size()),
+          "setting the labels");
+  return m;
+}
+
+Booster make_booster(const std::vector<DMatrixHandle>& cache) {
+  BoosterHandle raw = nullptr;
+  check(XGBoosterCreate(cache.empty() ? nullptr : cache.data(), cache.size(), &raw),
+        "creating a booster");
+  return Booster(raw);
+}
+
+void set_param(BoosterHandle booster, const std::string& key, const std::string& value) {
+  if (XGBoosterSetParam(booster, key.c_str(), value.c_str()) != 0)
+    DB_THROW("xgb: parameter {}={}: {}", key, value, last_error());
+}
+
+// The value in "[3]\tval-mlogloss:1.234", or NaN.
+double parse_eval(const char* result) {
+  std::string s = result ? result : "";
+  std::size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return std::numeric_limits<double>::quiet_NaN();
+  return std::strtod(s.c_str() + colon + 1, nullptr);
+}
+
+// Keys the adapter sets itself (or models with a named parameter): refused under `extra`.
+const std::set<std::string>& reserved_keys() {
+  static const std::set<std::string> keys = {
+      "objective",    "num_class",      "nthread", "n_jobs",        "seed",
+      "random_state", "eval_metric",    "eta",     "learning_rate", "max_depth",
+      "subsample",    "max_bin",        "lambda",  "reg_lambda",    "num_round",
+      "n_estimators", "num_boost_round"};
+  return keys;
+}
+
+}  // namespace
+
+void XgbClassifier::BoosterDeleter::operator()(void* handle) const {
+  XGBoosterFree(handle);
+}
+
+XgbParams XgbParams::from_yaml(const YAML::Node& node, const std::string& path) {
+  XgbParams p;
+  FieldReader r(node, path);
+  r.allow("name");
+  p.n_rounds = static_cast<int>(r.get_int("n_rounds", p.n_rounds, 1, 100000));
+  p.max_depth = static_cast<int>(r.get_int("max_depth", p.max_depth, 1, 64));
+  p.eta = r.get_double("eta", p.eta, 1e-6, 1.0);
+  p.subsample = r.get_double("subsample", p.subsample, 1e-6, 1.0);
+  p.max_bin = static_cast<int>(r.get_int("max_bin", p.max_bin, 2, 65536));
+  p.early_stopping_rounds =
+      static_cast<int>(r.get_int("early_stopping_rounds", p.early_stopping_rounds, 0, 100000));
+  p.lambda = r.get_double("lambda", p.lambda, 0.0, 1e6);
+  YAML::Node extra = r.get_map("extra");
+  for (const auto& kv : extra) {
+    std::string key = kv.first.as<std::string>();
+    std::string where = r.key_path("extra") + "." + key;
+    if (reserved_keys().count(key))
+      DB_THROW("config: '{}': set by the adapter or by a named parameter of the xgb model", where);
+    if (!kv.second.IsScalar())
+      DB_THROW("config: '{}': expected a scalar, got {}", where, yaml_type_name(kv.second));
+    p.extra[key] = kv.second.Scalar();
+  }
+  r.finish();
+  return p;
+}
+
+XgbClassifier::XgbClassifier(XgbParams params) : params_(std::move(params)) {}
+XgbClassifier::~XgbClassifier() = default;
+
+void XgbClassifier::set_threads(int threads) const {
+  if (threads_ == threads) return;
+  set_param(booster_.get(), "nthread", std::to_string(threads));
+  threads_ = threads;
+}
+
+void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
+  DB_CHECK(train.size() > 0, "xgb: cannot fit on an empty training set");
+  DB_CHECK(train.features.rows() == train.size(), "xgb: the training set has no features");
+  std::lock_guard<std::mutex> lock(mutex_);
+  booster_.reset();
+  threads_ = 0;
+  n_classes_ = train.n_classes();
+  n_features_ = train.features.cols();
+
+  // Train over the classes present only; the others get probability zero at prediction.
+  classes_ = train.teacher;
+  std::sort(classes_.begin(), classes_.end());
+  classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
+  auto compact = [&](LabelId id) -> long {
+    auto it = std::lower_bound(classes_.begin(), classes_.end(), id);
+    return it != classes_.end() && *it == id ? it - classes_.begin() : -1;
+  };
+  rounds_ = 0;
+  if (classes_.size() < 2) return;  // one class: probability 1, no booster
+
+  std::vector<float> y(train.size());
+  for (std::size_t i = 0; i < train.size(); ++i)
+    y[i] = static_cast<float>(compact(train.teacher[i]));
+  DMatrix dtrain = make_dmatrix(train.features, ctx.threads, &y);
+
+  // Validation rows whose class the booster knows (mlogloss needs a compact label).
+  DMatrix dval;
+  const bool early = params_.early_stopping_rounds > 0 && val && val->size() > 0;
+  if (early) {
+    DB_CHECK(val->features.cols() == n_features_, "xgb: val has {} feature columns, train {}",
+             val->features.cols(), n_features_);
+    std::vector<std::size_t> rows;
+    std::vector<float> yv;
+    for (std::size_t i = 0; i < val->size(); ++i) {
+      long c = compact(val->teacher[i]);
+      if (c < 0) continue;
+      rows.push_back(i);
+      yv.push_back(static_cast<float>(c));
+    }
+    if (!rows.empty()) dval = make_dmatrix(gather_rows(val->features, rows), ctx.threads, &yv);
+  }
+
+  std::vector<DMatrixHandle> cache = {dtrain.get()};
+  if (dval) cache.push_back(dval.get());
+  Booster booster = make_booster(cache);
+  BoosterHandle h = booster.get();
+  set_param(h, "validate_parameters", "1");
+  set_param(h, "objective", "multi:softprob");
+  set_param(h, "num_class", std::to_string(classes_.size()));
+  set_param(h, "eval_metric", "mlogloss");
+  set_param(h, "tree_method", "hist");
+  set_param(h, "max_depth", std::to_string(params_.max_depth));
+  set_param(h, "eta", fmt::format("{}", params_.eta));
+  set_param(h, "subsample", fmt::format("{}", params_.subsample));
+  set_param(h, "max_bin", std::to_string(params_.max_bin));
+  set_param(h, "lambda", fmt::format("{}", params_.lambda));
+  set_param(h, "nthread", std::to_string(ctx.threads));
+  set_param(h, "seed", std::to_string(ctx.seed & 0x7fffffffffffffffULL));
+  for (const auto& [key, value] : params_.extra) set_param(h, key, value);
+
+  int best = params_.n_rounds - 1;
+  double best_loss = std::numeric_limits<double>::infinity();
+  for (int it = 0; it < params_.n_rounds; ++it) {
+    check(XGBoosterUpdateOneIter(h, it, dtrain.get()), "a boosting round");
+    if (!dval) continue;
+    DMatrixHandle evals[] = {dval.get()};
+    const char* names[] = {"val"};
+    const char* result = nullptr;
+    check(XGBoosterEvalOneIter(h, it, evals, names, 1, &result), "evaluating on val");
+    double loss = parse_eval(result);
+    if (it == 0 || loss < best_loss) {
+      best_loss = loss;
+      best = it;
+    } else if (it - best >= params_.early_stopping_rounds) {
+      break;
+    }
+  }
+  int boosted = 0;
+  check(XGBoosterBoostedRounds(h, &boosted), "counting rounds");
+  if (dval && best + 1 < boosted) {
+    BoosterHandle sliced = nullptr;
+    check(XGBoosterSlice(h, 0, best + 1, 1, &sliced), "cutting back to the best round");
+    booster.reset(sliced);
+    boosted = best + 1;
+  }
+  booster_ = std::move(booster);
+  rounds_ = boosted;
+  threads_ = 0;  // set again at prediction (a sliced booster may not carry it)
+}
+
+Matrix XgbClassifier::predict_proba(MatrixView x, const Context& ctx) const {
+  DB_CHECK(!classes_.empty(), "xgb: predict_proba called before fit or load");
+  DB_CHECK(x.cols() == n_features_, "xgb: expected {} feature columns, got {}", n_features_,
+           x.cols());
+  const std::size_t n = x.rows(), k = classes_.size();
+  Matrix out(n, n_classes_, 0.0f);
+  if (n == 0) return out;
+  if (!booster_) {
+    for (std::size_t i = 0; i < n; ++i) out(i, static_cast<std::size_t>(classes_[0])) = 1.0f;
+    return out;
+  }
+  DMatrix d = make_dmatrix(x, ctx.threads);
+  std::lock_guard<std::mutex> lock(mutex_);
+  set_threads(ctx.threads);
+  const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0,)"
+                       R"( "strict_shape": true})";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  check(XGBoosterPredictFromDMatrix(booster_.get(), d.get(), config, &shape, &dim, &result),
+        "predicting");
+  DB_ASSERT_MSG(dim == 2 && shape[0] == n && shape[1] == k, "xgb: unexpected prediction shape");
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t c = 0; c < k; ++c)
+      out(i, static_cast<std::size_t>(classes_[c])) = result[i * k + c];
+  return out;
+}
+
+void XgbClassifier::save(const std::filesystem::path& path) const {
+  DB_CHECK(!classes_.empty(), "xgb: save called before fit or load");
+  std::vector<char> bytes;
+  if (booster_) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    bst_ulong len = 0;
+    const char* data = nullptr;
+    check(XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "ubj"})", &len, &data),
+          "serializing the booster");
+    bytes.assign(data, data + len);
+  }
+  AtomicFile file(path);
+  BinaryWriter w(file.stream());
+  w.header(kModelFileMagic, 1);
+  w.string("xgb");
+  w.pod(params_.n_rounds);
+  w.pod(params_.max_depth);
+  w.pod(params_.eta);
+  w.pod(params_.subsample);
+  w.pod(params_.max_bin);
+  w.pod(params_.early_stopping_rounds);
+  w.pod(params_.lambda);
+  w.pod<std::uint64_t>(params_.extra.size());
+  for (const auto& [key, value] : params_.extra) {
+    w.string(key);
+    w.string(value);
+  }
+  w.pod<std::uint64_t>(n_classes_);
+  w.pod<std::uint64_t>(n_features_);
+  w.vector(classes_);
+  w.pod(rounds_);
+  w.vector(bytes);
+  file.commit();
+}
+
+std::unique_ptr<XgbClassifier> XgbClassifier::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
+  BinaryReader r(in, path.string());
+  r.header(kModelFileMagic, 1);
+  std::string name = r.string();
+  if (name != "xgb") fail({path.string(), 0, "model"}, "expected xgb, got " + name);
+  XgbParams p;
+  p.n_rounds = r.pod<int>();
+  p.max_depth = r.pod<int>();
+  p.eta = r.pod<double>();
+  p.subsample = r.pod<double>();
+  p.max_bin = r.pod<int>();
+  p.early_stopping_rounds = r.pod<int>();
+  p.lambda = r.pod<double>();
+  auto n_extra = r.pod<std::uint64_t>();
+  for (std::uint64_t i = 0; i < n_extra; ++i) {
+    std::string key = r.string();
+    p.extra[key] = r.string();
+  }
+  auto model = std::make_unique<XgbClassifier>(std::move(p));
+  model->n_classes_ = r.pod<std::uint64_t>();
+  model->n_features_ = r.pod<std::uint64_t>();
+  model->classes_ = r.vector<std::int32_t>();
+  model->rounds_ = r.pod<int>();
+  std::vector<char> bytes = r.vector<char>();
+  const bool consistent =
+      !model->classes_.empty() && (model->classes_.size() < 2) == bytes.empty() &&
+      std::all_of(model->classes_.begin(), model->classes_.end(), [&](std::int32_t c) {
+        return c >= 0 && static_cast<std::size_t>(c) < model->n_classes_;
+      });
+  if (!consistent) fail({path.string(), 0, ""}, "xgb model file is inconsistent (corrupt?)");
+  if (!bytes.empty()) {
+    Booster booster = make_booster({});
+    if (XGBoosterLoadModelFromBuffer(booster.get(), bytes.data(), bytes.size()) != 0)
+      fail({path.string(), 0, ""}, "XGBoost cannot read the model: " + last_error());
+    model->booster_ = std::move(booster);
+  }
+  return model;
+}
+
+void register_xgboost_model(ModelRegistry& registry) {
+  registry.add(
+      "xgb",
+      [](const YAML::Node& params, const std::string& path) -> std::unique_ptr<Classifier> {
+        return std::make_unique<XgbClassifier>(XgbParams::from_yaml(params, path));
+      },
+      [](const std::filesystem::path& file) -> std::unique_ptr<Classifier> {
+        return XgbClassifier::load(file);
+      });
+}
 
 }  // namespace deferbench

@@ -1,5 +1,6 @@
 #include "models/torch/logreg.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -7,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "core/util/error.h"
+#include "models/device.h"
 #include "models/registry.h"
 #include "tests/test_util.h"
 
@@ -139,6 +141,153 @@ TEST(TorchLogReg, ParamsFromYamlValidate) {
                   AllOf(HasSubstr("'model.epochs' does not exist"), HasSubstr("max_iter"))));
   auto p = LogRegParams::from_yaml(YAML::Load("name: logreg\nC: 10\n"), "model");
   EXPECT_EQ(p.C, 10.0);
+}
+
+// C·Σ_i CE_i + ½‖W‖² (scikit-learn's objective) of a fitted model, in double.
+double sklearn_objective(const TorchLogReg& model, const Dataset& d, const Context& ctx) {
+  Matrix proba = model.predict_proba(d.features, ctx);
+  double ce = 0;
+  for (std::size_t i = 0; i < d.size(); ++i)
+    ce -= std::log(static_cast<double>(proba(i, static_cast<std::size_t>(d.teacher[i]))));
+  double sq = 0;
+  for (float w : model.weight().values()) sq += static_cast<double>(w) * w;
+  return model.params().C * ce + 0.5 * sq;
+}
+
+// One test body per behaviour, run on the CPU and on CUDA; the CUDA instance skips itself at run
+// time where no GPU is usable.
+class TorchLogRegDevice : public ::testing::TestWithParam<Device> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Device::kCuda && !cuda_available())
+      GTEST_SKIP() << "no usable CUDA device (the CPU instance of this test ran)";
+  }
+  Context ctx() const { return Context{GetParam(), 7, 1}; }
+};
+
+// CUDA vs CPU: L-BFGS to a tight tolerance on a convex problem reaches the same optimum.
+constexpr double kCudaLbfgsTolerance = 1e-3;
+
+TEST_P(TorchLogRegDevice, AdamReachesTheLbfgsSolution) {
+  Dataset d = blobs(300, 1, 1.5);
+  LogRegParams lbfgs;
+  lbfgs.C = 0.5;
+  lbfgs.max_iter = 500;
+  lbfgs.tol = 1e-7;
+  LogRegParams adam = lbfgs;
+  adam.solver = LogRegSolver::kAdam;
+  adam.lr = 1e-2;
+  adam.batch_size = 300;  // full batch: Adam's noise floor is its step size only
+  adam.max_epochs = 1500;
+  adam.tol = 0;
+  adam.patience = 100000;
+  TorchLogReg exact(lbfgs), approx(adam);
+  exact.fit(d, nullptr, ctx());
+  approx.fit(d, nullptr, ctx());
+  EXPECT_EQ(approx.epochs_run(), 1500);
+  const double f_exact = sklearn_objective(exact, d, ctx());
+  const double f_adam = sklearn_objective(approx, d, ctx());
+  EXPECT_GE(f_adam, f_exact * (1 - 1e-6));  // L-BFGS found the minimum
+  EXPECT_LT(f_adam, f_exact * 1.002);
+  Matrix pe = exact.predict_proba(d.features, ctx()), pa = approx.predict_proba(d.features, ctx());
+  for (std::size_t i = 0; i < pe.size(); ++i) EXPECT_NEAR(pa.data()[i], pe.data()[i], 0.02);
+
+  // Minibatches of 32 with the per-batch scaling of the penalty: close to the same optimum.
+  adam.batch_size = 32;
+  adam.lr = 2e-3;
+  adam.max_epochs = 300;
+  TorchLogReg mini(adam);
+  mini.fit(d, nullptr, ctx());
+  EXPECT_LT(sklearn_objective(mini, d, ctx()), f_exact * 1.01);
+}
+
+TEST_P(TorchLogRegDevice, AdamEarlyStoppingKeepsTheBestValidationWeights) {
+  // Few rows, many noise features, weak regularization: the validation loss turns up.
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  auto make = [&](std::size_t n) {
+    Dataset d;
+    d.labels = std::make_shared<LabelSpace>(std::vector<std::string>{"a", "b", "c"});
+    d.features = Matrix(n, 40);
+    for (std::size_t i = 0; i < n; ++i) {
+      const int c = static_cast<int>(i % 3);
+      for (int j = 0; j < 40; ++j)
+        d.features(i, j) = static_cast<float>(noise(rng) + (j == c ? 1.0 : 0.0));
+      d.teacher.push_back(c);
+    }
+    return d;
+  };
+  Dataset train = make(60), val = make(300);
+  LogRegParams p;
+  p.solver = LogRegSolver::kAdam;
+  p.C = 1e4;
+  p.lr = 1e-2;
+  p.batch_size = 20;
+  p.max_epochs = 2000;
+  p.patience = 10;
+  TorchLogReg model(p);
+  model.fit(train, &val, ctx());
+  EXPECT_LT(model.epochs_run(), 2000);
+  EXPECT_GT(model.best_epoch(), 1);
+  EXPECT_LT(model.best_epoch(), model.epochs_run());
+
+  // The kept weights beat the ones a fit stopped at the last epoch would have.
+  auto val_ce = [&](const TorchLogReg& m) {
+    Matrix proba = m.predict_proba(val.features, ctx());
+    double ce = 0;
+    for (std::size_t i = 0; i < val.size(); ++i)
+      ce -= std::log(static_cast<double>(proba(i, static_cast<std::size_t>(val.teacher[i]))));
+    return ce / static_cast<double>(val.size());
+  };
+  // The same run (same shuffles) without validation data and with no stopping ends on its last
+  // epoch's weights.
+  LogRegParams last = p;
+  last.max_epochs = model.epochs_run();
+  last.patience = 100000;
+  TorchLogReg through(last);
+  through.fit(train, nullptr, ctx());
+  EXPECT_EQ(through.epochs_run(), model.epochs_run());
+  EXPECT_LT(val_ce(model), val_ce(through) - 1e-3);
+  // Without validation data, the same run goes on past the point where it stopped.
+  TorchLogReg no_val(p);
+  no_val.fit(train, nullptr, ctx());
+  EXPECT_GT(no_val.epochs_run(), model.epochs_run());
+}
+
+TEST_P(TorchLogRegDevice, SaveLoadPredictsIdenticallyAndMatchesTheCpu) {
+  Dataset d = blobs(150, 3, 1.0);
+  LogRegParams p;
+  p.max_iter = 500;
+  p.tol = 1e-7;
+  TorchLogReg model(p), on_cpu(p);
+  model.fit(d, nullptr, ctx());
+  on_cpu.fit(d, nullptr, cpu());
+  testing::TempDir dir;
+  model.save(dir / "logreg.bin");
+  auto loaded = builtin_models().load(dir / "logreg.bin");
+  Matrix here = model.predict_proba(d.features, ctx());
+  EXPECT_EQ(loaded->predict_proba(d.features, ctx()).values(), here.values());
+  Matrix ref = on_cpu.predict_proba(d.features, cpu());
+  for (std::size_t i = 0; i < ref.size(); ++i)
+    EXPECT_NEAR(here.data()[i], ref.data()[i], kCudaLbfgsTolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(TorchLogReg, TorchLogRegDevice,
+                         ::testing::Values(Device::kCpu, Device::kCuda),
+                         [](const ::testing::TestParamInfo<Device>& info) {
+                           return std::string(device_name(info.param));
+                         });
+
+TEST(TorchLogReg, AdamParamsFromYaml) {
+  auto p = LogRegParams::from_yaml(
+      YAML::Load("name: logreg\nsolver: adam\nlr: 0.05\nbatch_size: 64\nmax_epochs: 7\n"), "model");
+  EXPECT_EQ(p.solver, LogRegSolver::kAdam);
+  EXPECT_EQ(p.lr, 0.05);
+  EXPECT_EQ(p.batch_size, 64);
+  EXPECT_EQ(p.max_epochs, 7);
+  EXPECT_THAT([] { LogRegParams::from_yaml(YAML::Load("name: logreg\nsolver: sgd\n"), "model"); },
+              ::testing::ThrowsMessage<Error>(
+                  AllOf(HasSubstr("'model.solver'"), HasSubstr("lbfgs"), HasSubstr("adam"))));
 }
 
 TEST(ModelRegistry, UnknownModelListsTheValidOnes) {

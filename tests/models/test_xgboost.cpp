@@ -1,1 +1,156 @@
+// The xgb model (XGBoost C API adapter); without XGBoost in the build, its explanatory error.
+#include <cmath>
+#include <random>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "core/util/error.h"
+#include "models/registry.h"
+#include "tests/test_util.h"
+
+#ifdef DEFERBENCH_HAVE_XGBOOST
+#include "models/xgboost/xgb.h"
+#endif
+
+namespace deferbench {
+namespace {
+
+using testing::error_of;
+using ::testing::HasSubstr;
+
+std::unique_ptr<Classifier> make_xgb(const std::string& yaml) {
+  return builtin_models().make(YAML::Load(yaml), "model");
+}
+
+#ifdef DEFERBENCH_HAVE_XGBOOST
+
+// Three Gaussian blobs in 4-d, labels over a 5-class global space (classes 1 and 4 unused).
+Dataset blobs(std::size_t n, std::uint64_t seed, double spread) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, spread);
+  const double centres[3][4] = {{2, 0, 0, 1}, {0, 2, 0, -1}, {0, 0, 2, 0}};
+  const LabelId ids[3] = {0, 2, 3};
+  Dataset d;
+  d.labels = std::make_shared<LabelSpace>(std::vector<std::string>{"0", "1", "2", "3", "4"});
+  d.features = Matrix(n, 4);
+  for (std::size_t i = 0; i < n; ++i) {
+    int c = static_cast<int>(i % 3);
+    for (int j = 0; j < 4; ++j) d.features(i, j) = static_cast<float>(centres[c][j] + noise(rng));
+    d.teacher.push_back(ids[c]);
+  }
+  return d;
+}
+
+Context cpu(std::uint64_t seed = 7, int threads = 2) {
+  return Context{Device::kCpu, seed, threads};
+}
+
+double accuracy(const Classifier& m, const Dataset& d) {
+  auto pred = m.predict(d.features, cpu());
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) ok += pred[i] == d.teacher[i];
+  return static_cast<double>(ok) / static_cast<double>(d.size());
+}
+
+TEST(XgbModel, FitsSeparableData) {
+  Dataset train = blobs(600, 1, 0.3), test = blobs(300, 2, 0.3);
+  auto m = make_xgb("{name: xgb, n_rounds: 20}");
+  m->fit(train, nullptr, cpu());
+  EXPECT_EQ(m->name(), "xgb");
+  EXPECT_EQ(m->n_classes(), 5u);
+  EXPECT_GE(accuracy(*m, test), 0.99);
+}
+
+TEST(XgbModel, RowsSumToOneAndAbsentClassesGetExactlyZero) {
+  Dataset train = blobs(300, 3, 1.5), test = blobs(100, 4, 1.5);
+  auto m = make_xgb("{name: xgb, n_rounds: 10, max_depth: 3}");
+  m->fit(train, nullptr, cpu());
+  Matrix p = m->predict_proba(test.features, cpu());
+  ASSERT_EQ(p.rows(), 100u);
+  ASSERT_EQ(p.cols(), 5u);
+  for (std::size_t i = 0; i < p.rows(); ++i) {
+    double sum = 0;
+    for (std::size_t c = 0; c < p.cols(); ++c) {
+      EXPECT_GE(p(i, c), 0.0f);
+      sum += p(i, c);
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+    EXPECT_EQ(p(i, 1), 0.0f);
+    EXPECT_EQ(p(i, 4), 0.0f);
+    EXPECT_GT(p(i, 0), 0.0f);
+  }
+}
+
+TEST(XgbModel, SingleClassPredictsItWithCertainty) {
+  Dataset d = blobs(30, 5, 1.0);
+  for (auto& t : d.teacher) t = 2;
+  auto m = make_xgb("{name: xgb}");
+  m->fit(d, nullptr, cpu());
+  Matrix p = m->predict_proba(d.features, cpu());
+  for (std::size_t i = 0; i < p.rows(); ++i) EXPECT_EQ(p(i, 2), 1.0f);
+}
+
+TEST(XgbModel, EarlyStoppingKeepsTheBestRoundAndSaveLoadPredictsIdentically) {
+  Dataset train = blobs(400, 6, 2.0), val = blobs(200, 7, 2.0), test = blobs(150, 8, 2.0);
+  auto m = make_xgb("{name: xgb, n_rounds: 200, eta: 0.5, early_stopping_rounds: 5}");
+  m->fit(train, &val, cpu());
+  auto* xgb = dynamic_cast<XgbClassifier*>(m.get());
+  ASSERT_NE(xgb, nullptr);
+  EXPECT_LT(xgb->rounds(), 200);
+  EXPECT_GE(xgb->rounds(), 1);
+
+  testing::TempDir dir;
+  m->save(dir / "m.bin");
+  auto loaded = builtin_models().load(dir / "m.bin");
+  EXPECT_EQ(loaded->name(), "xgb");
+  EXPECT_EQ(loaded->n_classes(), 5u);
+  EXPECT_EQ(dynamic_cast<XgbClassifier*>(loaded.get())->rounds(), xgb->rounds());
+  Matrix a = m->predict_proba(test.features, cpu()),
+         b = loaded->predict_proba(test.features, cpu(0, 1));
+  EXPECT_EQ(a.values(), b.values());
+}
+
+TEST(XgbModel, SameSeedIsIdenticalAndAnotherSeedDiffers) {
+  Dataset train = blobs(500, 9, 1.5), test = blobs(100, 10, 1.5);
+  const std::string spec = "{name: xgb, n_rounds: 15, subsample: 0.6}";
+  auto a = make_xgb(spec), b = make_xgb(spec), c = make_xgb(spec);
+  a->fit(train, nullptr, cpu(11));
+  b->fit(train, nullptr, cpu(11));
+  c->fit(train, nullptr, cpu(12));
+  Matrix pa = a->predict_proba(test.features, cpu());
+  EXPECT_EQ(pa.values(), b->predict_proba(test.features, cpu()).values());
+  EXPECT_NE(pa.values(), c->predict_proba(test.features, cpu()).values());
+}
+
+TEST(XgbModel, XGBoostErrorsBecomeOurErrorWithItsMessage) {
+  Dataset train = blobs(60, 13, 1.0);
+  auto m = make_xgb("{name: xgb, n_rounds: 2, extra: {max_delta_step: abc}}");
+  std::string msg = error_of([&] { m->fit(train, nullptr, cpu()); });
+  EXPECT_THAT(msg, HasSubstr("xgb"));
+  EXPECT_THAT(msg, HasSubstr("max_delta_step"));
+  EXPECT_THAT(msg, HasSubstr("abc"));
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+TEST(XgbModel, ConfigIsValidated) {
+  EXPECT_THAT(error_of([] { make_xgb("{name: xgb, rounds: 3}"); }),
+              HasSubstr("valid keys under 'model'"));
+  EXPECT_THAT(error_of([] { make_xgb("{name: xgb, eta: 2}"); }), HasSubstr("model.eta"));
+  EXPECT_THAT(error_of([] { make_xgb("{name: xgb, extra: {nthread: 4}}"); }),
+              HasSubstr("model.extra.nthread"));
+}
+
+#else  // !DEFERBENCH_HAVE_XGBOOST
+
+TEST(XgbUnavailable, ExplainsHowToBuildIt) {
+  std::string msg = error_of([] { make_xgb("{name: xgb}"); });
+  EXPECT_THAT(msg, HasSubstr("lacks XGBoost"));
+  EXPECT_THAT(msg, HasSubstr("-DDEFERBENCH_XGBOOST=on"));
+  EXPECT_THAT(msg, HasSubstr("libxgboost-dev"));
+}
+
+#endif
+
+}  // namespace
+}  // namespace deferbench

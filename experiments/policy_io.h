@@ -1,0 +1,54 @@
+// Policy artifacts: a deployed routing policy saved as a folder, and routing new traffic with it.
+//
+//   DIR/manifest.json          format, version, label space, features, stages (model files,
+//                              thresholds, kNN settings), the run's metrics and config
+//   DIR/featurizer.bin         the text featurizer (when the policy was trained on text)
+//   DIR/stage<k>_surrogate.bin, stage<k>_acceptor.bin, stage<k>_neighbours.{npy,bin}
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/data/label_space.h"
+#include "core/features/text_featurizer.h"
+#include "core/routing/policy.h"
+
+namespace deferbench {
+
+struct SavedPolicy {
+  std::vector<Stage> stages;                   // empty: every query goes to the teacher
+  std::shared_ptr<TextFeaturizer> featurizer;  // null: inputs must be embeddings
+  std::shared_ptr<const LabelSpace> labels;
+  std::size_t feature_dim = 0;
+  nlohmann::json manifest;
+};
+
+inline constexpr int kPolicyFormatVersion = 1;
+
+// Writes the folder atomically (a temporary folder renamed at the end). `info` is stored in the
+// manifest as is (family, model, target, metrics, config). DIR must not exist or be empty.
+void save_policy(const std::filesystem::path& dir, const std::vector<Stage>& stages,
+                 const TextFeaturizer* featurizer, const LabelSpace& labels,
+                 std::size_t feature_dim, const nlohmann::json& info);
+
+// Errors name the folder and what is missing or inconsistent.
+SavedPolicy load_policy(const std::filesystem::path& dir);
+
+struct RouteOptions {
+  std::string format = "auto";       // auto (from the extension) | jsonl | csv | npy
+  std::string text_column = "text";  // csv
+  std::string id_column;             // csv ("" = none: ids are <file>:<line>)
+  char delimiter = ',';
+};
+
+// Reads FILE (JSONL traces without teacher, CSV with a text column, or .npy features), routes
+// every row and returns one JSON line per row: {"id", "label" (null when deferred), "decision"
+// ("handled" | "deferred"), "accept_score", "stage" (1-based, null when deferred)}.
+std::string route_file(const SavedPolicy& policy, const std::filesystem::path& input,
+                       const RouteOptions& options, const Context& ctx);
+
+}  // namespace deferbench

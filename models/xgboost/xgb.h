@@ -1,0 +1,81 @@
+// XGBoost adapter: gradient-boosted trees through the XGBoost C API (multi:softprob, hist).
+// Compiled only when CMake finds XGBoost (DEFERBENCH_HAVE_XGBOOST); otherwise
+// xgb_unavailable.cpp registers "xgb" with a factory that explains how to enable it.
+//
+// The booster is trained over the classes present in train (compact ids 0…k−1) and predicts over
+// the global label space: absent classes get probability exactly 0. With early stopping, the
+// multi-class log-loss on val is evaluated after every round and the booster is cut back to the
+// best round. The model file holds our header and metadata, then XGBoost's own model bytes
+// (UBJSON), so a loaded model predicts bit-identically.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "models/classifier.h"
+
+namespace deferbench {
+
+struct XgbParams {
+  int n_rounds = 100;             // boosting rounds (upper bound with early stopping)
+  int max_depth = 6;              // XGBoost's default
+  double eta = 0.3;               // learning rate, XGBoost's default
+  double subsample = 1.0;         // row subsampling per round
+  int max_bin = 256;              // histogram bins per feature
+  int early_stopping_rounds = 0;  // 0: off; else stop after this many rounds without a val gain
+  double lambda = 1.0;            // L2 penalty on leaf weights
+  // Further XGBoost parameters passed as-is (e.g. colsample_bytree: 0.5); XGBoost validates them.
+  std::map<std::string, std::string> extra;
+
+  // Keys: name, n_rounds (1…100000), max_depth (1…64), eta (1e-6…1), subsample (1e-6…1),
+  // max_bin (2…65536), early_stopping_rounds (0…100000), lambda (0…1e6), extra (a mapping of
+  // scalars; the keys the adapter sets itself — objective, num_class, nthread, seed, ... — are
+  // refused).
+  static XgbParams from_yaml(const YAML::Node& node, const std::string& path);
+};
+
+class XgbClassifier final : public Classifier {
+ public:
+  explicit XgbClassifier(XgbParams params);
+  ~XgbClassifier() override;
+
+  void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
+  Matrix predict_proba(MatrixView x, const Context& ctx) const override;
+  void save(const std::filesystem::path& path) const override;
+  std::string_view name() const override { return "xgb"; }
+  std::size_t n_classes() const override { return n_classes_; }
+
+  static std::unique_ptr<XgbClassifier> load(const std::filesystem::path& path);
+
+  const XgbParams& params() const { return params_; }
+  // Global ids of the classes seen in training (column c of the booster's output is classes()[c]).
+  const std::vector<std::int32_t>& classes() const { return classes_; }
+  // Rounds kept in the model (the best round + 1 with early stopping, else n_rounds).
+  int rounds() const { return rounds_; }
+
+  struct BoosterDeleter {
+    void operator()(void* handle) const;
+  };
+
+ private:
+  // Sets the thread count on the booster when it differs from the last one set.
+  void set_threads(int threads) const;
+
+  XgbParams params_;
+  std::size_t n_classes_ = 0;          // global label space size
+  std::size_t n_features_ = 0;         // feature columns seen in training
+  std::vector<std::int32_t> classes_;  // global ids of the classes seen in training
+  int rounds_ = 0;
+  std::unique_ptr<void, BoosterDeleter> booster_;  // null when a single class was seen
+  mutable std::mutex mutex_;  // XGBoost's prediction buffer belongs to the booster
+  mutable int threads_ = 0;   // nthread last set on the booster
+};
+
+}  // namespace deferbench
