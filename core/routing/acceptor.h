@@ -24,7 +24,7 @@
 namespace deferbench {
 
 struct AcceptorOptions {
-  YAML::Node model;            // a zoo model spec; default {name: logreg}
+  YAML::Node model = YAML::Load("{name: logreg}");  // a zoo model spec
   int knn = 10;                // neighbours for the agreement feature; 0 turns it off
   bool use_embedding = false;  // append the input features
 

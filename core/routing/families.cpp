@@ -165,6 +165,7 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
       f.stage = fit_stage(stage_spec, "pipeline.rsb.model", sub_train, val.subset(val_rows),
                           options, factory, ctx.derive(static_cast<std::uint64_t>(k)));
     }
+    f.train_rows = train_rows;
     f.val_rows = val_rows;
     f.val = evaluate_stage(f.stage, val.features, ctx);
     f.cal = evaluate_stage(f.stage, cal.features, ctx);

@@ -55,7 +55,8 @@ struct FamilyOptions {
 struct FittedStage {
   Stage stage;
   StageOutput val, cal;
-  std::vector<std::size_t> val_rows;  // the val rows its acceptor was trained on
+  std::vector<std::size_t> train_rows;  // the train rows its surrogate was trained on
+  std::vector<std::size_t> val_rows;    // the val rows its acceptor was trained on
 };
 
 // Fits stage 1 (surrogate on train, acceptor on val) and, when stages > 1, the RSB stages.

@@ -1,1 +1,215 @@
-// dt, rf, et classifiers: see forest.h
+#include "models/trees/forest.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "core/config/fields.h"
+#include "core/util/atomic_file.h"
+#include "core/util/binary_io.h"
+#include "core/util/error.h"
+#include "core/util/random.h"
+#include "models/registry.h"
+
+namespace deferbench {
+
+namespace {
+
+// Rows sampled to place the bin cuts (all rows below this).
+constexpr std::size_t kBinSample = 200000;
+
+bool is_tree_model(std::string_view model) {
+  return model == "dt" || model == "rf" || model == "et";
+}
+
+}  // namespace
+
+ForestParams ForestParams::defaults(std::string_view model) {
+  DB_ASSERT_MSG(is_tree_model(model), "unknown tree model '{}'", model);
+  ForestParams p;
+  if (model == "dt") {
+    p.tree.max_depth = 16;
+    p.tree.max_features.kind = MaxFeatures::Kind::kAll;
+    return p;
+  }
+  p.n_trees = 200;
+  p.tree.max_depth = 0;
+  p.tree.max_features.kind = MaxFeatures::Kind::kSqrt;
+  p.bootstrap = model == "rf";
+  p.tree.split = model == "rf" ? SplitPolicy::kBest : SplitPolicy::kRandom;
+  return p;
+}
+
+ForestParams ForestParams::from_yaml(std::string_view model, const YAML::Node& node,
+                                     const std::string& path) {
+  ForestParams p = defaults(model);
+  FieldReader r(node, path);
+  r.allow("name");
+  p.tree.criterion = r.get_choice("criterion", "gini", {"gini", "entropy"}) == "gini"
+                         ? Criterion::kGini
+                         : Criterion::kEntropy;
+  p.tree.max_depth = static_cast<int>(r.get_int("max_depth", p.tree.max_depth, 0, 1000));
+  p.tree.min_samples_split =
+      static_cast<int>(r.get_int("min_samples_split", p.tree.min_samples_split, 2, 1 << 30));
+  p.tree.min_samples_leaf =
+      static_cast<int>(r.get_int("min_samples_leaf", p.tree.min_samples_leaf, 1, 1 << 30));
+  const std::string mf = r.get_string("max_features", "");
+  if (r.has("max_features"))
+    p.tree.max_features = MaxFeatures::parse(mf, r.key_path("max_features"));
+  p.max_bins = static_cast<int>(r.get_int("max_bins", p.max_bins, 2, FeatureBinner::kMaxBins));
+  if (model != "dt") {
+    p.n_trees = static_cast<int>(r.get_int("n_trees", p.n_trees, 1, 100000));
+    p.bootstrap = r.get_bool("bootstrap", p.bootstrap);
+  }
+  r.finish();
+  return p;
+}
+
+TreeEnsemble::TreeEnsemble(std::string model, ForestParams params)
+    : model_(std::move(model)), params_(params) {
+  DB_ASSERT_MSG(is_tree_model(model_), "unknown tree model '{}'", model_);
+}
+
+void TreeEnsemble::fit(const Dataset& train, const Dataset* /*val*/, const Context& ctx) {
+  DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", model_);
+  DB_CHECK(train.features.rows() == train.size(), "{}: the training set has no features", model_);
+  DB_CHECK(train.size() < (std::size_t{1} << 32), "{}: more than 2^32 training rows", model_);
+  const std::size_t n = train.size(), d = train.features.cols();
+  DB_CHECK(d > 0, "{}: the training set has no feature columns", model_);
+  const int threads = std::max(1, ctx.threads);
+  params_.tree.max_features.resolve(d);  // throws now (not inside a parallel loop) if too many
+  n_classes_ = train.n_classes();
+  n_features_ = d;
+
+  // Train over the classes present only; the others get probability zero at prediction.
+  classes_ = train.teacher;
+  std::sort(classes_.begin(), classes_.end());
+  classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
+  DB_CHECK(classes_.size() <= 65536, "{}: more than 65536 classes", model_);
+  std::vector<std::uint16_t> compact(n);
+  for (std::size_t i = 0; i < n; ++i)
+    compact[i] = static_cast<std::uint16_t>(
+        std::lower_bound(classes_.begin(), classes_.end(), train.teacher[i]) - classes_.begin());
+
+  FeatureBinner binner;
+  binner.fit(train.features, params_.max_bins, kBinSample, ctx);
+  const TreeTrainingSet data(binner.transform(train.features, threads), std::move(compact),
+                             static_cast<int>(classes_.size()), binner, threads);
+
+  const int n_trees = params_.n_trees;
+  trees_.assign(static_cast<std::size_t>(n_trees), DecisionTree{});
+  const int outer = n_trees > 1 ? std::min(threads, n_trees) : 1;
+  const int inner = n_trees > 1 ? 1 : threads;
+#pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
+  for (int t = 0; t < n_trees; ++t) {
+    const std::uint64_t seed = ctx.derive(static_cast<std::uint64_t>(t)).seed;
+    std::vector<std::uint32_t> weights(n, params_.bootstrap ? 0u : 1u);
+    if (params_.bootstrap) {
+      Rng rng(mix_seed(seed, 0xB0075));
+      for (std::size_t i = 0; i < n; ++i) ++weights[static_cast<std::size_t>(rng.below(n))];
+    }
+    trees_[static_cast<std::size_t>(t)].fit(data, weights, params_.tree, seed, inner);
+  }
+}
+
+Matrix TreeEnsemble::predict_proba(MatrixView x, const Context& ctx) const {
+  DB_CHECK(!trees_.empty(), "{}: predict_proba called before fit or load", model_);
+  DB_CHECK(x.cols() == n_features_, "{}: expected {} feature columns, got {}", model_, n_features_,
+           x.cols());
+  const std::size_t n = x.rows(), k = classes_.size();
+  Matrix out(n, n_classes_, 0.0f);
+  const float scale = 1.0f / static_cast<float>(trees_.size());
+  // Rows go through the trees in blocks, tree by tree: a tree's nodes stay in cache across a
+  // block. Big blocks amortize that best; every thread gets at least one.
+  const std::size_t threads = static_cast<std::size_t>(std::max(1, ctx.threads));
+  const std::size_t block =
+      std::clamp<std::size_t>((n + threads - 1) / threads, 64, DecisionTree::kBlock);
+  const std::ptrdiff_t n_blocks = static_cast<std::ptrdiff_t>((n + block - 1) / block);
+#pragma omp parallel num_threads(static_cast <int>(threads))
+  {
+    std::vector<float> acc(block * k);
+#pragma omp for schedule(dynamic, 1)
+    for (std::ptrdiff_t bb = 0; bb < n_blocks; ++bb) {
+      const std::size_t r0 = static_cast<std::size_t>(bb) * block;
+      const std::size_t r1 = std::min(n, r0 + block);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (const DecisionTree& tree : trees_)
+        tree.accumulate_block(x.row(r0), r1 - r0, x.cols(), acc.data(), k);
+      for (std::size_t i = r0; i < r1; ++i) {
+        const float* a = acc.data() + (i - r0) * k;
+        float* o = out.row(i);
+        for (std::size_t c = 0; c < k; ++c) o[classes_[c]] = a[c] * scale;
+      }
+    }
+  }
+  return out;
+}
+
+void TreeEnsemble::save(const std::filesystem::path& path) const {
+  DB_CHECK(!trees_.empty(), "{}: save called before fit", model_);
+  AtomicFile file(path);
+  BinaryWriter w(file.stream());
+  w.header(kModelFileMagic, 1);
+  w.string(model_);
+  const TreeParams& t = params_.tree;
+  w.pod(static_cast<std::uint8_t>(t.criterion));
+  w.pod<std::int32_t>(t.max_depth);
+  w.pod<std::int32_t>(t.min_samples_split);
+  w.pod<std::int32_t>(t.min_samples_leaf);
+  w.pod(static_cast<std::uint8_t>(t.max_features.kind));
+  w.pod(t.max_features.value);
+  w.pod(static_cast<std::uint8_t>(t.split));
+  w.pod<std::int32_t>(params_.n_trees);
+  w.pod(static_cast<std::uint8_t>(params_.bootstrap));
+  w.pod<std::int32_t>(params_.max_bins);
+  w.pod<std::uint64_t>(n_classes_);
+  w.pod<std::uint64_t>(n_features_);
+  w.vector(classes_);
+  w.pod<std::uint64_t>(trees_.size());
+  for (const DecisionTree& tree : trees_) tree.save(w);
+  file.commit();
+}
+
+std::unique_ptr<TreeEnsemble> TreeEnsemble::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
+  BinaryReader r(in, path.string());
+  r.header(kModelFileMagic, 1);
+  const std::string name = r.string();
+  if (!is_tree_model(name)) fail({path.string(), 0, "model"}, "expected dt, rf or et, got " + name);
+  auto corrupt = [&]() {
+    fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
+  };
+  ForestParams p;
+  TreeParams& t = p.tree;
+  const auto criterion = r.pod<std::uint8_t>();
+  t.max_depth = r.pod<std::int32_t>();
+  t.min_samples_split = r.pod<std::int32_t>();
+  t.min_samples_leaf = r.pod<std::int32_t>();
+  const auto mf_kind = r.pod<std::uint8_t>();
+  t.max_features.value = r.pod<double>();
+  const auto split = r.pod<std::uint8_t>();
+  p.n_trees = r.pod<std::int32_t>();
+  p.bootstrap = r.pod<std::uint8_t>() != 0;
+  p.max_bins = r.pod<std::int32_t>();
+  if (criterion > 1 || mf_kind > 4 || split > 1 || p.n_trees < 1) corrupt();
+  t.criterion = static_cast<Criterion>(criterion);
+  t.max_features.kind = static_cast<MaxFeatures::Kind>(mf_kind);
+  t.split = static_cast<SplitPolicy>(split);
+  auto model = std::make_unique<TreeEnsemble>(name, p);
+  model->n_classes_ = r.pod<std::uint64_t>();
+  model->n_features_ = r.pod<std::uint64_t>();
+  model->classes_ = r.vector<std::int32_t>();
+  const auto& cls = model->classes_;
+  if (cls.empty() || cls.size() > 65536 || !std::is_sorted(cls.begin(), cls.end()) ||
+      cls.front() < 0 || static_cast<std::size_t>(cls.back()) >= model->n_classes_ ||
+      std::adjacent_find(cls.begin(), cls.end()) != cls.end())
+    corrupt();
+  const auto n_trees = r.pod<std::uint64_t>();
+  if (n_trees != static_cast<std::uint64_t>(p.n_trees)) corrupt();
+  model->trees_.resize(n_trees);
+  for (DecisionTree& tree : model->trees_)
+    tree.load(r, model->n_features_, static_cast<int>(cls.size()));
+  return model;
+}
+
+}  // namespace deferbench

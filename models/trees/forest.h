@@ -1,0 +1,70 @@
+// dt, rf and et: one tree ensemble (models/trees/tree.h) under three policy settings, with
+// scikit-learn's parameter meanings:
+//   dt  one tree, all rows, best split, max_depth 16, max_features all
+//   rf  n_trees 200, bootstrap, best split, max_depth unlimited, max_features sqrt
+//   et  n_trees 200, no bootstrap, random thresholds, max_depth unlimited, max_features sqrt
+// Features are binned once per fit (≤ max_bins quantile bins) and shared by all trees. Trees are
+// grown in parallel, tree t seeded with ctx.derive(t), so a model does not depend on the thread
+// count; prediction is parallel over rows. predict_proba is the mean over trees of the leaves'
+// class frequencies, over the global label space (classes absent from training get exactly 0).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "models/classifier.h"
+#include "models/trees/tree.h"
+
+namespace deferbench {
+
+struct ForestParams {
+  TreeParams tree;
+  int n_trees = 1;
+  bool bootstrap = false;  // the sampling policy: a bootstrap sample per tree, or all rows
+  int max_bins = 256;
+
+  // The defaults of a model: "dt", "rf" or "et".
+  static ForestParams defaults(std::string_view model);
+  // Keys: name, criterion (gini | entropy), max_depth (0 = unlimited … 1000),
+  // min_samples_split (2 …), min_samples_leaf (1 …), max_features (all | sqrt | log2 | a fraction
+  // in (0, 1] | an integer ≥ 1), max_bins (2 … 256); rf and et also n_trees (1 … 100000) and
+  // bootstrap.
+  static ForestParams from_yaml(std::string_view model, const YAML::Node& node,
+                                const std::string& path);
+};
+
+class TreeEnsemble final : public Classifier {
+ public:
+  // `model` is "dt", "rf" or "et" (the file's model name).
+  TreeEnsemble(std::string model, ForestParams params);
+
+  void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
+  Matrix predict_proba(MatrixView x, const Context& ctx) const override;
+  void save(const std::filesystem::path& path) const override;
+  std::string_view name() const override { return model_; }
+  std::size_t n_classes() const override { return n_classes_; }
+
+  // Reads a file written by save() of any of dt, rf, et.
+  static std::unique_ptr<TreeEnsemble> load(const std::filesystem::path& path);
+
+  const ForestParams& params() const { return params_; }
+  const std::vector<DecisionTree>& trees() const { return trees_; }
+  // Global ids of the classes seen in training (a tree's compact class k is classes()[k]).
+  const std::vector<std::int32_t>& classes() const { return classes_; }
+  std::size_t n_features() const { return n_features_; }
+
+ private:
+  std::string model_;
+  ForestParams params_;
+  std::size_t n_classes_ = 0;  // global label space size
+  std::size_t n_features_ = 0;
+  std::vector<std::int32_t> classes_;
+  std::vector<DecisionTree> trees_;
+};
+
+}  // namespace deferbench
