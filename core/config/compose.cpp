@@ -206,8 +206,10 @@ void apply_value_override(YAML::Node root, const std::string& raw) {
   YAML::Node v = parse_value(value, origin);
   if (mode == kSet && !existing.IsNull()) {
     std::string was = scalar_kind(existing), now = scalar_kind(v);
-    bool structural = existing.IsMap() != v.IsMap() || existing.IsSequence() != v.IsSequence();
-    bool typed = (was == "a number" || was == "a boolean") && now != was && now != "null";
+    // A mapping is replaced only by a mapping; a scalar and a list may replace each other
+    // (calibration.target takes a number or a list); a number or a boolean keeps its type.
+    bool structural = existing.IsMap() != v.IsMap();
+    bool typed = (was == "a number" || was == "a boolean") && v.IsScalar() && now != was;
     if (structural || typed)
       DB_THROW("{}: type mismatch for '{}': the config has {}, the override gives {}", origin, key,
                was, now);
