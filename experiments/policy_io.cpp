@@ -85,7 +85,11 @@ void save_policy(const fs::path& dir, const std::vector<Stage>& stages,
       } else {
         j["acceptor"] = nullptr;  // global: no acceptor
       }
-      if (s.neighbours && s.knn > 0) {
+      if (s.ood_k > 0) {
+        j["ood_k"] = s.ood_k;
+        j["ood_max_distance"] = s.ood_max_distance;
+      }
+      if (s.neighbours && (s.knn > 0 || s.ood_k > 0)) {
         write_npy(tmp / (prefix + "neighbours.npy"), s.neighbours->train());
         save_labels(tmp / (prefix + "neighbours.bin"), s.neighbours->teacher());
         j["neighbours"] = prefix + "neighbours";
@@ -142,6 +146,8 @@ SavedPolicy load_policy(const fs::path& dir) {
         s.neighbours = std::make_shared<NeighbourIndex>(read_npy(dir / (base + ".npy")),
                                                         load_labels(dir / (base + ".bin")));
       }
+      s.ood_k = j.value("ood_k", 0);
+      if (s.ood_k > 0) s.ood_max_distance = j.at("ood_max_distance").get<double>();
       for (const auto& t : j.at("thresholds")) s.thresholds.push_back(threshold_of(t, dir));
       if (s.thresholds.empty()) fail({mf.string(), 0, "thresholds"}, "a stage has none");
       p.stages.push_back(std::move(s));

@@ -13,6 +13,7 @@
 #include "core/config/compose.h"
 #include "core/config/fields.h"
 #include "core/data/csv_reader.h"
+#include "core/data/json_pairs_reader.h"
 #include "core/data/jsonl_reader.h"
 #include "core/data/npy.h"
 #include "core/data/synthetic.h"
@@ -175,7 +176,8 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
 Traces load_traces(const YAML::Node& dataset, const fs::path& data_dir, std::uint64_t seed) {
   FieldReader r(dataset, "dataset");
   r.get_string("name", "");
-  const std::string format = r.get_choice("format", "", {"synthetic", "csv", "jsonl"});
+  const std::string format =
+      r.get_choice("format", "", {"synthetic", "csv", "jsonl", "json_pairs"});
   if (format == "synthetic") {
     YAML::Node syn = r.get_map("synthetic");
     std::uint64_t data_seed = seed;
@@ -200,6 +202,15 @@ Traces load_traces(const YAML::Node& dataset, const fs::path& data_dir, std::uin
     CsvColumns columns = read_csv_columns(r.get_map("csv"));
     r.finish();
     for (const fs::path& p : paths) all.append(read_csv_traces(p, columns));
+  } else if (format == "json_pairs") {
+    FieldReader jp(r.get_map("json_pairs"), "dataset.json_pairs");
+    JsonPairsOptions o;
+    o.parts = jp.get_string_list("parts", o.parts);
+    o.teacher_error_rate = jp.get_double("teacher_error_rate", 0.0, 0.0, 1.0);
+    jp.finish();
+    r.finish();
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      all.append(read_json_pairs(paths[i], o, mix_seed(seed, i)));
   } else {
     JsonlOptions opts = read_jsonl_options(r.get_map("jsonl"), data_dir);
     r.finish();

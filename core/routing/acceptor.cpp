@@ -32,39 +32,64 @@ NeighbourIndex::NeighbourIndex(MatrixView train_x, std::vector<LabelId> train_te
   }
 }
 
+std::vector<std::pair<float, std::size_t>> NeighbourIndex::nearest(const float* q,
+                                                                   std::size_t k) const {
+  const std::size_t n_train = train_.rows(), d = train_.cols();
+  // Max-heap of (distance, row) holding the k best so far; ties → lower row index wins.
+  std::priority_queue<std::pair<float, std::size_t>> heap;
+  for (std::size_t t = 0; t < n_train; ++t) {
+    const float* r = train_.row(t);
+    float dot = 0.0f;
+    for (std::size_t j = 0; j < d; ++j) dot += q[j] * r[j];
+    const float dist = norms_[t] - 2.0f * dot;  // ‖q‖² is common to every t: left out
+    if (heap.size() < k) {
+      heap.emplace(dist, t);
+    } else if (dist < heap.top().first) {
+      heap.pop();
+      heap.emplace(dist, t);
+    }
+  }
+  std::vector<std::pair<float, std::size_t>> out(heap.size());
+  for (std::size_t i = out.size(); i-- > 0;) {
+    out[i] = heap.top();
+    heap.pop();
+  }
+  return out;
+}
+
 std::vector<float> NeighbourIndex::agreement(MatrixView x, const std::vector<LabelId>& pred, int k,
                                              int threads) const {
   DB_CHECK(x.cols() == train_.cols(), "knn: expected {} feature columns, got {}", train_.cols(),
            x.cols());
   DB_ASSERT(pred.size() == x.rows());
-  const std::size_t n_train = train_.rows(), d = train_.cols();
-  const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(std::max(k, 1)), n_train);
+  const std::size_t kk =
+      std::min<std::size_t>(static_cast<std::size_t>(std::max(k, 1)), train_.rows());
   std::vector<float> out(x.rows(), 0.0f);
-  if (n_train == 0) return out;
+  if (kk == 0) return out;
+#pragma omp parallel for num_threads(std::max(1, threads)) schedule(dynamic, 16)
+  for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(x.rows()); ++ii) {
+    const std::size_t i = static_cast<std::size_t>(ii);
+    std::size_t same = 0;
+    for (const auto& [dist, t] : nearest(x.row(i), kk)) same += teacher_[t] == pred[i];
+    out[i] = static_cast<float>(same) / static_cast<float>(kk);
+  }
+  return out;
+}
+
+std::vector<float> NeighbourIndex::kth_distance(MatrixView x, int k, int threads) const {
+  DB_CHECK(x.cols() == train_.cols(), "knn: expected {} feature columns, got {}", train_.cols(),
+           x.cols());
+  const std::size_t kk =
+      std::min<std::size_t>(static_cast<std::size_t>(std::max(k, 1)), train_.rows());
+  std::vector<float> out(x.rows(), 0.0f);
+  if (kk == 0) return out;
 #pragma omp parallel for num_threads(std::max(1, threads)) schedule(dynamic, 16)
   for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(x.rows()); ++ii) {
     const std::size_t i = static_cast<std::size_t>(ii);
     const float* q = x.row(i);
-    // Max-heap of (distance, row) holding the kk best so far; ties → lower row index wins.
-    std::priority_queue<std::pair<float, std::size_t>> heap;
-    for (std::size_t t = 0; t < n_train; ++t) {
-      const float* r = train_.row(t);
-      float dot = 0.0f;
-      for (std::size_t j = 0; j < d; ++j) dot += q[j] * r[j];
-      const float dist = norms_[t] - 2.0f * dot;  // ‖q‖² is common to every t: left out
-      if (heap.size() < kk) {
-        heap.emplace(dist, t);
-      } else if (dist < heap.top().first) {
-        heap.pop();
-        heap.emplace(dist, t);
-      }
-    }
-    std::size_t same = 0;
-    while (!heap.empty()) {
-      same += teacher_[heap.top().second] == pred[i];
-      heap.pop();
-    }
-    out[i] = static_cast<float>(same) / static_cast<float>(kk);
+    float qq = 0.0f;
+    for (std::size_t j = 0; j < x.cols(); ++j) qq += q[j] * q[j];
+    out[i] = std::sqrt(std::max(0.0f, nearest(q, kk).back().first + qq));
   }
   return out;
 }

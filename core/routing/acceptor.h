@@ -42,10 +42,16 @@ class NeighbourIndex {
   std::vector<float> agreement(MatrixView x, const std::vector<LabelId>& pred, int k,
                                int threads) const;
 
+  // Euclidean distance from each row of x to its k-th nearest training row.
+  std::vector<float> kth_distance(MatrixView x, int k, int threads) const;
+
   const Matrix& train() const { return train_; }
   const std::vector<LabelId>& teacher() const { return teacher_; }
 
  private:
+  // The k nearest training rows of q as (‖q − t‖² − ‖q‖², row), nearest first.
+  std::vector<std::pair<float, std::size_t>> nearest(const float* q, std::size_t k) const;
+
   Matrix train_;
   std::vector<float> norms_;
   std::vector<LabelId> teacher_;

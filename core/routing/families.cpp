@@ -1,6 +1,7 @@
 #include "core/routing/families.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -129,6 +130,10 @@ FamilyOptions FamilyOptions::from_yaml(const YAML::Node& node, const std::string
   o.disjoint_cal_folds =
       rsb.get_choice("cal_folds", "shared", {"shared", "disjoint"}) == "disjoint";
   rsb.finish();
+  FieldReader ood(r.get_map("ood"), path + ".ood");
+  o.ood_k = static_cast<int>(ood.get_int("k", o.ood_k, 0, 1000));
+  o.ood_quantile = ood.get_double("quantile", o.ood_quantile, 0.5, 1.0);
+  ood.finish();
   r.finish();
   return o;
 }
@@ -143,6 +148,21 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
     FittedStage f;
     if (k == 0) {
       f.stage = fit_stage(spec, "model", train, val, options, factory, ctx);
+      if (options.ood_k > 0) {
+        // The guard: val rows are in distribution by construction; the threshold is the chosen
+        // quantile of their distance to the k-th nearest training row.
+        if (!f.stage.neighbours)
+          f.stage.neighbours = std::make_shared<NeighbourIndex>(train.features, train.teacher);
+        std::vector<float> d =
+            f.stage.neighbours->kth_distance(val.features, options.ood_k, ctx.threads);
+        std::sort(d.begin(), d.end());
+        if (!d.empty()) {
+          const auto at = static_cast<std::size_t>(
+              std::ceil(options.ood_quantile * static_cast<double>(d.size())) - 1);
+          f.stage.ood_k = options.ood_k;
+          f.stage.ood_max_distance = d[std::min(at, d.size() - 1)];
+        }
+      }
     } else {
       // The residual rows: the share of the previous stage's rows it is least sure of.
       const Stage& prev = out.back().stage;
@@ -227,8 +247,11 @@ BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStag
     // that with disjoint folds later folds also lose what earlier stages would take).
     const StageOutput everyone = calib_out(fitted[k]);
     const std::vector<std::uint8_t> ok = stage_accepts(s, everyone);
-    for (std::size_t r = 0; r < calib.size(); ++r)
-      if (ok[r]) rejected[r] = 0;
+    for (std::size_t r = 0; r < calib.size(); ++r) {
+      const float sc = everyone.score[r];
+      // Accepted here, or (stage 1) out of distribution: not part of later stages' population.
+      if (ok[r] || (k == 0 && std::isinf(sc) && sc < 0)) rejected[r] = 0;
+    }
     p.feasible = p.feasible || s.feasible;
     p.stages.push_back(std::move(s));
   }

@@ -44,10 +44,13 @@ struct FamilyOptions {
   double residual_quantile = 0.5;   // share of rows passed on to the next stage's training
   std::size_t rsb_min_rows = 50;    // fewer residual training rows: the cascade stops there
   bool disjoint_cal_folds = false;  // rsb: one calibration fold per stage
+  int ood_k = 0;                    // OOD guard: k-th neighbour distance (0: no guard)
+  double ood_quantile = 0.99;       // guard threshold: this quantile of val distances
 
   // The `pipeline` section: keys families (list of global, l2d, rsb), zoo (list of model names
   // or mappings), selection (val), teacher_cost, surrogate_cost, acceptor (mapping), rsb
-  // (mapping: stages, model, residual_quantile, min_rows, cal_folds: shared|disjoint).
+  // (mapping: stages, model, residual_quantile, min_rows, cal_folds: shared|disjoint), ood
+  // (mapping: k, quantile).
   static FamilyOptions from_yaml(const YAML::Node& node, const std::string& path);
 };
 

@@ -39,6 +39,17 @@ CalibrationSettings CalibrationSettings::from_yaml(const YAML::Node& node,
   return s;
 }
 
+namespace {
+
+void apply_ood_guard(const Stage& stage, MatrixView x, StageOutput& out, const Context& ctx) {
+  if (stage.ood_k <= 0 || !stage.neighbours) return;
+  const std::vector<float> d = stage.neighbours->kth_distance(x, stage.ood_k, ctx.threads);
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (d[i] > stage.ood_max_distance) out.score[i] = -std::numeric_limits<float>::infinity();
+}
+
+}  // namespace
+
 StageOutput evaluate_stage(const Stage& stage, MatrixView x, const Context& ctx) {
   StageOutput out;
   if (x.rows() == 0) return out;
@@ -46,6 +57,7 @@ StageOutput evaluate_stage(const Stage& stage, MatrixView x, const Context& ctx)
   out.pred = argmax_rows(proba);
   if (!stage.acceptor) {
     out.score.assign(x.rows(), 1.0f);
+    apply_ood_guard(stage, x, out, ctx);
     return out;
   }
   std::vector<float> knn;
@@ -53,13 +65,18 @@ StageOutput evaluate_stage(const Stage& stage, MatrixView x, const Context& ctx)
     knn = stage.neighbours->agreement(x, out.pred, stage.knn, ctx.threads);
   const Matrix features = acceptor_features(proba, knn, stage.use_embedding ? x : MatrixView());
   out.score = stage.acceptor->score(features, ctx);
+  apply_ood_guard(stage, x, out, ctx);
   return out;
 }
 
 std::vector<std::uint8_t> stage_accepts(const Stage& stage, const StageOutput& out) {
   DB_ASSERT(!stage.thresholds.empty());
-  if (stage.thresholds.size() == 1) return accept_mask(out.score, stage.thresholds[0]);
-  return accept_mask_per_class(out.score, out.pred, stage.thresholds);
+  std::vector<std::uint8_t> ok = stage.thresholds.size() == 1
+                                     ? accept_mask(out.score, stage.thresholds[0])
+                                     : accept_mask_per_class(out.score, out.pred, stage.thresholds);
+  for (std::size_t i = 0; i < ok.size(); ++i)  // −∞: out of distribution, never accepted
+    if (std::isinf(out.score[i]) && out.score[i] < 0) ok[i] = 0;
+  return ok;
 }
 
 Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx) {
@@ -84,8 +101,8 @@ Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx)
       if (ok[k]) {
         r.label[i] = out.pred[k];
         r.stage[i] = static_cast<int>(s);
-      } else {
-        still.push_back(i);
+      } else if (!(s == 0 && std::isinf(out.score[k]) && out.score[k] < 0)) {
+        still.push_back(i);  // (out-of-distribution rows leave the policy at stage 1)
       }
     }
     left.swap(still);

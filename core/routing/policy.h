@@ -39,6 +39,10 @@ struct Stage {
   int knn = 0;
   bool use_embedding = false;
   std::vector<double> thresholds;  // 1 value, or one per class of the global label space
+  // Out-of-distribution guard (stage 1 only): a row whose distance to its ood_k-th nearest
+  // training row exceeds ood_max_distance scores −∞ and is deferred by the whole policy.
+  int ood_k = 0;  // 0: no guard
+  double ood_max_distance = std::numeric_limits<double>::infinity();
   // What calibration found (for reports).
   std::size_t cal_rows = 0, cal_accepted = 0;
   double cal_agreement = std::numeric_limits<double>::quiet_NaN();
@@ -65,7 +69,8 @@ struct Routed {
   std::vector<LabelId> first_prediction;  // stage 1's prediction for every row
 };
 
-// Routes every row of x through the stages in order.
+// Routes every row of x through the stages in order. Rows the first stage's guard marks as out
+// of distribution (score −∞) go to the teacher without visiting later stages.
 Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx);
 
 // Chooses the threshold(s) of a stage from its scores on calibration rows (and, for the

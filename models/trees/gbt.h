@@ -1,0 +1,99 @@
+// Multiclass gradient boosting ("gbt"): softmax loss over histogram regression trees.
+//
+// Each round fits one regression tree per class (K trees) to the softmax gradients
+// g = p − y and hessians h = K/(K−1) · p(1 − p) (the factor makes K = 2 a full Newton step on the
+// logit, as scikit-learn's binary loss does), with Newton leaves w = −η · G / (H + λ) and the
+// split gain G_L²/(H_L + λ) + G_R²/(H_R + λ) − G²/(H + λ). Initial scores are the log class
+// priors. Features are binned once (models/trees/binning.h, ≤ 256 quantile bins); a split learned
+// as "bin ≤ b" is stored as the raw threshold "x ≤ c_b", so prediction reads raw floats.
+//
+// Speed: the K trees of a round share their root (all rows, or the round's subsample), so the
+// root histograms of all classes are built in one pass over rows × features, bin-major
+// (hist[f][bin][k], an inner loop over K contiguous floats). Below the root each tree builds the
+// histogram of its smaller child only and gets the larger one by subtraction. Threads split the
+// root pass by feature and the K trees by class, so the model does not depend on the thread
+// count: same seed, same model, bit for bit.
+//
+// Only the classes present in training are boosted; the others get probability exactly zero.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "models/classifier.h"
+
+namespace deferbench {
+
+struct GbtParams {
+  int n_rounds = 100;              // boosting rounds (K trees each)
+  double learning_rate = 0.1;      // η, shrinks every leaf
+  int max_depth = 3;               // a depth-d tree has at most 2^d leaves
+  double subsample = 1.0;          // rows drawn (without replacement) per round, seeded
+  int min_samples_leaf = 1;        // rows a child must keep
+  double l2 = 1.0;                 // λ on the leaf weights (XGBoost's reg_lambda)
+  double min_child_weight = 1e-3;  // hessian sum a child must keep (LightGBM's default)
+  int max_bins = 256;              // quantile bins per feature
+  int early_stopping_rounds = 0;   // 0: off; else stop when the val log-loss has not improved
+                                   // for that many rounds, and keep the best round
+
+  // Keys: name, n_rounds (1…100000), learning_rate (0…10], max_depth (1…16), subsample (0…1],
+  // min_samples_leaf (1…1e9), l2 (0…1e9), min_child_weight (0…1e9), max_bins (2…256),
+  // early_stopping_rounds (0…100000).
+  static GbtParams from_yaml(const YAML::Node& node, const std::string& path);
+};
+
+// One node of a regression tree, flat: the children of node i are nodes left and right of the
+// same tree. A leaf has feature −1 and adds `value` to its class's score.
+struct GbtNode {
+  std::int32_t feature = -1;  // split feature, −1 for a leaf
+  std::int32_t bin = 0;       // the split "bin ≤ bin" on the training bins
+  float threshold = 0.0f;     // the same split on raw values: x ≤ threshold goes left
+  float value = 0.0f;         // leaf score (learning rate included)
+  std::int32_t left = -1;
+  std::int32_t right = -1;
+};
+
+class GbtClassifier final : public Classifier {
+ public:
+  explicit GbtClassifier(GbtParams params);
+
+  // `val` (may be null) serves early stopping; rows of val whose class was not trained count
+  // with probability 1e-15.
+  void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
+  Matrix predict_proba(MatrixView x, const Context& ctx) const override;
+  void save(const std::filesystem::path& path) const override;
+  std::string_view name() const override { return "gbt"; }
+  std::size_t n_classes() const override { return n_classes_; }
+
+  static std::unique_ptr<GbtClassifier> load(const std::filesystem::path& path);
+
+  const GbtParams& params() const { return params_; }
+  // The fitted model, for inspection. score_c(x) = init_scores()[c] + Σ_r leaf of tree(r, c)
+  // at x; p = softmax(score) over classes() (global ids).
+  const std::vector<std::int32_t>& classes() const { return classes_; }
+  const std::vector<double>& init_scores() const { return init_; }
+  std::size_t n_rounds() const;  // rounds kept (after early stopping)
+  const std::vector<GbtNode>& tree(std::size_t round, std::size_t cls) const {
+    return trees_[round * classes_.size() + cls];
+  }
+  // Multiclass log-loss after each round of the fit (train: on all training rows; val: empty
+  // without a validation set). Both cover every round run, also those early stopping dropped.
+  const std::vector<double>& train_loss() const { return train_loss_; }
+  const std::vector<double>& val_loss() const { return val_loss_; }
+
+ private:
+  GbtParams params_;
+  std::size_t n_classes_ = 0;  // global label space size
+  std::size_t n_features_ = 0;
+  std::vector<std::int32_t> classes_;        // global ids of the classes seen in training
+  std::vector<double> init_;                 // log priors, one per trained class
+  std::vector<std::vector<GbtNode>> trees_;  // round-major: trees_[r · K + c]
+  std::vector<double> train_loss_, val_loss_;
+};
+
+}  // namespace deferbench
