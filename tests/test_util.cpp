@@ -32,6 +32,22 @@ std::filesystem::path TempDir::write(const std::string& name, const std::string&
   return p;
 }
 
+Dataset blobs(std::size_t n, std::uint64_t seed, double spread) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, spread);
+  const double centres[3][4] = {{2, 0, 0, 1}, {0, 2, 0, -1}, {0, 0, 2, 0}};
+  const LabelId ids[3] = {0, 2, 3};
+  Dataset d;
+  d.labels = std::make_shared<LabelSpace>(std::vector<std::string>{"0", "1", "2", "3", "4"});
+  d.features = Matrix(n, 4);
+  for (std::size_t i = 0; i < n; ++i) {
+    int c = static_cast<int>(i % 3);
+    for (int j = 0; j < 4; ++j) d.features(i, j) = static_cast<float>(centres[c][j] + noise(rng));
+    d.teacher.push_back(ids[c]);
+  }
+  return d;
+}
+
 std::size_t count_files(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(dir)) return 0;
   std::size_t n = 0;

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/data/dataset.h"
 #include "core/util/error.h"
 
 namespace deferbench::testing {
@@ -39,6 +40,10 @@ std::string error_of(F f) {
   }
   return "";
 }
+
+// Three Gaussian blobs in 4-d, labelled 0, 2, 3 of a 5-class label space "0".."4" (classes 1
+// and 4 never occur): the standard small problem of the model tests.
+Dataset blobs(std::size_t n, std::uint64_t seed, double spread);
 
 // Files (recursively) in a folder, for "no output left behind" checks.
 std::size_t count_files(const std::filesystem::path& dir);

@@ -49,7 +49,7 @@ std::vector<std::pair<float, std::size_t>> NeighbourIndex::nearest(const float* 
       heap.emplace(dist, t);
     }
   }
-  std::vector<std::pair<float, std::size_t>> out(heap.size());
+  Neighbours out(heap.size());
   for (std::size_t i = out.size(); i-- > 0;) {
     out[i] = heap.top();
     heap.pop();
@@ -57,11 +57,10 @@ std::vector<std::pair<float, std::size_t>> NeighbourIndex::nearest(const float* 
   return out;
 }
 
-std::vector<float> NeighbourIndex::agreement(MatrixView x, const std::vector<LabelId>& pred, int k,
-                                             int threads) const {
+template <class PerRow>
+std::vector<float> NeighbourIndex::per_row(MatrixView x, int k, int threads, PerRow f) const {
   DB_CHECK(x.cols() == train_.cols(), "knn: expected {} feature columns, got {}", train_.cols(),
            x.cols());
-  DB_ASSERT(pred.size() == x.rows());
   const std::size_t kk =
       std::min<std::size_t>(static_cast<std::size_t>(std::max(k, 1)), train_.rows());
   std::vector<float> out(x.rows(), 0.0f);
@@ -69,29 +68,28 @@ std::vector<float> NeighbourIndex::agreement(MatrixView x, const std::vector<Lab
 #pragma omp parallel for num_threads(std::max(1, threads)) schedule(dynamic, 16)
   for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(x.rows()); ++ii) {
     const std::size_t i = static_cast<std::size_t>(ii);
-    std::size_t same = 0;
-    for (const auto& [dist, t] : nearest(x.row(i), kk)) same += teacher_[t] == pred[i];
-    out[i] = static_cast<float>(same) / static_cast<float>(kk);
+    out[i] = f(i, nearest(x.row(i), kk));
   }
   return out;
 }
 
+std::vector<float> NeighbourIndex::agreement(MatrixView x, const std::vector<LabelId>& pred, int k,
+                                             int threads) const {
+  DB_ASSERT(pred.size() == x.rows());
+  return per_row(x, k, threads, [&](std::size_t i, const Neighbours& nn) {
+    std::size_t same = 0;
+    for (const auto& [dist, t] : nn) same += teacher_[t] == pred[i];
+    return static_cast<float>(same) / static_cast<float>(nn.size());
+  });
+}
+
 std::vector<float> NeighbourIndex::kth_distance(MatrixView x, int k, int threads) const {
-  DB_CHECK(x.cols() == train_.cols(), "knn: expected {} feature columns, got {}", train_.cols(),
-           x.cols());
-  const std::size_t kk =
-      std::min<std::size_t>(static_cast<std::size_t>(std::max(k, 1)), train_.rows());
-  std::vector<float> out(x.rows(), 0.0f);
-  if (kk == 0) return out;
-#pragma omp parallel for num_threads(std::max(1, threads)) schedule(dynamic, 16)
-  for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(x.rows()); ++ii) {
-    const std::size_t i = static_cast<std::size_t>(ii);
+  return per_row(x, k, threads, [&](std::size_t i, const Neighbours& nn) {
     const float* q = x.row(i);
     float qq = 0.0f;
     for (std::size_t j = 0; j < x.cols(); ++j) qq += q[j] * q[j];
-    out[i] = std::sqrt(std::max(0.0f, nearest(q, kk).back().first + qq));
-  }
-  return out;
+    return std::sqrt(std::max(0.0f, nn.back().first + qq));
+  });
 }
 
 Matrix acceptor_features(MatrixView proba, const std::vector<float>& knn_agreement,

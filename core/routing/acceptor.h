@@ -50,7 +50,11 @@ class NeighbourIndex {
 
  private:
   // The k nearest training rows of q as (‖q − t‖² − ‖q‖², row), nearest first.
-  std::vector<std::pair<float, std::size_t>> nearest(const float* q, std::size_t k) const;
+  using Neighbours = std::vector<std::pair<float, std::size_t>>;
+  Neighbours nearest(const float* q, std::size_t k) const;
+  // f(i, nearest(x.row(i))) for every row, in parallel (k clamped to [1, training rows]).
+  template <class PerRow>
+  std::vector<float> per_row(MatrixView x, int k, int threads, PerRow f) const;
 
   Matrix train_;
   std::vector<float> norms_;

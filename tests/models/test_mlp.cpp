@@ -39,22 +39,7 @@ Dataset xor_data(std::size_t n, std::uint64_t seed) {
   return d;
 }
 
-// Three Gaussian blobs in 4-d, labels over a 5-class global space (classes 1 and 4 unused).
-Dataset blobs(std::size_t n, std::uint64_t seed, double spread) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> noise(0.0, spread);
-  const double centres[3][4] = {{2, 0, 0, 1}, {0, 2, 0, -1}, {0, 0, 2, 0}};
-  const LabelId ids[3] = {0, 2, 3};
-  Dataset d;
-  d.labels = std::make_shared<LabelSpace>(std::vector<std::string>{"0", "1", "2", "3", "4"});
-  d.features = Matrix(n, 4);
-  for (std::size_t i = 0; i < n; ++i) {
-    int c = static_cast<int>(i % 3);
-    for (int j = 0; j < 4; ++j) d.features(i, j) = static_cast<float>(centres[c][j] + noise(rng));
-    d.teacher.push_back(ids[c]);
-  }
-  return d;
-}
+using testing::blobs;
 
 double accuracy(const Classifier& model, const Dataset& d, const Context& ctx) {
   auto pred = model.predict(d.features, ctx);
