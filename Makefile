@@ -23,7 +23,7 @@ demo: build
 	./$(BUILD)/deferbench run
 
 test: build
-	ctest --preset $(PRESET) -j $(JOBS)
+	OMP_WAIT_POLICY=passive ctest --preset $(PRESET) -j $(JOBS)
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
