@@ -64,7 +64,7 @@ def main():
                     print(f"{dataset} {mode} seed {seed}: done", file=sys.stderr, flush=True)
 
     lines = [
-        f"Guarantee over {a.seeds} split seeds (δ = 0.1 for guaranteed; test split only). "
+        f"Guarantee over {a.seeds} split seeds (test split only; extra overrides: {a.extra or 'none'}). "
         "`agreement ≥ target`: seeds whose deployed policy met the target on test (a seed that "
         "deploys nothing sends all traffic to the teacher and counts as meeting it).",
         "",
