@@ -48,6 +48,20 @@ Dataset blobs(std::size_t n, std::uint64_t seed, double spread) {
   return d;
 }
 
+void expect_distributions(MatrixView proba, const std::vector<std::size_t>& zero_columns) {
+  for (std::size_t i = 0; i < proba.rows(); ++i) {
+    double sum = 0;
+    for (std::size_t j = 0; j < proba.cols(); ++j) {
+      EXPECT_GE(proba(i, j), 0.0f) << "row " << i;
+      EXPECT_LE(proba(i, j), 1.0f) << "row " << i;
+      sum += proba(i, j);
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << i;
+    for (std::size_t c : zero_columns)
+      EXPECT_EQ(proba(i, c), 0.0f) << "row " << i << " column " << c;
+  }
+}
+
 std::size_t count_files(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(dir)) return 0;
   std::size_t n = 0;

@@ -45,6 +45,10 @@ std::string error_of(F f) {
 // and 4 never occur): the standard small problem of the model tests.
 Dataset blobs(std::size_t n, std::uint64_t seed, double spread);
 
+// Every row of `proba` is a probability distribution (entries in [0, 1], sum 1 within 1e-5), and
+// the listed columns (classes never seen in training) are exactly 0.
+void expect_distributions(MatrixView proba, const std::vector<std::size_t>& zero_columns);
+
 // Files (recursively) in a folder, for "no output left behind" checks.
 std::size_t count_files(const std::filesystem::path& dir);
 

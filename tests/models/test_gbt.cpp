@@ -134,13 +134,7 @@ TEST(GbtPredict, SeparableDataAbsentClassesAndRowSums) {
   EXPECT_EQ(model.classes(), (std::vector<std::int32_t>{0, 2, 3}));
   Matrix proba = model.predict_proba(test.features, cpu());
   ASSERT_EQ(proba.cols(), 5u);
-  for (std::size_t i = 0; i < proba.rows(); ++i) {
-    EXPECT_EQ(proba(i, 1), 0.0f);
-    EXPECT_EQ(proba(i, 4), 0.0f);
-    double sum = 0;
-    for (std::size_t j = 0; j < 5; ++j) sum += proba(i, j);
-    EXPECT_NEAR(sum, 1.0, 1e-5);
-  }
+  testing::expect_distributions(proba, {1, 4});
   auto pred = model.predict(test.features, cpu());
   std::size_t right = 0;
   for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == test.teacher[i];
