@@ -37,29 +37,17 @@ TorchLogReg::TorchLogReg(LogRegParams params) : params_(params) {}
 TorchLogReg::~TorchLogReg() = default;
 
 void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
-  DB_CHECK(train.size() > 0, "logreg: cannot fit on an empty training set");
-  DB_CHECK(train.features.rows() == train.size(), "logreg: the training set has no features");
   torch_util::apply(ctx);
   const torch::Device device = torch_util::device_of(ctx);
+  torch_util::TrainingTensors data = torch_util::training_tensors(
+      train, params_.standardize, device, params_.batch_rows, "logreg");
   n_classes_ = train.n_classes();
+  classes_ = data.classes;
+  mean_ = data.mean;
+  scale_ = data.scale;
   const std::size_t n = train.size(), d = train.features.cols();
-
-  // Train over the classes present only; the others get probability zero at prediction.
-  torch_util::CompactLabels labels = torch_util::compact_labels(train.teacher);
-  classes_ = labels.classes;
   const int64_t k = static_cast<int64_t>(classes_.size());
-
-  if (params_.standardize) {
-    torch_util::standardization(train.features, mean_, scale_);
-  } else {
-    mean_.assign(d, 0.0f);
-    scale_.assign(d, 1.0f);
-  }
-
-  torch::Tensor x =
-      torch_util::standardized_on(train.features, mean_, scale_, device, params_.batch_rows);
-  torch::Tensor y =
-      torch::from_blob(labels.index.data(), {static_cast<int64_t>(n)}, torch::kInt64).to(device);
+  torch::Tensor x = data.x, y = data.y;
   epochs_run_ = best_epoch_ = 0;
 
   if (params_.solver == LogRegSolver::kAdam) {

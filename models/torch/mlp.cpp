@@ -76,32 +76,17 @@ TorchMlp::TorchMlp(std::string name, MlpParams params)
 TorchMlp::~TorchMlp() = default;
 
 void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
-  DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", name_);
-  DB_CHECK(train.features.rows() == train.size(), "{}: the training set has no features", name_);
   torch_util::apply(ctx);
   const torch::Device device = torch_util::device_of(ctx);
+  torch_util::TrainingTensors data =
+      torch_util::training_tensors(train, params_.standardize, device, params_.batch_rows, name_);
   n_classes_ = train.n_classes();
-  const std::size_t n = train.size(), d = train.features.cols();
-
-  // Train over the classes present only; the others get probability zero at prediction.
-  torch_util::CompactLabels labels = torch_util::compact_labels(train.teacher);
-  classes_ = labels.classes;
+  classes_ = data.classes;
+  mean_ = data.mean;
+  scale_ = data.scale;
+  const std::size_t d = train.features.cols();
   const auto k = static_cast<std::int64_t>(classes_.size());
-
-  if (params_.standardize) {
-    torch_util::standardization(train.features, mean_, scale_);
-  } else {
-    mean_.assign(d, 0.0f);
-    scale_.assign(d, 1.0f);
-  }
-
-  // The whole training set goes to the device once; minibatches are gathered there.
-  torch::Tensor x =
-      torch_util::standardized_on(train.features, mean_, scale_, device, params_.batch_rows);
-  torch::Tensor y =
-      torch::from_blob(labels.index.data(), {static_cast<std::int64_t>(n)}, torch::kInt64)
-          .to(device)
-          .clone();
+  torch::Tensor x = data.x, y = data.y;
   torch::Tensor xv, yv;
   if (val != nullptr && val->size() > 0) {
     DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", name_,

@@ -128,6 +128,28 @@ torch::Tensor standardized_on(MatrixView x, const std::vector<float>& mean,
   return out;
 }
 
+TrainingTensors training_tensors(const Dataset& train, bool standardize, torch::Device device,
+                                 std::int64_t chunk_rows, std::string_view model) {
+  DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", model);
+  DB_CHECK(train.features.rows() == train.size(), "{}: the training set has no features", model);
+  TrainingTensors t;
+  CompactLabels labels = compact_labels(train.teacher);
+  t.classes = labels.classes;
+  if (standardize) {
+    standardization(train.features, t.mean, t.scale);
+  } else {
+    t.mean.assign(train.features.cols(), 0.0f);
+    t.scale.assign(train.features.cols(), 1.0f);
+  }
+  // The whole training set goes to the device once; minibatches are gathered there.
+  t.x = standardized_on(train.features, t.mean, t.scale, device, chunk_rows);
+  t.y = torch::from_blob(labels.index.data(), {static_cast<std::int64_t>(train.size())},
+                         torch::kInt64)
+            .to(device)
+            .clone();
+  return t;
+}
+
 CompactLabels compact_labels(const std::vector<std::int32_t>& labels) {
   CompactLabels out;
   out.classes = labels;

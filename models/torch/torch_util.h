@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <string_view>
+
 #include <torch/torch.h>
 
+#include "core/data/dataset.h"
 #include "core/data/matrix.h"
 #include "core/util/context.h"
 
@@ -68,6 +71,18 @@ struct CompactLabels {
   std::vector<std::int64_t> index;  // one per row
 };
 CompactLabels compact_labels(const std::vector<std::int32_t>& labels);
+
+// A training set on the device, as every torch model starts its fit: the classes present (the
+// model trains over those only; the others get probability zero), the standardization learned
+// on it (mean 0 / scale 1 when `standardize` is false), the standardized features and the
+// compact class indices. Errors name `model` for an empty or featureless training set.
+struct TrainingTensors {
+  std::vector<std::int32_t> classes;
+  std::vector<float> mean, scale;
+  torch::Tensor x, y;
+};
+TrainingTensors training_tensors(const Dataset& train, bool standardize, torch::Device device,
+                                 std::int64_t chunk_rows, std::string_view model);
 
 // The rows of `labels` whose class is among `classes` (sorted), and their compact indices:
 // validation rows of a class the model never saw are left out of the validation loss.
