@@ -93,20 +93,14 @@ int cli_main(int argc, char** argv) {
   if (route_cmd->parsed()) {
     Context ctx{resolve_device(parse_device(route_device)), 0, resolve_threads(route_threads)};
     const SavedPolicy policy = load_policy(policy_dir);
-    const std::string lines = route_file(policy, route_input, route_opts, ctx);
+    const RoutedFile routed = route_file(policy, route_input, route_opts, ctx);
     if (route_output.empty())
-      fmt::print("{}", lines);
+      fmt::print("{}", routed.lines);
     else
-      write_file_atomic(route_output, lines);
-    if (!quiet) {
-      const std::size_t rows =
-          static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n'));
-      std::size_t handled = 0;
-      for (std::size_t pos = 0; (pos = lines.find("\"handled\"", pos)) != std::string::npos; ++pos)
-        ++handled;
+      write_file_atomic(route_output, routed.lines);
+    if (!quiet)
       fmt::print(stderr, "deferbench route: {} rows, {} handled by the surrogate, {} deferred\n",
-                 rows, handled, rows - handled);
-    }
+                 routed.rows, routed.handled, routed.rows - routed.handled);
     return 0;
   }
   if (featurize->parsed()) {

@@ -22,11 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json threshold_json(double v) {
-  if (std::isfinite(v)) return v;
-  return v > 0 ? "+inf" : "-inf";
-}
-
 double threshold_of(const nlohmann::json& j, const fs::path& dir) {
   if (j.is_number()) return j.get<double>();
   if (j == "+inf") return std::numeric_limits<double>::infinity();
@@ -51,6 +46,11 @@ std::vector<LabelId> load_labels(const fs::path& file) {
 }
 
 }  // namespace
+
+nlohmann::json threshold_json(double v) {
+  if (std::isfinite(v)) return v;
+  return v > 0 ? "+inf" : "-inf";
+}
 
 void save_policy(const fs::path& dir, const std::vector<Stage>& stages,
                  const TextFeaturizer* featurizer, const LabelSpace& labels,
@@ -158,8 +158,8 @@ SavedPolicy load_policy(const fs::path& dir) {
   return p;
 }
 
-std::string route_file(const SavedPolicy& policy, const fs::path& input,
-                       const RouteOptions& options, const Context& ctx) {
+RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const RouteOptions& options,
+                      const Context& ctx) {
   std::string format = options.format;
   if (format == "auto") {
     const std::string ext = input.extension().string();
@@ -204,7 +204,9 @@ std::string route_file(const SavedPolicy& policy, const fs::path& input,
   DB_CHECK(x.cols() == policy.feature_dim || x.rows() == 0,
            "{}: the policy expects {} feature columns, the input has {}", input.string(),
            policy.feature_dim, x.cols());
-  std::string out;
+  RoutedFile result;
+  result.rows = x.rows();
+  std::string& out = result.lines;
   if (policy.stages.empty()) {
     for (const std::string& id : traces.ids)
       out += nlohmann::json({{"id", id},
@@ -214,7 +216,7 @@ std::string route_file(const SavedPolicy& policy, const fs::path& input,
                              {"stage", nullptr}})
                  .dump() +
              "\n";
-    return out;
+    return result;
   }
   const Routed r = route(policy.stages, x, ctx);
   for (std::size_t i = 0; i < x.rows(); ++i) {
@@ -226,8 +228,9 @@ std::string route_file(const SavedPolicy& policy, const fs::path& input,
         {"accept_score", r.score[i]},
         {"stage", handled ? nlohmann::json(r.stage[i] + 1) : nlohmann::json()}};
     out += line.dump() + "\n";
+    result.handled += handled;
   }
-  return out;
+  return result;
 }
 
 }  // namespace deferbench

@@ -48,7 +48,15 @@ struct RouteOptions {
 // Reads FILE (JSONL traces without teacher, CSV with a text column, or .npy features), routes
 // every row and returns one JSON line per row: {"id", "label" (null when deferred), "decision"
 // ("handled" | "deferred"), "accept_score", "stage" (1-based, null when deferred)}.
-std::string route_file(const SavedPolicy& policy, const std::filesystem::path& input,
-                       const RouteOptions& options, const Context& ctx);
+struct RoutedFile {
+  std::string lines;        // one JSON line per input row
+  std::size_t rows = 0;     // input rows
+  std::size_t handled = 0;  // rows the surrogate answered
+};
+RoutedFile route_file(const SavedPolicy& policy, const std::filesystem::path& input,
+                      const RouteOptions& options, const Context& ctx);
+
+// A threshold as JSON: the number, or "+inf" / "-inf" (JSON has no infinity).
+nlohmann::json threshold_json(double v);
 
 }  // namespace deferbench

@@ -368,8 +368,7 @@ nlohmann::json thresholds_json(const std::vector<Stage>& stages) {
   nlohmann::json out = nlohmann::json::array();
   for (const Stage& s : stages) {
     nlohmann::json t = nlohmann::json::array();
-    for (double v : s.thresholds)
-      t.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(v > 0 ? "+inf" : "-inf"));
+    for (double v : s.thresholds) t.push_back(threshold_json(v));
     out.push_back({{"thresholds", t},
                    {"feasible", s.feasible},
                    {"cal_rows", s.cal_rows},

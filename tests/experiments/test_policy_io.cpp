@@ -47,8 +47,10 @@ TEST(PolicyArtifact, SaveLoadRouteReproducesTheRunExactly) {
 
   // Through a file, as `deferbench route` does: one JSON line per row, same decisions.
   write_npy(dir / "test.npy", prep.test.features);
-  const std::string lines = route_file(loaded, dir / "test.npy", RouteOptions{}, ctx);
-  std::istringstream in(lines);
+  const RoutedFile routed = route_file(loaded, dir / "test.npy", RouteOptions{}, ctx);
+  EXPECT_EQ(routed.rows, prep.test.size());
+  EXPECT_EQ(routed.handled, handled);
+  std::istringstream in(routed.lines);
   std::string line;
   std::size_t i = 0, handled_lines = 0;
   while (std::getline(in, line)) {
@@ -87,8 +89,9 @@ TEST(PolicyArtifact, TextPolicyRoutesJsonlTrafficWithoutTeacher) {
                 "{\"id\": \"q1\", \"input\": \"I lost my card, please block it\"}\n"
                 "{\"id\": \"q2\", \"input\": \"what is the exchange rate for euros\"}\n");
   Context ctx{Device::kCpu, 0, 1};
-  const std::string lines = route_file(p, traffic, RouteOptions{}, ctx);
-  std::istringstream in(lines);
+  const RoutedFile routed = route_file(p, traffic, RouteOptions{}, ctx);
+  EXPECT_EQ(routed.rows, 2u);
+  std::istringstream in(routed.lines);
   std::string line;
   std::vector<std::string> ids;
   while (std::getline(in, line)) ids.push_back(nlohmann::json::parse(line)["id"]);
