@@ -12,8 +12,11 @@
 
 #include "core/config/compose.h"
 #include "core/util/atomic_file.h"
+#include "core/util/error.h"
 #include "experiments/policy_io.h"
+#include "experiments/report.h"
 #include "experiments/run.h"
+#include "experiments/sweep.h"
 #include "models/device.h"
 
 namespace deferbench {
@@ -46,6 +49,30 @@ int cli_main(int argc, char** argv) {
                   "Config folder (default: experiments/configs of the source tree)");
   run->add_flag("-q,--quiet", quiet, "No summary and no log lines, errors only");
   run->add_flag("-v,--verbose", verbose, "Debug log lines");
+  bool multirun = false;
+  std::string resume_dir;
+  int jobs = 0;
+  run->add_flag("-m,--multirun", multirun,
+                "Sweep: KEY=a,b,c and KEY=range(start,stop[,step]) expand to the Cartesian "
+                "product of runs, in one resumable folder");
+  run->add_option("--resume", resume_dir,
+                  "Complete an interrupted sweep folder (reruns runs without metrics.json)");
+  run->add_option("-j,--jobs", jobs, "Sweep runs at once (default: the cores; also jobs=N)")
+      ->check(CLI::Range(1, 1024));
+  std::string progress = "auto";
+  run->add_option("--progress", progress, "Sweep progress: auto | bar | lines | none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+
+  std::string report_dir;
+  double report_target = -1;
+  bool no_plots = false;
+  CLI::App* report = app.add_subcommand(
+      "report", "Tables (Markdown, LaTeX, CSV) and gnuplot plots of a sweep folder");
+  report->add_option("dir", report_dir, "Sweep folder (results/<name>/<stamp> or .../latest)")
+      ->required();
+  report->add_option("--target", report_target, "Table 2's target (default: 0.9 or the median)");
+  report->add_flag("--no-plots", no_plots, "Tables only");
+  report->add_flag("-q,--quiet", quiet, "No file list on stdout");
 
   std::vector<std::string> feat_overrides;
   std::string feat_out;
@@ -103,6 +130,18 @@ int cli_main(int argc, char** argv) {
                  routed.rows, routed.handled, routed.rows - routed.handled);
     return 0;
   }
+  if (report->parsed()) {
+    ReportOptions ro;
+    ro.zoo_target = report_target;
+    ro.plots = !no_plots;
+    const ReportResult r = write_report(report_dir, ro);
+    if (!r.warning.empty()) spdlog::warn("{}", r.warning);
+    if (!quiet) {
+      fmt::print("report of {} runs ({} without metrics.json skipped):\n", r.runs, r.skipped_runs);
+      for (const fs::path& f : r.files) fmt::print("  {}\n", f.string());
+    }
+    return 0;
+  }
   if (featurize->parsed()) {
     RunOptions options;
     options.project_root = root;
@@ -110,6 +149,42 @@ int cli_main(int argc, char** argv) {
     featurize_to(compose_config(dir, feat_overrides).config, options, feat_out);
     return 0;
   }
+  // `jobs=N` among the overrides is the sweep launcher's setting, not part of the config.
+  for (auto it = overrides.begin(); it != overrides.end();) {
+    if (it->rfind("jobs=", 0) == 0) {
+      try {
+        jobs = std::stoi(it->substr(5));
+      } catch (const std::exception&) {
+        jobs = 0;
+      }
+      DB_CHECK(jobs >= 1, "override '{}': jobs: expected an integer ≥ 1", *it);
+      it = overrides.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (multirun || !resume_dir.empty()) {
+    DB_CHECK(!print_cfg, "--cfg prints one composed config: drop -m (or give one value per key)");
+    SweepOptions so;
+    so.project_root = root;
+    so.config_dir = config_dir;
+    so.jobs = jobs;
+    so.resume = resume_dir;
+    so.progress = quiet                 ? ProgressMode::kNone
+                  : progress == "bar"   ? ProgressMode::kBar
+                  : progress == "lines" ? ProgressMode::kLines
+                  : progress == "none"  ? ProgressMode::kNone
+                                        : ProgressMode::kAuto;
+    const SweepResult r = run_sweep(overrides, so);
+    if (!quiet || r.failed > 0)
+      fmt::print(
+          "sweep: {} runs ({} already complete, {} failed) in {}; shared work: {} "
+          "computed, {} reused\n",
+          r.runs, r.skipped, r.failed, r.dir.string(), r.fits_computed, r.fits_reused);
+    return sweep_exit_status(r);
+  }
+  for (const std::string& o : overrides)
+    DB_CHECK(!is_sweep_override(o), "override '{}' lists several values: add -m to sweep them", o);
   ComposedConfig composed = compose_config(dir, overrides);
   if (print_cfg) {
     fmt::print("{}", to_yaml_text(composed.config));

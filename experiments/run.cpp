@@ -1,5 +1,6 @@
 #include "experiments/run.h"
 
+#include <glob.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +24,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "experiments/policy_io.h"
+#include "experiments/run_log.h"
 #include "models/device.h"
 #include "models/registry.h"
 #include "models/torch/linalg.h"
@@ -105,25 +107,6 @@ JsonlOptions read_jsonl_options(const YAML::Node& node, const fs::path& data_dir
   return o;
 }
 
-std::string timestamp_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H-%M-%S", &tm);
-  return buf;
-}
-
-// Points `link` at `target` (a sibling name) atomically.
-void update_symlink(const fs::path& link, const fs::path& target) {
-  fs::path tmp = link.parent_path() / fmt::format(".{}.tmp-{}", link.filename().string(), getpid());
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  fs::create_directory_symlink(target, tmp, ec);
-  if (!ec) fs::rename(tmp, link, ec);
-  if (ec) spdlog::warn("could not update {}: {}", link.string(), ec.message());
-}
-
 // NaN (an undefined metric, e.g. agreement when nothing is handled) is written as null.
 nlohmann::json nan_to_json(double x) {
   return std::isnan(x) ? nlohmann::json() : nlohmann::json(x);
@@ -142,6 +125,32 @@ nlohmann::json routing_json(const RoutingMetrics& m) {
 }
 
 }  // namespace
+
+std::string timestamp_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H-%M-%S", &tm);
+  return buf;
+}
+
+void update_symlink(const fs::path& link, const fs::path& target) {
+  fs::path tmp = link.parent_path() / fmt::format(".{}.tmp-{}", link.filename().string(), getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_directory_symlink(target, tmp, ec);
+  if (!ec) fs::rename(tmp, link, ec);
+  if (ec) spdlog::warn("could not update {}: {}", link.string(), ec.message());
+}
+
+fs::path new_stamped_folder(const fs::path& parent) {
+  fs::create_directories(parent);
+  const std::string stamp = timestamp_now();
+  fs::path dir = parent / stamp;
+  for (int k = 1; !fs::create_directory(dir); ++k) dir = parent / fmt::format("{}_{}", stamp, k);
+  return dir;
+}
 
 RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& project_root) {
   RunSettings s;
@@ -169,6 +178,7 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
 
   s.dataset = r.get_map("dataset");
   s.model = r.get_map("model");
+  r.allow("sweep");  // the axes `run -m` adds (ignored by a single run)
   r.finish();
   return s;
 }
@@ -193,6 +203,16 @@ Traces load_traces(const YAML::Node& dataset, const fs::path& data_dir, std::uin
   std::vector<fs::path> paths;
   for (std::size_t i = 0; i < files.size(); ++i) {
     fs::path p = absolute_against(files[i], data_dir);
+    if (files[i].find_first_of("*?[") != std::string::npos) {
+      // A pattern: its matches, sorted (glob(3) sorts them).
+      glob_t g{};
+      const int rc = glob(p.c_str(), 0, nullptr, &g);
+      for (std::size_t k = 0; rc == 0 && k < g.gl_pathc; ++k) paths.emplace_back(g.gl_pathv[k]);
+      globfree(&g);
+      DB_CHECK(rc == 0, "config: 'dataset.files[{}]': no file matches {} (data_dir is {})", i,
+               p.string(), data_dir.string());
+      continue;
+    }
     DB_CHECK(fs::exists(p), "config: 'dataset.files[{}]': file not found: {} (data_dir is {})", i,
              p.string(), data_dir.string());
     paths.push_back(p);
@@ -316,8 +336,8 @@ namespace {
 struct Surrogate {
   YAML::Node spec;
   std::string label;
-  std::vector<FittedStage> stages;
-  double fit_seconds = 0;
+  std::shared_ptr<const FittedSurrogate> fitted;
+  bool cached = false;  // the fit came from a sweep's cache
 };
 
 std::string label_of(const YAML::Node& spec) {
@@ -339,9 +359,33 @@ struct Evaluated {
   std::vector<double> agreement_per_stage;
 };
 
-Evaluated evaluate(const std::vector<Stage>& stages, const Dataset& split, const FamilyOptions& opt,
-                   const Context& ctx) {
-  const Routed r = route(stages, split.features, ctx);
+// The outputs each stage of a `family` policy with `n_stages` stages sees on a split, from its
+// fitted stages' outputs on every row of the split: l2d and rsb stage k use fitted stage k;
+// global is stage 1 without its acceptor (every score 1, out-of-distribution rows kept −∞).
+std::vector<StageOutput> policy_outputs(const std::string& family, std::size_t n_stages,
+                                        const std::vector<const StageOutput*>& fitted) {
+  std::vector<StageOutput> out;
+  for (std::size_t k = 0; k < n_stages; ++k) out.push_back(*fitted.at(k));
+  if (family == "global")
+    for (float& sc : out.at(0).score)
+      if (!(std::isinf(sc) && sc < 0)) sc = 1.0f;
+  return out;
+}
+
+// Routes a split with a built policy from precomputed stage outputs (no stages: all deferred)
+// and measures it.
+Evaluated evaluate(const std::vector<Stage>& stages, const std::string& family,
+                   const std::vector<const StageOutput*>& fitted, const Dataset& split,
+                   const FamilyOptions& opt) {
+  Routed r;
+  if (stages.empty()) {
+    r.label.assign(split.size(), kNoLabel);
+    r.stage.assign(split.size(), -1);
+    r.score.assign(split.size(), 0.0f);
+    r.first_prediction.assign(split.size(), kNoLabel);
+  } else {
+    r = route_outputs(stages, policy_outputs(family, stages.size(), fitted));
+  }
   std::vector<std::uint8_t> handled(split.size());
   std::vector<LabelId> answer(split.size());
   Evaluated e;
@@ -383,50 +427,196 @@ std::string csv_number(double x) {
   return std::isnan(x) ? "" : fmt::format("{:.6g}", x);
 }
 
-}  // namespace
+// Everything a run decides before its expensive steps: settings, the validated zoo and the
+// cache keys of its shared work.
+struct RunPlan {
+  RunSettings s;
+  Context ctx;
+  ModelFactory factory;
+  std::vector<Surrogate> zoo;
+  bool need_rsb = false;
+  std::string prep_key;
+  std::vector<std::string> fit_keys;  // per zoo member
+};
 
-RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
-  const auto t_start = Clock::now();
-  const RunSettings s = RunSettings::from_config(config, options.project_root);
-  Context ctx = s.context();
-  ctx.device = resolve_device(s.device);
-  const ModelFactory factory = [](const YAML::Node& spec, const std::string& path) {
+std::string yaml_key(const YAML::Node& node) {
+  return node ? YAML::Dump(node) : "~";
+}
+
+RunPlan plan_run(const YAML::Node& config, const RunOptions& options) {
+  RunPlan p;
+  p.s = RunSettings::from_config(config, options.project_root);
+  const RunSettings& s = p.s;
+  p.ctx = s.context();
+  p.ctx.device = resolve_device(s.device);
+  p.factory = [](const YAML::Node& spec, const std::string& path) {
     return builtin_models().make(spec, path);
   };
   // The candidate surrogates; every spec is validated before any expensive step.
-  std::vector<Surrogate> zoo;
-  zoo.push_back({YAML::Clone(s.model), "", {}, 0});
-  for (const YAML::Node& spec : s.pipeline.zoo) zoo.push_back({spec, "", {}, 0});
+  auto& zoo = p.zoo;
+  zoo.push_back({YAML::Clone(s.model), "", nullptr, false});
+  for (const YAML::Node& spec : s.pipeline.zoo) zoo.push_back({spec, "", nullptr, false});
   for (std::size_t i = 0; i < zoo.size(); ++i) {
-    factory(zoo[i].spec, i == 0 ? "model" : fmt::format("pipeline.zoo[{}]", i - 1));
+    p.factory(zoo[i].spec, i == 0 ? "model" : fmt::format("pipeline.zoo[{}]", i - 1));
     // The `model` group's member is named by its model; zoo members by what their entry sets.
     zoo[i].label = i == 0 ? zoo[i].spec["name"].as<std::string>() : label_of(zoo[i].spec);
     for (std::size_t j = 0; j < i; ++j)
       if (zoo[j].label == zoo[i].label) zoo[i].label += fmt::format("#{}", i);
   }
-  factory(s.pipeline.acceptor.model, "pipeline.acceptor.model");
+  p.factory(s.pipeline.acceptor.model, "pipeline.acceptor.model");
+  const auto& families = s.pipeline.families;
+  p.need_rsb = std::find(families.begin(), families.end(), "rsb") != families.end();
+
+  // Shared work is keyed by everything it depends on. Preparation: the data set, its folder,
+  // the split and its seed, the featurizer, device and threads. A fit: its preparation, the
+  // member's spec and place in the zoo (its seed), the stage count and the pipeline's fit
+  // settings (acceptor, rsb, ood: everything but families, zoo, selection and costs).
+  p.prep_key = fmt::format("prep|{}|{}|{}|{}|{}|{}|{}", yaml_key(config["dataset"]),
+                           s.data_dir.string(), s.seed, yaml_key(config["split"]),
+                           yaml_key(config["features"]), device_name(p.ctx.device), p.ctx.threads);
+  YAML::Node fit_settings = YAML::Clone(config["pipeline"]);
+  if (fit_settings && fit_settings.IsMap())
+    for (const char* k : {"families", "zoo", "selection", "teacher_cost", "surrogate_cost"})
+      fit_settings.remove(k);
+  const int stages = p.need_rsb ? s.pipeline.rsb_stages : 1;
+  for (std::size_t i = 0; i < zoo.size(); ++i)
+    p.fit_keys.push_back(fmt::format("fit|{}|{}|{}|{}|{}", p.prep_key, i, yaml_key(zoo[i].spec),
+                                     stages, yaml_key(fit_settings)));
+  return p;
+}
+
+}  // namespace
+
+std::vector<std::string> run_cache_keys(const YAML::Node& config, const RunOptions& options) {
+  RunPlan p = plan_run(config, options);
+  std::vector<std::string> keys{p.prep_key};
+  keys.insert(keys.end(), p.fit_keys.begin(), p.fit_keys.end());
+  return keys;
+}
+
+void FitCache::expect(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& k : keys) ++entries_[k].expected;
+}
+
+void FitCache::release(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& k : keys) {
+    auto it = entries_.find(k);
+    if (it != entries_.end() && --it->second.expected <= 0) entries_.erase(it);
+  }
+}
+
+FitCache::Value FitCache::get(const std::string& key, const std::function<Value()>& make) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {  // nobody declared it: compute, keep nothing
+    ++computed_;
+    lock.unlock();
+    return make();
+  }
+  if (it->second.started) {
+    ++reused_;
+    std::shared_future<Value> f = it->second.value;
+    lock.unlock();
+    return f.get();  // rethrows the computing run's error
+  }
+  std::promise<Value> promise;
+  it->second.started = true;
+  it->second.value = promise.get_future().share();
+  ++computed_;
+  lock.unlock();
+  try {
+    Value v = make();
+    promise.set_value(v);
+    return v;
+  } catch (...) {
+    promise.set_exception(std::current_exception());
+    throw;
+  }
+}
+
+std::shared_ptr<const PreparedData> FitCache::prepared(const std::string& key,
+                                                       const std::function<PreparedData()>& make) {
+  return std::static_pointer_cast<const PreparedData>(
+      get(key, [&] { return Value(std::make_shared<const PreparedData>(make())); }));
+}
+
+std::shared_ptr<const FittedSurrogate> FitCache::fitted(
+    const std::string& key, const std::function<FittedSurrogate()>& make) {
+  return std::static_pointer_cast<const FittedSurrogate>(
+      get(key, [&] { return Value(std::make_shared<const FittedSurrogate>(make())); }));
+}
+
+std::size_t FitCache::computed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return computed_;
+}
+std::size_t FitCache::reused() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reused_;
+}
+std::size_t FitCache::live() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
+  const auto t_start = Clock::now();
+  RunPlan plan = plan_run(config, options);
+  const RunSettings& s = plan.s;
+  const Context& ctx = plan.ctx;
+  auto& zoo = plan.zoo;
   DB_CHECK(s.save_policy.empty() || !fs::exists(s.save_policy) || fs::is_empty(s.save_policy),
            "save_policy: {} exists and is not empty (choose a new folder)", s.save_policy.string());
 
-  PreparedData prep = prepare_data(s, ctx);
+  auto make_prep = [&] { return prepare_data(s, ctx); };
+  std::shared_ptr<const PreparedData> prep_ptr =
+      options.cache ? options.cache->prepared(plan.prep_key, make_prep)
+                    : std::make_shared<const PreparedData>(make_prep());
+  const PreparedData& prep = *prep_ptr;
   const Dataset& train = prep.train;
   const Dataset& val = prep.val;
   const Dataset& cal = prep.cal;
   const Dataset& test = prep.test;
   const auto& families = s.pipeline.families;
-  const bool need_rsb = std::find(families.begin(), families.end(), "rsb") != families.end();
 
-  // Fits: once per surrogate, shared by every target and family.
+  // Fits: once per surrogate, shared by every target and family (and, in a sweep, by every
+  // run with the same data, split and fit settings).
   double fit_seconds = 0;
   for (std::size_t i = 0; i < zoo.size(); ++i) {
     auto t = Clock::now();
-    zoo[i].stages = fit_cascade(zoo[i].spec, need_rsb ? s.pipeline.rsb_stages : 1, train, val, cal,
-                                s.pipeline, factory, ctx.derive(i));
-    zoo[i].fit_seconds = seconds_since(t);
-    fit_seconds += zoo[i].fit_seconds;
-    spdlog::info("{}: fitted {} stage(s) in {:.2f} s", zoo[i].label, zoo[i].stages.size(),
-                 zoo[i].fit_seconds);
+    bool computed = false;
+    auto make_fit = [&] {
+      computed = true;
+      const auto t_fit = Clock::now();
+      FittedSurrogate f;
+      f.stages = fit_cascade(zoo[i].spec, plan.need_rsb ? s.pipeline.rsb_stages : 1, train, val,
+                             cal, s.pipeline, plan.factory, ctx.derive(i));
+      f.fit_seconds = seconds_since(t_fit);
+      for (const FittedStage& st : f.stages)
+        f.test.push_back(evaluate_stage(st.stage, test.features, ctx));
+      return f;
+    };
+    zoo[i].fitted = options.cache ? options.cache->fitted(plan.fit_keys[i], make_fit)
+                                  : std::make_shared<const FittedSurrogate>(make_fit());
+    zoo[i].cached = !computed;
+    fit_seconds += seconds_since(t);
+    if (computed)
+      spdlog::info("{}: fitted {} stage(s) in {:.2f} s", zoo[i].label, zoo[i].fitted->stages.size(),
+                   zoo[i].fitted->fit_seconds);
+    else
+      spdlog::info("{}: {} stage(s) reused from the sweep's cache (fitted in {:.2f} s)",
+                   zoo[i].label, zoo[i].fitted->stages.size(), zoo[i].fitted->fit_seconds);
   }
+  // Every fitted stage's outputs on every val and test row, computed once: routing a split
+  // with any family's policy at any target is then threshold comparisons.
+  std::vector<std::vector<const StageOutput*>> val_outputs(zoo.size()), test_outputs(zoo.size());
+  for (std::size_t i = 0; i < zoo.size(); ++i)
+    for (std::size_t k = 0; k < zoo[i].fitted->stages.size(); ++k) {
+      val_outputs[i].push_back(&zoo[i].fitted->stages[k].val);
+      test_outputs[i].push_back(&zoo[i].fitted->test[k]);
+    }
 
   // Candidates at every target: selection on val, deployment calibrated on cal, test metrics.
   const CalibrationSettings& calib = s.calibration;
@@ -437,7 +627,8 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   CalibrationSettings point_estimate = calib;
   point_estimate.mode = "empirical";
   std::string frontier_csv =
-      "target,family,model,val_coverage,val_agreement,val_cost_per_1k,on_frontier,selected,"
+      "target,family,model,val_coverage,val_agreement,val_cost_per_1k,val_feasible,on_frontier,"
+      "selected,"
       "cal_feasible,stage1_threshold,stage1_lower_bound,test_coverage,test_agreement,"
       "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k\n";
   nlohmann::json per_target = nlohmann::json::array();
@@ -452,12 +643,12 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
     for (std::size_t i = 0; i < zoo.size(); ++i) {
       for (const std::string& family : families) {
         Row row{family, zoo[i].label, {}, {}, {}, {}};
-        row.on_val = build_policy(family, zoo[i].stages, val, cal, target, calib, s.pipeline,
-                                  CalibrateOn::kVal, s.seed);
-        row.on_cal = build_policy(family, zoo[i].stages, val, cal, target, calib, s.pipeline,
-                                  CalibrateOn::kCal, s.seed);
-        row.val = evaluate(row.on_val.stages, val, s.pipeline, ctx);
-        row.test = evaluate(row.on_cal.stages, test, s.pipeline, ctx);
+        row.on_val = build_policy(family, zoo[i].fitted->stages, val, cal, target, calib,
+                                  s.pipeline, CalibrateOn::kVal, s.seed);
+        row.on_cal = build_policy(family, zoo[i].fitted->stages, val, cal, target, calib,
+                                  s.pipeline, CalibrateOn::kCal, s.seed);
+        row.val = evaluate(row.on_val.stages, family, val_outputs[i], val, s.pipeline);
+        row.test = evaluate(row.on_cal.stages, family, test_outputs[i], test, s.pipeline);
         rows.push_back(std::move(row));
       }
     }
@@ -469,9 +660,9 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
       for (std::size_t k = 0; k < rows.size(); ++k) {
         Row& r = rows[k];
         const std::size_t i = k / families.size();
-        r.on_val = build_policy(r.family, zoo[i].stages, val, cal, target, point_estimate,
+        r.on_val = build_policy(r.family, zoo[i].fitted->stages, val, cal, target, point_estimate,
                                 s.pipeline, CalibrateOn::kVal, s.seed);
-        r.val = evaluate(r.on_val.stages, val, s.pipeline, ctx);
+        r.val = evaluate(r.on_val.stages, r.family, val_outputs[i], val, s.pipeline);
       }
     }
     std::vector<FrontierPoint> points;
@@ -491,9 +682,9 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
       const bool on_front = std::find(front.begin(), front.end(), k) != front.end();
       const Stage& st1 = r.on_cal.stages.front();
       frontier_csv +=
-          fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, r.family,
+          fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, r.family,
                       r.model, csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
-                      csv_number(r.val.cost_per_1k), on_front ? 1 : 0,
+                      csv_number(r.val.cost_per_1k), r.on_val.feasible ? 1 : 0, on_front ? 1 : 0,
                       static_cast<std::ptrdiff_t>(k) == chosen ? 1 : 0, r.on_cal.feasible ? 1 : 0,
                       csv_number(st1.thresholds.size() == 1 ? st1.thresholds[0] : std::nan("")),
                       csv_number(st1.lower_bound), csv_number(r.test.m.coverage),
@@ -504,7 +695,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
         {"target", target}, {"candidates", rows.size()}, {"frontier", front.size()}};
     if (chosen < 0) {
       // Nothing can be deployed: everything goes to the teacher.
-      const Evaluated none = evaluate({}, test, s.pipeline, ctx);
+      const Evaluated none = evaluate({}, "", {}, test, s.pipeline);
       t["selected"] = nullptr;
       t["deployed"] = false;
       t["note"] = "no candidate meets the target on val: every query goes to the teacher";
@@ -514,7 +705,7 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
     } else {
       const Row& r = rows[static_cast<std::size_t>(chosen)];
       const bool deployed = r.on_cal.feasible;
-      const Evaluated e = deployed ? r.test : evaluate({}, test, s.pipeline, ctx);
+      const Evaluated e = deployed ? r.test : evaluate({}, "", {}, test, s.pipeline);
       t["selected"] = {{"family", r.family},
                        {"model", r.model},
                        {"val_coverage", nan_to_json(r.val.m.coverage)},
@@ -538,12 +729,12 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
 
   nlohmann::json zoo_json = nlohmann::json::array();
   for (const Surrogate& z : zoo) {
-    const Stage& st = z.stages.front().stage;
-    const std::vector<LabelId> pred = st.surrogate->predict(test.features, ctx);
+    const std::vector<LabelId>& pred = z.fitted->test.front().pred;
     zoo_json.push_back(
         {{"model", z.label},
-         {"stages", z.stages.size()},
-         {"fit_seconds", z.fit_seconds},
+         {"stages", z.fitted->stages.size()},
+         {"fit_seconds", z.fitted->fit_seconds},
+         {"cached", z.cached},
          {"test_teacher_accuracy", nan_to_json(accuracy(test.teacher, pred))},
          {"test_teacher_macro_f1", nan_to_json(macro_f1(test.teacher, pred))},
          {"test_gold_accuracy",
@@ -580,19 +771,95 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
                             {"seconds",
                              {{"load", prep.load_seconds},
                               {"featurize", prep.featurize_seconds},
-                              {"fit", fit_seconds},
+                              {"fit", fit_seconds},  // this run's wait for fits
                               {"total", seconds_since(t_start)}}}};
 
+  RunOutput out;
+  out.config = clone(config);
+  out.settings = s;
+  out.metrics = std::move(metrics);
+  out.frontier_csv = std::move(frontier_csv);
+  out.deployed = std::move(deployed_per_target);
+  out.prep = prep_ptr;
+  return out;
+}
+
+void write_run_files(const RunOutput& out, const fs::path& dir, const std::string& log_text) {
+  write_file_atomic(dir / "config.yaml", to_yaml_text(out.config));
+  write_file_atomic(dir / "metrics.json", out.metrics.dump(2) + "\n");
+  write_file_atomic(dir / "frontier.csv", out.frontier_csv);
+  write_file_atomic(dir / "log.txt", log_text);
+}
+
+void save_run_policies(const RunOutput& out, const fs::path& dir, const fs::path& run_dir) {
+  const auto& targets = out.metrics["targets"];
+  const PreparedData& prep = *out.prep;
+  for (std::size_t k = 0; k < targets.size(); ++k) {
+    const double target = targets[k]["target"].get<double>();
+    const fs::path where = targets.size() == 1 ? dir : dir / fmt::format("target-{}", target);
+    nlohmann::json info = {{"experiment", out.settings.name},
+                           {"target", target},
+                           {"calibration", out.metrics["calibration"]},
+                           {"selected", targets[k]["selected"]},
+                           {"deployed", targets[k]["deployed"]},
+                           {"test", targets[k]["test"]},
+                           {"run_dir", run_dir.string()}};
+    info["config_yaml"] = to_yaml_text(out.config);
+    save_policy(where, out.deployed[k], prep.featurizer.get(), *prep.labels,
+                prep.train.features.cols(), info);
+  }
+}
+
+namespace {
+
+void print_run_summary(const RunOutput& out, const fs::path& run_dir) {
+  const nlohmann::json& m = out.metrics;
+  fmt::print("{} — dataset {}, seed {}, device {}, calibration {} (δ = {})\n", out.settings.name,
+             m["dataset"].get<std::string>(), m["seed"].get<std::uint64_t>(),
+             m["device"].get<std::string>(), m["calibration"]["mode"].get<std::string>(),
+             m["calibration"]["delta"].get<double>());
+  const auto& rows = m["rows"];
+  fmt::print("  rows {} (train {}, val {}, cal {}, test {}), {} classes, features {}\n",
+             rows["total"].get<std::size_t>(), rows["train"].get<std::size_t>(),
+             rows["val"].get<std::size_t>(), rows["cal"].get<std::size_t>(),
+             rows["test"].get<std::size_t>(), m["classes"].get<std::size_t>(),
+             m["features"].get<std::string>());
+  for (const auto& t : m["targets"]) {
+    const auto& mt = t["test"];
+    auto num = [&](const char* key) {
+      return mt[key].is_number() ? fmt::format("{:.3f}", mt[key].get<double>()) : "n/a";
+    };
+    std::string who = t["selected"].is_null()
+                          ? "teacher only"
+                          : fmt::format("{} / {}", t["selected"]["family"].get<std::string>(),
+                                        t["selected"]["model"].get<std::string>());
+    fmt::print(
+        "  target {:.2f}: {}{} — test coverage {}  agreement {}  e2e accuracy {}  "
+        "e2e macro-F1 {}  (teacher alone {})\n",
+        t["target"].get<double>(), who, t["deployed"].get<bool>() ? "" : " (not deployed)",
+        num("coverage"), num("teacher_agreement"), num("e2e_accuracy"), num("e2e_macro_f1"),
+        num("teacher_accuracy"));
+  }
+  fmt::print("  {:.1f} s; saved {}\n", m["seconds"]["total"].get<double>(), run_dir.string());
+}
+
+}  // namespace
+
+RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
+  std::string log_text;
+  RunOutput out;
+  {
+    RunLogCapture capture(&log_text);
+    out = compute_run(config, options);
+  }
   // Write the run folder: a temporary folder, renamed when complete.
-  const fs::path exp_dir = s.results_dir / s.name;
+  const fs::path exp_dir = out.settings.results_dir / out.settings.name;
   fs::create_directories(exp_dir);
   const fs::path tmp_dir = exp_dir / fmt::format(".tmp-{}-{}", timestamp_now(), getpid());
   fs::create_directories(tmp_dir);
   fs::path run_dir;
   try {
-    write_file_atomic(tmp_dir / "config.yaml", to_yaml_text(config));
-    write_file_atomic(tmp_dir / "metrics.json", metrics.dump(2) + "\n");
-    write_file_atomic(tmp_dir / "frontier.csv", frontier_csv);
+    write_run_files(out, tmp_dir, log_text);
     const std::string stamp = timestamp_now();
     run_dir = exp_dir / stamp;
     for (int k = 1; fs::exists(run_dir); ++k) run_dir = exp_dir / fmt::format("{}_{}", stamp, k);
@@ -603,52 +870,9 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
     throw;
   }
   update_symlink(exp_dir / "latest", run_dir.filename());
-
-  // The deployed policies, for `deferbench route`: one folder, or one per target.
-  if (!s.save_policy.empty()) {
-    for (std::size_t k = 0; k < per_target.size(); ++k) {
-      const fs::path dir = per_target.size() == 1
-                               ? s.save_policy
-                               : s.save_policy / fmt::format("target-{}", calib.targets[k]);
-      nlohmann::json info = {{"experiment", s.name},
-                             {"target", calib.targets[k]},
-                             {"calibration", metrics["calibration"]},
-                             {"selected", per_target[k]["selected"]},
-                             {"deployed", per_target[k]["deployed"]},
-                             {"test", per_target[k]["test"]},
-                             {"run_dir", run_dir.string()}};
-      info["config_yaml"] = to_yaml_text(config);
-      save_policy(dir, deployed_per_target[k], prep.featurizer.get(), *prep.labels,
-                  train.features.cols(), info);
-    }
-  }
-
-  if (!options.quiet) {
-    fmt::print("{} — dataset {}, seed {}, device {}, calibration {} (δ = {})\n", s.name,
-               prep.dataset_name, s.seed, device_name(ctx.device), calib.mode,
-               calib.guaranteed.delta);
-    fmt::print("  rows {} (train {}, val {}, cal {}, test {}), {} classes, features {}\n",
-               prep.total_rows, train.size(), val.size(), cal.size(), test.size(),
-               prep.labels->size(), prep.feature_source);
-    for (const auto& t : per_target) {
-      const auto& m = t["test"];
-      auto num = [&](const char* key) {
-        return m[key].is_number() ? fmt::format("{:.3f}", m[key].get<double>()) : "n/a";
-      };
-      std::string who = t["selected"].is_null()
-                            ? "teacher only"
-                            : fmt::format("{} / {}", t["selected"]["family"].get<std::string>(),
-                                          t["selected"]["model"].get<std::string>());
-      fmt::print(
-          "  target {:.2f}: {}{} — test coverage {}  agreement {}  e2e accuracy {}  "
-          "e2e macro-F1 {}  (teacher alone {})\n",
-          t["target"].get<double>(), who, t["deployed"].get<bool>() ? "" : " (not deployed)",
-          num("coverage"), num("teacher_agreement"), num("e2e_accuracy"), num("e2e_macro_f1"),
-          num("teacher_accuracy"));
-    }
-    fmt::print("  {:.1f} s; saved {}\n", seconds_since(t_start), run_dir.string());
-  }
-  return RunResult{run_dir, metrics, deployed_per_target.front()};
+  if (!out.settings.save_policy.empty()) save_run_policies(out, out.settings.save_policy, run_dir);
+  if (!options.quiet) print_run_summary(out, run_dir);
+  return RunResult{run_dir, out.metrics, out.deployed.front()};
 }
 
 }  // namespace deferbench

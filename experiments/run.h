@@ -5,7 +5,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
@@ -61,25 +67,98 @@ struct PreparedData {
 
 PreparedData prepare_data(const RunSettings& settings, const Context& ctx);
 
+// A surrogate's fitted cascade and the seconds its fit took.
+struct FittedSurrogate {
+  std::vector<FittedStage> stages;
+  std::vector<StageOutput> test;  // each stage's outputs on every test row
+  double fit_seconds = 0;
+};
+
+// Work shared by the runs of a sweep: prepared data (per data set, split seed and featurizer)
+// and fitted surrogates (per preparation, model and pipeline fit settings). Thread-safe: runs
+// in parallel that need the same entry wait for the one computing it. An entry lives while
+// some run that declared it (expect) has not released it; a key nobody declared is computed
+// and not kept.
+class FitCache {
+ public:
+  void expect(const std::vector<std::string>& keys);
+  void release(const std::vector<std::string>& keys);
+  std::shared_ptr<const PreparedData> prepared(const std::string& key,
+                                               const std::function<PreparedData()>& make);
+  std::shared_ptr<const FittedSurrogate> fitted(const std::string& key,
+                                                const std::function<FittedSurrogate()>& make);
+  std::size_t computed() const;  // entries computed (misses)
+  std::size_t reused() const;    // requests answered from the cache (hits)
+  std::size_t live() const;      // entries held now
+
+ private:
+  using Value = std::shared_ptr<const void>;
+  Value get(const std::string& key, const std::function<Value()>& make);
+  struct Entry {
+    int expected = 0;
+    bool started = false;
+    std::shared_future<Value> value;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+  std::size_t computed_ = 0, reused_ = 0;
+};
+
+struct RunOptions {
+  std::filesystem::path project_root;  // relative data paths resolve against it
+  bool quiet = false;                  // no summary on stdout
+  FitCache* cache = nullptr;           // a sweep's shared work (null: compute everything)
+};
+
+// What a run computed, before anything is written.
+struct RunOutput {
+  YAML::Node config;  // the composed config it ran
+  RunSettings settings;
+  nlohmann::json metrics;
+  std::string frontier_csv;
+  std::vector<std::vector<Stage>> deployed;  // per target (empty: teacher only)
+  std::shared_ptr<const PreparedData> prep;
+};
+
+// Runs the experiment: every family × surrogate (the `model` group and `pipeline.zoo`) is a
+// candidate at every target; fits are shared by all targets and families. At each target the
+// candidate is chosen on val (the Pareto frontier of val coverage, agreement and cost; the most
+// coverage), then calibrated on cal and evaluated on test. Writes nothing.
+RunOutput compute_run(const YAML::Node& config, const RunOptions& options);
+
+// The cache keys compute_run will ask for with this config (for FitCache::expect). Throws what
+// compute_run would throw on an invalid config.
+std::vector<std::string> run_cache_keys(const YAML::Node& config, const RunOptions& options);
+
+// Writes config.yaml, metrics.json, frontier.csv and log.txt of a run into `dir` (which exists).
+void write_run_files(const RunOutput& out, const std::filesystem::path& dir,
+                     const std::string& log_text);
+
+// Saves the deployed policies for `deferbench route`: into `dir`, or dir/target-<t> for each
+// target when the run has several.
+void save_run_policies(const RunOutput& out, const std::filesystem::path& dir,
+                       const std::filesystem::path& run_dir);
+
 struct RunResult {
   std::filesystem::path run_dir;  // where config.yaml and metrics.json were written
   nlohmann::json metrics;
   std::vector<Stage> deployed;  // the first target's deployed policy (empty: teacher only)
 };
 
-struct RunOptions {
-  std::filesystem::path project_root;  // relative data paths resolve against it
-  bool quiet = false;                  // no summary on stdout
-};
-
-// Runs the experiment: every family × surrogate (the `model` group and `pipeline.zoo`) is a
-// candidate at every target; fits are shared by all targets and families. At each target the
-// candidate is chosen on val (the Pareto frontier of val coverage, agreement and cost; the most
-// coverage), then calibrated on cal and evaluated on test. Writes
-// <results_dir>/<name>/<YYYY-MM-DD_HH-MM-SS>/{config.yaml, metrics.json, frontier.csv} (a
-// temporary folder renamed at the end: a failed run leaves nothing behind), and points
-// <results_dir>/<name>/latest at it.
+// compute_run, then writes <results_dir>/<name>/<YYYY-MM-DD_HH-MM-SS>/{config.yaml,
+// metrics.json, frontier.csv, log.txt} (a temporary folder renamed at the end: a failed run
+// leaves nothing behind), points <results_dir>/<name>/latest at it, saves the policy when
+// save_policy is set and prints a summary unless quiet.
 RunResult run_experiment(const YAML::Node& config, const RunOptions& options);
+
+// Local time as YYYY-MM-DD_HH-MM-SS (folder names).
+std::string timestamp_now();
+
+// A new folder parent/<stamp> (parent/<stamp>_1, _2, ... when taken), created.
+std::filesystem::path new_stamped_folder(const std::filesystem::path& parent);
+
+// Points `link` at `target` (a sibling name) atomically; a warning if that fails.
+void update_symlink(const std::filesystem::path& link, const std::filesystem::path& target);
 
 // Writes the features of every row (text featurizer fitted on the train split only) for other
 // tools: OUT/features.npy (float32, rows ordered train, val, cal, test), OUT/labels.csv

@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   nlohmann-json3-dev libcsv-dev libutf8proc-dev libxxhash-dev
   libxgboost-dev
+  gnuplot-nox          # the plots of `deferbench report` (PNG and SVG)
 )
 
 missing=()

@@ -79,8 +79,12 @@ std::vector<std::uint8_t> stage_accepts(const Stage& stage, const StageOutput& o
   return ok;
 }
 
-Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx) {
-  const std::size_t n = x.rows();
+namespace {
+
+// The routing walk shared by route() and route_outputs(): `eval(s, rows)` gives stage s's
+// output on `rows` (indices into the batch), in that order.
+template <class Eval>
+Routed route_rows(const std::vector<Stage>& stages, std::size_t n, Eval eval) {
   Routed r;
   r.label.assign(n, kNoLabel);
   r.stage.assign(n, -1);
@@ -89,9 +93,7 @@ Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx)
   std::vector<std::size_t> left(n);
   for (std::size_t i = 0; i < n; ++i) left[i] = i;
   for (std::size_t s = 0; s < stages.size() && !left.empty(); ++s) {
-    const bool all = left.size() == n;
-    const Matrix rows = all ? Matrix() : gather_rows(x, left);
-    const StageOutput out = evaluate_stage(stages[s], all ? x : rows.view(), ctx);
+    const StageOutput out = eval(s, left);
     const std::vector<std::uint8_t> ok = stage_accepts(stages[s], out);
     std::vector<std::size_t> still;
     for (std::size_t k = 0; k < left.size(); ++k) {
@@ -108,6 +110,36 @@ Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx)
     left.swap(still);
   }
   return r;
+}
+
+}  // namespace
+
+Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx) {
+  const std::size_t n = x.rows();
+  return route_rows(stages, n, [&](std::size_t s, const std::vector<std::size_t>& rows) {
+    if (rows.size() == n) return evaluate_stage(stages[s], x, ctx);
+    const Matrix part = gather_rows(x, rows);
+    return evaluate_stage(stages[s], part.view(), ctx);
+  });
+}
+
+Routed route_outputs(const std::vector<Stage>& stages, const std::vector<StageOutput>& outputs) {
+  DB_CHECK(outputs.size() >= stages.size(), "route_outputs: {} stages but outputs for {}",
+           stages.size(), outputs.size());
+  const std::size_t n = outputs.empty() ? 0 : outputs[0].pred.size();
+  return route_rows(stages, n, [&](std::size_t s, const std::vector<std::size_t>& rows) {
+    const StageOutput& all = outputs[s];
+    DB_CHECK(all.pred.size() == n && all.score.size() == n,
+             "route_outputs: stage {} has outputs for {} rows, expected {}", s, all.pred.size(), n);
+    StageOutput out;
+    out.pred.reserve(rows.size());
+    out.score.reserve(rows.size());
+    for (std::size_t i : rows) {
+      out.pred.push_back(all.pred[i]);
+      out.score.push_back(all.score[i]);
+    }
+    return out;
+  });
 }
 
 std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,

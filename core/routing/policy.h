@@ -73,6 +73,11 @@ struct Routed {
 // of distribution (score −∞) go to the teacher without visiting later stages.
 Routed route(const std::vector<Stage>& stages, MatrixView x, const Context& ctx);
 
+// route() from outputs computed beforehand: outputs[s] is evaluate_stage(stages[s]) on every
+// row of the batch (thresholds are not part of an output, so one evaluation serves every
+// target and calibration). Evaluating a stage row by row, the result equals route()'s.
+Routed route_outputs(const std::vector<Stage>& stages, const std::vector<StageOutput>& outputs);
+
 // Chooses the threshold(s) of a stage from its scores on calibration rows (and, for the
 // guaranteed mode's grid, on validation rows), at level `delta` (a cascade passes δ/K).
 // Fills stage.thresholds and the cal_* fields.

@@ -81,8 +81,9 @@ TEST(EndToEnd, SyntheticRunWritesConsistentMetrics) {
     std::vector<std::string> cols;
     std::stringstream ss(line);
     for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
-    ASSERT_GE(cols.size(), 8u);
-    selected += cols[7] == "1";  // target,family,model,val_cov,val_agr,val_cost,front,selected
+    ASSERT_GE(cols.size(), 9u);
+    // target,family,model,val_cov,val_agr,val_cost,val_feasible,on_frontier,selected
+    selected += cols[8] == "1";
   }
   EXPECT_EQ(selected, 1);
   EXPECT_EQ(candidates, 3);  // global, l2d, rsb × logreg

@@ -113,5 +113,32 @@ TEST(Families, GlobalAcceptsAllOrNothingByTheBound) {
   EXPECT_LE(low.stages[0].lower_bound, low.stages[0].cal_agreement);
 }
 
+TEST(Families, RoutingFromPrecomputedOutputsEqualsRouting) {
+  // A 2-stage cascade with the kNN acceptor: route_outputs over every row's stage outputs
+  // (what the runner computes once per fit) decides exactly what route() does, row by row.
+  Dataset train = mixture(2000, 12), val = mixture(800, 13), cal = mixture(800, 14),
+          test = mixture(900, 15);
+  FamilyOptions opt;
+  CalibrationSettings calib;
+  calib.mode = "empirical";
+  Context ctx{Device::kCpu, 16, 1};
+  auto stages = fit_cascade(YAML::Load("{name: logreg}"), 2, train, val, cal, opt, factory(), ctx);
+  std::vector<StageOutput> outputs;
+  for (const FittedStage& f : stages)
+    outputs.push_back(evaluate_stage(f.stage, test.features, ctx));
+  std::size_t second = 0;  // rows stage 2 handles, over all targets
+  for (double target : {0.6, 0.75, 0.85, 0.95}) {
+    BuiltPolicy p = build_policy("rsb", stages, val, cal, target, calib, opt, CalibrateOn::kCal, 1);
+    const Routed a = route(p.stages, test.features, ctx);
+    const Routed b = route_outputs(p.stages, outputs);
+    EXPECT_EQ(a.stage, b.stage) << target;
+    EXPECT_EQ(a.label, b.label) << target;
+    EXPECT_EQ(a.score, b.score) << target;
+    EXPECT_EQ(a.first_prediction, b.first_prediction) << target;
+    for (int s : a.stage) second += s == 1;
+  }
+  EXPECT_GT(second, 0u) << "stage 2 should handle some rows for this test to mean anything";
+}
+
 }  // namespace
 }  // namespace deferbench

@@ -1,0 +1,583 @@
+#include "experiments/sweep.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include "core/config/compose.h"
+#include "core/util/atomic_file.h"
+#include "core/util/context.h"
+#include "core/util/error.h"
+#include "experiments/report.h"
+#include "experiments/run.h"
+#include "experiments/run_log.h"
+
+namespace deferbench {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Splits at commas outside brackets, braces, parentheses and quotes.
+std::vector<std::string> split_top_level(const std::string& text) {
+  std::vector<std::string> parts;
+  std::string cur;
+  int depth = 0;
+  char quote = 0;
+  for (char c : text) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '[' || c == '{' || c == '(') {
+      ++depth;
+    } else if (c == ']' || c == '}' || c == ')') {
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      parts.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur += c;
+  }
+  parts.push_back(cur);
+  for (std::string& p : parts) {
+    const auto b = p.find_first_not_of(' ');
+    const auto e = p.find_last_not_of(' ');
+    p = b == std::string::npos ? std::string() : p.substr(b, e - b + 1);
+  }
+  return parts;
+}
+
+bool is_integer(const std::string& s) {
+  if (s.empty()) return false;
+  std::size_t i = s[0] == '-' || s[0] == '+' ? 1 : 0;
+  return i < s.size() && std::all_of(s.begin() + static_cast<std::ptrdiff_t>(i), s.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+double parse_number(const std::string& s, const std::string& where) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::exception&) {
+  }
+  DB_THROW("sweep '{}': expected a number, got '{}'", where, s);
+}
+
+// range(stop) | range(start, stop) | range(start, stop, step): Python's range, stop excluded;
+// decimal bounds give decimal values (rounded to 12 significant digits: 0.8 + 0.05 k).
+std::vector<std::string> expand_range(const std::string& args, const std::string& where) {
+  std::vector<std::string> a = split_top_level(args);
+  DB_CHECK(a.size() >= 1 && a.size() <= 3, "sweep '{}': range takes 1 to 3 arguments, got {}",
+           where, a.size());
+  if (a.size() == 1) a.insert(a.begin(), "0");
+  if (a.size() == 2) a.push_back("1");
+  const bool ints = std::all_of(a.begin(), a.end(), is_integer);
+  const double start = parse_number(a[0], where), stop = parse_number(a[1], where),
+               step = parse_number(a[2], where);
+  DB_CHECK(step != 0, "sweep '{}': range step must not be 0", where);
+  const double count = std::ceil((stop - start) / step - 1e-9);
+  DB_CHECK(count <= 100000, "sweep '{}': range has {} values (at most 100000)", where, count);
+  std::vector<std::string> out;
+  for (long k = 0; k < static_cast<long>(count); ++k) {
+    const double v = start + static_cast<double>(k) * step;
+    out.push_back(ints ? fmt::format("{}", static_cast<long long>(std::llround(v)))
+                       : fmt::format("{}", std::stod(fmt::format("{:.12g}", v))));
+  }
+  DB_CHECK(!out.empty(), "sweep '{}': range({}) is empty", where, args);
+  return out;
+}
+
+struct ParsedOverride {
+  std::string prefix, key, value;
+  bool has_value = false;
+};
+
+ParsedOverride parse_override(const std::string& text) {
+  ParsedOverride p;
+  std::size_t i = 0;
+  while (i < text.size() && (text[i] == '+' || text[i] == '~')) ++i;
+  p.prefix = text.substr(0, i);
+  const auto eq = text.find('=', i);
+  p.key = text.substr(i, eq == std::string::npos ? std::string::npos : eq - i);
+  if (eq != std::string::npos) {
+    p.has_value = true;
+    p.value = text.substr(eq + 1);
+  }
+  return p;
+}
+
+std::string csv_field(const std::string& v) {
+  if (v.find_first_of(",\"\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string fmt_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  const long t = std::lround(s);
+  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+                   : fmt::format("{}:{:02}", t / 60, t % 60);
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+// Runs done/total, elapsed, ETA and the runs in flight: a redrawn bar on a terminal, one line
+// per finished run otherwise.
+class Progress {
+ public:
+  Progress(ProgressMode mode, std::size_t total, std::size_t done)
+      : mode_(mode), total_(total), done_(done), start_(Clock::now()) {
+    if (mode_ == ProgressMode::kAuto)
+      mode_ = isatty(fileno(stderr)) ? ProgressMode::kBar : ProgressMode::kLines;
+    if (mode_ == ProgressMode::kLines && done_ > 0)
+      fmt::print(stderr, "[sweep] resuming: {}/{} runs already complete\n", done_, total_);
+  }
+
+  void started(std::size_t run, const std::string& label) {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_[run] = label;
+    draw();
+  }
+
+  void finished(std::size_t run, bool ok, double seconds, const std::string& message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string label = running_[run];
+    running_.erase(run);
+    ++done_;
+    ++done_here_;
+    if (mode_ == ProgressMode::kNone) return;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const std::string status =
+        ok ? fmt::format("ok in {:.1f} s", seconds) : fmt::format("FAILED: {}", message);
+    if (mode_ == ProgressMode::kLines) {
+      fmt::print(stderr, "[sweep] {}/{} run {} {} ({}) elapsed {} ETA {}\n", done_, total_, run,
+                 status, label, fmt_duration(elapsed), fmt_duration(eta(elapsed)));
+      return;
+    }
+    if (!ok) fmt::print(stderr, "\r\033[K[sweep] run {} ({}) {}\n", run, label, status);
+    draw();
+  }
+
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mode_ == ProgressMode::kBar) fmt::print(stderr, "\n");
+  }
+
+ private:
+  double eta(double elapsed) const {
+    if (done_here_ == 0) return -1;
+    return elapsed / static_cast<double>(done_here_) * static_cast<double>(total_ - done_);
+  }
+
+  void draw() {
+    if (mode_ != ProgressMode::kBar) return;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    constexpr int kWidth = 24;
+    const int filled = total_ ? static_cast<int>(kWidth * done_ / total_) : kWidth;
+    std::string bar;
+    for (int i = 0; i < kWidth; ++i) bar += i < filled ? "█" : "░";
+    std::string now;
+    for (const auto& [run, label] : running_)
+      now += fmt::format("{}run {}: {}", now.empty() ? "" : " | ", run, label);
+    std::string line = fmt::format("{} {}/{}  {} elapsed  ETA {}  {}", bar, done_, total_,
+                                   fmt_duration(elapsed), fmt_duration(eta(elapsed)), now);
+    winsize w{};
+    const std::size_t cols =
+        ioctl(fileno(stderr), TIOCGWINSZ, &w) == 0 && w.ws_col > 10 ? w.ws_col : 100;
+    // The bar's characters are 3 bytes each and one column wide.
+    const std::size_t max_bytes = cols - 1 + 2 * kWidth;
+    if (line.size() > max_bytes) line = line.substr(0, max_bytes);
+    fmt::print(stderr, "\r\033[K{}", line);
+    std::fflush(stderr);
+  }
+
+  ProgressMode mode_;
+  std::size_t total_, done_, done_here_ = 0;
+  Clock::time_point start_;
+  std::map<std::size_t, std::string> running_;
+  std::mutex mu_;
+};
+
+// One row per run and target, built from what is on disk (so a resumed sweep writes the same
+// summary as an uninterrupted one).
+std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
+  // The swept keys, then what every row has; a swept key named like one of those (seed) is
+  // not repeated.
+  const std::vector<std::string> fixed = {"dataset", "seed", "mode", "target"};
+  std::vector<bool> keep(fixed.size(), true);
+  std::string out = "run";
+  for (const SweepAxis& a : plan.axes) {
+    out += "," + csv_field(a.key);
+    for (std::size_t k = 0; k < fixed.size(); ++k) keep[k] = keep[k] && a.key != fixed[k];
+  }
+  out += ",status";
+  for (std::size_t k = 0; k < fixed.size(); ++k)
+    if (keep[k]) out += "," + fixed[k];
+  out +=
+      ",test_coverage,test_agreement,test_e2e_accuracy,test_e2e_macro_f1,family,model,"
+      "guarantee_met,seconds,message\n";
+  auto num = [](const nlohmann::json& v) {
+    return v.is_number() ? fmt::format("{:.6g}", v.get<double>()) : std::string();
+  };
+  auto row = [&](const std::string& prefix, const std::string& status,
+                 const std::vector<std::string>& fixed_values,
+                 const std::vector<std::string>& rest) {
+    std::string line = prefix + "," + status;
+    for (std::size_t k = 0; k < fixed.size(); ++k)
+      if (keep[k]) line += "," + (fixed_values.empty() ? std::string() : fixed_values[k]);
+    for (const std::string& v : rest) line += "," + v;
+    return line + "\n";
+  };
+  const std::vector<std::string> nothing(9);
+  for (std::size_t n = 0; n < plan.runs.size(); ++n) {
+    std::string prefix = std::to_string(n);
+    for (const SweepAxis& a : plan.axes)
+      prefix += "," + csv_field(parse_override(plan.runs[n][a.position]).value);
+    const fs::path run_dir = dir / "runs" / std::to_string(n);
+    if (fs::exists(run_dir / "metrics.json")) {
+      const nlohmann::json m = nlohmann::json::parse(read_file(run_dir / "metrics.json"));
+      for (const auto& t : m["targets"]) {
+        const auto& test = t["test"];
+        const double target = t["target"].get<double>();
+        std::string met;
+        if (test["teacher_agreement"].is_number())
+          met = test["teacher_agreement"].get<double>() >= target ? "1" : "0";
+        const bool sel = t["selected"].is_object() && t["deployed"].get<bool>();
+        out += row(prefix, "ok",
+                   {csv_field(m["dataset"].get<std::string>()),
+                    std::to_string(m["seed"].get<std::uint64_t>()),
+                    m["calibration"]["mode"].get<std::string>(), num(t["target"])},
+                   {num(test["coverage"]), num(test["teacher_agreement"]),
+                    num(test["e2e_accuracy"]), num(test["e2e_macro_f1"]),
+                    sel ? csv_field(t["selected"]["family"].get<std::string>()) : "teacher",
+                    sel ? csv_field(t["selected"]["model"].get<std::string>()) : "", met,
+                    fmt::format("{:.3f}", m["seconds"]["total"].get<double>()), ""});
+      }
+    } else if (fs::exists(run_dir / "error.txt")) {
+      std::string msg = read_file(run_dir / "error.txt");
+      std::vector<std::string> rest(nothing);
+      rest.back() = csv_field(msg.substr(0, msg.find('\n')));
+      out += row(prefix, "failed", {}, rest);
+    } else {
+      out += row(prefix, "pending", {}, nothing);
+    }
+  }
+  return out;
+}
+
+YAML::Node string_list(const std::vector<std::string>& v) {
+  YAML::Node n(YAML::NodeType::Sequence);
+  for (const auto& s : v) n.push_back(s);
+  return n;
+}
+
+std::vector<std::string> read_string_list(const YAML::Node& n, const fs::path& file,
+                                          const char* key) {
+  DB_CHECK(n && n.IsSequence(), "{}: '{}': expected a list of strings", file.string(), key);
+  std::vector<std::string> out;
+  for (const auto& v : n) out.push_back(v.as<std::string>());
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> with_config_axes(const std::vector<std::string>& overrides,
+                                          const fs::path& config_dir) {
+  std::vector<std::string> first;
+  for (const std::string& o : overrides) {
+    if (!is_sweep_override(o)) {
+      first.push_back(o);
+      continue;
+    }
+    const ParsedOverride p = parse_override(o);
+    first.push_back(p.prefix + p.key + "=" + sweep_values(p.value).front());
+  }
+  const YAML::Node sweep = compose_config(config_dir, first).config["sweep"];
+  std::vector<std::string> out = overrides;
+  if (!sweep || sweep.IsNull()) return out;
+  DB_CHECK(sweep.IsMap(), "config: 'sweep': expected a mapping of key: values, got {}",
+           to_yaml_text(sweep));
+  for (const auto& kv : sweep) {
+    const std::string key = kv.first.as<std::string>();
+    const bool given = std::any_of(overrides.begin(), overrides.end(),
+                                   [&](const auto& o) { return parse_override(o).key == key; });
+    if (given) continue;  // the command line wins
+    std::string values;
+    if (kv.second.IsSequence()) {
+      for (const auto& v : kv.second) {
+        DB_CHECK(v.IsScalar(), "config: 'sweep.{}': expected scalar values", key);
+        values += (values.empty() ? "" : ",") + v.Scalar();
+      }
+    } else {
+      DB_CHECK(kv.second.IsScalar(), "config: 'sweep.{}': expected a value list such as a,b,c",
+               key);
+      values = kv.second.Scalar();
+    }
+    out.push_back(key + "=" + values);
+  }
+  return out;
+}
+
+std::vector<std::string> sweep_values(const std::string& value) {
+  std::vector<std::string> out;
+  for (const std::string& item : split_top_level(value)) {
+    const bool is_range = item.rfind("range(", 0) == 0 && item.back() == ')';
+    const bool is_choice = item.rfind("choice(", 0) == 0 && item.back() == ')';
+    if (is_range) {
+      for (auto& v : expand_range(item.substr(6, item.size() - 7), value)) out.push_back(v);
+    } else if (is_choice) {
+      for (auto& v : split_top_level(item.substr(7, item.size() - 8))) out.push_back(v);
+    } else {
+      out.push_back(item);
+    }
+  }
+  return out;
+}
+
+bool is_sweep_override(const std::string& override_text) {
+  const ParsedOverride p = parse_override(override_text);
+  if (!p.has_value || p.prefix.find('~') != std::string::npos) return false;
+  const std::vector<std::string> parts = split_top_level(p.value);
+  return parts.size() > 1 || p.value.rfind("range(", 0) == 0 || p.value.rfind("choice(", 0) == 0;
+}
+
+SweepPlan expand_sweep(const std::vector<std::string>& overrides) {
+  SweepPlan plan;
+  std::vector<std::vector<std::string>> choices;  // per override: its alternatives
+  for (const std::string& o : overrides) {
+    const ParsedOverride p = parse_override(o);
+    if (!is_sweep_override(o)) {
+      choices.push_back({o});
+      continue;
+    }
+    SweepAxis axis{p.key, choices.size(), {}};
+    for (const std::string& v : sweep_values(p.value)) {
+      DB_CHECK(!v.empty(), "override '{}': an empty value in the sweep list", o);
+      axis.overrides.push_back(p.prefix + p.key + "=" + v);
+    }
+    for (const SweepAxis& a : plan.axes)
+      DB_CHECK(a.key != axis.key, "override '{}': '{}' is swept twice", o, p.key);
+    choices.push_back(axis.overrides);
+    plan.axes.push_back(std::move(axis));
+  }
+  // Cartesian product, the first override varying slowest.
+  plan.runs.push_back({});
+  for (const auto& alternatives : choices) {
+    std::vector<std::vector<std::string>> next;
+    for (const auto& run : plan.runs)
+      for (const std::string& o : alternatives) {
+        next.push_back(run);
+        next.back().push_back(o);
+      }
+    plan.runs = std::move(next);
+  }
+  return plan;
+}
+
+int sweep_exit_status(const SweepResult& result) {
+  return static_cast<int>(std::min<std::size_t>(result.failed, 100));
+}
+
+SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions& options) {
+  SweepResult result;
+  std::vector<std::string> overrides = given;
+  fs::path config_dir = options.config_dir.empty()
+                            ? options.project_root / "experiments" / "configs"
+                            : options.config_dir;
+  int jobs = options.jobs;
+  fs::path dir;
+  if (!options.resume.empty()) {
+    dir = fs::absolute(options.resume).lexically_normal();
+    const fs::path file = dir / "sweep.yaml";
+    DB_CHECK(fs::exists(file), "--resume {}: no sweep.yaml there (not a sweep folder)",
+             dir.string());
+    const YAML::Node saved = YAML::LoadFile(file.string());
+    const std::vector<std::string> saved_overrides =
+        read_string_list(saved["overrides"], file, "overrides");
+    DB_CHECK(overrides.empty() || overrides == saved_overrides,
+             "--resume {}: the overrides differ from the sweep's ({}); give none or the same",
+             dir.string(), join(saved_overrides, " "));
+    overrides = saved_overrides;
+    if (jobs <= 0 && saved["jobs"]) jobs = saved["jobs"].as<int>();
+    if (options.config_dir.empty() && saved["config_dir"])
+      config_dir = saved["config_dir"].as<std::string>();
+  }
+  if (jobs <= 0) jobs = resolve_threads(0);
+
+  // Expand and compose every run first: a bad override stops the sweep before anything runs.
+  const SweepPlan plan = expand_sweep(with_config_axes(overrides, config_dir));
+  std::vector<YAML::Node> configs;
+  for (const auto& run : plan.runs) {
+    YAML::Node c = compose_config(config_dir, run).config;
+    c.remove("sweep");  // the launcher's, not the run's
+    if (jobs > 1) {
+      // Runs share the cores: each gets cores / jobs threads (recorded in its config.yaml).
+      int requested = 0;
+      if (c["threads"] && !YAML::convert<int>::decode(c["threads"], requested)) requested = -1;
+      if (requested >= 0) c["threads"] = std::max(1, resolve_threads(requested) / jobs);
+    }
+    configs.push_back(c);
+  }
+  result.runs = plan.runs.size();
+
+  if (dir.empty()) {
+    const YAML::Node& c0 = configs.front();
+    const std::string name = c0["name"] ? c0["name"].as<std::string>() : "default";
+    fs::path results = c0["results_dir"] ? c0["results_dir"].as<std::string>() : "results";
+    if (!results.is_absolute()) results = fs::current_path() / results;
+    DB_CHECK(!name.empty() && name.find('/') == std::string::npos && name[0] != '.',
+             "config: 'name': expected a folder name (no '/', not starting with '.'), got '{}'",
+             name);
+    dir = new_stamped_folder(results.lexically_normal() / name);
+    YAML::Node sweep;
+    sweep["overrides"] = string_list(overrides);
+    YAML::Node axes(YAML::NodeType::Map);
+    for (const SweepAxis& a : plan.axes) {
+      std::vector<std::string> values;
+      for (const auto& o : a.overrides) values.push_back(parse_override(o).value);
+      axes[a.key] = string_list(values);
+    }
+    sweep["axes"] = axes;
+    sweep["runs"] = plan.runs.size();
+    sweep["jobs"] = jobs;
+    sweep["config_dir"] = fs::absolute(config_dir).lexically_normal().string();
+    write_file_atomic(dir / "sweep.yaml", to_yaml_text(sweep));
+    write_file_atomic(dir / "config.yaml", to_yaml_text(configs.front()));
+    update_symlink(dir.parent_path() / "latest", dir.filename());
+  }
+  const fs::path runs_dir = dir / "runs";
+  fs::create_directories(runs_dir);
+  for (const auto& entry : fs::directory_iterator(runs_dir))  // leftovers of a killed sweep
+    if (entry.path().filename().string().rfind(".tmp-", 0) == 0) fs::remove_all(entry.path());
+
+  // Pending runs, ordered so that runs sharing prepared data run together (the cache then
+  // holds one preparation's fits at a time); each declares the cached work it will use.
+  FitCache cache;
+  RunOptions run_options;
+  run_options.project_root = options.project_root;
+  run_options.quiet = true;
+  run_options.cache = &cache;
+  std::vector<std::size_t> pending;
+  std::vector<std::vector<std::string>> keys(plan.runs.size());
+  std::map<std::string, std::size_t> first_use;
+  for (std::size_t n = 0; n < plan.runs.size(); ++n) {
+    if (fs::exists(runs_dir / std::to_string(n) / "metrics.json")) {
+      ++result.skipped;
+      continue;
+    }
+    pending.push_back(n);
+    try {
+      keys[n] = run_cache_keys(configs[n], run_options);
+    } catch (const std::exception&) {
+      // The run will fail and be recorded as such; it shares nothing.
+    }
+    cache.expect(keys[n]);
+    if (!keys[n].empty()) first_use.emplace(keys[n].front(), n);
+  }
+  auto group_of = [&](std::size_t n) { return keys[n].empty() ? n : first_use[keys[n].front()]; };
+  std::stable_sort(pending.begin(), pending.end(),
+                   [&](std::size_t a, std::size_t b) { return group_of(a) < group_of(b); });
+
+  Progress progress(options.progress, plan.runs.size(), result.skipped);
+  std::mutex summary_mu;
+  std::atomic<std::size_t> next{0}, failed{0};
+  auto label_of = [&](std::size_t n) {
+    std::vector<std::string> v;
+    for (const SweepAxis& a : plan.axes) v.push_back(plan.runs[n][a.position]);
+    return v.empty() ? std::string("single run") : join(v, " ");
+  };
+  auto run_one = [&](std::size_t n) {
+    progress.started(n, label_of(n));
+    const auto t0 = Clock::now();
+    const fs::path final_dir = runs_dir / std::to_string(n);
+    const fs::path tmp = runs_dir / fmt::format(".tmp-{}-{}", n, getpid());
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    YAML::Node config = clone(configs[n]);
+    const bool save = config["save_policy"] && !config["save_policy"].as<std::string>().empty();
+    if (save) config["save_policy"] = (final_dir / "policy").string();
+    write_file_atomic(tmp / "overrides.yaml", to_yaml_text(string_list(plan.runs[n])));
+    std::string log_text, error;
+    try {
+      RunOutput out;
+      {
+        RunLogCapture capture(&log_text);
+        YAML::Node run_config = clone(config);
+        if (save) run_config["save_policy"] = "";
+        out = compute_run(run_config, run_options);
+        out.config = config;
+      }
+      out.metrics["run"] = n;
+      out.metrics["overrides"] = plan.runs[n];
+      if (save) save_run_policies(out, tmp / "policy", final_dir);
+      write_run_files(out, tmp, log_text);
+    } catch (const std::exception& e) {
+      error = e.what();
+      write_file_atomic(tmp / "config.yaml", to_yaml_text(config));
+      write_file_atomic(tmp / "log.txt", log_text + "error: " + error + "\n");
+      write_file_atomic(tmp / "error.txt", error + "\n");
+      for (const char* f : {"metrics.json", "frontier.csv"}) fs::remove(tmp / f);
+      ++failed;
+    }
+    cache.release(keys[n]);
+    fs::remove_all(final_dir);  // a failed attempt of an earlier sweep
+    fs::rename(tmp, final_dir);
+    {
+      std::lock_guard<std::mutex> lock(summary_mu);
+      write_file_atomic(dir / "summary.csv", summary_csv(dir, plan));
+    }
+    progress.finished(n, error.empty(), std::chrono::duration<double>(Clock::now() - t0).count(),
+                      error);
+  };
+
+  // Messages logged inside runs go to their log.txt only (the progress shows on the console).
+  install_run_log_sink(false);
+  const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(jobs), pending.size());
+  std::vector<std::thread> threads;
+  for (std::size_t w = 0; w < workers; ++w)
+    threads.emplace_back([&] {
+      for (std::size_t i; (i = next++) < pending.size();) run_one(pending[i]);
+    });
+  for (auto& t : threads) t.join();
+  install_run_log_sink(true);
+  progress.close();
+  write_file_atomic(dir / "summary.csv", summary_csv(dir, plan));
+
+  result.dir = dir;
+  result.failed = failed;
+  result.fits_computed = cache.computed();
+  result.fits_reused = cache.reused();
+  if (options.report && result.failed < result.runs) {
+    try {
+      const ReportResult report = write_report(dir, ReportOptions{});
+      if (!report.warning.empty()) spdlog::warn("{}", report.warning);
+    } catch (const std::exception& e) {
+      spdlog::warn("report of {} not written: {}", dir.string(), e.what());
+    }
+  }
+  return result;
+}
+
+}  // namespace deferbench
