@@ -619,7 +619,8 @@ RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
     }
 
   // Candidates at every target: selection on val, deployment calibrated on cal, test metrics.
-  const CalibrationSettings& calib = s.calibration;
+  CalibrationSettings calib = s.calibration;
+  if (calib.window_test) calib.window = static_cast<double>(test.size());
   // Selection happens on val, which is disjoint from cal, so it leaves the calibration's
   // guarantee intact: each candidate is calibrated on val with the run's own mode (a cascade
   // pays its δ/K there too). When no candidate passes there, the ranking falls back to the
@@ -762,6 +763,7 @@ RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
                               {"guarantee", calib.mode == "guaranteed"},
                               {"delta", calib.guaranteed.delta},
                               {"per_class", calib.per_class},
+                              {"window", calib.window},  // queries (0: about TA itself)
                               {"selection", "on val (disjoint from cal), then calibrated on cal"},
                               {"targets", calib.targets}}},
                             {"zoo", zoo_json},

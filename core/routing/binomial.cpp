@@ -191,4 +191,13 @@ std::uint64_t min_passable_rows(double target, double delta) {
   return m;
 }
 
+double window_requirement(double target, std::uint64_t m, double delta) {
+  DB_CHECK(m >= 1, "window_requirement: a window must handle at least one row");
+  DB_CHECK(target > 0.0 && target <= 1.0, "window_requirement: target {} outside (0, 1]", target);
+  // Agreements needed in the window: the least c with c / m ≥ target (1e-9: 0.9 · 10 is 9).
+  const auto c = static_cast<std::uint64_t>(std::ceil(target * static_cast<double>(m) - 1e-9));
+  if (c == 0) return 0.0;
+  return clopper_pearson_upper(c - 1, m, delta);
+}
+
 }  // namespace deferbench

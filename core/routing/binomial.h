@@ -49,4 +49,10 @@ double clopper_pearson_upper(std::uint64_t k, std::uint64_t n, double delta);
 // target = 1 no count suffices: returns UINT64_MAX.
 std::uint64_t min_passable_rows(double target, double delta);
 
+// The agreement a threshold must truly have so that a window in which it handles `m` rows
+// agrees on at least ceil(target · m) of them with probability ≥ 1 − δ: the smallest p with
+// P(X ≤ ceil(target·m) − 1 | m, p) ≤ δ, which is clopper_pearson_upper(ceil(target·m) − 1, m, δ).
+// Larger windows need less (→ target as m → ∞). m ≥ 1, target ∈ (0, 1], δ ∈ (0, 1).
+double window_requirement(double target, std::uint64_t m, double delta);
+
 }  // namespace deferbench

@@ -133,7 +133,7 @@ std::vector<double> quantile_grid(const std::vector<float>& val_scores, int poin
 ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
                                      const std::vector<std::uint8_t>& cal_agrees,
                                      const std::vector<double>& grid, double target, double delta,
-                                     std::size_t min_accepted) {
+                                     std::size_t min_accepted, double window_scale) {
   DB_CHECK(cal_scores.size() == cal_agrees.size(), "calibration: {} scores but {} agreement flags",
            cal_scores.size(), cal_agrees.size());
   check_target_delta(target, delta);
@@ -146,8 +146,14 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return cal_scores[a] > cal_scores[b]; });
 
-  const std::uint64_t need =
-      std::max<std::uint64_t>(min_accepted, min_passable_rows(target, delta));
+  // The level of each test and the agreement it must certify (window: δ/2 and p_w).
+  const bool window = window_scale > 0.0;
+  const double level = window ? delta / 2.0 : delta;
+  auto required = [&](std::size_t accepted) {
+    if (!window) return target;
+    const double rows = std::floor(window_scale * static_cast<double>(accepted));
+    return window_requirement(target, static_cast<std::uint64_t>(std::max(1.0, rows)), level);
+  };
   ThresholdChoice best;
   best.agreement = kNaN;
   std::size_t m = 0;    // rows with score ≥ the current threshold
@@ -160,13 +166,17 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
       k += cal_agrees[order[m]] ? 1 : 0;
       ++m;
     }
-    if (m < need) {  // m only grows along the grid: this is a leading threshold
+    const double req = required(m);
+    // Too few rows to pass even with every one agreeing: skipped (counts only, no labels;
+    // without a window m only grows along the grid, so these are leading thresholds).
+    if (m < std::max<std::uint64_t>(min_accepted, min_passable_rows(req, level))) {
       ++skipped;
       continue;
     }
     ++tests;
-    const double p = binomial_p_value(k, m, target);
-    if (p > delta) break;  // first failure: the walk stops here
+    const double p = binomial_p_value(k, m, req);
+    if (p > level) break;  // first failure: the walk stops here
+    best.required = req;
     best.threshold = tau;
     best.accepted = m;
     best.agreement = static_cast<double>(k) / static_cast<double>(m);
@@ -174,7 +184,7 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
     best.feasible = true;
     best_k = k;
   }
-  if (best.feasible) best.lower_bound = clopper_pearson_lower(best_k, best.accepted, delta);
+  if (best.feasible) best.lower_bound = clopper_pearson_lower(best_k, best.accepted, level);
   best.tests = tests;
   best.skipped = skipped;
   return best;
@@ -187,7 +197,7 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& val_scores,
   const std::vector<double> grid = quantile_grid(
       val_scores, options.grid_points, options.grid_max_coverage, options.grid_min_coverage);
   return guaranteed_threshold(cal_scores, cal_agrees, grid, target, options.delta,
-                              options.min_accepted);
+                              options.min_accepted, options.window_scale);
 }
 
 std::vector<double> PerClassChoice::thresholds() const {
@@ -214,7 +224,7 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& cal_scores,
                                     const std::vector<std::uint8_t>& cal_agrees,
                                     const std::vector<std::int32_t>& cal_classes,
                                     const std::vector<std::vector<double>>& grids, double target,
-                                    double delta, std::size_t min_accepted) {
+                                    double delta, std::size_t min_accepted, double window_scale) {
   DB_CHECK(cal_scores.size() == cal_agrees.size() && cal_scores.size() == cal_classes.size(),
            "calibration: {} scores, {} agreement flags and {} predicted classes", cal_scores.size(),
            cal_agrees.size(), cal_classes.size());
@@ -239,7 +249,7 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& cal_scores,
       continue;
     }
     out.classes[c] = guaranteed_threshold(scores[c], agrees[c], grids[c], target,
-                                          out.delta_per_class, min_accepted);
+                                          out.delta_per_class, min_accepted, window_scale);
   }
   summarize(&out);
   return out;
@@ -256,7 +266,7 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& val_scores,
       per_class_quantile_grids(val_scores, val_classes, n_classes, options.grid_points,
                                options.grid_max_coverage, options.grid_min_coverage);
   return guaranteed_per_class(cal_scores, cal_agrees, cal_classes, grids, target, options.delta,
-                              options.min_accepted);
+                              options.min_accepted, options.window_scale);
 }
 
 PerClassChoice empirical_per_class(const std::vector<float>& cal_scores,

@@ -68,6 +68,24 @@
 //   at 1 − δ. The price: each class needs ≥ log(δ/C)/log(target) accepted rows to pass at all
 //   (45 at C = 3, 63 at C = 77 for target 0.9, δ = 0.1); useful with few classes or large cal.
 //
+// - window guarantee (option `calibration.window`, the guaranteed mode and per-class too): the
+//   promise above is about TA on the traffic's distribution; a finite sample of handled queries
+//   (a day of traffic, a test split) measures TA with binomial noise and falls below the target
+//   more often than δ even when TA ≥ target. With a window of W queries, the guarantee becomes:
+//   with probability ≥ 1 − δ over the calibration draw AND the window, the agreement on the
+//   window's handled queries is ≥ target. δ is split in two halves. At a threshold accepting m
+//   of the n calibration rows, the window handles about m_w = floor(W · m / n) queries (the
+//   expected count; `window_scale` = W / n); if TA ≥ p_w = window_requirement(target, m_w, δ/2),
+//   such a window falls below the target with probability ≤ δ/2. The fixed sequence therefore
+//   tests H0: TA < p_w at level δ/2 (Clopper–Pearson lower bound at δ/2 ≥ p_w). A wrong
+//   deployment (TA < p_w) has probability ≤ δ/2; a window failing despite TA ≥ p_w, ≤ δ/2; the
+//   union ≤ δ. p_w > target, so the window guarantee costs coverage, the more the smaller the
+//   window. Thresholds whose m cannot pass at all (m < min_passable_rows(p_w, δ/2)) are skipped
+//   as above; the skip reads only counts, so it may also drop a threshold inside the sequence.
+//   The window is in queries; the handled count of a real window varies around m_w (stated, not
+//   corrected for). Cascades and per-class thresholds split δ as before (each stage / class gets
+//   its share, and within it the two halves).
+//
 // Everything here is deterministic, keeps no state, and throws deferbench::Error for bad input
 // (mismatched sizes, NaN scores, δ ∉ (0, 1), target ∉ (0, 1], a grid not strictly decreasing).
 #pragma once
@@ -91,6 +109,8 @@ struct ThresholdChoice {
   double p_value = std::numeric_limits<double>::quiet_NaN();      // P(X ≥ k | m, target) at τ
   std::size_t tests = 0;    // thresholds tested (p-values computed), the failing one included
   std::size_t skipped = 0;  // leading grid thresholds skipped for too few accepted rows
+  // The agreement the deployed threshold certified: target, or p_w with a window.
+  double required = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Among the thresholds "accept the k highest-scoring rows" (k at boundaries between distinct
@@ -116,10 +136,12 @@ std::vector<double> quantile_grid(const std::vector<float>& val_scores, int poin
 // delta)) calibration rows, test the rest in order, stop at the first failure, return the
 // loosest passing threshold with its cal agreement, Clopper–Pearson lower bound and p-value.
 // target ∈ (0, 1], delta ∈ (0, 1). O(n log n + G).
+// window_scale > 0: the window guarantee, with W / n handled window queries per accepted
+// calibration row (see the header comment).
 ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
                                      const std::vector<std::uint8_t>& cal_agrees,
                                      const std::vector<double>& grid, double target, double delta,
-                                     std::size_t min_accepted);
+                                     std::size_t min_accepted, double window_scale = 0.0);
 
 // The defaults of the guaranteed mode (config `calibration.*`).
 struct GuaranteedOptions {
@@ -128,6 +150,9 @@ struct GuaranteedOptions {
   int grid_points = 50;             // candidate thresholds (before deduplication)
   double grid_min_coverage = 0.05;  // val coverage of the strictest candidate
   double grid_max_coverage = 1.0;   // val coverage of the loosest candidate
+  // The window guarantee: window queries per calibration row (0: about TA itself). Set by the
+  // policy builder from `calibration.window` and the calibration split's size.
+  double window_scale = 0.0;
 };
 
 // quantile_grid on val_scores, then guaranteed_threshold on the calibration rows.
@@ -163,7 +188,8 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& cal_scores,
                                     const std::vector<std::uint8_t>& cal_agrees,
                                     const std::vector<std::int32_t>& cal_classes,
                                     const std::vector<std::vector<double>>& grids, double target,
-                                    double delta, std::size_t min_accepted);
+                                    double delta, std::size_t min_accepted,
+                                    double window_scale = 0.0);
 
 // per_class_quantile_grids on the validation rows, then guaranteed_per_class.
 PerClassChoice guaranteed_per_class(const std::vector<float>& val_scores,

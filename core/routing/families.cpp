@@ -205,6 +205,11 @@ BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStag
   };
   const std::size_t n_classes = calib.n_classes();
   const double delta = settings.guaranteed.delta;
+  // The window guarantee scales accepted calibration rows to handled window queries.
+  CalibrationSettings windowed = settings;
+  windowed.guaranteed.window_scale = settings.window > 0 && calib.size() > 0
+                                         ? settings.window / static_cast<double>(calib.size())
+                                         : 0.0;
   BuiltPolicy p;
   p.family = family;
 
@@ -213,7 +218,7 @@ BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStag
     if (family == "global") s.acceptor = nullptr;
     calibrate_stage(s, subset(fitted[0].val, fitted[0].val_rows),
                     pick(val.teacher, fitted[0].val_rows), calib_out(fitted[0]), calib.teacher,
-                    n_classes, target, delta, settings);
+                    n_classes, target, delta, windowed);
     p.feasible = s.feasible;
     p.stages.push_back(std::move(s));
     return p;
@@ -242,7 +247,7 @@ BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStag
     for (std::size_t r : rows) teacher.push_back(calib.teacher[r]);
     calibrate_stage(s, subset(fitted[k].val, fitted[k].val_rows),
                     pick(val.teacher, fitted[k].val_rows), out, teacher, n_classes, target,
-                    delta / static_cast<double>(k_stages), settings);
+                    delta / static_cast<double>(k_stages), windowed);
     // Rows this stage accepts leave the population of later stages (all rows of the split, so
     // that with disjoint folds later folds also lose what earlier stages would take).
     const StageOutput everyone = calib_out(fitted[k]);

@@ -32,6 +32,17 @@ CalibrationSettings CalibrationSettings::from_yaml(const YAML::Node& node,
   g.grid_points = static_cast<int>(r.get_int("grid_points", g.grid_points, 1, 100'000));
   g.grid_min_coverage = r.get_double("grid_min_coverage", g.grid_min_coverage, 0.0, 1.0);
   g.grid_max_coverage = r.get_double("grid_max_coverage", g.grid_max_coverage, 0.0, 1.0);
+  const std::string window =
+      r.has("window") && node["window"].IsScalar() ? node["window"].Scalar() : "";
+  if (window == "test" || window == "none") {
+    r.allow("window");
+    s.window_test = window == "test";
+  } else {
+    DB_CHECK(window.empty() || window.find_first_not_of("0123456789") == std::string::npos,
+             "config: '{}.window': expected none, test or a number of queries, got '{}'", path,
+             window);
+    s.window = static_cast<double>(r.get_int("window", 0, 0, 1'000'000'000'000));
+  }
   DB_CHECK(g.grid_min_coverage <= g.grid_max_coverage,
            "config: '{}.grid_min_coverage' ({}) must not exceed grid_max_coverage ({})", path,
            g.grid_min_coverage, g.grid_max_coverage);
@@ -144,23 +155,34 @@ Routed route_outputs(const std::vector<Stage>& stages, const std::vector<StageOu
 
 std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
                                             const std::vector<float>& scores,
-                                            const std::vector<std::uint8_t>& agrees, double delta) {
+                                            const std::vector<std::uint8_t>& agrees, double delta,
+                                            double target, double window_scale) {
   if (grid.empty() || scores.empty()) return grid;
   std::vector<std::size_t> order(scores.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::sort(order.begin(), order.end(),
             [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  // The margin the test would have on val: bound − requirement (without a window the
+  // requirement is the target at every threshold, so this is where the bound peaks).
+  const double level = window_scale > 0 ? delta / 2.0 : delta;
   std::size_t best = 0, k = 0, n = 0, pos = 0;
-  double best_bound = -1.0;
+  double best_margin = -std::numeric_limits<double>::infinity();
   for (std::size_t g = 0; g < grid.size(); ++g) {
     while (pos < order.size() && scores[order[pos]] >= grid[g]) {
       k += agrees[order[pos]];
       ++n;
       ++pos;
     }
-    const double bound = n ? clopper_pearson_lower(k, n, delta) : 0.0;
-    if (bound > best_bound) {
-      best_bound = bound;
+    if (n == 0) continue;
+    double need = target;
+    if (window_scale > 0)
+      need = window_requirement(target,
+                                static_cast<std::uint64_t>(std::max(
+                                    1.0, std::floor(window_scale * static_cast<double>(n)))),
+                                level);
+    const double margin = clopper_pearson_lower(k, n, level) - need;
+    if (margin > best_margin) {
+      best_margin = margin;
       best = g;
     }
   }
@@ -183,8 +205,18 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
     for (auto a : agrees) k += a;
     const std::size_t m = agrees.size();
     const double point = m ? static_cast<double>(k) / m : std::nan("");
-    const double lower = m ? clopper_pearson_lower(k, m, delta) : 0.0;
-    stage.feasible = m > 0 && (guaranteed ? lower >= target : point >= target);
+    // With a window (calibration.h): certify the window requirement at δ/2.
+    const double scale = settings.guaranteed.window_scale;
+    const double level = scale > 0 ? delta / 2.0 : delta;
+    const double need =
+        scale > 0 && m > 0
+            ? window_requirement(target,
+                                 static_cast<std::uint64_t>(
+                                     std::max(1.0, std::floor(scale * static_cast<double>(m)))),
+                                 level)
+            : target;
+    const double lower = m ? clopper_pearson_lower(k, m, level) : 0.0;
+    stage.feasible = m > 0 && (guaranteed ? lower >= need : point >= target);
     stage.thresholds = {stage.feasible ? -std::numeric_limits<double>::infinity()
                                        : std::numeric_limits<double>::infinity()};
     stage.cal_accepted = stage.feasible ? m : 0;
@@ -217,9 +249,15 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
       std::vector<std::uint8_t> val_agrees(val.pred.size());
       for (std::size_t i = 0; i < val_agrees.size(); ++i)
         val_agrees[i] = val.pred[i] == val_teacher[i];
-      grid = start_where_bound_peaks(grid, val.score, val_agrees, delta);
+      // A window of W queries handles about W · m / n_val of them at a threshold accepting m
+      // of the n_val val rows.
+      const double val_scale = settings.window > 0 && !val.score.empty()
+                                   ? settings.window / static_cast<double>(val.score.size())
+                                   : 0.0;
+      grid = start_where_bound_peaks(grid, val.score, val_agrees, delta, target, val_scale);
     }
-    c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted);
+    c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted,
+                             g.window_scale);
   } else {
     c = empirical_threshold(cal.score, agrees, target);
   }

@@ -26,9 +26,14 @@ struct CalibrationSettings {
   std::string mode = "guaranteed";   // guaranteed | empirical
   bool per_class = false;            // one threshold per predicted class
   GuaranteedOptions guaranteed;      // delta, min_accepted, grid
+  // The window guarantee (calibration.h): 0 = about the agreement itself; N = a window of N
+  // queries; window_test: the run's test split is the window (resolved by the runner).
+  double window = 0;
+  bool window_test = false;
 
   // Keys: target (a number or a list, each in (0, 1]), mode, delta (0…1, exclusive), per_class,
-  // min_accepted, grid_points, grid_min_coverage, grid_max_coverage.
+  // min_accepted, grid_points, grid_min_coverage, grid_max_coverage, window (queries ≥ 0, or
+  // `test`).
   static CalibrationSettings from_yaml(const YAML::Node& node, const std::string& path);
 };
 
@@ -91,10 +96,13 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
                      std::size_t n_classes, double target, double delta,
                      const CalibrationSettings& settings);
 
-// The part of `grid` (strictly decreasing) from the threshold with the highest Clopper–Pearson
-// lower bound of agreement on the given rows (ties: the strictest), to the end.
+// The part of `grid` (strictly decreasing) from the threshold where the test would clear its
+// requirement by the most on the given (val) rows — the Clopper–Pearson lower bound at δ minus
+// the target; with a window (window_scale = W / rows > 0), the bound at δ/2 minus the window
+// requirement (calibration.h) — to the end (ties: the strictest).
 std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
                                             const std::vector<float>& scores,
-                                            const std::vector<std::uint8_t>& agrees, double delta);
+                                            const std::vector<std::uint8_t>& agrees, double delta,
+                                            double target, double window_scale = 0.0);
 
 }  // namespace deferbench

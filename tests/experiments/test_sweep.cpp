@@ -11,8 +11,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "core/config/compose.h"
 #include "core/util/atomic_file.h"
@@ -74,8 +74,39 @@ TEST(ExpandSweep, CartesianProductFirstAxisSlowest) {
   const SweepPlan one = expand_sweep({"seed=4"});
   ASSERT_EQ(one.runs.size(), 1u);
   EXPECT_TRUE(one.axes.empty());
-  EXPECT_THAT(testing::error_of([] { expand_sweep({"seed=0,1", "seed=2,3"}); }),
+  EXPECT_THAT(testing::error_of([] {
+                expand_sweep({"seed=0,1", "seed=2,3"});
+              }),
               HasSubstr("swept twice"));
+}
+
+TEST(ExpandSweep, GroupOptionsAndListsComposeOneConfigEach) {
+  const SweepPlan p = expand_sweep({"model=logreg,dt", "calibration.target=[0.8,0.9]"});
+  ASSERT_EQ(p.runs.size(), 2u);  // the list value is one value, not an axis
+  std::vector<std::string> names;
+  for (const auto& run : p.runs) {
+    const YAML::Node c = compose_config(kRoot / "experiments" / "configs", run).config;
+    names.push_back(c["model"]["name"].as<std::string>());
+    EXPECT_EQ(c["calibration"]["target"].size(), 2u);
+  }
+  EXPECT_THAT(names, ElementsAre("logreg", "dt"));
+}
+
+TEST(ExpandSweep, ConfigSweepKeysAddAxesAndTheCommandLineWins) {
+  TempDir dir;
+  const fs::path configs = dir.path() / "configs";
+  fs::create_directories(configs / "experiment");
+  write_file_atomic(configs / "config.yaml",
+                    "defaults:\n  - _self_\n  - experiment: none\nseed: 0\nname: x\n");
+  write_file_atomic(configs / "experiment" / "none.yaml", "# @package _global_\nname: none\n");
+  write_file_atomic(configs / "experiment" / "swept.yaml",
+                    "# @package _global_\nname: swept\nsweep:\n  seed: range(0,3)\n"
+                    "  name: [a, b]\n");
+  EXPECT_THAT(with_config_axes({"experiment=swept"}, configs),
+              ElementsAre("experiment=swept", "seed=range(0,3)", "name=a,b"));
+  EXPECT_THAT(with_config_axes({"experiment=swept", "seed=7"}, configs),
+              ElementsAre("experiment=swept", "seed=7", "name=a,b"));
+  EXPECT_THAT(with_config_axes({"experiment=none"}, configs), ElementsAre("experiment=none"));
 }
 
 // ---- sweeps end to end (small synthetic runs) ----
@@ -289,8 +320,8 @@ TEST(SweepCli, KilledAndResumedEndsWithTheSameSummary) {
 
 TEST(SweepCli, SeveralValuesWithoutDashMAreAnError) {
   TempDir out;
-  const int st = wait_status(spawn({"run", "results_dir=" + out.path().string(), "seed=0,1"},
-                                   out.path() / "err.log"));
+  const int st = wait_status(
+      spawn({"run", "results_dir=" + out.path().string(), "seed=0,1"}, out.path() / "err.log"));
   EXPECT_EQ(st, 2);
   EXPECT_THAT(read_file(out.path() / "err.log"), HasSubstr("add -m"));
   EXPECT_FALSE(fs::exists(out.path() / "synthetic"));

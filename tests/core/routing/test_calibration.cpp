@@ -317,6 +317,33 @@ TEST(CalibrationGuaranteed, ReturnsTheLoosestPassingThreshold) {
   EXPECT_EQ(guaranteed_threshold(d.scores, d.agrees, {0.95, 0.75}, 0.5, 0.1, 0).accepted, 30u);
 }
 
+TEST(CalibrationGuaranteed, WindowCertifiesTheWindowRequirementAtHalfDelta) {
+  // Target 0.5, δ = 0.2 (0.1 for the test, 0.1 for the window), a window of 10 queries per 30
+  // calibration rows (scale 1/3). Along {0.9, 0.7}:
+  //   0.9: m = 5 → m_w = 1: p_w = 0.9 (1 − p = 0.1); a test needs ≥ 22 rows at 0.9: skipped;
+  //   0.7: m = 30 → m_w = 10, 5 agreements needed: p_w solves P(X ≤ 4 | 10, p) = 0.1, p_w =
+  //        0.645784071 (bisection on the exact sum, by hand in Python); P(X ≥ 25 | 30, p_w) =
+  //        0.0208242 ≤ 0.1 → pass.
+  const Staircase d;
+  EXPECT_NEAR(window_requirement(0.5, 10, 0.1), 0.6457840711273908, 1e-9);
+  EXPECT_NEAR(window_requirement(0.5, 1, 0.1), 0.9, 1e-12);
+  const auto c = guaranteed_threshold(d.scores, d.agrees, {0.9, 0.7}, 0.5, 0.2, 0, 1.0 / 3);
+  ASSERT_TRUE(c.feasible);
+  EXPECT_EQ(c.threshold, 0.7);
+  EXPECT_EQ(c.skipped, 1u);
+  EXPECT_EQ(c.tests, 1u);
+  EXPECT_NEAR(c.required, 0.6457840711273908, 1e-9);
+  EXPECT_NEAR(c.p_value, 0.020824228001858347, 1e-9);
+  EXPECT_NEAR(c.lower_bound, clopper_pearson_lower(25, 30, 0.1), 1e-15);
+  // A window of one query per 30 rows needs p_w = 0.9 everywhere: 25/30 fails.
+  const auto tiny = guaranteed_threshold(d.scores, d.agrees, {0.9, 0.7}, 0.5, 0.2, 0, 1.0 / 30);
+  EXPECT_FALSE(tiny.feasible);
+  // Larger windows need less, down to the target itself.
+  EXPECT_GT(window_requirement(0.9, 100, 0.05), window_requirement(0.9, 10000, 0.05));
+  EXPECT_NEAR(window_requirement(0.9, 1000000, 0.05), 0.9, 1e-3);
+  EXPECT_GT(window_requirement(0.9, 1000000, 0.05), 0.9);
+}
+
 TEST(CalibrationGuaranteed, SkipsLeadingThresholdsWithTooFewRows) {
   const Staircase d;
   // 0.99 accepts nothing (< 4 rows): skipped, not a stop.

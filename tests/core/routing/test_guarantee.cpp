@@ -18,6 +18,9 @@
 //               empirical 0.805 overall / 0.920 any-class (coverage 0.48)
 //     n = 1000: guaranteed 0.020 overall / 0.035 any-class violations (coverage 0.088);
 //               empirical 0.590 overall / 0.850 any-class (coverage 0.44)
+//   measured on a window of W = 1000 fresh queries (n = 1000): the population guarantee's
+//   window agreement falls below the target in 0.120 of the runs (coverage 0.268); the window
+//   guarantee (calibration.window) in 0.010 (coverage 0.058)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -27,6 +30,7 @@
 #include <gtest/gtest.h>
 
 #include "core/routing/calibration.h"
+#include "core/routing/policy.h"
 #include "core/util/random.h"
 
 namespace deferbench {
@@ -129,6 +133,64 @@ TEST(Guarantee, SingleThresholdHoldsWithProbabilityOneMinusDelta) {
     EXPECT_GT(guaranteed.mean_coverage(), n >= 1000 ? 0.2 : 0.05);
     EXPECT_GT(guaranteed.rate(guaranteed.feasible), n >= 1000 ? 0.8 : 0.3);
   }
+}
+
+// The window guarantee: the promise is about the agreement MEASURED on a window of W fresh
+// queries, binomial noise included. With W = n = 1000 the population guarantee fails on the
+// measured window far more often than δ (its threshold sits just above the target); the window
+// guarantee keeps the measured failure rate ≤ δ, at a price in coverage.
+TEST(Guarantee, WindowGuaranteeHoldsOnTheMeasuredWindow) {
+  const std::vector<Linear> truth = {{0.5, 0.5}};
+  const std::size_t n = 1000, window = 1000;
+  int population_fail = 0, window_fail = 0;
+  double population_cov = 0, window_cov = 0;
+  for (int seed = 0; seed < kSeeds; ++seed) {
+    Rng rng(7777ULL + static_cast<std::uint64_t>(seed));
+    const Draw val = draw(rng, n, truth), cal = draw(rng, n, truth);
+    const Draw fresh = draw(rng, window, truth);
+    // As the policy builder does: the grid from val, started where val's margin peaks.
+    const double scale = static_cast<double>(window) / static_cast<double>(n);
+    const GuaranteedOptions o;
+    const std::vector<double> grid =
+        quantile_grid(val.scores, o.grid_points, o.grid_max_coverage, o.grid_min_coverage);
+    const ThresholdChoice p =
+        guaranteed_threshold(cal.scores, cal.agrees,
+                             start_where_bound_peaks(grid, val.scores, val.agrees, kDelta, kTarget),
+                             kTarget, kDelta, o.min_accepted);
+    const ThresholdChoice w = guaranteed_threshold(
+        cal.scores, cal.agrees,
+        start_where_bound_peaks(grid, val.scores, val.agrees, kDelta, kTarget, scale), kTarget,
+        kDelta, o.min_accepted, scale);
+    if (w.feasible) {
+      // It certified more than the target, at δ/2.
+      EXPECT_GT(w.required, kTarget);
+      EXPECT_GE(w.lower_bound, w.required);
+    }
+    // The measured agreement on the window's handled queries.
+    auto fails = [&](const ThresholdChoice& c, double* cov) {
+      std::size_t m = 0, k = 0;
+      for (std::size_t i = 0; i < window; ++i)
+        if (static_cast<double>(fresh.scores[i]) >= c.threshold) {
+          ++m;
+          k += fresh.agrees[i];
+        }
+      *cov += static_cast<double>(m) / static_cast<double>(window);
+      return m > 0 && static_cast<double>(k) < kTarget * static_cast<double>(m) ? 1 : 0;
+    };
+    population_fail += fails(p, &population_cov);
+    window_fail += fails(w, &window_cov);
+  }
+  const double pf = static_cast<double>(population_fail) / kSeeds;
+  const double wf = static_cast<double>(window_fail) / kSeeds;
+  std::printf(
+      "[guarantee] window W = %zu, n = %zu: population guarantee fails on the window in %.3f "
+      "(coverage %.3f); window guarantee %.3f (coverage %.3f); bound %.3f\n",
+      window, n, pf, population_cov / kSeeds, wf, window_cov / kSeeds, kViolationBound);
+  EXPECT_LE(wf, kViolationBound);
+  EXPECT_GT(pf, kDelta);                // why the window option exists
+  // It still hands over traffic, at a steep price on this shallow acceptor (measured: 0.058
+  // against the population guarantee's 0.268; the population one fails on 12% of windows).
+  EXPECT_GT(window_cov / kSeeds, 0.03);
 }
 
 TEST(Guarantee, AllThresholdsBelowTargetRarelyDeploys) {
