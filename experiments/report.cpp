@@ -362,6 +362,10 @@ Run read_run(const fs::path& run_dir) {
   run.dataset = in.text(m, "dataset");
   const json& calibration = in.at(m, "calibration", "");
   run.mode = in.text(calibration, "mode", "calibration.");
+  // The window guarantee is another promise: its runs are a mode of their own.
+  if (calibration.contains("window_spec") && calibration["window_spec"].is_string() &&
+      calibration["window_spec"] != "none" && run.mode == "guaranteed")
+    run.mode += " (window " + calibration["window_spec"].get<std::string>() + ")";
   run.delta = in.number(calibration, "delta", "calibration.");
   const json& targets = in.array(m, "targets");
   for (std::size_t i = 0; i < targets.size(); ++i) {

@@ -764,6 +764,9 @@ RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
                               {"delta", calib.guaranteed.delta},
                               {"per_class", calib.per_class},
                               {"window", calib.window},  // queries (0: about TA itself)
+                              {"window_spec", calib.window_test  ? std::string("test")
+                                              : calib.window > 0 ? fmt::format("{}", calib.window)
+                                                                 : std::string("none")},
                               {"selection", "on val (disjoint from cal), then calibrated on cal"},
                               {"targets", calib.targets}}},
                             {"zoo", zoo_json},

@@ -558,7 +558,14 @@ SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions&
   std::vector<std::thread> threads;
   for (std::size_t w = 0; w < workers; ++w)
     threads.emplace_back([&] {
-      for (std::size_t i; (i = next++) < pending.size();) run_one(pending[i]);
+      for (std::size_t i; (i = next++) < pending.size();) {
+        try {
+          run_one(pending[i]);
+        } catch (const std::exception& e) {  // the run's folder could not be written
+          ++failed;
+          spdlog::error("run {}: {}", pending[i], e.what());
+        }
+      }
     });
   for (auto& t : threads) t.join();
   install_run_log_sink(true);

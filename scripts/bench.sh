@@ -54,16 +54,18 @@ echo "bench: deferbench_bench ${common[*]} ${extra[*]} → $json"
 if [[ $scale -eq 1 ]]; then
   # One process per benchmark: a fresh process's resident memory holds nothing an earlier
   # benchmark left behind.
+  own=()  # deferbench_bench's own flags among the extra arguments (not --benchmark_*)
+  for a in "${extra[@]}"; do [[ $a == --benchmark_* ]] || own+=("$a"); done
   scale_dir="$OUT_DIR/scale_$stamp"
   mkdir -p "$scale_dir"
-  mapfile -t names < <("$bench" "${common[@]}" --scale --benchmark_list_tests \
+  mapfile -t names < <("$bench" "${common[@]}" "${own[@]}" --scale --benchmark_list_tests \
                          --benchmark_filter='^scale/' 2>/dev/null)
   i=0
   for name in "${names[@]}"; do
     i=$((i + 1))
     regex="^$(printf '%s' "$name" | sed 's/[][().*+?^$|\\{}]/\\&/g')\$"
     echo "bench: [$i/${#names[@]}] $name"
-    "$bench" "${common[@]}" --scale --benchmark_filter="$regex" \
+    "$bench" "${common[@]}" "${own[@]}" --scale --benchmark_filter="$regex" \
       --benchmark_out="$scale_dir/$i.json" --benchmark_out_format=json
     jsons+=("$scale_dir/$i.json")
   done
