@@ -170,10 +170,19 @@ TEST(Sweep, RunsTheProductSharesFitsAndEachRunReproducesFromItsConfig) {
   const YAML::Node ov = YAML::LoadFile((r.dir / "runs/1/overrides.yaml").string());
   EXPECT_EQ(ov[ov.size() - 2].as<std::string>(), "seed=0");
   EXPECT_EQ(ov[ov.size() - 1].as<std::string>(), "calibration.target=0.9");
-  // The log of a run holds its own lines, not the other runs'.
+  // The log of a run holds its own lines, not the other runs': of runs 0 and 1 (seed 0, in
+  // parallel), one fitted the logreg and the other reused that fit.
+  const std::string log0 = read_file(r.dir / "runs/0/log.txt");
   const std::string log1 = read_file(r.dir / "runs/1/log.txt");
-  EXPECT_THAT(log1, HasSubstr("logreg"));
-  EXPECT_THAT(log1, HasSubstr("reused from the sweep's cache"));
+  const auto reused = [](const std::string& log) {
+    return log.find("reused from the sweep's cache") != std::string::npos;
+  };
+  const auto fitted = [](const std::string& log) {
+    return log.find("logreg: fitted") != std::string::npos;
+  };
+  EXPECT_NE(reused(log0), reused(log1)) << log0 << "---\n" << log1;
+  EXPECT_NE(fitted(log0), fitted(log1)) << log0 << "---\n" << log1;
+  EXPECT_NE(reused(log0), fitted(log0)) << log0;
 
   const auto csv = read_csv(r.dir / "summary.csv");
   ASSERT_EQ(csv.size(), 5u);
