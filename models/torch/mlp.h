@@ -2,8 +2,9 @@
 // hidden layers with an activation (relu), softmax output, Adam (lr 1e-3, default betas) on
 // minibatches of min(batch_size, n) rows reshuffled every epoch, minimizing per batch
 //   mean cross-entropy + alpha / (2 · batch rows) · Σ‖W‖²
-// (biases not penalized), Glorot-uniform initial weights. Features are standardized with a
-// mean / std learned on train. Early stopping as scikit-learn's n_iter_no_change / tol, on the
+// (biases not penalized), Glorot-uniform initial weights. Features go in as they are, as in
+// MLPClassifier (standardize: true learns a mean / std on train; on LSA features it cost 1.6
+// points of accuracy on banking77: 0.870 vs 0.886 for mlp_1h). Early stopping as scikit-learn's n_iter_no_change / tol, on the
 // validation cross-entropy when fit() gets a validation set (keeping the best epoch's weights),
 // on the training loss otherwise. Classes absent from training get probability exactly 0.
 //
@@ -32,7 +33,7 @@ struct MlpParams {
   int max_epochs = 200;             // scikit-learn's max_iter
   int patience = 10;                // scikit-learn's n_iter_no_change
   double tol = 1e-4;                // the improvement an epoch needs to count
-  bool standardize = true;          // learn mean / std on train
+  bool standardize = false;         // true: learn mean / std on train
   int batch_rows = 65536;           // rows per chunk for the validation loss and inference
 
   // Keys: name, hidden (list of 1…65536; [] allowed), activation, alpha (0…1e3),
