@@ -98,7 +98,7 @@ void fit_model(benchmark::State& state, const BenchOptions& o, const ZooModel& m
 void register_fit_benchmarks(const BenchOptions& o) {
   std::vector<std::string> skipped;
   for (int scale : o.fit_scales)
-    for (const ZooModel& m : zoo_models(o.tiny, o.only, &skipped)) {
+    for (const ZooModel& m : zoo_models(o, &skipped)) {
       const std::size_t rows = base_rows(o) * static_cast<std::size_t>(scale);
       const std::string name = fmt::format("fit/{}/rows:{}/d:{}", m.key, rows, fit_dim(o));
       auto* b = benchmark::RegisterBenchmark(

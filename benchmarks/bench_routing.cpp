@@ -3,6 +3,7 @@
 // decisions, for every zoo model and batch size.
 //
 //   route/<device>/<model>/d:<dim>/b:<batch>    synthetic 77-class features, d ∈ {256, 1024}
+//   route_parts/<device>/<model>/d:256/b:<batch>/{surrogate,acceptor}   the same, by part
 //   route_text/<device>/<model>/b:<batch>       banking77 test texts (featurizer fitted on train)
 //
 // The policy is fitted once per (device, model, dim) outside the timed loop (the first
@@ -24,6 +25,7 @@
 #include "core/data/csv_reader.h"
 #include "core/data/splits.h"
 #include "core/features/text_featurizer.h"
+#include "core/routing/acceptor.h"
 #include "core/routing/policy.h"
 #include "core/util/error.h"
 #include "models/device.h"
@@ -133,6 +135,49 @@ void route_features(benchmark::State& state, const BenchOptions& o, const ZooMod
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   set_counters(state, o, b, b * dim * sizeof(float), seconds, handled, *p);
+}
+
+// Where routing time goes: the surrogate's predict_proba alone, and the acceptor alone
+// (acceptor_features + score on the surrogate's probabilities, computed outside the loop).
+// route − surrogate − acceptor = argmax, thresholds and the routing bookkeeping.
+enum class Part { kSurrogate, kAcceptor };
+
+void route_part(benchmark::State& state, const BenchOptions& o, const ZooModel& m, Device device,
+                std::size_t dim, std::size_t batch, Part part) {
+  const Sizes s = sizes(o);
+  const Context ctx = make_context(device, o.threads);
+  const FittedPolicy* p = nullptr;
+  const FeatureData* data = nullptr;
+  try {
+    data = &feature_data(s, dim);
+    p = &policy_for(fmt::format("{}/{}/{}", device_name(device), m.key, dim), m.spec, data->train,
+                    data->val, data->cal, ctx);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const Stage& stage = p->stages.at(0);
+  const MatrixView pool = data->pool.view();
+  const std::size_t b = std::min(batch, pool.rows());
+  // For the acceptor part: the probabilities of every batch position, computed once.
+  const Matrix proba =
+      part == Part::kAcceptor ? stage.surrogate->predict_proba(pool, ctx) : Matrix();
+  std::size_t offset = 0;
+  for (auto _ : state) {
+    if (offset + b > pool.rows()) offset = 0;
+    if (part == Part::kSurrogate) {
+      const Matrix out = stage.surrogate->predict_proba(pool.slice_rows(offset, offset + b), ctx);
+      benchmark::DoNotOptimize(out.data());
+    } else if (stage.acceptor) {
+      const Matrix f =
+          acceptor_features(proba.view().slice_rows(offset, offset + b), {}, MatrixView());
+      const std::vector<float> score = stage.acceptor->score(f, ctx);
+      benchmark::DoNotOptimize(score.data());
+    }
+    offset += b;
+  }
+  const double rows = static_cast<double>(state.iterations()) * static_cast<double>(b);
+  state.counters["rows_per_s"] = benchmark::Counter(rows, benchmark::Counter::kIsRate);
 }
 
 // ---- text input -------------------------------------------------------------------------
@@ -246,7 +291,7 @@ void apply_common(benchmark::internal::Benchmark* b, const BenchOptions& o) {
 
 std::vector<ZooModel> models_or_report(const BenchOptions& o) {
   std::vector<std::string> skipped;
-  std::vector<ZooModel> zoo = zoo_models(o.tiny, o.only, &skipped);
+  std::vector<ZooModel> zoo = zoo_models(o, &skipped);
   static bool reported = false;
   if (!reported)
     for (const std::string& s : skipped)
@@ -263,7 +308,7 @@ void register_routing_benchmarks(const BenchOptions& o) {
     std::fprintf(stderr, "deferbench_bench: no CUDA device: route*/cuda/* not registered\n");
   for (const ZooModel& m : models_or_report(o))
     for (Device dev : devices(m.torch))
-      for (std::size_t dim : s.dims)
+      for (std::size_t dim : s.dims) {
         for (std::size_t batch : s.batches) {
           const std::string name =
               fmt::format("route/{}/{}/d:{}/b:{}", device_name(dev), m.key, dim, batch);
@@ -273,6 +318,21 @@ void register_routing_benchmarks(const BenchOptions& o) {
                                                     }),
                        o);
         }
+        // The parts, for the first dimension (right after it: the fitted policy is reused).
+        if (dim != s.dims.front()) continue;
+        for (std::size_t batch : s.batches)
+          for (Part part : {Part::kSurrogate, Part::kAcceptor}) {
+            const std::string name =
+                fmt::format("route_parts/{}/{}/d:{}/b:{}/{}", device_name(dev), m.key, dim, batch,
+                            part == Part::kSurrogate ? "surrogate" : "acceptor");
+            apply_common(
+                benchmark::RegisterBenchmark(name.c_str(),
+                                             [&o, m, dev, dim, batch, part](benchmark::State& st) {
+                                               route_part(st, o, m, dev, dim, batch, part);
+                                             }),
+                o);
+          }
+      }
 }
 
 void register_text_routing_benchmarks(const BenchOptions& o) {

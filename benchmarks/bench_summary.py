@@ -169,6 +169,28 @@ def main():
                 "End to end from a feature matrix to decisions (surrogate, acceptor, threshold); "
                 "GB/s counts the float32 features read; 'of read bw' divides it by the read "
                 "probe run in the same process.", ""] + sec
+    parts = [(n, re.match(r"^route_parts/(?P<dev>[^/]+)/(?P<model>[^/]+)/d:(?P<d>\d+)/b:(?P<b>\d+)/"
+                          r"(?P<part>surrogate|acceptor)$", n)) for n in runs]
+    parts = [(n, m) for n, m in parts if m]
+    if parts:
+        out += ["### Where the time goes", "",
+                "Time per batch of the whole route, of the surrogate's predict_proba alone and of "
+                "the acceptor alone (features + score); the rest is argmax, thresholds and "
+                "bookkeeping.", ""]
+        rows = []
+        for dev, model, d, b in dict.fromkeys((m["dev"], m["model"], m["d"], m["b"])
+                                              for _, m in parts):
+            whole = runs.get(f"route/{dev}/{model}/d:{d}/b:{b}")
+            sur = runs.get(f"route_parts/{dev}/{model}/d:{d}/b:{b}/surrogate")
+            acc = runs.get(f"route_parts/{dev}/{model}/d:{d}/b:{b}/acceptor")
+            if not whole or not sur or not acc or any("error" in x for x in (whole, sur, acc)):
+                continue
+            t, ts, ta = seconds(whole), seconds(sur), seconds(acc)
+            rows.append([f"{model} ({dev}, {d}-d)", b, fmt_time(t),
+                         f"{fmt_time(ts)} ({100 * ts / t:.0f}%)",
+                         f"{fmt_time(ta)} ({100 * ta / t:.0f}%)",
+                         fmt_time(max(0.0, t - ts - ta))])
+        out += table(["model", "batch", "route", "surrogate", "acceptor", "rest"], rows) + [""]
     sec = routing_section(runs, "route_text", "Routing from text (featurizer included)", False)
     if sec:
         out += ["## Routing from banking77 text", "",

@@ -48,7 +48,7 @@ long parse_long(const std::string& flag, const std::string& value, long lo, long
   char* end = nullptr;
   const long v = std::strtol(value.c_str(), &end, 10);
   DB_CHECK(!value.empty() && end == value.c_str() + value.size() && v >= lo && v <= hi,
-           "deferbench_bench: {}: expected an integer in [{}, {}], got '{}'", flag, lo, hi, value);
+           "{}: expected an integer in [{}, {}], got '{}'", flag, lo, hi, value);
   return v;
 }
 
@@ -65,6 +65,8 @@ const char* BenchOptions::usage() {
          "  --scale-file F       where the scale set is cached (default: temp dir)\n"
          "  --data-dir D         shared data folder (banking77 texts in D/banking77/)\n"
          "  --models a,b         zoo keys to register (default: all)\n"
+         "  --model KEY=SPEC     one more model (repeatable), e.g.\n"
+         "                       'lr8k=name: logreg, batch_rows: 8192'\n"
          "Google Benchmark flags: --benchmark_filter=REGEX, --benchmark_min_time=S,\n"
          "  --benchmark_repetitions=N, --benchmark_out=F --benchmark_out_format=json, "
          "--benchmark_list_tests\n";
@@ -86,7 +88,7 @@ BenchOptions BenchOptions::parse(int* argc, char** argv) {
     }
     auto need_value = [&]() {
       if (has_eq) return;
-      DB_CHECK(i + 1 < *argc, "deferbench_bench: {} needs a value", flag);
+      DB_CHECK(i + 1 < *argc, "{} needs a value", flag);
       value = argv[++i];
     };
     if (flag == "--tiny") {
@@ -113,6 +115,12 @@ BenchOptions BenchOptions::parse(int* argc, char** argv) {
     } else if (flag == "--models") {
       need_value();
       o.only = split_commas(value);
+    } else if (flag == "--model") {
+      need_value();
+      const std::size_t eq = value.find('=');
+      DB_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < value.size(),
+               "--model: expected KEY=SPEC, got '{}'", value);
+      o.extra_models.emplace_back(value.substr(0, eq), value.substr(eq + 1));
     } else if (flag == "--help" || flag == "-h") {
       std::fputs(usage(), stdout);
       keep.push_back(argv[i]);  // Google Benchmark prints its own help too
@@ -131,8 +139,9 @@ BenchOptions BenchOptions::parse(int* argc, char** argv) {
   return o;
 }
 
-std::vector<ZooModel> zoo_models(bool tiny, const std::vector<std::string>& only,
-                                 std::vector<std::string>* skipped) {
+std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::string>* skipped) {
+  const bool tiny = options.tiny;
+  const std::vector<std::string>& only = options.only;
   // key, spec, LibTorch model, tiny overrides
   struct Row {
     const char* key;
@@ -162,6 +171,24 @@ std::vector<ZooModel> zoo_models(bool tiny, const std::vector<std::string>& only
       continue;
     }
     out.push_back({r.key, spec, r.torch});
+  }
+  for (const auto& [key, text] : options.extra_models) {
+    YAML::Node spec;
+    try {
+      spec = YAML::Load(
+          text.front() == '{' || text.find(':') == std::string::npos ? text : "{" + text + "}");
+      if (spec.IsScalar()) {
+        const std::string name = spec.Scalar();
+        spec = YAML::Node(YAML::NodeType::Map);
+        spec["name"] = name;
+      }
+      builtin_models().make(spec, "--model " + key);
+    } catch (const std::exception& e) {
+      if (skipped) skipped->push_back(fmt::format("{}: {}", key, e.what()));
+      continue;
+    }
+    const std::string name = spec["name"].as<std::string>();
+    out.push_back({key, spec, name == "logreg" || name == "mlp_1h" || name == "mlp_2h"});
   }
   return out;
 }

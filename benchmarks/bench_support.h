@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -31,6 +32,8 @@ struct BenchOptions {
   std::filesystem::path scale_file;   // --scale-file F (default: temp dir, reused across runs)
   std::filesystem::path data_dir;     // --data-dir D (banking77 lives in D/banking77/)
   std::vector<std::string> only;      // --models a,b: zoo keys to register (default: all)
+  // --model KEY=SPEC (repeatable): one more model, e.g. 'lr8k=name: logreg, batch_rows: 8192'
+  std::vector<std::pair<std::string, std::string>> extra_models;
 
   // Removes the flags above from argv (Google Benchmark rejects unknown flags); throws
   // deferbench::Error for a malformed value.
@@ -45,11 +48,11 @@ struct ZooModel {
   bool torch;       // has a CUDA path (LibTorch models)
 };
 
-// Every zoo model this build can construct (xgb only when XGBoost was found), in table order.
-// Tiny mode shrinks the ensembles and epochs so that a fit takes milliseconds. `only` filters
-// by key (empty: all). `skipped` receives "key: reason" for models that cannot be built.
-std::vector<ZooModel> zoo_models(bool tiny, const std::vector<std::string>& only,
-                                 std::vector<std::string>* skipped);
+// Every zoo model this build can construct (xgb only when XGBoost was found), in table order,
+// then the --model ones. Tiny mode shrinks the ensembles and epochs so that a fit takes
+// milliseconds. `only` filters the table by key (empty: all). `skipped` receives
+// "key: reason" for models that cannot be built.
+std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::string>* skipped);
 
 // A context on `device` with `threads` threads and seed 0.
 Context make_context(Device device, int threads);

@@ -124,14 +124,13 @@ def sklearn_model(key, n_train):
         return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=100))
     if key == "logreg_c10":
         return make_pipeline(StandardScaler(), LogisticRegression(C=10.0, max_iter=100))
+    # The MLPs take the features as they are, as deferbench's (standardize: false by default).
     if key == "mlp_1h":
-        return make_pipeline(StandardScaler(), MLPClassifier((256,), early_stopping=True,
-                                                            max_iter=2 if small else 200,
-                                                            random_state=0))
+        return MLPClassifier((256,), early_stopping=True, max_iter=2 if small else 200,
+                             random_state=0)
     if key == "mlp_2h":
-        return make_pipeline(StandardScaler(), MLPClassifier((256, 96), early_stopping=True,
-                                                            max_iter=2 if small else 200,
-                                                            random_state=0))
+        return MLPClassifier((256, 96), early_stopping=True, max_iter=2 if small else 200,
+                             random_state=0)
     if key == "dt":
         return DecisionTreeClassifier(max_depth=6 if small else 16, random_state=0)
     if key == "rf":
@@ -162,7 +161,8 @@ class XgbModel:
 
 
 class TorchMlp:
-    """The MLP in PyTorch: standardize, Linear/ReLU layers, softmax; Adam, batches of 200."""
+    """The MLP in PyTorch: Linear/ReLU layers, softmax; Adam, batches of 200 (no standardization,
+    as deferbench's MLPs by default)."""
 
     def __init__(self, hidden):
         self.hidden = hidden
@@ -170,8 +170,6 @@ class TorchMlp:
     def fit(self, x, y):
         self.classes_ = np.unique(y)
         yy = torch.from_numpy(np.searchsorted(self.classes_, y))
-        self.mean = torch.from_numpy(x.mean(0))
-        self.std = torch.from_numpy(x.std(0) + 1e-6)
         layers, width = [], x.shape[1]
         for h in self.hidden:
             layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
@@ -179,7 +177,7 @@ class TorchMlp:
         layers.append(torch.nn.Linear(width, len(self.classes_)))
         self.net = torch.nn.Sequential(*layers)
         opt = torch.optim.Adam(self.net.parameters(), lr=1e-3, weight_decay=1e-4)
-        xt = (torch.from_numpy(x) - self.mean) / self.std
+        xt = torch.from_numpy(x)
         g = torch.Generator().manual_seed(0)
         for _ in range(1 if TINY else ARGS.torch_epochs):
             perm = torch.randperm(len(yy), generator=g)
@@ -194,7 +192,7 @@ class TorchMlp:
 
     def predict_proba(self, x):
         with torch.inference_mode():
-            z = self.net((torch.from_numpy(x) - self.mean) / self.std)
+            z = self.net(torch.from_numpy(x))
             return torch.softmax(z, dim=1).numpy()
 
 

@@ -15,7 +15,8 @@ threads=${SMOKE_THREADS:-2}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-args=(--tiny --threads "$threads" --scale --fit-scales 1,10,100 --scale-file "$tmp/scale.npy")
+args=(--tiny --threads "$threads" --scale --fit-scales 1,10,100 --scale-file "$tmp/scale.npy"
+      --model 'extra=name: logreg, max_iter: 5')
 "$bench" "${args[@]}" --benchmark_list_tests > "$tmp/names.txt"
 registered=$(wc -l < "$tmp/names.txt")
 echo "bench_smoke: $registered benchmarks registered"
