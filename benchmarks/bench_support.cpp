@@ -9,14 +9,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "core/data/npy.h"
 #include "core/data/synthetic.h"
 #include "core/routing/families.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "models/registry.h"
 
@@ -448,6 +451,87 @@ void NpyRowReader::rewind() {
   in_.clear();
   in_.seekg(data_offset_);
   next_ = 0;
+}
+
+namespace {
+
+// One CSV line split into fields ("..." quoting with "" for a quote; no newlines inside).
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else if (c != '\r') {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+FeatureFolder read_feature_folder(const std::filesystem::path& dir) {
+  const std::filesystem::path npy = dir / "features.npy", csv_path = dir / "labels.csv";
+  Matrix x = read_npy(npy);
+  std::string text = read_file(csv_path);
+  std::map<std::string, std::vector<std::size_t>> rows;
+  std::vector<LabelId> teacher;
+  LabelId max_id = -1;
+  std::size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line_no == 1 || line.empty()) continue;  // header
+    auto f = split_csv_line(line);
+    if (f.size() != 7)
+      fail({csv_path.string(), line_no, ""}, fmt::format("expected 7 fields, got {}", f.size()));
+    LabelId t = 0, g = 0;
+    try {
+      t = std::stoi(f[3]);
+      g = std::stoi(f[4]);
+    } catch (const std::exception&) {
+      fail({csv_path.string(), line_no, "teacher_id"}, "expected integer label ids");
+    }
+    if (t < 0) fail({csv_path.string(), line_no, "teacher_id"}, "negative id");
+    max_id = std::max({max_id, t, g});
+    rows[f[2]].push_back(teacher.size());
+    teacher.push_back(t);
+  }
+  if (teacher.size() != x.rows())
+    fail({csv_path.string(), 0, ""},
+         fmt::format("{} label rows but {} has {} rows", teacher.size(), npy.string(), x.rows()));
+  // Ids are all we need: a label space "0".."n-1" keeps every id (numeric order).
+  std::vector<std::string> names;
+  for (LabelId i = 0; i <= max_id; ++i) names.push_back(std::to_string(i));
+  auto labels = std::make_shared<const LabelSpace>(names);
+  auto make = [&](const std::string& split) {
+    Dataset d;
+    d.labels = labels;
+    const auto& idx = rows[split];
+    d.features = gather_rows(x, idx);
+    for (std::size_t i : idx) d.teacher.push_back(teacher[i]);
+    return d;
+  };
+  FeatureFolder s{make("train"), make("val"), make("cal"), make("test")};
+  if (s.train.size() == 0 || s.test.size() == 0)
+    fail({csv_path.string(), 0, "split"}, "needs train and test rows");
+  return s;
 }
 
 }  // namespace deferbench::bench

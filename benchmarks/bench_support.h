@@ -152,4 +152,13 @@ void register_fit_benchmarks(const BenchOptions& options);
 void register_calibration_benchmarks(const BenchOptions& options);
 void register_scale_benchmarks(const BenchOptions& options);
 
+// A `deferbench featurize -o DIR` folder: DIR/features.npy and DIR/labels.csv
+// (row,id,split,teacher_id,gold_id,teacher,gold), its rows split by the `split` column; the
+// label space is the ids "0".."max" (numeric order). Errors name the file, line and field.
+// Splits a folder lacks are empty; at least train and test rows are required.
+struct FeatureFolder {
+  Dataset train, val, cal, test;
+};
+FeatureFolder read_feature_folder(const std::filesystem::path& dir);
+
 }  // namespace deferbench::bench

@@ -42,80 +42,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One CSV record's fields ("..." quoting, "" for a quote; records do not span lines here).
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        out.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        out.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.emplace_back();
-    } else if (c != '\r') {
-      out.back() += c;
-    }
-  }
-  return out;
-}
-
-struct Folder {
-  Dataset train, val, cal, test;
-};
-
-Folder read_folder(const fs::path& dir) {
-  const Matrix x = read_npy(dir / "features.npy");
-  std::ifstream in(dir / "labels.csv");
-  DB_CHECK(in.good(), "{}: cannot open", (dir / "labels.csv").string());
-  std::string line;
-  std::getline(in, line);  // header
-  std::vector<std::string> split;
-  std::vector<LabelId> teacher;
-  LabelId max_id = 0;
-  std::size_t line_no = 1;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    const std::vector<std::string> f = csv_fields(line);
-    if (f.size() < 4)
-      fail({(dir / "labels.csv").string(), line_no, ""}, "expected row,id,split,teacher_id,...");
-    split.push_back(f[2]);
-    const LabelId t = static_cast<LabelId>(std::strtol(f[3].c_str(), nullptr, 10));
-    if (t < 0) fail({(dir / "labels.csv").string(), line_no, "teacher_id"}, "negative id");
-    teacher.push_back(t);
-    max_id = std::max(max_id, t);
-  }
-  DB_CHECK(teacher.size() == x.rows(), "{}: {} label rows but features.npy has {} rows",
-           dir.string(), teacher.size(), x.rows());
-  std::vector<std::string> names;
-  for (LabelId i = 0; i <= max_id; ++i) names.push_back(std::to_string(i));
-  auto labels = std::make_shared<const LabelSpace>(names);
-  auto part = [&](const std::string& name) {
-    std::vector<std::size_t> rows;
-    for (std::size_t i = 0; i < split.size(); ++i)
-      if (split[i] == name) rows.push_back(i);
-    Dataset d;
-    d.labels = labels;
-    d.features = gather_rows(x, rows);
-    for (std::size_t i : rows) d.teacher.push_back(teacher[i]);
-    return d;
-  };
-  Folder f{part("train"), part("val"), part("cal"), part("test")};
-  if (f.cal.size() == 0) f.cal = f.val;  // a folder without a cal split: calibrate on val
-  DB_CHECK(f.train.size() > 0 && f.val.size() > 0 && f.test.size() > 0,
-           "{}: needs train, val and test rows", dir.string());
-  return f;
-}
-
 void write_synthetic(const fs::path& dir, std::size_t rows, std::size_t dim, std::size_t classes,
                      std::uint64_t seed) {
   const Dataset d = synthetic_dataset(rows, dim, classes, seed);
@@ -174,7 +100,9 @@ int main(int argc, char** argv) {
     }
     DB_CHECK(!dir.empty(), "route_bench: give a folder (or --write-synthetic DIR)");
     if (specs.empty()) specs.push_back("logreg");
-    const Folder f = read_folder(dir);
+    FeatureFolder f = read_feature_folder(dir);
+    if (f.cal.size() == 0) f.cal = f.val;  // a folder without a cal split: calibrate on val
+    DB_CHECK(f.val.size() > 0, "{}: needs val rows (the acceptor trains on them)", dir);
     const Context ctx = make_context(Device::kCpu, threads);
     for (const std::string& text : specs) {
       nlohmann::json base = {{"spec", text}};

@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "benchmarks/bench_support.h"
 #include "core/data/dataset.h"
 #include "core/data/npy.h"
 #include "core/util/atomic_file.h"
@@ -40,90 +41,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// One CSV line split into fields ("..." quoting with "" for a quote; no newlines inside).
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        out.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        out.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.emplace_back();
-    } else if (c != '\r') {
-      out.back() += c;
-    }
-  }
-  return out;
-}
-
-struct Splits {
-  Dataset train, val, test;
-};
-
-// Reads DIR/features.npy and DIR/labels.csv (row,id,split,teacher_id,gold_id,teacher,gold).
-Splits read_folder(const fs::path& dir) {
-  const fs::path npy = dir / "features.npy", csv_path = dir / "labels.csv";
-  Matrix x = deferbench::read_npy(npy);
-  std::string text = deferbench::read_file(csv_path);
-  std::map<std::string, std::vector<std::size_t>> rows;
-  std::vector<LabelId> teacher;
-  LabelId max_id = -1;
-  std::size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (line_no == 1 || line.empty()) continue;  // header
-    auto f = split_csv_line(line);
-    if (f.size() != 7)
-      deferbench::fail({csv_path.string(), line_no, ""},
-                       fmt::format("expected 7 fields, got {}", f.size()));
-    LabelId t = 0, g = 0;
-    try {
-      t = std::stoi(f[3]);
-      g = std::stoi(f[4]);
-    } catch (const std::exception&) {
-      deferbench::fail({csv_path.string(), line_no, "teacher_id"}, "expected integer label ids");
-    }
-    if (t < 0) deferbench::fail({csv_path.string(), line_no, "teacher_id"}, "negative id");
-    max_id = std::max({max_id, t, g});
-    rows[f[2]].push_back(teacher.size());
-    teacher.push_back(t);
-  }
-  if (teacher.size() != x.rows())
-    deferbench::fail(
-        {csv_path.string(), 0, ""},
-        fmt::format("{} label rows but {} has {} rows", teacher.size(), npy.string(), x.rows()));
-  // Ids are all we need: a label space "0".."n-1" keeps every id (numeric order).
-  std::vector<std::string> names;
-  for (LabelId i = 0; i <= max_id; ++i) names.push_back(std::to_string(i));
-  auto labels = std::make_shared<const deferbench::LabelSpace>(names);
-  auto make = [&](const std::string& split) {
-    Dataset d;
-    d.labels = labels;
-    const auto& idx = rows[split];
-    d.features = deferbench::gather_rows(x, idx);
-    for (std::size_t i : idx) d.teacher.push_back(teacher[i]);
-    return d;
-  };
-  Splits s{make("train"), make("val"), make("test")};
-  if (s.train.size() == 0 || s.test.size() == 0)
-    deferbench::fail({csv_path.string(), 0, "split"}, "needs train and test rows");
-  return s;
 }
 
 // "rf" → {name: rf}; "name: rf, n_trees: 50" or "{...}" → that mapping; a .yaml file → its content.
@@ -151,8 +68,8 @@ std::string flow_yaml(const YAML::Node& node) {
   return e.c_str();
 }
 
-nlohmann::json run_one(const std::string& spec_text, const Splits& s, const Context& ctx,
-                       double min_predict_seconds) {
+nlohmann::json run_one(const std::string& spec_text, const deferbench::bench::FeatureFolder& s,
+                       const Context& ctx, double min_predict_seconds) {
   nlohmann::json out;
   out["spec"] = spec_text;
   try {
@@ -214,7 +131,7 @@ int main(int argc, char** argv) {
     ctx.seed = seed;
     ctx.threads = deferbench::resolve_threads(threads);
     if (specs.empty()) specs = deferbench::builtin_models().names();
-    Splits s = read_folder(dir);
+    const deferbench::bench::FeatureFolder s = deferbench::bench::read_feature_folder(dir);
     if (!json)
       fmt::print("{}: train {}, val {}, test {} rows × {} features, {} classes; {} threads\n", dir,
                  s.train.size(), s.val.size(), s.test.size(), s.train.features.cols(),
