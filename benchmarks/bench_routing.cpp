@@ -105,20 +105,29 @@ std::size_t count_handled(const Routed& r) {
   return n;
 }
 
+// The feature data and fitted policy of a routing benchmark, built outside the timed loop
+// (cached per process); on failure the benchmark is skipped with the error and p is null.
+std::pair<const FeatureData*, const FittedPolicy*> routing_setup(benchmark::State& state,
+                                                                 const Sizes& s, const ZooModel& m,
+                                                                 Device device, std::size_t dim,
+                                                                 const Context& ctx) {
+  try {
+    const FeatureData& data = feature_data(s, dim);
+    const FittedPolicy& p = policy_for(fmt::format("{}/{}/{}", device_name(device), m.key, dim),
+                                       m.spec, data.train, data.val, data.cal, ctx);
+    return {&data, &p};
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return {nullptr, nullptr};
+  }
+}
+
 void route_features(benchmark::State& state, const BenchOptions& o, const ZooModel& m,
                     Device device, std::size_t dim, std::size_t batch) {
   const Sizes s = sizes(o);
   const Context ctx = make_context(device, o.threads);
-  const FittedPolicy* p = nullptr;
-  const FeatureData* data = nullptr;
-  try {
-    data = &feature_data(s, dim);
-    p = &policy_for(fmt::format("{}/{}/{}", device_name(device), m.key, dim), m.spec, data->train,
-                    data->val, data->cal, ctx);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
+  const auto [data, p] = routing_setup(state, s, m, device, dim, ctx);
+  if (p == nullptr) return;
   const MatrixView pool = data->pool.view();
   const std::size_t b = std::min(batch, pool.rows());
   reference_read_bandwidth(o);  // measured before the timed loop, once per process
@@ -146,16 +155,8 @@ void route_part(benchmark::State& state, const BenchOptions& o, const ZooModel& 
                 std::size_t dim, std::size_t batch, Part part) {
   const Sizes s = sizes(o);
   const Context ctx = make_context(device, o.threads);
-  const FittedPolicy* p = nullptr;
-  const FeatureData* data = nullptr;
-  try {
-    data = &feature_data(s, dim);
-    p = &policy_for(fmt::format("{}/{}/{}", device_name(device), m.key, dim), m.spec, data->train,
-                    data->val, data->cal, ctx);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
+  const auto [data, p] = routing_setup(state, s, m, device, dim, ctx);
+  if (p == nullptr) return;
   const Stage& stage = p->stages.at(0);
   const MatrixView pool = data->pool.view();
   const std::size_t b = std::min(batch, pool.rows());
