@@ -114,6 +114,13 @@ MeanCI mean_ci(const std::vector<double>& values) {
   return r;
 }
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -128,12 +135,6 @@ std::vector<double> defined(const std::vector<double>& values) {
 
 bool same_target(double a, double b) {
   return std::fabs(a - b) < 1e-9;
-}
-
-std::string join(const std::vector<std::string>& parts, const std::string& sep) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
-  return out;
 }
 
 // ---- reading a sweep ----
@@ -231,7 +232,7 @@ std::vector<Candidate> read_frontier(const fs::path& file) {
     const auto it = std::find(header.begin(), header.end(), name);
     if (it == header.end())
       fail(Where{file.string(), 1, name},
-           fmt::format("missing column (header: {})", join(header, ",")));
+           fmt::format("missing column (header: {})", fmt::join(header, ",")));
     return static_cast<std::size_t>(it - header.begin());
   };
   const std::size_t target = column("target"), family = column("family"), model = column("model"),
@@ -524,7 +525,7 @@ double choose_zoo_target(const Sweep& s, double requested) {
     for (double t : s.targets)
       if (same_target(t, requested)) return t;
     DB_THROW("{}: zoo target {} is not among the sweep's targets ({})", s.dir.string(), requested,
-             join(listed, ", "));
+             fmt::format("{}", fmt::join(listed, ", ")));
   }
   for (double t : s.targets)
     if (same_target(t, 0.9)) return t;
@@ -599,7 +600,7 @@ std::vector<Cell> key_cells(const std::string& dataset, const std::string* mode,
 
 std::string markdown(const Table& t) {
   auto row = [](const std::vector<std::string>& cells) {
-    return "| " + join(cells, " | ") + " |\n";
+    return "| " + fmt::format("{}", fmt::join(cells, " | ")) + " |\n";
   };
   std::vector<std::string> head, rule;
   for (const Column& c : t.columns) {
@@ -661,33 +662,26 @@ std::string latex(const Table& t) {
   out = "% " + t.name + ": written by deferbench report (needs \\usepackage{booktabs})\n" +
         "\\begin{table}[htbp]\n\\centering\n\\caption{" + tex_escape(t.title) +
         "}\n\\label{tab:" + t.name + "}\n\\begin{tabular}{" + align + "}\n\\toprule\n" +
-        join(head, " & ") + " \\\\\n\\midrule\n";
+        fmt::format("{}", fmt::join(head, " & ")) + " \\\\\n\\midrule\n";
   for (const std::vector<Cell>& r : t.rows) {
     std::vector<std::string> cells;
     for (const Cell& c : r)
       cells.push_back(tex_escape(c.text) + (c.pm.empty() ? "" : " $\\pm$ " + c.pm));
-    out += join(cells, " & ") + " \\\\\n";
+    out += fmt::format("{}", fmt::join(cells, " & ")) + " \\\\\n";
   }
   return out + "\\bottomrule\n\\end{tabular}\n\\end{table}\n";
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 std::string csv(const Table& t) {
   std::vector<std::string> head;
   for (const Column& c : t.columns)
     for (const std::string& name : c.csv) head.push_back(csv_field(name));
-  std::string out = join(head, ",") + "\n";
+  std::string out = fmt::format("{}", fmt::join(head, ",")) + "\n";
   for (const std::vector<Cell>& r : t.rows) {
     std::vector<std::string> values;
     for (const Cell& c : r)
       for (const std::string& v : c.csv) values.push_back(csv_field(v));
-    out += join(values, ",") + "\n";
+    out += fmt::format("{}", fmt::join(values, ",")) + "\n";
   }
   return out;
 }
@@ -878,7 +872,7 @@ struct Plot {
       clauses.push_back(fmt::format(fmt::runtime(s), fmt::arg("dat", gp_string(name + ".dat")),
                                     fmt::arg("i", i)));
     panels.push_back("  set title " + gp_string(title) + "\n  plot " +
-                     join(clauses, ", \\\n       ") + "\n");
+                     fmt::format("{}", fmt::join(clauses, ", \\\n       ")) + "\n");
   }
 
   std::string script() const {
@@ -904,8 +898,8 @@ struct Plot {
                "  set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n"
                "  set grid\n",
                name, size) +
-           setup + fmt::format("  set multiplot layout 1,{}\n", panels.size()) + join(panels, "") +
-           "  unset multiplot\n  set output\n}\n";
+           setup + fmt::format("  set multiplot layout 1,{}\n", panels.size()) +
+           fmt::format("{}", fmt::join(panels, "")) + "  unset multiplot\n  set output\n}\n";
   }
 };
 
@@ -917,7 +911,7 @@ std::string panel_title(const Sweep& s, const std::string& dataset, const Panel&
   if (!panel.first.empty()) parts.push_back("mode=" + panel.first);
   for (std::size_t i = 0; i < panel.second.size(); ++i)
     parts.push_back(s.setting_keys[i] + "=" + panel.second[i]);
-  return dataset + ": " + (parts.empty() ? "all runs" : join(parts, " "));
+  return dataset + ": " + (parts.empty() ? "all runs" : fmt::format("{}", fmt::join(parts, " ")));
 }
 
 // Per dataset and panel, the targets of its runs.
@@ -1165,9 +1159,9 @@ void write_plots(const Sweep& s, const std::map<GroupKey, TargetStats>& stats, d
   }
   result.rendered = all && failures.empty();
   if (!result.rendered)
-    result.warning =
-        fmt::format("gnuplot ({}) did not render every plot in {}: {}", gnuplot.string(),
-                    dir.string(), failures.empty() ? "images missing" : join(failures, "; "));
+    result.warning = fmt::format(
+        "gnuplot ({}) did not render every plot in {}: {}", gnuplot.string(), dir.string(),
+        failures.empty() ? "images missing" : fmt::format("{}", fmt::join(failures, "; ")));
 }
 
 }  // namespace

@@ -46,6 +46,9 @@ struct ReportResult {
   std::string warning;                       // e.g. gnuplot missing: which package to install
 };
 
+// A CSV field: as it is, or quoted ("" for a quote) when it holds a comma, quote or line break.
+std::string csv_field(const std::string& s);
+
 ReportResult write_report(const std::filesystem::path& sweep_dir, const ReportOptions& options);
 
 }  // namespace deferbench

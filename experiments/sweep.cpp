@@ -123,24 +123,11 @@ ParsedOverride parse_override(const std::string& text) {
   return p;
 }
 
-std::string csv_field(const std::string& v) {
-  if (v.find_first_of(",\"\n") == std::string::npos) return v;
-  std::string q = "\"";
-  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 std::string fmt_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "--:--";
   const long t = std::lround(s);
   return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
                    : fmt::format("{}:{:02}", t / 60, t % 60);
-}
-
-std::string join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
 }
 
 // Runs done/total, elapsed, ETA and the runs in flight: a redrawn bar on a terminal, one line
@@ -418,7 +405,7 @@ SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions&
         read_string_list(saved["overrides"], file, "overrides");
     DB_CHECK(overrides.empty() || overrides == saved_overrides,
              "--resume {}: the overrides differ from the sweep's ({}); give none or the same",
-             dir.string(), join(saved_overrides, " "));
+             dir.string(), fmt::join(saved_overrides, " "));
     overrides = saved_overrides;
     if (jobs <= 0 && saved["jobs"]) jobs = saved["jobs"].as<int>();
     if (options.config_dir.empty() && saved["config_dir"])
@@ -506,7 +493,7 @@ SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions&
   auto label_of = [&](std::size_t n) {
     std::vector<std::string> v;
     for (const SweepAxis& a : plan.axes) v.push_back(plan.runs[n][a.position]);
-    return v.empty() ? std::string("single run") : join(v, " ");
+    return v.empty() ? std::string("single run") : fmt::format("{}", fmt::join(v, " "));
   };
   auto run_one = [&](std::size_t n) {
     progress.started(n, label_of(n));
