@@ -276,6 +276,7 @@ PreparedData prepare_data(const RunSettings& s, const Context& ctx) {
     p.feature_source = fmt::format("text-lsa-{}", p.featurizer->dim());
   }
   p.featurize_seconds = seconds_since(t);
+  p.train_index = std::make_shared<const NeighbourIndex>(p.train.features, p.train.teacher);
   return p;
 }
 
@@ -592,7 +593,7 @@ RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
       const auto t_fit = Clock::now();
       FittedSurrogate f;
       f.stages = fit_cascade(zoo[i].spec, plan.need_rsb ? s.pipeline.rsb_stages : 1, train, val,
-                             cal, s.pipeline, plan.factory, ctx.derive(i));
+                             cal, s.pipeline, plan.factory, ctx.derive(i), prep.train_index);
       f.fit_seconds = seconds_since(t_fit);
       for (const FittedStage& st : f.stages)
         f.test.push_back(evaluate_stage(st.stage, test.features, ctx));

@@ -62,6 +62,9 @@ struct PreparedData {
   Dataset train, val, cal, test;               // features filled
   std::string feature_source;                  // "embeddings" or "text-lsa-<dim>"
   std::shared_ptr<TextFeaturizer> featurizer;  // fitted on train; null when embeddings are used
+  // kNN index over train, shared by every surrogate's stage 1 (its neighbour searches are
+  // memoized: one search per split for the whole zoo).
+  std::shared_ptr<const NeighbourIndex> train_index;
   double load_seconds = 0, featurize_seconds = 0;
 };
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,31 @@ struct AcceptorOptions {
 
 // Exact brute-force k-nearest neighbours (squared Euclidean distance) over the training rows,
 // answering "what share of x's k nearest training rows carry the teacher label `pred`?".
+//
+// The search is blocked (a block of queries against every training row, so the training matrix
+// is streamed once per block, not once per query) and the neighbour table of a query matrix is
+// memoized: it depends on the features only, not on the surrogate, so every model of a zoo,
+// every stage's val / cal / test evaluation and the acceptor's training share one search. The
+// memo is keyed by k and a 128-bit fingerprint of the query matrix's shape and contents, holds
+// the most recent kMemoEntries tables, and is thread-safe.
 class NeighbourIndex {
  public:
   NeighbourIndex(MatrixView train_x, std::vector<LabelId> train_teacher);
+  NeighbourIndex(const NeighbourIndex&) = delete;
+  NeighbourIndex& operator=(const NeighbourIndex&) = delete;
+
+  // The k' = min(k, training rows) nearest training rows of every query row, nearest first:
+  // rows[i·k' + j] and their squared distances dist[i·k' + j]. Ties in distance are broken by
+  // the lower training row index (deterministic).
+  struct Table {
+    std::size_t k = 0;
+    std::vector<std::uint32_t> rows;
+    std::vector<float> dist;
+  };
+  std::shared_ptr<const Table> nearest(MatrixView x, int k, int threads) const;
+
   // For each row i of x: the fraction of its k nearest training rows whose teacher label is
-  // pred[i]. Ties in distance are broken by the lower training row index (deterministic).
+  // pred[i].
   std::vector<float> agreement(MatrixView x, const std::vector<LabelId>& pred, int k,
                                int threads) const;
 
@@ -48,17 +69,26 @@ class NeighbourIndex {
   const Matrix& train() const { return train_; }
   const std::vector<LabelId>& teacher() const { return teacher_; }
 
+  static constexpr std::size_t kMemoEntries = 8;
+  std::size_t searches() const;  // tables computed (memo misses), for tests and logs
+
  private:
-  // The k nearest training rows of q as (‖q − t‖² − ‖q‖², row), nearest first.
-  using Neighbours = std::vector<std::pair<float, std::size_t>>;
-  Neighbours nearest(const float* q, std::size_t k) const;
-  // f(i, nearest(x.row(i))) for every row, in parallel (k clamped to [1, training rows]).
-  template <class PerRow>
-  std::vector<float> per_row(MatrixView x, int k, int threads, PerRow f) const;
+  Table search(MatrixView x, std::size_t k, int threads) const;
 
   Matrix train_;
   std::vector<float> norms_;
   std::vector<LabelId> teacher_;
+
+  struct MemoKey {
+    std::uint64_t h1, h2;
+    std::size_t rows, cols, k;
+    bool operator==(const MemoKey& o) const {
+      return h1 == o.h1 && h2 == o.h2 && rows == o.rows && cols == o.cols && k == o.k;
+    }
+  };
+  mutable std::mutex mu_;
+  mutable std::vector<std::pair<MemoKey, std::shared_ptr<const Table>>> memo_;  // newest last
+  mutable std::size_t searches_ = 0;
 };
 
 // The acceptor's input matrix: rows × (4 [+1 knn] [+ d embedding]) =

@@ -39,14 +39,17 @@ void fit_acceptor(Stage& stage, const Dataset& rows, const FamilyOptions& option
 
 Stage fit_stage(const YAML::Node& spec, const std::string& path, const Dataset& train,
                 const Dataset& acceptor_rows, const FamilyOptions& options,
-                const ModelFactory& factory, const Context& ctx) {
+                const ModelFactory& factory, const Context& ctx,
+                std::shared_ptr<const NeighbourIndex> index) {
   Stage s;
   std::shared_ptr<Classifier> surrogate = factory(spec, path);
   surrogate->fit(train, &acceptor_rows, ctx);
   s.surrogate = surrogate;
   s.knn = options.acceptor.knn;
   s.use_embedding = options.acceptor.use_embedding;
-  if (s.knn > 0) s.neighbours = std::make_shared<NeighbourIndex>(train.features, train.teacher);
+  if (s.knn > 0)
+    s.neighbours =
+        index ? std::move(index) : std::make_shared<NeighbourIndex>(train.features, train.teacher);
   fit_acceptor(s, acceptor_rows, options, factory, ctx);
   return s;
 }
@@ -141,18 +144,22 @@ FamilyOptions FamilyOptions::from_yaml(const YAML::Node& node, const std::string
 std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const Dataset& train,
                                      const Dataset& val, const Dataset& cal,
                                      const FamilyOptions& options, const ModelFactory& factory,
-                                     const Context& ctx) {
+                                     const Context& ctx,
+                                     std::shared_ptr<const NeighbourIndex> train_index) {
+  if (train_index) DB_ASSERT(train_index->train().rows() == train.size());
   std::vector<FittedStage> out;
   std::vector<std::size_t> train_rows = all_rows(train.size()), val_rows = all_rows(val.size());
   for (int k = 0; k < stages; ++k) {
     FittedStage f;
     if (k == 0) {
-      f.stage = fit_stage(spec, "model", train, val, options, factory, ctx);
+      f.stage = fit_stage(spec, "model", train, val, options, factory, ctx, train_index);
       if (options.ood_k > 0) {
         // The guard: val rows are in distribution by construction; the threshold is the chosen
         // quantile of their distance to the k-th nearest training row.
         if (!f.stage.neighbours)
-          f.stage.neighbours = std::make_shared<NeighbourIndex>(train.features, train.teacher);
+          f.stage.neighbours =
+              train_index ? train_index
+                          : std::make_shared<NeighbourIndex>(train.features, train.teacher);
         std::vector<float> d =
             f.stage.neighbours->kth_distance(val.features, options.ood_k, ctx.threads);
         std::sort(d.begin(), d.end());
@@ -183,7 +190,7 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
       const bool own_model = options.rsb_model.IsMap() && options.rsb_model.size() > 0;
       const YAML::Node& stage_spec = own_model ? options.rsb_model : spec;
       f.stage = fit_stage(stage_spec, "pipeline.rsb.model", sub_train, val.subset(val_rows),
-                          options, factory, ctx.derive(static_cast<std::uint64_t>(k)));
+                          options, factory, ctx.derive(static_cast<std::uint64_t>(k)), nullptr);
     }
     f.train_rows = train_rows;
     f.val_rows = val_rows;

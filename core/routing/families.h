@@ -63,10 +63,13 @@ struct FittedStage {
 };
 
 // Fits stage 1 (surrogate on train, acceptor on val) and, when stages > 1, the RSB stages.
+// `train_index`, when given, is the kNN index over `train` for stage 1: sharing one across the
+// surrogates of a zoo shares its memoized neighbour searches (null: one is built here).
 std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const Dataset& train,
                                      const Dataset& val, const Dataset& cal,
                                      const FamilyOptions& options, const ModelFactory& factory,
-                                     const Context& ctx);
+                                     const Context& ctx,
+                                     std::shared_ptr<const NeighbourIndex> train_index = nullptr);
 
 // Which split plays "calibration" when a policy is built: cal (to deploy) or val (to select).
 enum class CalibrateOn { kCal, kVal };

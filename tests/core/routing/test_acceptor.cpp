@@ -1,9 +1,11 @@
 #include "core/routing/acceptor.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <gtest/gtest.h>
 
+#include "core/util/random.h"
 #include "models/registry.h"
 
 namespace deferbench {
@@ -39,6 +41,60 @@ TEST(NeighbourIndex, AgreementOfNearestTrainingLabels) {
   EXPECT_FLOAT_EQ(a[0], 1.0f);
   EXPECT_FLOAT_EQ(a[1], 2.0f / 3.0f);
   EXPECT_FLOAT_EQ(a[2], 0.0f);
+}
+
+TEST(NeighbourIndex, BlockedSearchMatchesNaiveDoubleSearchAndIsMemoized) {
+  // 37 queries (not a multiple of the query block) against 301 random training rows in 19-d:
+  // the k nearest by an independent double-precision search, ties by lower row index.
+  Rng rng(7);
+  const std::size_t n_train = 301, n_query = 37, d = 19, k = 5;
+  Matrix train(n_train, d), q(n_query, d);
+  for (std::size_t i = 0; i < train.size(); ++i) train.data()[i] = static_cast<float>(rng.normal());
+  for (std::size_t i = 0; i < q.size(); ++i) q.data()[i] = static_cast<float>(rng.normal());
+  std::vector<LabelId> teacher(n_train);
+  for (std::size_t t = 0; t < n_train; ++t) teacher[t] = static_cast<LabelId>(t % 3);
+  NeighbourIndex index(train, teacher);
+  auto table = index.nearest(q, static_cast<int>(k), 2);
+  ASSERT_EQ(table->k, k);
+  for (std::size_t i = 0; i < n_query; ++i) {
+    std::vector<std::pair<double, std::size_t>> all;
+    for (std::size_t t = 0; t < n_train; ++t) {
+      double s = 0;
+      for (std::size_t j = 0; j < d; ++j) {
+        const double diff = static_cast<double>(q(i, j)) - train(t, j);
+        s += diff * diff;
+      }
+      all.emplace_back(s, t);
+    }
+    std::sort(all.begin(), all.end());
+    for (std::size_t j = 0; j < k; ++j) {
+      EXPECT_EQ(table->rows[i * k + j], all[j].second) << "query " << i << " rank " << j;
+      double qq = 0;
+      for (std::size_t c = 0; c < d; ++c) qq += static_cast<double>(q(i, c)) * q(i, c);
+      EXPECT_NEAR(table->dist[i * k + j] + qq, all[j].first, 1e-3);
+    }
+  }
+  EXPECT_EQ(index.searches(), 1u);
+  // The same contents (another buffer) and the same k: answered from the memo.
+  Matrix copy = Matrix::copy_of(q);
+  EXPECT_EQ(index.nearest(copy, static_cast<int>(k), 1), table);
+  std::vector<LabelId> pred(n_query, 1);
+  index.agreement(copy, pred, static_cast<int>(k), 1);
+  EXPECT_EQ(index.searches(), 1u);
+  // A changed value, or another k: a new search.
+  copy(3, 4) += 1.0f;
+  EXPECT_NE(index.nearest(copy, static_cast<int>(k), 1), table);
+  index.nearest(q, 3, 1);
+  EXPECT_EQ(index.searches(), 3u);
+  // More distinct queries than the memo holds: the oldest is dropped, results stay right.
+  for (std::size_t m = 0; m < NeighbourIndex::kMemoEntries; ++m) {
+    Matrix other = Matrix::copy_of(q);
+    other(0, 0) += static_cast<float>(m + 1);
+    index.nearest(other, static_cast<int>(k), 1);
+  }
+  auto again = index.nearest(q, static_cast<int>(k), 1);
+  EXPECT_NE(again, table);
+  EXPECT_EQ(again->rows, table->rows);
 }
 
 TEST(Acceptor, LearnsWhereTheSurrogateAgreesAndHandlesConstantLabels) {
