@@ -25,7 +25,7 @@ cp -r "$sweep/tables" "$sweep/plots" "$sweep/summary.csv" "$sweep/sweep.yaml" "$
 {
   echo "# results/paper"
   echo
-  echo "Made by \`scripts/paper.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m)): the command"
+  echo "Made by \`scripts/paper.sh\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(nproc) cores, $(uname -m)): the command"
   echo
   echo '```sh'
   printf '%q ' "$BIN" "${ARGS[@]}"; echo
