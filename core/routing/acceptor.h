@@ -94,6 +94,10 @@ class NeighbourIndex {
 // The acceptor's input matrix: rows × (4 [+1 knn] [+ d embedding]) =
 // [top1, top2, top1 − top2, H(p)/log K, (knn agreement), (embedding…)]. `knn_agreement` may be
 // empty (feature left out); `embedding` may be empty (left out). K ≤ 1 gives entropy 0.
+// −Σ p ln p over the positive entries of p[0 … k) (a vectorized logarithm, within 1e-6 of
+// std::log's answer), the entropy feature before normalization.
+float entropy_of(const float* p, std::size_t k);
+
 Matrix acceptor_features(MatrixView proba, const std::vector<float>& knn_agreement,
                          MatrixView embedding);
 

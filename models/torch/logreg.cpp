@@ -86,6 +86,7 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
     }
     weight_ = torch_util::to_matrix(net->layers[0]->weight.detach());
     bias_ = torch_util::to_vector(net->layers[0]->bias.detach());
+    make_inference();
     return;
   }
 
@@ -132,20 +133,20 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
   }
   weight_ = torch_util::to_matrix(w.detach());
   bias_ = torch_util::to_vector(b.detach());
+  make_inference();
+}
+
+void TorchLogReg::make_inference() {
+  infer_ = std::make_shared<const torch_util::DenseInference>(
+      std::vector<Matrix>{weight_}, std::vector<std::vector<float>>{bias_},
+      torch_util::Activation::kRelu, mean_, scale_, classes_, n_classes_);
 }
 
 Matrix TorchLogReg::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!classes_.empty(), "logreg: predict_proba called before fit or load");
   DB_CHECK(x.cols() == mean_.size(), "logreg: expected {} feature columns, got {}", mean_.size(),
            x.cols());
-  torch_util::apply(ctx);
-  const torch::Device device = torch_util::device_of(ctx);
-  torch_util::DenseWeights w;
-  w.weights.push_back(weight_);
-  w.biases.push_back(bias_);
-  torch_util::DenseNet net = torch_util::net_of(w, torch_util::Activation::kRelu, device);
-  return torch_util::predict_proba_chunked(net, x, mean_, scale_, classes_, n_classes_, device,
-                                           params_.batch_rows);
+  return infer_->predict_proba(x, ctx, params_.batch_rows);
 }
 
 void TorchLogReg::save(const std::filesystem::path& path) const {
@@ -203,6 +204,7 @@ std::unique_ptr<TorchLogReg> TorchLogReg::load(const std::filesystem::path& path
   if (model->weight_.rows() != model->classes_.size() ||
       model->weight_.cols() != model->mean_.size() || model->bias_.size() != model->classes_.size())
     fail({path.string(), 0, ""}, "logreg model file is inconsistent (corrupt?)");
+  model->make_inference();
   return model;
 }
 

@@ -22,6 +22,9 @@
 #include "models/classifier.h"
 
 namespace deferbench {
+namespace torch_util {
+class DenseInference;
+}  // namespace torch_util
 
 enum class LogRegSolver { kLbfgs, kAdam };
 
@@ -76,6 +79,9 @@ class TorchLogReg final : public Classifier {
   Matrix weight_;                      // classes_.size() × d
   std::vector<float> bias_;            // classes_.size()
   int epochs_run_ = 0, best_epoch_ = 0;
+  // Inference (standardization folded in), built after fit and load.
+  std::shared_ptr<const torch_util::DenseInference> infer_;
+  void make_inference();
 };
 
 }  // namespace deferbench

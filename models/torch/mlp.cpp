@@ -34,14 +34,6 @@ std::vector<int> parse_hidden(const std::vector<std::string>& items, const std::
   return out;
 }
 
-torch_util::DenseWeights dense_weights(const std::vector<Matrix>& w,
-                                       const std::vector<std::vector<float>>& b) {
-  torch_util::DenseWeights out;
-  out.weights = w;
-  out.biases = b;
-  return out;
-}
-
 }  // namespace
 
 MlpParams MlpParams::from_yaml(const YAML::Node& node, const std::string& path,
@@ -133,18 +125,20 @@ void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx)
   torch_util::DenseWeights w = torch_util::weights_of(net);
   weights_ = std::move(w.weights);
   biases_ = std::move(w.biases);
+  make_inference();
+}
+
+void TorchMlp::make_inference() {
+  infer_ = std::make_shared<const torch_util::DenseInference>(
+      weights_, biases_, torch_util::parse_activation(params_.activation), mean_, scale_, classes_,
+      n_classes_);
 }
 
 Matrix TorchMlp::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!classes_.empty(), "{}: predict_proba called before fit or load", name_);
   DB_CHECK(x.cols() == mean_.size(), "{}: expected {} feature columns, got {}", name_, mean_.size(),
            x.cols());
-  torch_util::apply(ctx);
-  const torch::Device device = torch_util::device_of(ctx);
-  torch_util::DenseNet net = torch_util::net_of(
-      dense_weights(weights_, biases_), torch_util::parse_activation(params_.activation), device);
-  return torch_util::predict_proba_chunked(net, x, mean_, scale_, classes_, n_classes_, device,
-                                           params_.batch_rows);
+  return infer_->predict_proba(x, ctx, params_.batch_rows);
 }
 
 void TorchMlp::save(const std::filesystem::path& path) const {
@@ -226,6 +220,7 @@ std::unique_ptr<TorchMlp> TorchMlp::load(const std::filesystem::path& path) {
   }
   if (!ok) fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
   torch_util::parse_activation(p.activation);
+  model->make_inference();
   return model;
 }
 

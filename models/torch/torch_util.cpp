@@ -81,11 +81,6 @@ void standardization(MatrixView x, std::vector<float>& mean, std::vector<float>&
   }
 }
 
-namespace {
-
-// `src` (a CPU tensor) copied into `dst` (same shape, on any device). To CUDA, the rows go
-// through pinned memory with a non-blocking copy; LibTorch's caching host allocator keeps the
-// pinned block alive until the copy has finished.
 void copy_to(torch::Tensor dst, const torch::Tensor& src) {
   if (dst.is_cuda()) {
     torch::Tensor pinned = torch::empty(
@@ -96,8 +91,6 @@ void copy_to(torch::Tensor dst, const torch::Tensor& src) {
     dst.copy_(src);
   }
 }
-
-}  // namespace
 
 ScopedThreads::ScopedThreads(int threads) : saved_(torch::get_num_threads()) {
   if (threads != saved_) torch::set_num_threads(threads);
@@ -174,25 +167,6 @@ KnownRows known_rows(const std::vector<std::int32_t>& labels,
   return out;
 }
 
-Activation parse_activation(const std::string& name) {
-  if (name == "relu") return Activation::kRelu;
-  if (name == "tanh") return Activation::kTanh;
-  if (name == "logistic") return Activation::kLogistic;
-  DB_THROW("unknown activation '{}'; valid: logistic, relu, tanh", name);
-}
-
-std::string activation_name(Activation a) {
-  switch (a) {
-    case Activation::kRelu:
-      return "relu";
-    case Activation::kTanh:
-      return "tanh";
-    case Activation::kLogistic:
-      return "logistic";
-  }
-  return "relu";
-}
-
 DenseNetImpl::DenseNetImpl(std::int64_t in, const std::vector<std::int64_t>& hidden,
                            std::int64_t out, Activation act)
     : activation(act) {
@@ -259,23 +233,6 @@ DenseWeights weights_of(const DenseNet& net) {
     w.biases.push_back(to_vector(layer->bias.detach()));
   }
   return w;
-}
-
-DenseNet net_of(const DenseWeights& w, Activation activation, torch::Device device) {
-  DB_ASSERT(!w.weights.empty() && w.weights.size() == w.biases.size());
-  std::vector<std::int64_t> hidden;
-  for (std::size_t i = 0; i + 1 < w.weights.size(); ++i)
-    hidden.push_back(static_cast<std::int64_t>(w.weights[i].rows()));
-  DenseNet net(static_cast<std::int64_t>(w.weights.front().cols()), hidden,
-               static_cast<std::int64_t>(w.weights.back().rows()), activation);
-  torch::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < w.weights.size(); ++i) {
-    net->layers[i]->weight.copy_(view_of(w.weights[i]));
-    net->layers[i]->bias.copy_(view_of(w.biases[i]));
-  }
-  net->to(device);
-  net->eval();
-  return net;
 }
 
 double mean_cross_entropy(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
@@ -378,50 +335,6 @@ AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor
   }
   net->eval();
   return report;
-}
-
-Matrix predict_proba_chunked(DenseNet& net, MatrixView x, const std::vector<float>& mean,
-                             const std::vector<float>& scale,
-                             const std::vector<std::int32_t>& classes, std::size_t n_classes,
-                             torch::Device device, std::int64_t chunk_rows) {
-  torch::NoGradGuard no_grad;
-  net->eval();
-  const std::size_t n = x.rows(), k = classes.size(), d = x.cols();
-  std::int64_t widest = 0;
-  for (const auto& layer : net->layers)
-    widest = std::max(widest, layer->weight.size(0) * layer->weight.size(1));
-  ScopedThreads threads(threads_for_work(
-      static_cast<double>(std::min<std::int64_t>(chunk_rows, static_cast<std::int64_t>(n))) *
-      static_cast<double>(widest)));
-  Matrix out(n, n_classes, 0.0f);
-  torch::Tensor m = view_of(mean).to(device), s = view_of(scale).to(device);
-  const bool identity = k == n_classes && (k == 0 || classes.back() + 1 == static_cast<int>(k));
-  const auto chunk = static_cast<std::size_t>(chunk_rows);
-  for (std::size_t b = 0; b < n; b += chunk) {
-    const std::size_t e = std::min(b + chunk, n);
-    torch::Tensor src = view_of(x.slice_rows(b, e));
-    torch::Tensor xs;
-    if (device.is_cuda()) {
-      xs = torch::empty({static_cast<std::int64_t>(e - b), static_cast<std::int64_t>(d)},
-                        torch::TensorOptions().dtype(torch::kFloat32).device(device));
-      copy_to(xs, src);
-      xs.sub_(m).mul_(s);
-    } else {
-      xs = (src - m) * s;
-    }
-    torch::Tensor p = torch::softmax(net->forward(xs), 1).to(torch::kCPU).contiguous();
-    const float* src_p = p.data_ptr<float>();
-    if (identity) {
-      std::memcpy(out.row(b), src_p, (e - b) * k * sizeof(float));
-      continue;
-    }
-    for (std::size_t i = b; i < e; ++i) {
-      float* dst = out.row(i);
-      const float* row = src_p + (i - b) * k;
-      for (std::size_t c = 0; c < k; ++c) dst[static_cast<std::size_t>(classes[c])] = row[c];
-    }
-  }
-  return out;
 }
 
 }  // namespace deferbench::torch_util

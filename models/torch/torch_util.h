@@ -14,6 +14,7 @@
 #include "core/data/dataset.h"
 #include "core/data/matrix.h"
 #include "core/util/context.h"
+#include "models/torch/dense_inference.h"
 
 namespace deferbench::torch_util {
 
@@ -48,6 +49,11 @@ torch::Tensor view_of(MatrixView m);
 
 // A CPU tensor viewing `v` (no copy; same rules as view_of).
 torch::Tensor view_of(const std::vector<float>& v);
+
+// `src` (a CPU tensor) copied into `dst` (same shape, on any device). To CUDA, the rows go
+// through pinned memory with a non-blocking copy; LibTorch's caching host allocator keeps the
+// pinned block alive until the copy has finished.
+void copy_to(torch::Tensor dst, const torch::Tensor& src);
 
 // Copies a 2-D float tensor (any device) into a Matrix.
 Matrix to_matrix(const torch::Tensor& t);
@@ -93,10 +99,6 @@ struct KnownRows {
 KnownRows known_rows(const std::vector<std::int32_t>& labels,
                      const std::vector<std::int32_t>& classes);
 
-enum class Activation { kRelu, kTanh, kLogistic };
-Activation parse_activation(const std::string& name);  // "relu", "tanh", "logistic"
-std::string activation_name(Activation a);
-
 // Linear layers in → hidden... → out with the activation between them; no hidden layer is
 // (multinomial) logistic regression. Outputs logits.
 struct DenseNetImpl : torch::nn::Module {
@@ -124,8 +126,6 @@ struct DenseWeights {
   std::vector<std::vector<float>> biases;  // out per layer
 };
 DenseWeights weights_of(const DenseNet& net);
-// A net holding `w` on `device` (no gradients needed: inference).
-DenseNet net_of(const DenseWeights& w, Activation activation, torch::Device device);
 
 // Minibatch Adam on  mean_batch CE + coef · Σ‖W‖²,  with coef = l2 / batch_rows when
 // l2_per_batch (scikit-learn's MLP: l2 = alpha / 2) and coef = l2 otherwise (scikit-learn's
@@ -166,12 +166,5 @@ AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor
 // Mean cross-entropy of net(x) against y, in chunks, without gradients.
 double mean_cross_entropy(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
                           std::int64_t chunk_rows);
-
-// softmax(net((x − mean) ⊙ scale)) over `classes`, written into the columns `classes` of an
-// x.rows() × n_classes matrix (the other columns exactly 0), chunk_rows rows at a time.
-Matrix predict_proba_chunked(DenseNet& net, MatrixView x, const std::vector<float>& mean,
-                             const std::vector<float>& scale,
-                             const std::vector<std::int32_t>& classes, std::size_t n_classes,
-                             torch::Device device, std::int64_t chunk_rows);
 
 }  // namespace deferbench::torch_util

@@ -401,7 +401,10 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   for (std::int32_t c : y) count[static_cast<std::size_t>(c)] += 1;
   init_.resize(K);
   for (std::size_t k = 0; k < K; ++k) init_[k] = std::log(count[k] / static_cast<double>(n));
-  if (K < 2) return;  // one class: probability 1, no trees
+  if (K < 2) {  // one class: probability 1, no trees
+    flatten();
+    return;
+  }
 
   FeatureBinner binner;
   binner.fit(train.features, params_.max_bins, kHistSampleRows, ctx);
@@ -510,6 +513,16 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   }
   train_loss_.push_back(softmax_pass(score, y, K, nullptr, hess_scale, threads));
   if (use_val && params_.early_stopping_rounds > 0) trees_.resize((best_round + 1) * K);
+  flatten();
+}
+
+void GbtClassifier::flatten() {
+  flat_.clear();
+  offsets_.clear();
+  for (const auto& t : trees_) {
+    offsets_.push_back(flat_.size());
+    flat_.insert(flat_.end(), t.begin(), t.end());
+  }
 }
 
 Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
@@ -519,21 +532,31 @@ Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
   const std::size_t n = x.rows(), K = classes_.size(), rounds = n_rounds();
   Matrix out(n, n_classes_, 0.0f);
   const int threads = std::max(1, ctx.threads);
+  // Tree-major within blocks of rows: each tree's nodes are read once per block and stay in L1
+  // while the block's rows go through it. Per row and class the leaves are summed in the same
+  // order (round by round) as one row at a time.
+  constexpr std::size_t kBlock = 64;
+  const std::size_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel num_threads(threads_for(n* rounds* K, threads))
   {
-    std::vector<double> s(K);
+    std::vector<double> s(kBlock * K);
 #pragma omp for schedule(static)
-    for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(n); ++ii) {
-      const std::size_t i = static_cast<std::size_t>(ii);
-      const float* row = x.row(i);
-      std::copy(init_.begin(), init_.end(), s.begin());
+    for (std::ptrdiff_t bb = 0; bb < static_cast<std::ptrdiff_t>(blocks); ++bb) {
+      const std::size_t b = static_cast<std::size_t>(bb) * kBlock, e = std::min(b + kBlock, n);
+      for (std::size_t i = b; i < e; ++i) std::copy(init_.begin(), init_.end(), &s[(i - b) * K]);
       for (std::size_t r = 0; r < rounds; ++r)
-        for (std::size_t k = 0; k < K; ++k) s[k] += leaf_of_values(trees_[r * K + k].data(), row);
-      const double top = *std::max_element(s.begin(), s.end());
-      double sum = 0;
-      for (std::size_t k = 0; k < K; ++k) sum += s[k] = std::exp(s[k] - top);
-      for (std::size_t k = 0; k < K; ++k)
-        out(i, static_cast<std::size_t>(classes_[k])) = static_cast<float>(s[k] / sum);
+        for (std::size_t k = 0; k < K; ++k) {
+          const GbtNode* tree = flat_.data() + offsets_[r * K + k];
+          for (std::size_t i = b; i < e; ++i) s[(i - b) * K + k] += leaf_of_values(tree, x.row(i));
+        }
+      for (std::size_t i = b; i < e; ++i) {
+        double* si = &s[(i - b) * K];
+        const double top = *std::max_element(si, si + K);
+        double sum = 0;
+        for (std::size_t k = 0; k < K; ++k) sum += si[k] = std::exp(si[k] - top);
+        for (std::size_t k = 0; k < K; ++k)
+          out(i, static_cast<std::size_t>(classes_[k])) = static_cast<float>(si[k] / sum);
+      }
     }
   }
   return out;
@@ -604,6 +627,7 @@ std::unique_ptr<GbtClassifier> GbtClassifier::load(const std::filesystem::path& 
         corrupt();
     }
   }
+  model->flatten();
   return model;
 }
 

@@ -94,6 +94,11 @@ class GbtClassifier final : public Classifier {
   std::vector<double> init_;                 // log priors, one per trained class
   std::vector<std::vector<GbtNode>> trees_;  // round-major: trees_[r · K + c]
   std::vector<double> train_loss_, val_loss_;
+  // Every tree's nodes in one array (tree t starts at offsets_[t]; child indices stay relative
+  // to their tree), for prediction: built after fit and load.
+  std::vector<GbtNode> flat_;
+  std::vector<std::size_t> offsets_;
+  void flatten();
 };
 
 }  // namespace deferbench

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -230,15 +231,19 @@ Matrix XgbClassifier::predict_proba(MatrixView x, const Context& ctx) const {
     for (std::size_t i = 0; i < n; ++i) out(i, static_cast<std::size_t>(classes_[0])) = 1.0f;
     return out;
   }
-  DMatrix d = make_dmatrix(x, ctx.threads);
+  // In-place prediction over x itself (an __array_interface__ of our buffer): no DMatrix copy.
+  const std::string values =
+      fmt::format(R"({{"data": [{}, true], "shape": [{}, {}], "typestr": "<f4", "version": 3}})",
+                  reinterpret_cast<std::uintptr_t>(x.data()), n, x.cols());
   std::lock_guard<std::mutex> lock(mutex_);
   set_threads(ctx.threads);
   const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0,)"
-                       R"( "strict_shape": true})";
+                       R"( "strict_shape": true, "missing": NaN, "cache_id": 0})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  check(XGBoosterPredictFromDMatrix(booster_.get(), d.get(), config, &shape, &dim, &result),
+  check(XGBoosterPredictFromDense(booster_.get(), values.c_str(), config, nullptr, &shape, &dim,
+                                  &result),
         "predicting");
   DB_ASSERT_MSG(dim == 2 && shape[0] == n && shape[1] == k, "xgb: unexpected prediction shape");
   for (std::size_t i = 0; i < n; ++i)

@@ -197,6 +197,77 @@ INSTANTIATE_TEST_SUITE_P(TorchMlp, TorchMlpDevice, ::testing::Values(Device::kCp
                            return std::string(device_name(info.param));
                          });
 
+// softmax(W_L σ(… σ(W_1 ((x − mean) ⊙ scale) + b_1) …) + b_L) in double, scattered into the
+// global label space: the forward pass computed independently of the inference code.
+Matrix forward_in_double(MatrixView x, const std::vector<Matrix>& weights,
+                         const std::vector<std::vector<float>>& biases,
+                         const std::vector<float>& mean, const std::vector<float>& scale,
+                         const std::string& activation, const std::vector<std::int32_t>& classes,
+                         std::size_t n_classes) {
+  Matrix out(x.rows(), n_classes, 0.0f);
+  for (std::size_t i = 0; i < x.rows(); ++i) {
+    std::vector<double> h(x.cols());
+    for (std::size_t j = 0; j < x.cols(); ++j)
+      h[j] = (static_cast<double>(x(i, j)) - mean[j]) * scale[j];
+    for (std::size_t l = 0; l < weights.size(); ++l) {
+      std::vector<double> next(weights[l].rows());
+      for (std::size_t o = 0; o < next.size(); ++o) {
+        double z = biases[l][o];
+        for (std::size_t j = 0; j < h.size(); ++j)
+          z += static_cast<double>(weights[l](o, j)) * h[j];
+        if (l + 1 < weights.size())
+          z = activation == "tanh"   ? std::tanh(z)
+              : activation == "relu" ? std::max(z, 0.0)
+                                     : 1 / (1 + std::exp(-z));
+        next[o] = z;
+      }
+      h = std::move(next);
+    }
+    const double top = *std::max_element(h.begin(), h.end());
+    double sum = 0;
+    for (double& v : h) sum += v = std::exp(v - top);
+    for (std::size_t c = 0; c < classes.size(); ++c)
+      out(i, static_cast<std::size_t>(classes[c])) = static_cast<float>(h[c] / sum);
+  }
+  return out;
+}
+
+// Every inference path — plain C++ for at most 16 rows, LibTorch in one chunk, LibTorch in
+// several chunks (more rows than a CPU chunk) — against the independent double forward pass,
+// for an MLP (tanh, classes 0, 2, 3 of 5) and a standardized logistic regression (folded into
+// its first layer).
+TEST(DenseInference, EveryBatchSizeMatchesAnIndependentForwardPass) {
+  const Dataset train = blobs(300, 21, 1.0);
+  const Dataset big = blobs(4096 + 905, 22, 1.5);
+  MlpParams p = small_mlp();
+  p.hidden = {12, 7};
+  p.activation = "tanh";
+  TorchMlp mlp("mlp_2h", p);
+  mlp.fit(train, nullptr, cpu());
+  LogRegParams lp;
+  lp.standardize = true;
+  TorchLogReg logreg(lp);
+  logreg.fit(train, nullptr, cpu());
+  const std::vector<float> zeros(4, 0.0f), ones(4, 1.0f);
+  const Matrix want_mlp = forward_in_double(big.features, mlp.weights(), mlp.biases(), zeros, ones,
+                                            "tanh", mlp.classes(), 5);
+  const Matrix want_logreg =
+      forward_in_double(big.features, {logreg.weight()}, {logreg.bias()}, logreg.mean(),
+                        logreg.scale(), "relu", logreg.classes(), 5);
+  for (std::size_t rows :
+       {std::size_t{1}, std::size_t{16}, std::size_t{17}, std::size_t{300}, big.size()}) {
+    SCOPED_TRACE(rows);
+    const MatrixView x = big.features.view().slice_rows(0, rows);
+    const Matrix got_mlp = mlp.predict_proba(x, cpu()), got_logreg = logreg.predict_proba(x, cpu());
+    ASSERT_EQ(got_mlp.rows(), rows);
+    EXPECT_LE(max_abs_diff(got_mlp, Matrix::copy_of(want_mlp.view().slice_rows(0, rows))), 2e-6);
+    EXPECT_LE(max_abs_diff(got_logreg, Matrix::copy_of(want_logreg.view().slice_rows(0, rows))),
+              2e-6);
+    testing::expect_distributions(got_mlp, {1, 4});
+    testing::expect_distributions(got_logreg, {1, 4});
+  }
+}
+
 TEST(TorchMlp, RegisteredNamesCarryTheirHiddenSizes) {
   auto one = builtin_models().make(YAML::Load("name: mlp_1h\n"), "model");
   auto two = builtin_models().make(YAML::Load("name: mlp_2h\n"), "model");

@@ -1,0 +1,75 @@
+// Inference of a fitted dense network — logistic regression (no hidden layer) or an MLP:
+// softmax(net((x − mean) ⊙ scale)) over the classes seen in training, written into the global
+// label space (the other columns exactly 0). This header is free of LibTorch; the
+// implementation uses it for large batches and for CUDA.
+//
+// Built once per fitted (or loaded) model, not per call:
+//  - the standardization is folded into the first layer (W' = W diag(scale),
+//    b' = b − W' mean, in double), so inference reads x as it is: no standardized copy;
+//  - on CPU it is plain C++ (no LibTorch dispatch): rows in blocks of 64 over ctx.threads
+//    OpenMP threads, each layer a register-tiled product (AVX2 + FMA when the CPU has it) whose
+//    every output is accumulated in a fixed order, so a row's probabilities do not depend on
+//    the batch it came in (a query routed alone or in a batch of a million gets the same
+//    decision), nor on the thread count; memory beyond the output is two blocks of activations
+//    per thread, whatever the batch size;
+//  - on CUDA the weights are moved to the device once and kept; chunks of `chunk_rows` rows go
+//    over through pinned host memory and through LibTorch, each layer written into buffers
+//    reused across chunks.
+// Inference never reseeds anything. Thread-safe: concurrent predict calls share the weights
+// (the device copies are made under a lock).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/data/matrix.h"
+#include "core/util/context.h"
+
+namespace deferbench::torch_util {
+
+enum class Activation { kRelu, kTanh, kLogistic };
+Activation parse_activation(const std::string& name);  // "relu", "tanh", "logistic"
+std::string activation_name(Activation a);
+
+class DenseInference {
+ public:
+  // weights[l]: out × in (input layer first), biases[l]: out; mean / scale: the standardization
+  // of the first layer's input (scale = 1/std); classes: the global ids of the network's
+  // outputs (sorted), n_classes: the size of the global label space.
+  DenseInference(const std::vector<Matrix>& weights, const std::vector<std::vector<float>>& biases,
+                 Activation activation, const std::vector<float>& mean,
+                 const std::vector<float>& scale, std::vector<std::int32_t> classes,
+                 std::size_t n_classes);
+  ~DenseInference();
+  DenseInference(const DenseInference&) = delete;
+  DenseInference& operator=(const DenseInference&) = delete;
+
+  // x.rows() × n_classes probabilities on ctx's device (cuda: in chunks of chunk_rows rows).
+  Matrix predict_proba(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
+
+  std::size_t inputs() const { return inputs_; }
+
+ private:
+  void predict_cpu(MatrixView x, Matrix& out, int threads) const;
+
+  struct DeviceWeights;  // the layers as LibTorch tensors on one device
+  const DeviceWeights& on_device(int device_index) const;  // −1: CPU (views, no copy)
+
+  std::vector<Matrix> weights_;  // folded: out × in per layer (the CUDA path's layout)
+  std::vector<std::vector<float>> biases_;
+  // The CPU layout: per layer in × out_pad (transposed, zero columns up to a multiple of 16).
+  std::vector<std::vector<float>> wt_, bias_pad_;
+  std::vector<std::size_t> out_pad_;
+  Activation activation_;
+  std::vector<std::int32_t> classes_;
+  std::size_t n_classes_ = 0, inputs_ = 0;
+  bool identity_ = false;  // classes_ == 0…n_classes−1
+
+  mutable std::mutex mu_;
+  mutable std::vector<std::pair<int, std::unique_ptr<DeviceWeights>>> devices_;
+};
+
+}  // namespace deferbench::torch_util
