@@ -7,6 +7,7 @@
 
 #include "core/config/fields.h"
 #include "core/util/error.h"
+#include "core/util/simd.h"
 
 namespace deferbench {
 
@@ -38,12 +39,12 @@ namespace {
 constexpr std::size_t kQueryBlock = 8;
 
 // out[q · n + t] = norms[t] − 2 ⟨query q, train row t⟩ for the kQueryBlock queries of `q`
-// (kQueryBlock pointers, repeats allowed) against the n training rows. Cloned for AVX2 + FMA
-// with a portable fallback, chosen at load time; the result is the same on every run of one
-// machine.
-__attribute__((target_clones("arch=haswell", "default"))) void block_distances(
-    const float* const* q, const float* train, const float* norms, std::size_t n, std::size_t d,
-    float* out) {
+// (kQueryBlock pointers, repeats allowed) against the n training rows. Built for AVX2 + FMA and
+// for the baseline, dispatched by CPU features (core/util/simd.h); the result is the same on
+// every run of one machine.
+DB_SIMD_BODY void block_distances_body(const float* const* q, const float* train,
+                                       const float* norms, std::size_t n, std::size_t d,
+                                       float* out) {
   const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3], *q4 = q[4], *q5 = q[5], *q6 = q[6],
               *q7 = q[7];
   for (std::size_t t = 0; t < n; ++t) {
@@ -72,6 +73,10 @@ __attribute__((target_clones("arch=haswell", "default"))) void block_distances(
     out[7 * n + t] = nt - 2.0f * a7;
   }
 }
+DB_SIMD_DISPATCH(void, block_distances,
+                 (const float* const* q, const float* train, const float* norms, std::size_t n,
+                  std::size_t d, float* out),
+                 (q, train, norms, n, d, out))
 
 // Two independent 64-bit hashes of a matrix's bytes (a fingerprint for the memo).
 std::pair<std::uint64_t, std::uint64_t> fingerprint(MatrixView x) {
@@ -203,41 +208,28 @@ std::vector<float> NeighbourIndex::kth_distance(MatrixView x, int k, int threads
 
 namespace {
 
-// ln(v) for a positive, normal float: v = 2^e · m with m in [√½, √2), and
-// ln m = 2 atanh(s) = 2 (s + s³/3 + … + s¹¹/11), s = (m − 1)/(m + 1), |s| ≤ 0.1716 (the next
-// term is below 1e-10): within a few float ulps of std::log, branch-free, so that the loop
-// over a probability vector vectorizes.
-inline float ln_positive(float v) {
-  std::int32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  std::int32_t e = ((bits >> 23) & 0xff) - 127;
-  std::int32_t mbits = (bits & 0x007fffff) | 0x3f800000;  // m in [1, 2)
-  float m;
-  std::memcpy(&m, &mbits, sizeof m);
-  const bool high = m > 1.41421356f;
-  m = high ? m * 0.5f : m;
-  e = high ? e + 1 : e;
-  const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
-  const float series =
-      1.0f +
-      s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9 + s2 * (1.0f / 11)))));
-  return static_cast<float>(e) * 0.693147180559945f + 2.0f * s * series;
-}
-
-// −Σ v ln v over the positive entries of p[0 … k).
-__attribute__((target_clones("arch=haswell", "default"))) float entropy(const float* p,
-                                                                        std::size_t k) {
-  float h = 0.0f;
-#pragma omp simd reduction(+ : h)
-  for (std::size_t j = 0; j < k; ++j) {
-    const float v = p[j];
-    // Zeros (and denormals, whose terms are below 1e-36) add nothing; ln 1 = 0 keeps the
-    // unused lane finite.
-    const bool normal = v >= std::numeric_limits<float>::min();
-    h -= normal ? v * ln_positive(normal ? v : 1.0f) : 0.0f;
+// −Σ v ln v over the positive entries of p[0 … k), eight entries at a time (the last group
+// padded with zeros). Zeros (and denormals, whose terms are below 1e-36) add nothing.
+DB_SIMD_BODY float entropy_body(const float* p, std::size_t k) {
+  using simd::v8;
+  const float min_normal = std::numeric_limits<float>::min();
+  v8 acc = simd::splat(0.0f);
+  for (std::size_t j = 0; j < k; j += 8) {
+    v8 v;
+    if (j + 8 <= k) {
+      v = simd::load8(p + j);
+    } else {
+      float tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      std::memcpy(tail, p + j, (k - j) * sizeof(float));
+      v = simd::load8(tail);
+    }
+    const auto normal = v >= min_normal;
+    const v8 safe = normal ? v : simd::splat(1.0f);  // ln 1 = 0 keeps unused lanes finite
+    acc -= normal ? v * simd::log8(safe) : simd::splat(0.0f);
   }
-  return h;
+  return simd::hsum(acc);
 }
+DB_SIMD_DISPATCH(float, entropy, (const float* p, std::size_t k), (p, k))
 
 }  // namespace
 

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/util/error.h"
+#include "core/util/simd.h"
 #include "models/torch/torch_util.h"
 
 namespace deferbench::torch_util {
@@ -30,28 +32,21 @@ std::string activation_name(Activation a) {
 
 namespace {
 
-using v8 = float __attribute__((vector_size(32)));
+using simd::load8;
+using simd::store8;
+using simd::v8;
 constexpr std::size_t kTile = 16;  // output columns per register tile (two v8)
 constexpr std::size_t kRows = 4;   // rows per register tile
-
-inline v8 load8(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8 v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 // y[r][o] = b[o] + Σ_k x[r][k] · wt[k][o] for the rows of x (ldx apart) into y (ldy apart),
 // o < out_pad (a multiple of kTile; wt is in × out_pad with zero padding). Each output is
 // accumulated over k in increasing order in its own lane, so its value does not depend on the
 // number of rows, on which rows share a tile, or on threads: the same query gets the same
-// probabilities in a batch of 1 or of a million. Cloned for AVX2 + FMA (this file is compiled
-// with -ffp-contract=fast) with a portable fallback, chosen at load time.
-__attribute__((target_clones("arch=haswell", "default"))) void affine_rows(
-    const float* x, std::size_t ldx, std::size_t rows, const float* wt, const float* b,
-    std::size_t in, std::size_t out_pad, float* y, std::size_t ldy) {
+// probabilities in a batch of 1 or of a million. Built for AVX2 + FMA (this file is compiled
+// with -ffp-contract=fast) and for the baseline, dispatched by CPU features (core/util/simd.h).
+DB_SIMD_BODY void affine_rows_body(const float* x, std::size_t ldx, std::size_t rows,
+                                   const float* wt, const float* b, std::size_t in,
+                                   std::size_t out_pad, float* y, std::size_t ldy) {
   for (std::size_t r0 = 0; r0 < rows; r0 += kRows) {
     const float* xr[kRows];
     for (std::size_t r = 0; r < kRows; ++r) xr[r] = x + std::min(r0 + r, rows - 1) * ldx;
@@ -79,42 +74,35 @@ __attribute__((target_clones("arch=haswell", "default"))) void affine_rows(
     }
   }
 }
+DB_SIMD_DISPATCH(void, affine_rows,
+                 (const float* x, std::size_t ldx, std::size_t rows, const float* wt,
+                  const float* b, std::size_t in, std::size_t out_pad, float* y, std::size_t ldy),
+                 (x, ldx, rows, wt, b, in, out_pad, y, ldy))
 
-// e^x for x ≤ 0 (softmax after subtracting the maximum), branch-free so that it vectorizes:
-// x = n ln 2 + r, |r| ≤ ln2/2, e^r by Cephes' degree-6 polynomial, 2^n by the exponent bits;
-// within 2 ulp of std::exp down to −87 (below, where e^x < 1.2e-38, it returns 0).
-inline float exp_nonpositive(float x) {
-  const float c = std::max(x, -87.0f);
-  const float n = std::floor(c * 1.44269504088896341f + 0.5f);
-  const float r = c - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return x < -87.0f ? 0.0f : p * scale;
-}
-
-// In place: z[0 … k) → softmax(z).
-__attribute__((target_clones("arch=haswell", "default"))) void softmax_inplace(float* z,
-                                                                              std::size_t k) {
+// In place: z[0 … k) → softmax(z), eight entries at a time (the last group padded).
+DB_SIMD_BODY void softmax_inplace_body(float* z, std::size_t k) {
   float top = z[0];
   for (std::size_t c = 1; c < k; ++c) top = std::max(top, z[c]);
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (std::size_t c = 0; c < k; ++c) {
-    z[c] = exp_nonpositive(z[c] - top);
-    sum += z[c];
+  v8 sum = simd::splat(0.0f);
+  for (std::size_t c = 0; c < k; c += 8) {
+    if (c + 8 <= k) {
+      const v8 e = simd::exp_nonpositive8(load8(z + c) - top);
+      store8(z + c, e);
+      sum += e;
+    } else {
+      float tail[8];
+      std::fill(tail, tail + 8, -std::numeric_limits<float>::infinity());
+      std::memcpy(tail, z + c, (k - c) * sizeof(float));
+      const v8 e = simd::exp_nonpositive8(load8(tail) - top);  // padding: e^−∞ → 0
+      store8(tail, e);
+      sum += e;
+      std::memcpy(z + c, tail, (k - c) * sizeof(float));
+    }
   }
-  const float inv = 1.0f / sum;
-#pragma omp simd
+  const float inv = 1.0f / simd::hsum(sum);
   for (std::size_t c = 0; c < k; ++c) z[c] *= inv;
 }
+DB_SIMD_DISPATCH(void, softmax_inplace, (float* z, std::size_t k), (z, k))
 
 void activate(Activation a, float* v, std::size_t n) {
   switch (a) {
@@ -253,7 +241,7 @@ void DenseInference::predict_cpu(MatrixView x, Matrix& out, int threads) const {
     for (std::size_t bb = 0; bb < blocks; ++bb) run_block(bb, a, b);
     return;
   }
-#pragma omp parallel num_threads(static_cast<int>(std::min<std::size_t>(blocks, threads)))
+#pragma omp parallel num_threads(static_cast <int>(std::min <std::size_t>(blocks, threads)))
   {
     std::vector<float> a(block_rows * widest_pad), b(block_rows * widest_pad);
 #pragma omp for schedule(static)
