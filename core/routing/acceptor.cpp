@@ -113,7 +113,9 @@ NeighbourIndex::Table NeighbourIndex::search(MatrixView x, std::size_t k, int th
   table.rows.resize(n * k);
   table.dist.resize(n * k);
   const std::size_t blocks = (n + kQueryBlock - 1) / kQueryBlock;
-#pragma omp parallel num_threads(std::max(1, threads))
+  // No more threads than query blocks: a single query wakes no idle worker.
+#pragma omp parallel num_threads(static_cast <int>( \
+    std::max <std::size_t>(1, std::min <std::size_t>(std::max(1, threads), blocks))))
   {
     std::vector<float> dist(kQueryBlock * n_train);
     std::vector<std::pair<float, std::size_t>> heap;

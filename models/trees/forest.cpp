@@ -124,7 +124,9 @@ Matrix TreeEnsemble::predict_proba(MatrixView x, const Context& ctx) const {
   const std::size_t block =
       std::clamp<std::size_t>((n + threads - 1) / threads, 64, DecisionTree::kBlock);
   const std::ptrdiff_t n_blocks = static_cast<std::ptrdiff_t>((n + block - 1) / block);
-#pragma omp parallel num_threads(static_cast <int>(threads))
+  // No more threads than blocks: a small batch (a single query) wakes no idle worker.
+#pragma omp parallel num_threads(static_cast <int>(std::max <std::size_t>( \
+    1, std::min <std::size_t>(threads, static_cast <std::size_t>(n_blocks)))))
   {
     std::vector<float> acc(block * k);
 #pragma omp for schedule(dynamic, 1)

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <numeric>
 
 #include <omp.h>
@@ -516,6 +517,35 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   flatten();
 }
 
+namespace {
+
+int tree_depth(const std::vector<GbtNode>& t, std::int32_t i) {
+  const GbtNode& node = t[static_cast<std::size_t>(i)];
+  if (node.feature < 0) return 0;
+  return 1 + std::max(tree_depth(t, node.left), tree_depth(t, node.right));
+}
+
+// Writes node i of `t` at position pos of a complete tree of depth `depth` (internal nodes
+// 0 … 2^depth − 2 in heap order, then the 2^depth leaves): a leaf above the bottom becomes a
+// pass-through split whose two subtrees both end in its value, so every row takes exactly
+// `depth` steps and lands on the leaf the original walk reaches (NaN included: it goes right
+// in both).
+void place(const std::vector<GbtNode>& t, std::int32_t i, std::size_t pos, int level, int depth,
+           std::int32_t* feature, float* threshold, float* leaf) {
+  const GbtNode& node = t[static_cast<std::size_t>(i)];
+  if (level == depth) {
+    leaf[pos - ((std::size_t{1} << depth) - 1)] = node.value;
+    return;
+  }
+  const bool is_leaf = node.feature < 0;
+  feature[pos] = is_leaf ? 0 : node.feature;
+  threshold[pos] = is_leaf ? std::numeric_limits<float>::infinity() : node.threshold;
+  place(t, is_leaf ? i : node.left, 2 * pos + 1, level + 1, depth, feature, threshold, leaf);
+  place(t, is_leaf ? i : node.right, 2 * pos + 2, level + 1, depth, feature, threshold, leaf);
+}
+
+}  // namespace
+
 void GbtClassifier::flatten() {
   flat_.clear();
   offsets_.clear();
@@ -523,6 +553,20 @@ void GbtClassifier::flatten() {
     offsets_.push_back(flat_.size());
     flat_.insert(flat_.end(), t.begin(), t.end());
   }
+  // The complete-tree form, when every tree is shallow enough for it to stay small.
+  complete_depth_ = 0;
+  for (const auto& t : trees_) complete_depth_ = std::max(complete_depth_, tree_depth(t, 0));
+  complete_feature_.clear();
+  complete_threshold_.clear();
+  complete_leaf_.clear();
+  if (complete_depth_ > kMaxCompleteDepth) return;
+  const std::size_t inner = (std::size_t{1} << complete_depth_) - 1, leaves = inner + 1;
+  complete_feature_.assign(trees_.size() * inner, 0);
+  complete_threshold_.assign(trees_.size() * inner, 0.0f);
+  complete_leaf_.assign(trees_.size() * leaves, 0.0f);
+  for (std::size_t t = 0; t < trees_.size(); ++t)
+    place(trees_[t], 0, 0, 0, complete_depth_, complete_feature_.data() + t * inner,
+          complete_threshold_.data() + t * inner, complete_leaf_.data() + t * leaves);
 }
 
 Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
@@ -544,11 +588,31 @@ Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
     for (std::ptrdiff_t bb = 0; bb < static_cast<std::ptrdiff_t>(blocks); ++bb) {
       const std::size_t b = static_cast<std::size_t>(bb) * kBlock, e = std::min(b + kBlock, n);
       for (std::size_t i = b; i < e; ++i) std::copy(init_.begin(), init_.end(), &s[(i - b) * K]);
-      for (std::size_t r = 0; r < rounds; ++r)
-        for (std::size_t k = 0; k < K; ++k) {
-          const GbtNode* tree = flat_.data() + offsets_[r * K + k];
-          for (std::size_t i = b; i < e; ++i) s[(i - b) * K + k] += leaf_of_values(tree, x.row(i));
+      if (complete_depth_ <= kMaxCompleteDepth) {
+        // Branch-free: `depth` steps of i → 2i + 1 + (x > threshold) per row and tree.
+        const int depth = complete_depth_;
+        const std::size_t inner = (std::size_t{1} << depth) - 1, leaves = inner + 1;
+        for (std::size_t t = 0; t < rounds * K; ++t) {
+          const std::int32_t* f = complete_feature_.data() + t * inner;
+          const float* thr = complete_threshold_.data() + t * inner;
+          const float* leaf = complete_leaf_.data() + t * leaves;
+          const std::size_t k = t % K;
+          for (std::size_t i = b; i < e; ++i) {
+            const float* row = x.row(i);
+            std::size_t pos = 0;
+            for (int d = 0; d < depth; ++d)
+              pos = 2 * pos + 1 + static_cast<std::size_t>(!(row[f[pos]] <= thr[pos]));
+            s[(i - b) * K + k] += leaf[pos - inner];
+          }
         }
+      } else {
+        for (std::size_t r = 0; r < rounds; ++r)
+          for (std::size_t k = 0; k < K; ++k) {
+            const GbtNode* tree = flat_.data() + offsets_[r * K + k];
+            for (std::size_t i = b; i < e; ++i)
+              s[(i - b) * K + k] += leaf_of_values(tree, x.row(i));
+          }
+      }
       for (std::size_t i = b; i < e; ++i) {
         double* si = &s[(i - b) * K];
         const double top = *std::max_element(si, si + K);

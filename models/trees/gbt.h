@@ -98,6 +98,13 @@ class GbtClassifier final : public Classifier {
   // to their tree), for prediction: built after fit and load.
   std::vector<GbtNode> flat_;
   std::vector<std::size_t> offsets_;
+  // The same trees as complete binary trees of depth complete_depth_ (heap order; shallower
+  // leaves pushed down as pass-through splits), when that depth is at most kMaxCompleteDepth:
+  // prediction walks them without data-dependent branches. Empty otherwise.
+  static constexpr int kMaxCompleteDepth = 8;
+  int complete_depth_ = 0;
+  std::vector<std::int32_t> complete_feature_;
+  std::vector<float> complete_threshold_, complete_leaf_;
   void flatten();
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -139,6 +140,53 @@ TEST(GbtPredict, SeparableDataAbsentClassesAndRowSums) {
   std::size_t right = 0;
   for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == test.teacher[i];
   EXPECT_GE(right, 294u);  // ≥ 98% on held-out rows
+}
+
+// softmax(init + Σ_r leaf of tree(r, c)) from the model's own trees, walked node by node in
+// double: the definition of the prediction, independent of how predict_proba lays trees out.
+Matrix predict_by_walking(const GbtClassifier& m, MatrixView x) {
+  const std::size_t K = m.classes().size();
+  Matrix out(x.rows(), m.n_classes(), 0.0f);
+  for (std::size_t i = 0; i < x.rows(); ++i) {
+    std::vector<double> s(m.init_scores());
+    for (std::size_t r = 0; r < m.n_rounds(); ++r)
+      for (std::size_t c = 0; c < K; ++c) {
+        const auto& t = m.tree(r, c);
+        std::size_t node = 0;
+        while (t[node].feature >= 0)
+          node = static_cast<std::size_t>(
+              x(i, static_cast<std::size_t>(t[node].feature)) <= t[node].threshold ? t[node].left
+                                                                                   : t[node].right);
+        s[c] += t[node].value;
+      }
+    const double top = *std::max_element(s.begin(), s.end());
+    double sum = 0;
+    for (double& v : s) sum += v = std::exp(v - top);
+    for (std::size_t c = 0; c < K; ++c)
+      out(i, static_cast<std::size_t>(m.classes()[c])) = static_cast<float>(s[c] / sum);
+  }
+  return out;
+}
+
+TEST(GbtPredict, EqualsWalkingEveryTreeAtAnyDepthAndForNaN) {
+  // Depth 3 and 6 use the complete-tree layout (shallow leaves pushed down), depth 12 the node
+  // walk; a NaN feature goes right at every split in all of them.
+  Dataset d = blobs(400, 5, 0.9, {0, 1, 3}, 4, 6);
+  Dataset test = blobs(257, 6, 0.9, {0, 1, 3}, 4, 6);
+  test.features(5, 2) = std::numeric_limits<float>::quiet_NaN();
+  for (int depth : {3, 6, 12}) {
+    SCOPED_TRACE(depth);
+    GbtParams p;
+    p.n_rounds = 15;
+    p.max_depth = depth;
+    GbtClassifier model(p);
+    model.fit(d, nullptr, cpu());
+    const Matrix got = model.predict_proba(test.features, cpu(2));
+    const Matrix want = predict_by_walking(model, test.features);
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got.data()[i], want.data()[i], 1e-6) << "entry " << i;
+  }
 }
 
 TEST(GbtPredict, OneClassGivesProbabilityOne) {
