@@ -187,7 +187,7 @@ TEST(Guarantee, WindowGuaranteeHoldsOnTheMeasuredWindow) {
       "(coverage %.3f); window guarantee %.3f (coverage %.3f); bound %.3f\n",
       window, n, pf, population_cov / kSeeds, wf, window_cov / kSeeds, kViolationBound);
   EXPECT_LE(wf, kViolationBound);
-  EXPECT_GT(pf, kDelta);                // why the window option exists
+  EXPECT_GT(pf, kDelta);  // why the window option exists
   // It still hands over traffic, at a steep price on this shallow acceptor (measured: 0.058
   // against the population guarantee's 0.268; the population one fails on 12% of windows).
   EXPECT_GT(window_cov / kSeeds, 0.03);
