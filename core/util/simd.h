@@ -50,7 +50,8 @@ inline bool cpu_has_avx2_fma() {
 #endif
 
 // Eight-float vectors (GCC vector extensions; a C-style cast between two of them reinterprets
-// the bits): one AVX register in the AVX2 build, two SSE registers in the baseline. The helpers are
+// the bits): one AVX register in the AVX2 build, two SSE registers in the baseline; v16 is one
+// AVX-512 register in a function built with target("avx512f"). The helpers are
 // always inlined into a dispatched body, so the vector calling convention never crosses a call.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -58,15 +59,27 @@ namespace deferbench::simd {
 
 using v8 = float __attribute__((vector_size(32)));
 using v8i = std::int32_t __attribute__((vector_size(32)));
+using v16 = float __attribute__((vector_size(64)));
 
-DB_SIMD_BODY v8 load8(const float* p) {
-  v8 v;
+// Unaligned loads and stores of any of the vector types.
+template <class V>
+DB_SIMD_BODY V load(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-DB_SIMD_BODY void store8(float* p, v8 v) {
+template <class V>
+DB_SIMD_BODY void store(float* p, V v) {
   std::memcpy(p, &v, sizeof v);
+}
+
+DB_SIMD_BODY v8 load8(const float* p) {
+  return load<v8>(p);
+}
+
+DB_SIMD_BODY void store8(float* p, v8 v) {
+  store(p, v);
 }
 
 DB_SIMD_BODY v8 splat(float x) {

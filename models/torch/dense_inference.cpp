@@ -35,44 +35,62 @@ namespace {
 using simd::load8;
 using simd::store8;
 using simd::v8;
-constexpr std::size_t kTile = 16;  // output columns per register tile (two v8)
+constexpr std::size_t kTile = 16;  // the padding of every layer's columns (two v8, one v16)
 constexpr std::size_t kRows = 4;   // rows per register tile
 
+// Columns [o, o + kVecs · lanes(V)) of kRows rows: accumulators start at the bias and take one
+// multiply-add per k, in increasing k.
+template <class V, std::size_t kVecs>
+DB_SIMD_BODY void affine_tile(const float* const* xr, std::size_t rows_left, const float* wt,
+                              const float* b, std::size_t in, std::size_t out_pad, std::size_t o,
+                              float* y, std::size_t ldy) {
+  constexpr std::size_t kLanes = sizeof(V) / sizeof(float);
+  V acc[kRows][kVecs];
+  for (std::size_t v = 0; v < kVecs; ++v) {
+    const V bias = simd::load<V>(b + o + v * kLanes);
+    for (std::size_t r = 0; r < kRows; ++r) acc[r][v] = bias;
+  }
+  const float* w = wt + o;
+  for (std::size_t k = 0; k < in; ++k, w += out_pad) {
+    V wk[kVecs];
+    for (std::size_t v = 0; v < kVecs; ++v) wk[v] = simd::load<V>(w + v * kLanes);
+    for (std::size_t r = 0; r < kRows; ++r) {
+      const float xk = xr[r][k];
+      for (std::size_t v = 0; v < kVecs; ++v) acc[r][v] += xk * wk[v];
+    }
+  }
+  for (std::size_t r = 0; r < kRows && r < rows_left; ++r)
+    for (std::size_t v = 0; v < kVecs; ++v) simd::store(y + r * ldy + o + v * kLanes, acc[r][v]);
+}
+
 // y[r][o] = b[o] + Σ_k x[r][k] · wt[k][o] for the rows of x (ldx apart) into y (ldy apart),
-// o < out_pad (a multiple of kTile; wt is in × out_pad with zero padding). Each output is
-// accumulated over k in increasing order in its own lane, so its value does not depend on the
-// number of rows, on which rows share a tile, or on threads: the same query gets the same
-// probabilities in a batch of 1 or of a million. Built for AVX2 + FMA (this file is compiled
-// with -ffp-contract=fast) and for the baseline, dispatched by CPU features (core/util/simd.h).
-DB_SIMD_BODY void affine_rows_ymm_body(const float* x, std::size_t ldx, std::size_t rows,
-                                       const float* wt, const float* b, std::size_t in,
-                                       std::size_t out_pad, float* y, std::size_t ldy) {
+// o < out_pad (a multiple of kTile; wt is in × out_pad with zero padding), in tiles of kRows
+// rows × two vectors of V (and a last tile of one vector when out_pad is an odd multiple of it).
+// Each output is accumulated over k in increasing order in its own lane, so its value does not
+// depend on the number of rows, on which rows share a tile, on threads, or on V: the same query
+// gets the same probabilities in a batch of 1 or of a million, and the AVX-512 build equals the
+// AVX2 + FMA build bit for bit (this file is compiled with -ffp-contract=fast).
+template <class V>
+DB_SIMD_BODY void affine_rows_of(const float* x, std::size_t ldx, std::size_t rows, const float* wt,
+                                 const float* b, std::size_t in, std::size_t out_pad, float* y,
+                                 std::size_t ldy) {
+  constexpr std::size_t kLanes = sizeof(V) / sizeof(float);
   for (std::size_t r0 = 0; r0 < rows; r0 += kRows) {
     const float* xr[kRows];
     for (std::size_t r = 0; r < kRows; ++r) xr[r] = x + std::min(r0 + r, rows - 1) * ldx;
-    for (std::size_t o = 0; o < out_pad; o += kTile) {
-      const v8 b0 = load8(b + o), b1 = load8(b + o + 8);
-      v8 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      const float* w = wt + o;
-      for (std::size_t k = 0; k < in; ++k, w += out_pad) {
-        const v8 w0 = load8(w), w1 = load8(w + 8);
-        const float x0 = xr[0][k], x1 = xr[1][k], x2 = xr[2][k], x3 = xr[3][k];
-        a00 += x0 * w0;
-        a01 += x0 * w1;
-        a10 += x1 * w0;
-        a11 += x1 * w1;
-        a20 += x2 * w0;
-        a21 += x2 * w1;
-        a30 += x3 * w0;
-        a31 += x3 * w1;
-      }
-      const v8 acc[kRows][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-      for (std::size_t r = 0; r < kRows && r0 + r < rows; ++r) {
-        store8(y + (r0 + r) * ldy + o, acc[r][0]);
-        store8(y + (r0 + r) * ldy + o + 8, acc[r][1]);
-      }
-    }
+    float* yr = y + r0 * ldy;
+    std::size_t o = 0;
+    for (; o + 2 * kLanes <= out_pad; o += 2 * kLanes)
+      affine_tile<V, 2>(xr, rows - r0, wt, b, in, out_pad, o, yr, ldy);
+    if (o < out_pad) affine_tile<V, 1>(xr, rows - r0, wt, b, in, out_pad, o, yr, ldy);
   }
+}
+
+// v8: AVX2 + FMA or the baseline, dispatched by CPU features (core/util/simd.h).
+DB_SIMD_BODY void affine_rows_ymm_body(const float* x, std::size_t ldx, std::size_t rows,
+                                       const float* wt, const float* b, std::size_t in,
+                                       std::size_t out_pad, float* y, std::size_t ldy) {
+  affine_rows_of<v8>(x, ldx, rows, wt, b, in, out_pad, y, ldy);
 }
 DB_SIMD_DISPATCH(void, affine_rows_ymm,
                  (const float* x, std::size_t ldx, std::size_t rows, const float* wt,
@@ -80,68 +98,12 @@ DB_SIMD_DISPATCH(void, affine_rows_ymm,
                  (x, ldx, rows, wt, b, in, out_pad, y, ldy))
 
 #if defined(__x86_64__)
-// The same product with 16-float (AVX-512) registers: tiles of 4 rows × 32 columns, a last tile
-// of 16 when out_pad is an odd multiple of 16. Every output is still one fused multiply-add
-// chain over k in increasing order from the bias, so it equals the AVX2 + FMA build bit for bit.
-using v16 = float __attribute__((vector_size(64)));
-
-DB_SIMD_BODY v16 load16(const float* p) {
-  v16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-DB_SIMD_BODY void store16(float* p, v16 v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
 __attribute__((target("avx512f,fma"))) void affine_rows_avx512(const float* x, std::size_t ldx,
                                                                std::size_t rows, const float* wt,
                                                                const float* b, std::size_t in,
                                                                std::size_t out_pad, float* y,
                                                                std::size_t ldy) {
-  for (std::size_t r0 = 0; r0 < rows; r0 += kRows) {
-    const float* xr[kRows];
-    for (std::size_t r = 0; r < kRows; ++r) xr[r] = x + std::min(r0 + r, rows - 1) * ldx;
-    std::size_t o = 0;
-    for (; o + 32 <= out_pad; o += 32) {
-      const v16 b0 = load16(b + o), b1 = load16(b + o + 16);
-      v16 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      const float* w = wt + o;
-      for (std::size_t k = 0; k < in; ++k, w += out_pad) {
-        const v16 w0 = load16(w), w1 = load16(w + 16);
-        const float x0 = xr[0][k], x1 = xr[1][k], x2 = xr[2][k], x3 = xr[3][k];
-        a00 += x0 * w0;
-        a01 += x0 * w1;
-        a10 += x1 * w0;
-        a11 += x1 * w1;
-        a20 += x2 * w0;
-        a21 += x2 * w1;
-        a30 += x3 * w0;
-        a31 += x3 * w1;
-      }
-      const v16 acc[kRows][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-      for (std::size_t r = 0; r < kRows && r0 + r < rows; ++r) {
-        store16(y + (r0 + r) * ldy + o, acc[r][0]);
-        store16(y + (r0 + r) * ldy + o + 16, acc[r][1]);
-      }
-    }
-    if (o < out_pad) {  // out_pad − o = 16
-      const v16 b0 = load16(b + o);
-      v16 a0 = b0, a1 = b0, a2 = b0, a3 = b0;
-      const float* w = wt + o;
-      for (std::size_t k = 0; k < in; ++k, w += out_pad) {
-        const v16 w0 = load16(w);
-        a0 += xr[0][k] * w0;
-        a1 += xr[1][k] * w0;
-        a2 += xr[2][k] * w0;
-        a3 += xr[3][k] * w0;
-      }
-      const v16 acc[kRows] = {a0, a1, a2, a3};
-      for (std::size_t r = 0; r < kRows && r0 + r < rows; ++r)
-        store16(y + (r0 + r) * ldy + o, acc[r]);
-    }
-  }
+  affine_rows_of<simd::v16>(x, ldx, rows, wt, b, in, out_pad, y, ldy);
 }
 #endif
 
