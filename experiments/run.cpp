@@ -276,7 +276,10 @@ PreparedData prepare_data(const RunSettings& s, const Context& ctx) {
     p.feature_source = fmt::format("text-lsa-{}", p.featurizer->dim());
   }
   p.featurize_seconds = seconds_since(t);
-  p.train_index = std::make_shared<const NeighbourIndex>(p.train.features, p.train.teacher);
+  // Only when a kNN feature or the OOD guard will search it (the index copies train's features);
+  // without one, fit_cascade builds its own where needed.
+  if (s.pipeline.acceptor.knn > 0 || s.pipeline.ood_k > 0)
+    p.train_index = std::make_shared<const NeighbourIndex>(p.train.features, p.train.teacher);
   return p;
 }
 

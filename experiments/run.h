@@ -63,7 +63,8 @@ struct PreparedData {
   std::string feature_source;                  // "embeddings" or "text-lsa-<dim>"
   std::shared_ptr<TextFeaturizer> featurizer;  // fitted on train; null when embeddings are used
   // kNN index over train, shared by every surrogate's stage 1 (its neighbour searches are
-  // memoized: one search per split for the whole zoo).
+  // memoized: one search per split for the whole zoo). Null when the pipeline uses neither the
+  // kNN feature nor the OOD guard.
   std::shared_ptr<const NeighbourIndex> train_index;
   double load_seconds = 0, featurize_seconds = 0;
 };
