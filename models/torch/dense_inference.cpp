@@ -6,156 +6,11 @@
 #include <limits>
 
 #include "core/util/error.h"
-#include "core/util/simd.h"
 #include "models/torch/torch_util.h"
 
 namespace deferbench::torch_util {
 
-Activation parse_activation(const std::string& name) {
-  if (name == "relu") return Activation::kRelu;
-  if (name == "tanh") return Activation::kTanh;
-  if (name == "logistic") return Activation::kLogistic;
-  DB_THROW("unknown activation '{}'; valid: logistic, relu, tanh", name);
-}
-
-std::string activation_name(Activation a) {
-  switch (a) {
-    case Activation::kRelu:
-      return "relu";
-    case Activation::kTanh:
-      return "tanh";
-    case Activation::kLogistic:
-      return "logistic";
-  }
-  return "relu";
-}
-
 namespace {
-
-using simd::load8;
-using simd::store8;
-using simd::v8;
-constexpr std::size_t kTile = 16;  // the padding of every layer's columns (two v8, one v16)
-constexpr std::size_t kRows = 4;   // rows per register tile
-
-// Columns [o, o + kVecs · lanes(V)) of kRows rows: accumulators start at the bias and take one
-// multiply-add per k, in increasing k.
-template <class V, std::size_t kVecs>
-DB_SIMD_BODY void affine_tile(const float* const* xr, std::size_t rows_left, const float* wt,
-                              const float* b, std::size_t in, std::size_t out_pad, std::size_t o,
-                              float* y, std::size_t ldy) {
-  constexpr std::size_t kLanes = sizeof(V) / sizeof(float);
-  V acc[kRows][kVecs];
-  for (std::size_t v = 0; v < kVecs; ++v) {
-    const V bias = simd::load<V>(b + o + v * kLanes);
-    for (std::size_t r = 0; r < kRows; ++r) acc[r][v] = bias;
-  }
-  const float* w = wt + o;
-  for (std::size_t k = 0; k < in; ++k, w += out_pad) {
-    V wk[kVecs];
-    for (std::size_t v = 0; v < kVecs; ++v) wk[v] = simd::load<V>(w + v * kLanes);
-    for (std::size_t r = 0; r < kRows; ++r) {
-      const float xk = xr[r][k];
-      for (std::size_t v = 0; v < kVecs; ++v) acc[r][v] += xk * wk[v];
-    }
-  }
-  for (std::size_t r = 0; r < kRows && r < rows_left; ++r)
-    for (std::size_t v = 0; v < kVecs; ++v) simd::store(y + r * ldy + o + v * kLanes, acc[r][v]);
-}
-
-// y[r][o] = b[o] + Σ_k x[r][k] · wt[k][o] for the rows of x (ldx apart) into y (ldy apart),
-// o < out_pad (a multiple of kTile; wt is in × out_pad with zero padding), in tiles of kRows
-// rows × two vectors of V (and a last tile of one vector when out_pad is an odd multiple of it).
-// Each output is accumulated over k in increasing order in its own lane, so its value does not
-// depend on the number of rows, on which rows share a tile, on threads, or on V: the same query
-// gets the same probabilities in a batch of 1 or of a million, and the AVX-512 build equals the
-// AVX2 + FMA build bit for bit (this file is compiled with -ffp-contract=fast).
-template <class V>
-DB_SIMD_BODY void affine_rows_of(const float* x, std::size_t ldx, std::size_t rows, const float* wt,
-                                 const float* b, std::size_t in, std::size_t out_pad, float* y,
-                                 std::size_t ldy) {
-  constexpr std::size_t kLanes = sizeof(V) / sizeof(float);
-  for (std::size_t r0 = 0; r0 < rows; r0 += kRows) {
-    const float* xr[kRows];
-    for (std::size_t r = 0; r < kRows; ++r) xr[r] = x + std::min(r0 + r, rows - 1) * ldx;
-    float* yr = y + r0 * ldy;
-    std::size_t o = 0;
-    for (; o + 2 * kLanes <= out_pad; o += 2 * kLanes)
-      affine_tile<V, 2>(xr, rows - r0, wt, b, in, out_pad, o, yr, ldy);
-    if (o < out_pad) affine_tile<V, 1>(xr, rows - r0, wt, b, in, out_pad, o, yr, ldy);
-  }
-}
-
-// v8: AVX2 + FMA or the baseline, dispatched by CPU features (core/util/simd.h).
-DB_SIMD_BODY void affine_rows_ymm_body(const float* x, std::size_t ldx, std::size_t rows,
-                                       const float* wt, const float* b, std::size_t in,
-                                       std::size_t out_pad, float* y, std::size_t ldy) {
-  affine_rows_of<v8>(x, ldx, rows, wt, b, in, out_pad, y, ldy);
-}
-DB_SIMD_DISPATCH(void, affine_rows_ymm,
-                 (const float* x, std::size_t ldx, std::size_t rows, const float* wt,
-                  const float* b, std::size_t in, std::size_t out_pad, float* y, std::size_t ldy),
-                 (x, ldx, rows, wt, b, in, out_pad, y, ldy))
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f,fma"))) void affine_rows_avx512(const float* x, std::size_t ldx,
-                                                               std::size_t rows, const float* wt,
-                                                               const float* b, std::size_t in,
-                                                               std::size_t out_pad, float* y,
-                                                               std::size_t ldy) {
-  affine_rows_of<simd::v16>(x, ldx, rows, wt, b, in, out_pad, y, ldy);
-}
-#endif
-
-// AVX-512 when the CPU has it (same results as AVX2 + FMA, twice the width), else AVX2 + FMA,
-// else the baseline.
-void affine_rows(const float* x, std::size_t ldx, std::size_t rows, const float* wt, const float* b,
-                 std::size_t in, std::size_t out_pad, float* y, std::size_t ldy) {
-#if defined(__x86_64__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && cpu_has_avx2_fma();
-  if (avx512) return affine_rows_avx512(x, ldx, rows, wt, b, in, out_pad, y, ldy);
-#endif
-  affine_rows_ymm(x, ldx, rows, wt, b, in, out_pad, y, ldy);
-}
-
-// In place: z[0 … k) → softmax(z), eight entries at a time (the last group padded).
-DB_SIMD_BODY void softmax_inplace_body(float* z, std::size_t k) {
-  float top = z[0];
-  for (std::size_t c = 1; c < k; ++c) top = std::max(top, z[c]);
-  v8 sum = simd::splat(0.0f);
-  for (std::size_t c = 0; c < k; c += 8) {
-    if (c + 8 <= k) {
-      const v8 e = simd::exp_nonpositive8(load8(z + c) - top);
-      store8(z + c, e);
-      sum += e;
-    } else {
-      float tail[8];
-      std::fill(tail, tail + 8, -std::numeric_limits<float>::infinity());
-      std::memcpy(tail, z + c, (k - c) * sizeof(float));
-      const v8 e = simd::exp_nonpositive8(load8(tail) - top);  // padding: e^−∞ → 0
-      store8(tail, e);
-      sum += e;
-      std::memcpy(z + c, tail, (k - c) * sizeof(float));
-    }
-  }
-  const float inv = 1.0f / simd::hsum(sum);
-  for (std::size_t c = 0; c < k; ++c) z[c] *= inv;
-}
-DB_SIMD_DISPATCH(void, softmax_inplace, (float* z, std::size_t k), (z, k))
-
-void activate(Activation a, float* v, std::size_t n) {
-  switch (a) {
-    case Activation::kRelu:
-      for (std::size_t i = 0; i < n; ++i) v[i] = std::max(v[i], 0.0f);
-      break;
-    case Activation::kTanh:
-      for (std::size_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
-      break;
-    case Activation::kLogistic:
-      for (std::size_t i = 0; i < n; ++i) v[i] = 1.0f / (1.0f + std::exp(-v[i]));
-      break;
-  }
-}
 
 void activate_(Activation a, torch::Tensor& t) {
   switch (a) {
@@ -203,10 +58,10 @@ DenseInference::DenseInference(const std::vector<Matrix>& weights,
     }
     b0[o] = static_cast<float>(static_cast<double>(b0[o]) - shift);
   }
-  // The CPU layout: each layer transposed (in × out), columns padded with zeros to kTile.
+  // The CPU layout: each layer transposed (in × out), columns padded with zeros to kColumnTile.
   for (std::size_t l = 0; l < weights_.size(); ++l) {
     const Matrix& w = weights_[l];
-    const std::size_t pad = (w.rows() + kTile - 1) / kTile * kTile;
+    const std::size_t pad = padded_columns(w.rows());
     std::vector<float> wt(w.cols() * pad, 0.0f), b(pad, 0.0f);
     for (std::size_t o = 0; o < w.rows(); ++o) {
       for (std::size_t j = 0; j < w.cols(); ++j) wt[j * pad + o] = w(o, j);

@@ -27,12 +27,9 @@
 
 #include "core/data/matrix.h"
 #include "core/util/context.h"
+#include "models/torch/dense_kernels.h"
 
 namespace deferbench::torch_util {
-
-enum class Activation { kRelu, kTanh, kLogistic };
-Activation parse_activation(const std::string& name);  // "relu", "tanh", "logistic"
-std::string activation_name(Activation a);
 
 class DenseInference {
  public:

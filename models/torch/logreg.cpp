@@ -51,24 +51,6 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
   epochs_run_ = best_epoch_ = 0;
 
   if (params_.solver == LogRegSolver::kAdam) {
-    torch_util::DenseNet net(static_cast<int64_t>(d), std::vector<int64_t>{}, k,
-                             torch_util::Activation::kRelu);
-    torch_util::initialize(net, torch_util::Init::kZeros, ctx.seed);
-    net->to(device);
-    torch::Tensor xv, yv;
-    if (val != nullptr && val->size() > 0) {
-      DB_CHECK(val->features.cols() == d, "logreg: validation features have {} columns, not {}",
-               val->features.cols(), d);
-      torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
-      if (!known.rows.empty()) {
-        Matrix rows = gather_rows(val->features, known.rows);
-        xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
-        yv = torch::from_blob(known.index.data(), {static_cast<int64_t>(known.index.size())},
-                              torch::kInt64)
-                 .to(device)
-                 .clone();
-      }
-    }
     torch_util::AdamOptions o;
     o.lr = params_.lr;
     o.batch_size = params_.batch_size;
@@ -79,13 +61,42 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
     o.l2_per_batch = false;
     o.shuffle_seed = mix_seed(ctx.seed, 0x6c6f67726567ULL);
     o.eval_chunk = params_.batch_rows;
-    if (k > 1) {
-      torch_util::AdamReport report = torch_util::train_adam(net, x, y, xv, yv, o);
-      epochs_run_ = report.epochs;
-      best_epoch_ = report.best_epoch;
+    torch_util::DenseWeights net = torch_util::initial_weights(
+        d, {}, classes_.size(), torch_util::Activation::kRelu, torch_util::Init::kZeros, ctx.seed);
+    torch_util::AdamReport report;
+    if (!device.is_cuda()) {
+      // The CPU trainer (dense_train.h) on the host; `data` above stays unused.
+      torch_util::HostTrainingData host =
+          torch_util::host_training_data(train, val, params_.standardize, "logreg");
+      if (k > 1)
+        report = torch_util::train_adam_cpu(net, torch_util::Activation::kRelu, host.x, host.y,
+                                            host.x_val, host.y_val, o, ctx.threads);
+    } else {
+      torch_util::DenseNet dn(static_cast<int64_t>(d), std::vector<int64_t>{}, k,
+                              torch_util::Activation::kRelu);
+      torch_util::initialize(dn, torch_util::Init::kZeros, ctx.seed);
+      dn->to(device);
+      torch::Tensor xv, yv;
+      if (val != nullptr && val->size() > 0) {
+        DB_CHECK(val->features.cols() == d, "logreg: validation features have {} columns, not {}",
+                 val->features.cols(), d);
+        torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
+        if (!known.rows.empty()) {
+          Matrix rows = gather_rows(val->features, known.rows);
+          xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
+          yv = torch::from_blob(known.index.data(), {static_cast<int64_t>(known.index.size())},
+                                torch::kInt64)
+                   .to(device)
+                   .clone();
+        }
+      }
+      if (k > 1) report = torch_util::train_adam(dn, x, y, xv, yv, o);
+      net = torch_util::weights_of(dn);
     }
-    weight_ = torch_util::to_matrix(net->layers[0]->weight.detach());
-    bias_ = torch_util::to_vector(net->layers[0]->bias.detach());
+    epochs_run_ = report.epochs;
+    best_epoch_ = report.best_epoch;
+    weight_ = std::move(net.weights.front());
+    bias_ = std::move(net.biases.front());
     make_inference();
     return;
   }

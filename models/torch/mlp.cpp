@@ -70,36 +70,9 @@ TorchMlp::~TorchMlp() = default;
 void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   torch_util::apply(ctx);
   const torch::Device device = torch_util::device_of(ctx);
-  torch_util::TrainingTensors data =
-      torch_util::training_tensors(train, params_.standardize, device, params_.batch_rows, name_);
-  n_classes_ = train.n_classes();
-  classes_ = data.classes;
-  mean_ = data.mean;
-  scale_ = data.scale;
-  const std::size_t d = train.features.cols();
-  const auto k = static_cast<std::int64_t>(classes_.size());
-  torch::Tensor x = data.x, y = data.y;
-  torch::Tensor xv, yv;
-  if (val != nullptr && val->size() > 0) {
-    DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", name_,
-             val->features.cols(), d);
-    torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
-    if (!known.rows.empty()) {
-      Matrix rows = gather_rows(val->features, known.rows);
-      xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
-      yv = torch::from_blob(known.index.data(), {static_cast<std::int64_t>(known.index.size())},
-                            torch::kInt64)
-               .to(device)
-               .clone();
-    }
-  }
-
   const torch_util::Activation activation = torch_util::parse_activation(params_.activation);
-  std::vector<std::int64_t> hidden(params_.hidden.begin(), params_.hidden.end());
-  torch_util::DenseNet net(static_cast<std::int64_t>(d), hidden, k, activation);
-  torch_util::initialize(net, torch_util::Init::kGlorot, mix_seed(ctx.seed, 0x6d6c70696e6974ULL));
-  net->to(device);
-
+  const std::size_t d = train.features.cols();
+  std::vector<std::size_t> hidden(params_.hidden.begin(), params_.hidden.end());
   torch_util::AdamOptions o;
   o.lr = params_.lr;
   o.batch_size = params_.batch_size;
@@ -110,19 +83,60 @@ void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx)
   o.l2_per_batch = true;
   o.shuffle_seed = mix_seed(ctx.seed, 0x6d6c7073687566ULL);
   o.eval_chunk = params_.batch_rows;
+  const std::uint64_t init_seed = mix_seed(ctx.seed, 0x6d6c70696e6974ULL);
+  n_classes_ = train.n_classes();
   epochs_run_ = best_epoch_ = 0;
   stopped_early_ = false;
   train_loss_.clear();
   val_loss_.clear();
-  if (k > 1) {
-    torch_util::AdamReport report = torch_util::train_adam(net, x, y, xv, yv, o);
-    epochs_run_ = report.epochs;
-    best_epoch_ = report.best_epoch;
-    stopped_early_ = report.stopped_early;
-    train_loss_ = std::move(report.train_loss);
-    val_loss_ = std::move(report.val_loss);
+  torch_util::AdamReport report;
+  torch_util::DenseWeights w;
+
+  if (!device.is_cuda()) {
+    // The CPU trainer (dense_train.h): no LibTorch in the loop.
+    torch_util::HostTrainingData data =
+        torch_util::host_training_data(train, val, params_.standardize, name_);
+    classes_ = data.classes;
+    mean_ = data.mean;
+    scale_ = data.scale;
+    w = torch_util::initial_weights(d, hidden, classes_.size(), activation,
+                                    torch_util::Init::kGlorot, init_seed);
+    if (classes_.size() > 1)
+      report = torch_util::train_adam_cpu(w, activation, data.x, data.y, data.x_val, data.y_val, o,
+                                          ctx.threads);
+  } else {
+    torch_util::TrainingTensors data =
+        torch_util::training_tensors(train, params_.standardize, device, params_.batch_rows, name_);
+    classes_ = data.classes;
+    mean_ = data.mean;
+    scale_ = data.scale;
+    const auto k = static_cast<std::int64_t>(classes_.size());
+    torch::Tensor xv, yv;
+    if (val != nullptr && val->size() > 0) {
+      DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", name_,
+               val->features.cols(), d);
+      torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
+      if (!known.rows.empty()) {
+        Matrix rows = gather_rows(val->features, known.rows);
+        xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
+        yv = torch::from_blob(known.index.data(), {static_cast<std::int64_t>(known.index.size())},
+                              torch::kInt64)
+                 .to(device)
+                 .clone();
+      }
+    }
+    std::vector<std::int64_t> widths(hidden.begin(), hidden.end());
+    torch_util::DenseNet net(static_cast<std::int64_t>(d), widths, k, activation);
+    torch_util::initialize(net, torch_util::Init::kGlorot, init_seed);
+    net->to(device);
+    if (k > 1) report = torch_util::train_adam(net, data.x, data.y, xv, yv, o);
+    w = torch_util::weights_of(net);
   }
-  torch_util::DenseWeights w = torch_util::weights_of(net);
+  epochs_run_ = report.epochs;
+  best_epoch_ = report.best_epoch;
+  stopped_early_ = report.stopped_early;
+  train_loss_ = std::move(report.train_loss);
+  val_loss_ = std::move(report.val_loss);
   weights_ = std::move(w.weights);
   biases_ = std::move(w.biases);
   make_inference();

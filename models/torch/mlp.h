@@ -1,4 +1,4 @@
-// Multi-layer perceptron surrogates in LibTorch, with scikit-learn's MLPClassifier meaning:
+// Multi-layer perceptron surrogates with scikit-learn's MLPClassifier meaning:
 // hidden layers with an activation (relu), softmax output, Adam (lr 1e-3, default betas) on
 // minibatches of min(batch_size, n) rows reshuffled every epoch, minimizing per batch
 //   mean cross-entropy + alpha / (2 · batch rows) · Σ‖W‖²
@@ -10,7 +10,10 @@
 // probability exactly 0.
 //
 // Registered as mlp_1h (hidden [256]) and mlp_2h (hidden [256, 96]); `hidden` overrides.
-// Training data goes to the device once per fit; inference runs in chunks of batch_rows rows.
+// On the CPU the fit runs the trainer of dense_train.h (fused forward / backward / Adam kernels,
+// no LibTorch, the weights independent of the thread count); on CUDA it runs LibTorch autograd
+// with the training data moved to the device once per fit. Both start from the same weights and
+// draw the same minibatches. Inference: dense_inference.h (CUDA: chunks of batch_rows rows).
 #pragma once
 
 #include <cstdint>

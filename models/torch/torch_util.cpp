@@ -143,6 +143,43 @@ TrainingTensors training_tensors(const Dataset& train, bool standardize, torch::
   return t;
 }
 
+HostTrainingData host_training_data(const Dataset& train, const Dataset* val, bool standardize,
+                                    std::string_view model) {
+  DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", model);
+  DB_CHECK(train.features.rows() == train.size(), "{}: the training set has no features", model);
+  const std::size_t d = train.features.cols();
+  HostTrainingData h;
+  CompactLabels labels = compact_labels(train.teacher);
+  h.classes = std::move(labels.classes);
+  h.y = std::move(labels.index);
+  auto standardize_rows = [&](Matrix& m) {
+    for (std::size_t i = 0; i < m.rows(); ++i) {
+      float* r = m.row(i);
+      for (std::size_t j = 0; j < d; ++j) r[j] = (r[j] - h.mean[j]) * h.scale[j];
+    }
+  };
+  if (standardize) {
+    standardization(train.features, h.mean, h.scale);
+    h.x_owned = Matrix::copy_of(train.features);
+    standardize_rows(h.x_owned);
+    h.x = h.x_owned.view();
+  } else {
+    h.mean.assign(d, 0.0f);
+    h.scale.assign(d, 1.0f);
+    h.x = train.features;
+  }
+  h.x_val = Matrix(0, d);
+  if (val != nullptr && val->size() > 0) {
+    DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", model,
+             val->features.cols(), d);
+    KnownRows known = known_rows(val->teacher, h.classes);
+    h.x_val = gather_rows(val->features, known.rows);
+    if (standardize) standardize_rows(h.x_val);
+    h.y_val = std::move(known.index);
+  }
+  return h;
+}
+
 CompactLabels compact_labels(const std::vector<std::int32_t>& labels) {
   CompactLabels out;
   out.classes = labels;
@@ -206,23 +243,15 @@ torch::Tensor DenseNetImpl::weight_sq_norm() const {
 
 void initialize(DenseNet& net, Init init, std::uint64_t seed) {
   torch::NoGradGuard no_grad;
-  Rng rng(seed);
-  for (auto& layer : net->layers) {
-    const std::int64_t out = layer->weight.size(0), in = layer->weight.size(1);
-    if (init == Init::kZeros) {
-      layer->weight.zero_();
-      layer->bias.zero_();
-      continue;
-    }
-    const double factor = net->activation == Activation::kLogistic ? 2.0 : 6.0;
-    const double bound = std::sqrt(factor / static_cast<double>(in + out));
-    auto draw = [&](torch::Tensor& param) {
-      std::vector<float> host(static_cast<std::size_t>(param.numel()));
-      for (float& v : host) v = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
-      param.copy_(torch::from_blob(host.data(), param.sizes(), torch::kFloat32));
-    };
-    draw(layer->weight);
-    draw(layer->bias);
+  std::vector<std::size_t> hidden;
+  for (std::size_t l = 0; l + 1 < net->layers.size(); ++l)
+    hidden.push_back(static_cast<std::size_t>(net->layers[l]->weight.size(0)));
+  const DenseWeights w = initial_weights(
+      static_cast<std::size_t>(net->layers.front()->weight.size(1)), hidden,
+      static_cast<std::size_t>(net->layers.back()->weight.size(0)), net->activation, init, seed);
+  for (std::size_t l = 0; l < net->layers.size(); ++l) {
+    net->layers[l]->weight.copy_(view_of(w.weights[l]));
+    net->layers[l]->bias.copy_(view_of(w.biases[l]));
   }
 }
 
@@ -334,6 +363,41 @@ AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor
     report.best_epoch = report.epochs;
   }
   net->eval();
+  return report;
+}
+
+AdamReport train_adam_libtorch(DenseWeights& w, Activation activation, MatrixView x,
+                               const std::vector<std::int64_t>& y, MatrixView x_val,
+                               const std::vector<std::int64_t>& y_val, const AdamOptions& options,
+                               const Context& ctx) {
+  apply(ctx);
+  const torch::Device device = device_of(ctx);
+  std::vector<std::int64_t> hidden;
+  for (std::size_t l = 0; l + 1 < w.weights.size(); ++l)
+    hidden.push_back(static_cast<std::int64_t>(w.weights[l].rows()));
+  DenseNet net(static_cast<std::int64_t>(x.cols()), hidden,
+               static_cast<std::int64_t>(w.weights.back().rows()), activation);
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t l = 0; l < w.weights.size(); ++l) {
+      net->layers[l]->weight.copy_(view_of(w.weights[l]));
+      net->layers[l]->bias.copy_(view_of(w.biases[l]));
+    }
+  }
+  net->to(device);
+  auto labels = [&](const std::vector<std::int64_t>& v) {
+    return torch::from_blob(const_cast<std::int64_t*>(v.data()),
+                            {static_cast<std::int64_t>(v.size())}, torch::kInt64)
+        .to(device)
+        .clone();
+  };
+  torch::Tensor xv, yv;
+  if (x_val.rows() > 0) {
+    xv = view_of(x_val).to(device).clone();
+    yv = labels(y_val);
+  }
+  AdamReport report = train_adam(net, view_of(x).to(device).clone(), labels(y), xv, yv, options);
+  w = weights_of(net);
   return report;
 }
 

@@ -15,6 +15,7 @@
 #include "core/data/matrix.h"
 #include "core/util/context.h"
 #include "models/torch/dense_inference.h"
+#include "models/torch/dense_train.h"
 
 namespace deferbench::torch_util {
 
@@ -90,6 +91,21 @@ struct TrainingTensors {
 TrainingTensors training_tensors(const Dataset& train, bool standardize, torch::Device device,
                                  std::int64_t chunk_rows, std::string_view model);
 
+// The same for the CPU trainer (train_adam_cpu), on the host: the training features as they are
+// (a view of train.features) or standardized (an owned copy), and the validation rows of the
+// classes seen in training (`val` may be null), standardized alike.
+struct HostTrainingData {
+  std::vector<std::int32_t> classes;
+  std::vector<float> mean, scale;
+  Matrix x_owned;  // the standardized training features (empty when not standardizing)
+  MatrixView x;
+  std::vector<std::int64_t> y;
+  Matrix x_val;
+  std::vector<std::int64_t> y_val;
+};
+HostTrainingData host_training_data(const Dataset& train, const Dataset* val, bool standardize,
+                                    std::string_view model);
+
 // The rows of `labels` whose class is among `classes` (sorted), and their compact indices:
 // validation rows of a class the model never saw are left out of the validation loss.
 struct KnownRows {
@@ -114,49 +130,14 @@ struct DenseNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(DenseNet);
 
-// Initial weights drawn with deferbench's Rng (platform independent, the same on every device):
-// Glorot-uniform as scikit-learn's MLP (bound √(6/(fan_in+fan_out)), √(2/…) for logistic) for
-// weights and biases; or all zeros (logistic regression, as scikit-learn).
-enum class Init { kGlorot, kZeros };
+// The initial weights of torch_util::initial_weights (dense_train.h) copied into `net`.
 void initialize(DenseNet& net, Init init, std::uint64_t seed);
 
-// Host copies of a net's parameters (layer by layer), and back.
-struct DenseWeights {
-  std::vector<Matrix> weights;             // out × in per layer
-  std::vector<std::vector<float>> biases;  // out per layer
-};
+// Host copies of a net's parameters (layer by layer).
 DenseWeights weights_of(const DenseNet& net);
 
-// Minibatch Adam on  mean_batch CE + coef · Σ‖W‖²,  with coef = l2 / batch_rows when
-// l2_per_batch (scikit-learn's MLP: l2 = alpha / 2) and coef = l2 otherwise (scikit-learn's
-// logistic regression objective divided by C·n: l2 = 1 / (2 C n)). Rows are reshuffled every
-// epoch with Rng(shuffle_seed).
-//
-// Stopping follows scikit-learn's n_iter_no_change: an epoch "does not improve" when its
-// monitored loss is above best − tol; after more than `patience` such epochs in a row, training
-// stops. With validation data the monitored loss is the validation cross-entropy and the
-// weights of the best validation epoch are restored at the end; without, it is the training
-// objective (averaged over the epoch) and the last weights are kept.
-struct AdamOptions {
-  double lr = 1e-3;
-  std::int64_t batch_size = 200;
-  int max_epochs = 200;
-  int patience = 10;
-  double tol = 1e-4;
-  double l2 = 0.0;
-  bool l2_per_batch = true;
-  std::uint64_t shuffle_seed = 0;
-  std::int64_t eval_chunk = 65536;  // rows per chunk of the validation loss
-};
-
-struct AdamReport {
-  int epochs = 0;                  // epochs run
-  int best_epoch = 0;              // 1-based epoch whose weights were kept (val) or the last one
-  bool stopped_early = false;      // stopped before max_epochs
-  std::vector<double> train_loss;  // per epoch: the objective, averaged over the epoch's batches
-  std::vector<double> val_loss;    // per epoch: validation cross-entropy (empty without val)
-};
-
+// LibTorch autograd implementation of the Adam training of dense_train.h (the CUDA path; the
+// CPU trains with train_adam_cpu).
 // x: n × d and y: n (int64, compact class indices) on the net's device; x_val / y_val may be
 // undefined tensors (no validation).
 AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
