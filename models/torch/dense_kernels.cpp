@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -140,35 +139,55 @@ namespace {
 
 // In place: z[0 … k) → softmax(z), eight entries at a time (the last group padded).
 DB_SIMD_BODY float softmax_any_body(float* z, std::size_t k) {
-  float top = z[0];
-  for (std::size_t c = 1; c < k; ++c) top = std::max(top, z[c]);
+  const std::size_t k8 = (k + 7) / 8 * 8;
+  // Entries past k read as −∞ (e^−∞ → 0), masked in registers: scalar stores followed by a
+  // vector load of the same bytes would stall store-to-load forwarding.
+  const simd::v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  const v8 minus_inf = simd::splat(-std::numeric_limits<float>::infinity());
+  auto group = [&](std::size_t c) {
+    const v8 v = load8(z + c);
+    return c + 8 <= k ? v : (lane < static_cast<int>(k - c) ? v : minus_inf);
+  };
+  v8 m = group(0);
+  for (std::size_t c = 8; c < k8; c += 8) {
+    const v8 v = group(c);
+    m = v > m ? v : m;
+  }
+  float top = m[0];
+  for (int l = 1; l < 8; ++l) top = std::max(top, m[l]);
   v8 sum = simd::splat(0.0f);
-  for (std::size_t c = 0; c < k; c += 8) {
-    if (c + 8 <= k) {
-      const v8 e = simd::exp_nonpositive8(load8(z + c) - top);
-      store8(z + c, e);
-      sum += e;
-    } else {
-      float tail[8];
-      std::fill(tail, tail + 8, -std::numeric_limits<float>::infinity());
-      std::memcpy(tail, z + c, (k - c) * sizeof(float));
-      const v8 e = simd::exp_nonpositive8(load8(tail) - top);  // padding: e^−∞ → 0
-      store8(tail, e);
-      sum += e;
-      std::memcpy(z + c, tail, (k - c) * sizeof(float));
-    }
+  for (std::size_t c = 0; c < k8; c += 8) {
+    const v8 e = simd::exp_nonpositive8(group(c) - top);
+    store8(z + c, e);
+    sum += e;
   }
   const float total = simd::hsum(sum);
   const float inv = 1.0f / total;
-  for (std::size_t c = 0; c < k; ++c) z[c] *= inv;
+  for (std::size_t c = 0; c < k8; c += 8) store8(z + c, load8(z + c) * inv);
   return top + std::log(total);
 }
 DB_SIMD_DISPATCH(float, softmax_any, (float* z, std::size_t k), (z, k))
+
+// Row after row in one call, so that the CPU overlaps the rows' dependency chains.
+DB_SIMD_BODY void softmax_rows_any_body(float* z, std::size_t ld, std::size_t rows, std::size_t k,
+                                        float* lse) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float v = softmax_any_body(z + r * ld, k);
+    if (lse != nullptr) lse[r] = v;
+  }
+}
+DB_SIMD_DISPATCH(void, softmax_rows_any,
+                 (float* z, std::size_t ld, std::size_t rows, std::size_t k, float* lse),
+                 (z, ld, rows, k, lse))
 
 }  // namespace
 
 float softmax_inplace(float* z, std::size_t k) {
   return softmax_any(z, k);
+}
+
+void softmax_rows(float* z, std::size_t ld, std::size_t rows, std::size_t k, float* lse) {
+  softmax_rows_any(z, ld, rows, k, lse);
 }
 
 void activate(Activation a, float* v, std::size_t n) {

@@ -35,10 +35,15 @@ void affine_rows(const float* x, std::size_t ldx, std::size_t rows, const float*
 void affine_columns(const float* x, std::size_t ldx, std::size_t columns, const float* wt,
                     const float* b, std::size_t in, std::size_t out_pad, float* y, std::size_t ldy);
 
-// In place: z[0 … k) → softmax(z) (vectorized exp; z holds at least one entry). Returns
+// In place: z[0 … k) → softmax(z), eight entries at a time (vectorized exp; k ≥ 1). z has room
+// for k rounded up to a multiple of 8 entries; those past k are set to 0. Returns
 // ln Σ_c e^{z_c} of the input, so that the cross-entropy of class c is lse − z_c (finite even
 // where the probability underflows to 0).
 float softmax_inplace(float* z, std::size_t k);
+
+// softmax_inplace on each of `rows` rows ld apart (ld ≥ k rounded up to 8); lse[r] receives row
+// r's log-sum-exp unless lse is null.
+void softmax_rows(float* z, std::size_t ld, std::size_t rows, std::size_t k, float* lse);
 
 // In place: the activation of each of v[0 … n).
 void activate(Activation a, float* v, std::size_t n);

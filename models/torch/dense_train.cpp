@@ -471,6 +471,100 @@ class CpuTrainer {
 
 }  // namespace
 
+SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x,
+                                                       const std::vector<std::int64_t>& y,
+                                                       std::size_t k, double l2,
+                                                       std::size_t block_rows, int threads)
+    : x_(x), y_(y), k_(k), d_(x.cols()), pad_(padded_columns(k)), l2_(l2) {
+  const std::size_t n = x.rows();
+  DB_ASSERT(n > 0 && y.size() == n && k > 0 && block_rows > 0);
+  for (std::int64_t c : y) DB_ASSERT(c >= 0 && static_cast<std::size_t>(c) < k);
+  // A few blocks per thread on 2–8 cores, none above block_rows rows.
+  constexpr std::size_t kRowsPerBlock = 2048, kMaxBlocks = 64;
+  blocks_ = std::max((n + block_rows - 1) / block_rows,
+                     std::min(kMaxBlocks, (n + kRowsPerBlock - 1) / kRowsPerBlock));
+  block_rows_ = (n + blocks_ - 1) / blocks_;
+  blocks_ = (n + block_rows_ - 1) / block_rows_;
+  const double work =
+      2.0 * static_cast<double>(n) * static_cast<double>(d_ + 1) * static_cast<double>(pad_);
+  threads_ =
+      work >= kParallelStepWork ? std::max(1, std::min(threads, static_cast<int>(blocks_))) : 1;
+  pt_.assign((d_ + 1) * pad_, 0.0f);
+  zeros_.assign(pad_, 0.0f);
+  block_grad_.assign(blocks_ * (d_ + 1) * pad_, 0.0f);
+  block_loss_.assign(blocks_, 0.0);
+  // Per thread: the block's logits (then ∂CE/∂z) and its rows' log-sum-exps.
+  scratch_.assign(static_cast<std::size_t>(threads_),
+                  std::vector<float>(block_rows_ * pad_ + block_rows_));
+}
+
+double SoftmaxRegressionObjective::operator()(const std::vector<double>& params,
+                                              std::vector<double>& grad) {
+  const std::size_t n = x_.rows(), d = d_, k = k_, pad = pad_;
+  DB_ASSERT(params.size() == k * d + k);
+  grad.assign(params.size(), 0.0);
+  for (std::size_t o = 0; o < k; ++o) {
+    for (std::size_t j = 0; j < d; ++j) pt_[j * pad + o] = static_cast<float>(params[o * d + j]);
+    pt_[d * pad + o] = static_cast<float>(params[k * d + o]);
+  }
+  const std::size_t stride = (d + 1) * pad;
+  auto block = [&](std::size_t b, std::vector<float>& z) {
+    const std::size_t r0 = b * block_rows_, rows = std::min(block_rows_, n - r0);
+    affine_rows(x_.row(r0), d, rows, pt_.data(), pt_.data() + d * pad, d, pad, z.data(), pad);
+    float* lse = z.data() + block_rows_ * pad;
+    double loss = 0.0;
+    for (std::size_t r = 0; r < rows; ++r)
+      loss -= z[r * pad + static_cast<std::size_t>(y_[r0 + r])];
+    softmax_rows(z.data(), pad, rows, k, lse);
+    for (std::size_t r = 0; r < rows; ++r) {
+      loss += lse[r];
+      z[r * pad + static_cast<std::size_t>(y_[r0 + r])] -= 1.0f;  // ∂CE/∂z = p − onehot
+    }
+    block_loss_[b] = loss;
+    float* g = block_grad_.data() + b * stride;
+    affine_columns(x_.row(r0), d, d, z.data(), zeros_.data(), rows, pad, g, pad);
+    float* gb = g + d * pad;
+    std::fill(gb, gb + pad, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t o = 0; o < pad; ++o) gb[o] += z[r * pad + o];
+  };
+  // Σ over blocks, in block order, of rows [j0, j1) of the (d + 1) × pad gradient.
+  auto reduce = [&](std::size_t j0, std::size_t j1) {
+    for (std::size_t j = j0; j < j1; ++j)
+      for (std::size_t o = 0; o < k; ++o) {
+        double s = 0.0;
+        for (std::size_t b = 0; b < blocks_; ++b) s += block_grad_[b * stride + j * pad + o];
+        const double v = s / static_cast<double>(n);
+        if (j < d)
+          grad[o * d + j] = v;
+        else
+          grad[k * d + o] = v;
+      }
+  };
+  if (threads_ == 1) {
+    for (std::size_t b = 0; b < blocks_; ++b) block(b, scratch_[0]);
+    reduce(0, d + 1);
+  } else {
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float>& z = scratch_[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(blocks_); ++b)
+        block(static_cast<std::size_t>(b), z);
+      auto [j0, j1] = share(d + 1, omp_get_thread_num(), omp_get_num_threads());
+      reduce(j0, j1);
+    }
+  }
+  double loss = 0.0;
+  for (double l : block_loss_) loss += l;
+  double sq = 0.0;
+  for (std::size_t i = 0; i < k * d; ++i) {
+    sq += params[i] * params[i];
+    grad[i] += 2.0 * l2_ * params[i];
+  }
+  return loss / static_cast<double>(n) + l2_ * sq;
+}
+
 AdamReport train_adam_cpu(DenseWeights& net, Activation activation, MatrixView x,
                           const std::vector<std::int64_t>& y, MatrixView x_val,
                           const std::vector<std::int64_t>& y_val, const AdamOptions& options,

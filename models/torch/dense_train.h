@@ -73,6 +73,31 @@ AdamReport train_adam_cpu(DenseWeights& net, Activation activation, MatrixView x
                           const std::vector<std::int64_t>& y_val, const AdamOptions& options,
                           int threads);
 
+// The full-batch objective of multinomial logistic regression on the CPU, for lbfgs_minimize
+// (core/util/lbfgs.h):
+//   f(W, b) = (1/n) Σ_i CE(W x_i + b, y_i) + l2 · ‖W‖²   (b is not penalized),
+// with its gradient. Parameters: W (k × d, row-major), then b (k). The rows are cut into a fixed
+// number of blocks (at most block_rows rows each, so memory stays bounded); each block's
+// gradient goes through the kernels of dense_kernels.h, and the blocks are summed in order, in
+// double: the value does not depend on the thread count.
+class SoftmaxRegressionObjective {
+ public:
+  SoftmaxRegressionObjective(MatrixView x, const std::vector<std::int64_t>& y, std::size_t k,
+                             double l2, std::size_t block_rows, int threads);
+  double operator()(const std::vector<double>& params, std::vector<double>& grad);
+
+ private:
+  MatrixView x_;
+  const std::vector<std::int64_t>& y_;
+  std::size_t k_, d_, pad_, blocks_, block_rows_;
+  double l2_;
+  int threads_;
+  std::vector<float> pt_, zeros_;            // (d + 1) × pad: Wᵀ then b
+  std::vector<float> block_grad_;            // blocks × (d + 1) × pad
+  std::vector<double> block_loss_;           // per block
+  std::vector<std::vector<float>> scratch_;  // per thread: block_rows × pad
+};
+
 // The same training through LibTorch autograd on ctx's device (torch_util::train_adam): the
 // models' CUDA path, and on the CPU an independent implementation to check train_adam_cpu
 // against. Same arguments; the data go to the device once.

@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "core/config/fields.h"
 #include "core/util/atomic_file.h"
 #include "core/util/binary_io.h"
 #include "core/util/error.h"
+#include "core/util/lbfgs.h"
 #include "models/registry.h"
 #include "models/torch/torch_util.h"
 
@@ -37,66 +39,85 @@ TorchLogReg::TorchLogReg(LogRegParams params) : params_(params) {}
 TorchLogReg::~TorchLogReg() = default;
 
 void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
-  torch_util::apply(ctx);
   const torch::Device device = torch_util::device_of(ctx);
+  n_classes_ = train.n_classes();
+  epochs_run_ = best_epoch_ = 0;
+  const bool adam = params_.solver == LogRegSolver::kAdam;
+  if (!device.is_cuda()) {
+    // The CPU: no LibTorch in the loop (dense_train.h, core/util/lbfgs.h).
+    torch_util::HostTrainingData data =
+        torch_util::host_training_data(train, adam ? val : nullptr, params_.standardize, "logreg");
+    classes_ = data.classes;
+    mean_ = data.mean;
+    scale_ = data.scale;
+    const std::size_t n = train.size(), d = train.features.cols(), k = classes_.size();
+    if (adam) {
+      torch_util::DenseWeights net = torch_util::initial_weights(
+          d, {}, k, torch_util::Activation::kRelu, torch_util::Init::kZeros, ctx.seed);
+      if (k > 1) {
+        const torch_util::AdamReport report =
+            torch_util::train_adam_cpu(net, torch_util::Activation::kRelu, data.x, data.y,
+                                       data.x_val, data.y_val, adam_options(n, ctx), ctx.threads);
+        epochs_run_ = report.epochs;
+        best_epoch_ = report.best_epoch;
+      }
+      weight_ = std::move(net.weights.front());
+      bias_ = std::move(net.biases.front());
+    } else {
+      // Objective scaled by 1/(C n): mean cross-entropy + ‖W‖² / (2 C n). Same minimizer.
+      std::vector<double> params(k * d + k, 0.0);
+      if (k > 1) {
+        torch_util::SoftmaxRegressionObjective objective(
+            data.x, data.y, k, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
+            static_cast<std::size_t>(params_.batch_rows), ctx.threads);
+        lbfgs_minimize(std::ref(objective), params, lbfgs_options());
+      }
+      weight_ = Matrix(k, d);
+      for (std::size_t i = 0; i < k * d; ++i) weight_.data()[i] = static_cast<float>(params[i]);
+      bias_.resize(k);
+      for (std::size_t o = 0; o < k; ++o) bias_[o] = static_cast<float>(params[k * d + o]);
+    }
+    make_inference();
+    return;
+  }
+
+  // CUDA: LibTorch, the training data moved to the device once.
+  torch_util::apply(ctx);
   torch_util::TrainingTensors data = torch_util::training_tensors(
       train, params_.standardize, device, params_.batch_rows, "logreg");
-  n_classes_ = train.n_classes();
   classes_ = data.classes;
   mean_ = data.mean;
   scale_ = data.scale;
   const std::size_t n = train.size(), d = train.features.cols();
   const int64_t k = static_cast<int64_t>(classes_.size());
   torch::Tensor x = data.x, y = data.y;
-  epochs_run_ = best_epoch_ = 0;
-
-  if (params_.solver == LogRegSolver::kAdam) {
-    torch_util::AdamOptions o;
-    o.lr = params_.lr;
-    o.batch_size = params_.batch_size;
-    o.max_epochs = params_.max_epochs;
-    o.patience = params_.patience;
-    o.tol = params_.tol;
-    o.l2 = 1.0 / (2.0 * params_.C * static_cast<double>(n));
-    o.l2_per_batch = false;
-    o.shuffle_seed = mix_seed(ctx.seed, 0x6c6f67726567ULL);
-    o.eval_chunk = params_.batch_rows;
-    torch_util::DenseWeights net = torch_util::initial_weights(
-        d, {}, classes_.size(), torch_util::Activation::kRelu, torch_util::Init::kZeros, ctx.seed);
-    torch_util::AdamReport report;
-    if (!device.is_cuda()) {
-      // The CPU trainer (dense_train.h) on the host; `data` above stays unused.
-      torch_util::HostTrainingData host =
-          torch_util::host_training_data(train, val, params_.standardize, "logreg");
-      if (k > 1)
-        report = torch_util::train_adam_cpu(net, torch_util::Activation::kRelu, host.x, host.y,
-                                            host.x_val, host.y_val, o, ctx.threads);
-    } else {
-      torch_util::DenseNet dn(static_cast<int64_t>(d), std::vector<int64_t>{}, k,
-                              torch_util::Activation::kRelu);
-      torch_util::initialize(dn, torch_util::Init::kZeros, ctx.seed);
-      dn->to(device);
-      torch::Tensor xv, yv;
-      if (val != nullptr && val->size() > 0) {
-        DB_CHECK(val->features.cols() == d, "logreg: validation features have {} columns, not {}",
-                 val->features.cols(), d);
-        torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
-        if (!known.rows.empty()) {
-          Matrix rows = gather_rows(val->features, known.rows);
-          xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
-          yv = torch::from_blob(known.index.data(), {static_cast<int64_t>(known.index.size())},
-                                torch::kInt64)
-                   .to(device)
-                   .clone();
-        }
+  if (adam) {
+    torch_util::DenseNet net(static_cast<int64_t>(d), std::vector<int64_t>{}, k,
+                             torch_util::Activation::kRelu);
+    torch_util::initialize(net, torch_util::Init::kZeros, ctx.seed);
+    net->to(device);
+    torch::Tensor xv, yv;
+    if (val != nullptr && val->size() > 0) {
+      DB_CHECK(val->features.cols() == d, "logreg: validation features have {} columns, not {}",
+               val->features.cols(), d);
+      torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
+      if (!known.rows.empty()) {
+        Matrix rows = gather_rows(val->features, known.rows);
+        xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
+        yv = torch::from_blob(known.index.data(), {static_cast<int64_t>(known.index.size())},
+                              torch::kInt64)
+                 .to(device)
+                 .clone();
       }
-      if (k > 1) report = torch_util::train_adam(dn, x, y, xv, yv, o);
-      net = torch_util::weights_of(dn);
     }
-    epochs_run_ = report.epochs;
-    best_epoch_ = report.best_epoch;
-    weight_ = std::move(net.weights.front());
-    bias_ = std::move(net.biases.front());
+    if (k > 1) {
+      torch_util::AdamReport report =
+          torch_util::train_adam(net, x, y, xv, yv, adam_options(n, ctx));
+      epochs_run_ = report.epochs;
+      best_epoch_ = report.best_epoch;
+    }
+    weight_ = torch_util::to_matrix(net->layers[0]->weight.detach());
+    bias_ = torch_util::to_vector(net->layers[0]->bias.detach());
     make_inference();
     return;
   }
@@ -104,18 +125,17 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   torch::Tensor w = torch::zeros({k, static_cast<int64_t>(d)}, opts).requires_grad_(true);
   torch::Tensor b = torch::zeros({k}, opts).requires_grad_(true);
-
   if (k > 1) {
-    // Objective scaled by 1/(C n): mean cross-entropy + ‖W‖² / (2 C n). Same minimizer.
     const double reg = 1.0 / (2.0 * params_.C * static_cast<double>(n));
     const int64_t chunk = params_.batch_rows;
+    const LbfgsOptions lo = lbfgs_options();
     torch::optim::LBFGS opt(std::vector<torch::Tensor>{w, b},
-                            torch::optim::LBFGSOptions(1.0)
-                                .max_iter(params_.max_iter)
-                                .max_eval(params_.max_iter * 5 / 4 + 1)
-                                .tolerance_grad(params_.tol)
-                                .tolerance_change(1e-10)
-                                .history_size(10)
+                            torch::optim::LBFGSOptions(lo.lr)
+                                .max_iter(lo.max_iter)
+                                .max_eval(lo.max_eval)
+                                .tolerance_grad(lo.tolerance_grad)
+                                .tolerance_change(lo.tolerance_change)
+                                .history_size(lo.history)
                                 .line_search_fn("strong_wolfe"));
     auto closure = [&]() -> torch::Tensor {
       opt.zero_grad();
@@ -136,15 +156,36 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
       total += penalty.item<double>();
       return torch::tensor(total, torch::kFloat64);
     };
-    // Each evaluation is one GEMM per chunk and a few small kernels (see threads_for_work).
-    torch_util::ScopedThreads threads(torch_util::threads_for_work(
-        static_cast<double>(std::min<int64_t>(chunk, static_cast<int64_t>(n))) *
-        static_cast<double>(d) * static_cast<double>(k)));
     opt.step(closure);
   }
   weight_ = torch_util::to_matrix(w.detach());
   bias_ = torch_util::to_vector(b.detach());
   make_inference();
+}
+
+LbfgsOptions TorchLogReg::lbfgs_options() const {
+  LbfgsOptions o;
+  o.max_iter = params_.max_iter;
+  o.max_eval = params_.max_iter * 5 / 4 + 1;
+  o.tolerance_grad = params_.tol;
+  o.tolerance_change = 1e-10;
+  o.history = 10;
+  o.lr = 1.0;
+  return o;
+}
+
+torch_util::AdamOptions TorchLogReg::adam_options(std::size_t n, const Context& ctx) const {
+  torch_util::AdamOptions o;
+  o.lr = params_.lr;
+  o.batch_size = params_.batch_size;
+  o.max_epochs = params_.max_epochs;
+  o.patience = params_.patience;
+  o.tol = params_.tol;
+  o.l2 = 1.0 / (2.0 * params_.C * static_cast<double>(n));
+  o.l2_per_batch = false;
+  o.shuffle_seed = mix_seed(ctx.seed, 0x6c6f67726567ULL);
+  o.eval_chunk = params_.batch_rows;
+  return o;
 }
 
 void TorchLogReg::make_inference() {

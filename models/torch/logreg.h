@@ -1,14 +1,18 @@
-// Multinomial logistic regression in LibTorch: minimizes
+// Multinomial logistic regression: minimizes
 //   C · Σ_i cross_entropy(W x_i + b, y_i) + ½‖W‖²
 // (scikit-learn's LogisticRegression objective; the intercept is not penalized) on standardized
 // features, over the classes present in training (the others get probability exactly 0).
 //
-// solver lbfgs (default): full-batch L-BFGS; the gradient is accumulated over row chunks, so
-// memory stays bounded by one chunk whatever the number of rows. The validation set is unused.
+// solver lbfgs (default): full-batch L-BFGS (strong-Wolfe line search, history 10, at most
+// max_iter iterations and max_iter · 5/4 + 1 evaluations); the gradient is accumulated over row
+// chunks of at most batch_rows rows, so memory stays bounded whatever the number of rows. The
+// validation set is unused. On the CPU: core/util/lbfgs.h over the objective of dense_train.h
+// (no LibTorch); on CUDA: torch::optim::LBFGS with the same settings.
 // solver adam: minibatch Adam on the same objective divided by C·n (per batch: mean
 // cross-entropy + ‖W‖² / (2 C n)), rows reshuffled every epoch, early stopping on the validation
 // cross-entropy when a validation set is given (the best epoch's weights are kept) and on the
-// training objective otherwise (see torch_util::train_adam). Logistic regression is the
+// training objective otherwise (dense_train.h: the CPU trainer, or LibTorch autograd on CUDA).
+// Logistic regression is the
 // no-hidden-layer case of the MLP (models/torch/mlp.h).
 #pragma once
 
@@ -19,7 +23,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/util/lbfgs.h"
 #include "models/classifier.h"
+#include "models/torch/dense_train.h"
 
 namespace deferbench {
 namespace torch_util {
@@ -82,6 +88,8 @@ class TorchLogReg final : public Classifier {
   // Inference (standardization folded in), built after fit and load.
   std::shared_ptr<const torch_util::DenseInference> infer_;
   void make_inference();
+  LbfgsOptions lbfgs_options() const;
+  torch_util::AdamOptions adam_options(std::size_t n, const Context& ctx) const;
 };
 
 }  // namespace deferbench

@@ -68,7 +68,6 @@ TorchMlp::TorchMlp(std::string name, MlpParams params)
 TorchMlp::~TorchMlp() = default;
 
 void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
-  torch_util::apply(ctx);
   const torch::Device device = torch_util::device_of(ctx);
   const torch_util::Activation activation = torch_util::parse_activation(params_.activation);
   const std::size_t d = train.features.cols();
@@ -105,6 +104,7 @@ void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx)
       report = torch_util::train_adam_cpu(w, activation, data.x, data.y, data.x_val, data.y_val, o,
                                           ctx.threads);
   } else {
+    torch_util::apply(ctx);
     torch_util::TrainingTensors data =
         torch_util::training_tensors(train, params_.standardize, device, params_.batch_rows, name_);
     classes_ = data.classes;

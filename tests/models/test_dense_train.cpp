@@ -163,5 +163,51 @@ TEST(DenseTrain, KeepsTheBestValidationEpoch) {
   EXPECT_NEAR(ce / static_cast<double>(val.x.rows()), best, 1e-5);
 }
 
+// The logistic-regression objective: its value against a double-precision computation, its
+// gradient against central differences of that computation, and its independence of the thread
+// count and of the block size.
+TEST(SoftmaxRegressionObjective, ValueAndGradientMatchAnIndependentComputation) {
+  const std::size_t n = 7000, d = 9, k = 4;  // enough rows for two threads and four blocks
+  Problem p = linear_teacher(n, d, k, 21);
+  const double l2 = 0.01;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> g(0.0, 0.3);
+  std::vector<double> params(k * d + k);
+  for (double& v : params) v = g(rng);
+  auto reference = [&](const std::vector<double>& w) {
+    double f = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<double> z(k);
+      double top = -1e300;
+      for (std::size_t c = 0; c < k; ++c) {
+        z[c] = w[k * d + c];
+        for (std::size_t j = 0; j < d; ++j) z[c] += w[c * d + j] * p.x(i, j);
+        top = std::max(top, z[c]);
+      }
+      double sum = 0.0;
+      for (double v : z) sum += std::exp(v - top);
+      f += top + std::log(sum) - z[static_cast<std::size_t>(p.y[i])];
+    }
+    double sq = 0.0;
+    for (std::size_t i = 0; i < k * d; ++i) sq += w[i] * w[i];
+    return f / static_cast<double>(n) + l2 * sq;
+  };
+  SoftmaxRegressionObjective one(p.x, p.y, k, l2, 1 << 20, 1), two(p.x, p.y, k, l2, 1 << 20, 2),
+      small_blocks(p.x, p.y, k, l2, 33, 2);
+  std::vector<double> grad, grad2, grad3;
+  const double f = one(params, grad);
+  EXPECT_NEAR(f, reference(params), 1e-5);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    std::vector<double> hi = params, lo = params;
+    hi[i] += 1e-4;
+    lo[i] -= 1e-4;
+    EXPECT_NEAR(grad[i], (reference(hi) - reference(lo)) / 2e-4, 2e-4) << "parameter " << i;
+  }
+  EXPECT_EQ(two(params, grad2), f);
+  EXPECT_EQ(grad2, grad);
+  EXPECT_NEAR(small_blocks(params, grad3), f, 1e-6);
+  for (std::size_t i = 0; i < grad.size(); ++i) EXPECT_NEAR(grad3[i], grad[i], 1e-6);
+}
+
 }  // namespace
 }  // namespace deferbench::torch_util
