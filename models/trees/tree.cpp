@@ -574,14 +574,17 @@ void DecisionTree::fit(const TreeTrainingSet& data, const std::vector<std::uint3
       std::uint32_t* r = rows.data() + p.begin;
       std::uint32_t* l = lw.data() + p.begin;
       std::size_t n_left = 0, n_right = 0;
+      // Branch-free (a random cut sends rows either way unpredictably): each row is written to
+      // both sides and the side it belongs to advances. Writing r[n_left] is safe: n_left ≤ i.
       for (std::size_t i = 0; i < st.m; ++i) {
-        if (base[r[i] * stride] <= cut) {
-          r[n_left] = r[i];
-          l[n_left++] = l[i];
-        } else {
-          spill_rows[n_right] = r[i];
-          spill_lw[n_right++] = l[i];
-        }
+        const std::uint32_t ri = r[i], li = l[i];
+        const std::size_t go_left = base[ri * stride] <= cut;
+        r[n_left] = ri;
+        l[n_left] = li;
+        spill_rows[n_right] = ri;
+        spill_lw[n_right] = li;
+        n_left += go_left;
+        n_right += 1 - go_left;
       }
       std::copy(spill_rows.begin(), spill_rows.begin() + static_cast<std::ptrdiff_t>(n_right),
                 r + n_left);
