@@ -44,6 +44,24 @@ class ZooContract : public ::testing::TestWithParam<std::string> {
   Context ctx_{Device::kCpu, 11, 2};
 };
 
+// argmax_rows against a plain scan keeping the first strictly greater entry, for widths below,
+// at and above the vector width, with ties (values drawn from a handful of levels).
+TEST(ArgmaxRows, FirstMaximumAsAScanFindsIt) {
+  std::mt19937_64 rng(4);
+  for (std::size_t k : {1u, 2u, 7u, 8u, 9u, 16u, 17u, 77u}) {
+    Matrix p(300, k);
+    for (std::size_t i = 0; i < p.size(); ++i) p.data()[i] = static_cast<float>(rng() % 5) * 0.25f;
+    const std::vector<LabelId> got = argmax_rows(p);
+    ASSERT_EQ(got.size(), p.rows());
+    for (std::size_t i = 0; i < p.rows(); ++i) {
+      std::size_t best = 0;
+      for (std::size_t j = 1; j < k; ++j)
+        if (p(i, j) > p(i, best)) best = j;
+      EXPECT_EQ(got[i], static_cast<LabelId>(best)) << "k " << k << " row " << i;
+    }
+  }
+}
+
 TEST_P(ZooContract, FitsAndPredictsOverTheGlobalLabelSpace) {
   auto model = make();
   if (!model) GTEST_SKIP() << GetParam() << " is not available in this build";
