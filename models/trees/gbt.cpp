@@ -73,13 +73,6 @@ inline float leaf_of_bins(const GbtNode* t, const std::uint8_t* row) {
   return t[i].value;
 }
 
-// The leaf a row of raw values falls in ("x ≤ threshold" goes left).
-inline float leaf_of_values(const GbtNode* t, const float* row) {
-  std::int32_t i = 0;
-  while (t[i].feature >= 0) i = row[t[i].feature] <= t[i].threshold ? t[i].left : t[i].right;
-  return t[i].value;
-}
-
 // Softmax of each row of `score` (n × K) and the mean log-loss against `y` (compact class ids,
 // −1 for a class that was not trained). With `gh`, also writes row i's gradients and hessians
 // as [g_0 … g_{K−1}, h_0 … h_{K−1}] at gh + 2Ki.
@@ -517,113 +510,18 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   flatten();
 }
 
-namespace {
-
-int tree_depth(const std::vector<GbtNode>& t, std::int32_t i) {
-  const GbtNode& node = t[static_cast<std::size_t>(i)];
-  if (node.feature < 0) return 0;
-  return 1 + std::max(tree_depth(t, node.left), tree_depth(t, node.right));
-}
-
-// Writes node i of `t` at position pos of a complete tree of depth `depth` (internal nodes
-// 0 … 2^depth − 2 in heap order, then the 2^depth leaves): a leaf above the bottom becomes a
-// pass-through split whose two subtrees both end in its value, so every row takes exactly
-// `depth` steps and lands on the leaf the original walk reaches (NaN included: it goes right
-// in both).
-void place(const std::vector<GbtNode>& t, std::int32_t i, std::size_t pos, int level, int depth,
-           std::int32_t* feature, float* threshold, float* leaf) {
-  const GbtNode& node = t[static_cast<std::size_t>(i)];
-  if (level == depth) {
-    leaf[pos - ((std::size_t{1} << depth) - 1)] = node.value;
-    return;
-  }
-  const bool is_leaf = node.feature < 0;
-  feature[pos] = is_leaf ? 0 : node.feature;
-  threshold[pos] = is_leaf ? std::numeric_limits<float>::infinity() : node.threshold;
-  place(t, is_leaf ? i : node.left, 2 * pos + 1, level + 1, depth, feature, threshold, leaf);
-  place(t, is_leaf ? i : node.right, 2 * pos + 2, level + 1, depth, feature, threshold, leaf);
-}
-
-}  // namespace
-
 void GbtClassifier::flatten() {
-  flat_.clear();
-  offsets_.clear();
-  for (const auto& t : trees_) {
-    offsets_.push_back(flat_.size());
-    flat_.insert(flat_.end(), t.begin(), t.end());
-  }
-  // The complete-tree form, when every tree is shallow enough for it to stay small.
-  complete_depth_ = 0;
-  for (const auto& t : trees_) complete_depth_ = std::max(complete_depth_, tree_depth(t, 0));
-  complete_feature_.clear();
-  complete_threshold_.clear();
-  complete_leaf_.clear();
-  if (complete_depth_ > kMaxCompleteDepth) return;
-  const std::size_t inner = (std::size_t{1} << complete_depth_) - 1, leaves = inner + 1;
-  complete_feature_.assign(trees_.size() * inner, 0);
-  complete_threshold_.assign(trees_.size() * inner, 0.0f);
-  complete_leaf_.assign(trees_.size() * leaves, 0.0f);
-  for (std::size_t t = 0; t < trees_.size(); ++t)
-    place(trees_[t], 0, 0, 0, complete_depth_, complete_feature_.data() + t * inner,
-          complete_threshold_.data() + t * inner, complete_leaf_.data() + t * leaves);
+  const std::size_t K = classes_.size();
+  std::vector<std::uint32_t> columns(trees_.size());
+  for (std::size_t t = 0; t < trees_.size(); ++t) columns[t] = static_cast<std::uint32_t>(t % K);
+  scorer_ = TreeScorer(trees_, std::move(columns), K);
 }
 
 Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!classes_.empty(), "gbt: predict_proba called before fit or load");
   DB_CHECK(x.cols() == n_features_, "gbt: expected {} feature columns, got {}", n_features_,
            x.cols());
-  const std::size_t n = x.rows(), K = classes_.size(), rounds = n_rounds();
-  Matrix out(n, n_classes_, 0.0f);
-  const int threads = std::max(1, ctx.threads);
-  // Tree-major within blocks of rows: each tree's nodes are read once per block and stay in L1
-  // while the block's rows go through it. Per row and class the leaves are summed in the same
-  // order (round by round) as one row at a time.
-  constexpr std::size_t kBlock = 64;
-  const std::size_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel num_threads(threads_for(n* rounds* K, threads))
-  {
-    std::vector<double> s(kBlock * K);
-#pragma omp for schedule(static)
-    for (std::ptrdiff_t bb = 0; bb < static_cast<std::ptrdiff_t>(blocks); ++bb) {
-      const std::size_t b = static_cast<std::size_t>(bb) * kBlock, e = std::min(b + kBlock, n);
-      for (std::size_t i = b; i < e; ++i) std::copy(init_.begin(), init_.end(), &s[(i - b) * K]);
-      if (complete_depth_ <= kMaxCompleteDepth) {
-        // Branch-free: `depth` steps of i → 2i + 1 + (x > threshold) per row and tree.
-        const int depth = complete_depth_;
-        const std::size_t inner = (std::size_t{1} << depth) - 1, leaves = inner + 1;
-        for (std::size_t t = 0; t < rounds * K; ++t) {
-          const std::int32_t* f = complete_feature_.data() + t * inner;
-          const float* thr = complete_threshold_.data() + t * inner;
-          const float* leaf = complete_leaf_.data() + t * leaves;
-          const std::size_t k = t % K;
-          for (std::size_t i = b; i < e; ++i) {
-            const float* row = x.row(i);
-            std::size_t pos = 0;
-            for (int d = 0; d < depth; ++d)
-              pos = 2 * pos + 1 + static_cast<std::size_t>(!(row[f[pos]] <= thr[pos]));
-            s[(i - b) * K + k] += leaf[pos - inner];
-          }
-        }
-      } else {
-        for (std::size_t r = 0; r < rounds; ++r)
-          for (std::size_t k = 0; k < K; ++k) {
-            const GbtNode* tree = flat_.data() + offsets_[r * K + k];
-            for (std::size_t i = b; i < e; ++i)
-              s[(i - b) * K + k] += leaf_of_values(tree, x.row(i));
-          }
-      }
-      for (std::size_t i = b; i < e; ++i) {
-        double* si = &s[(i - b) * K];
-        const double top = *std::max_element(si, si + K);
-        double sum = 0;
-        for (std::size_t k = 0; k < K; ++k) sum += si[k] = std::exp(si[k] - top);
-        for (std::size_t k = 0; k < K; ++k)
-          out(i, static_cast<std::size_t>(classes_[k])) = static_cast<float>(si[k] / sum);
-      }
-    }
-  }
-  return out;
+  return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
 }
 
 void GbtClassifier::save(const std::filesystem::path& path) const {

@@ -26,6 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "models/classifier.h"
+#include "models/trees/tree_scorer.h"
 
 namespace deferbench {
 
@@ -45,17 +46,6 @@ struct GbtParams {
   // min_samples_leaf (1…1e9), l2 (0…1e9), min_child_weight (0…1e9), max_bins (2…256),
   // early_stopping_rounds (0…100000).
   static GbtParams from_yaml(const YAML::Node& node, const std::string& path);
-};
-
-// One node of a regression tree, flat: the children of node i are nodes left and right of the
-// same tree. A leaf has feature −1 and adds `value` to its class's score.
-struct GbtNode {
-  std::int32_t feature = -1;  // split feature, −1 for a leaf
-  std::int32_t bin = 0;       // the split "bin ≤ bin" on the training bins
-  float threshold = 0.0f;     // the same split on raw values: x ≤ threshold goes left
-  float value = 0.0f;         // leaf score (learning rate included)
-  std::int32_t left = -1;
-  std::int32_t right = -1;
 };
 
 class GbtClassifier final : public Classifier {
@@ -94,17 +84,7 @@ class GbtClassifier final : public Classifier {
   std::vector<double> init_;                 // log priors, one per trained class
   std::vector<std::vector<GbtNode>> trees_;  // round-major: trees_[r · K + c]
   std::vector<double> train_loss_, val_loss_;
-  // Every tree's nodes in one array (tree t starts at offsets_[t]; child indices stay relative
-  // to their tree), for prediction: built after fit and load.
-  std::vector<GbtNode> flat_;
-  std::vector<std::size_t> offsets_;
-  // The same trees as complete binary trees of depth complete_depth_ (heap order; shallower
-  // leaves pushed down as pass-through splits), when that depth is at most kMaxCompleteDepth:
-  // prediction walks them without data-dependent branches. Empty otherwise.
-  static constexpr int kMaxCompleteDepth = 8;
-  int complete_depth_ = 0;
-  std::vector<std::int32_t> complete_feature_;
-  std::vector<float> complete_threshold_, complete_leaf_;
+  TreeScorer scorer_;  // the trees compiled for prediction: built after fit and load
   void flatten();
 };
 

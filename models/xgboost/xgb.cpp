@@ -11,6 +11,7 @@
 #include <set>
 
 #include <xgboost/c_api.h>
+#include <nlohmann/json.hpp>
 
 #include "core/config/fields.h"
 #include "core/util/atomic_file.h"
@@ -88,6 +89,110 @@ const std::set<std::string>& reserved_keys() {
       "n_estimators", "num_boost_round"};
   return keys;
 }
+
+// The parts of a booster's JSON model (as UBJSON) that prediction needs, read by a SAX pass (a
+// 100-round, 77-class booster is ~8M values: no DOM): the base score, the class of each tree
+// and each tree's arrays. Anything else a gbtree of numerical splits does not have (another
+// booster, categorical splits, vector leaves) marks the model as not compilable.
+class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  struct Tree {
+    std::vector<std::int64_t> left, right, feature, split_type;
+    std::vector<double> condition;
+  };
+  double base_score = 0.5;
+  std::vector<std::int64_t> tree_info;
+  std::vector<Tree> trees;
+  bool compilable = true;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t v) override { return number(static_cast<double>(v), v); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return number(static_cast<double>(v), static_cast<std::int64_t>(v));
+  }
+  bool number_float(number_float_t v, const string_t&) override {
+    return number(v, static_cast<std::int64_t>(v));
+  }
+  bool string(string_t& v) override {
+    if (key_ == "base_score") base_score = std::strtod(v.c_str(), nullptr);
+    if (key_ == "name" && !stack_.empty() && stack_.back().key == "gradient_booster" &&
+        v != "gbtree")
+      compilable = false;
+    return true;
+  }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    if (in_trees_array()) trees.emplace_back();
+    stack_.push_back({'{', container_key()});
+    return true;
+  }
+  bool key(string_t& k) override {
+    key_ = k;
+    return true;
+  }
+  bool end_object() override {
+    stack_.pop_back();
+    key_.clear();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    stack_.push_back({'[', container_key()});
+    return true;
+  }
+  bool end_array() override {
+    stack_.pop_back();
+    key_.clear();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  struct Level {
+    char kind;
+    std::string key;  // the key this container is the value of
+  };
+  std::vector<Level> stack_;
+  std::string key_;
+
+  // A container inside an array is known by the array's key, otherwise by its own.
+  std::string container_key() const {
+    return !stack_.empty() && stack_.back().kind == '[' ? stack_.back().key : key_;
+  }
+  bool path_has(const char* k) const {
+    for (const Level& l : stack_)
+      if (l.key == k) return true;
+    return false;
+  }
+  // The objects directly inside learner.gradient_booster.model.trees.
+  bool in_trees_array() const {
+    return !stack_.empty() && stack_.back().kind == '[' && stack_.back().key == "trees" &&
+           path_has("gradient_booster");
+  }
+  bool number(double d, std::int64_t i) {
+    if (stack_.empty() || stack_.back().kind != '[') return true;
+    const std::string& array = stack_.back().key;
+    if (array == "tree_info" && stack_.size() >= 2 && stack_[stack_.size() - 2].key == "model") {
+      tree_info.push_back(i);
+      return true;
+    }
+    if (trees.empty() || stack_.size() < 2 || stack_[stack_.size() - 2].key != "trees") return true;
+    Tree& t = trees.back();
+    if (array == "left_children")
+      t.left.push_back(i);
+    else if (array == "right_children")
+      t.right.push_back(i);
+    else if (array == "split_indices")
+      t.feature.push_back(i);
+    else if (array == "split_conditions")
+      t.condition.push_back(d);
+    else if (array == "split_type")
+      t.split_type.push_back(i);
+    return true;
+  }
+};
 
 }  // namespace
 
@@ -218,12 +323,75 @@ void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   booster_ = std::move(booster);
   rounds_ = boosted;
   threads_ = 0;  // set again at prediction (a sliced booster may not carry it)
+  compile();
+}
+
+void XgbClassifier::compile() {
+  compiled_ = false;
+  scorer_ = TreeScorer();
+  init_.clear();
+  if (!booster_) return;
+  bst_ulong len = 0;
+  const char* data = nullptr;
+  check(XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "ubj"})", &len, &data),
+        "serializing the booster");
+  BoosterReader reader;
+  const bool parsed =
+      nlohmann::json::sax_parse(data, data + len, &reader, nlohmann::json::input_format_t::ubjson);
+  const std::size_t K = classes_.size();
+  if (!parsed || !reader.compilable || reader.trees.size() != reader.tree_info.size() ||
+      reader.trees.empty())
+    return;
+  std::vector<std::vector<GbtNode>> trees;
+  std::vector<std::uint32_t> columns;
+  for (std::size_t t = 0; t < reader.trees.size(); ++t) {
+    const BoosterReader::Tree& x = reader.trees[t];
+    const std::size_t n = x.left.size();
+    if (n == 0 || x.right.size() != n || x.feature.size() != n || x.condition.size() != n ||
+        reader.tree_info[t] < 0 || static_cast<std::size_t>(reader.tree_info[t]) >= K)
+      return;
+    for (std::int64_t type : x.split_type)
+      if (type != 0) return;  // categorical
+    std::vector<GbtNode> nodes(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      GbtNode& node = nodes[i];
+      if (x.left[i] < 0) {
+        node.value = static_cast<float>(x.condition[i]);  // a leaf's value
+        continue;
+      }
+      if (x.left[i] >= static_cast<std::int64_t>(n) || x.right[i] < 0 ||
+          x.right[i] >= static_cast<std::int64_t>(n) || x.feature[i] < 0 ||
+          static_cast<std::size_t>(x.feature[i]) >= n_features_)
+        return;
+      node.feature = static_cast<std::int32_t>(x.feature[i]);
+      node.threshold = std::nextafter(static_cast<float>(x.condition[i]),
+                                      -std::numeric_limits<float>::infinity());
+      node.left = static_cast<std::int32_t>(x.left[i]);
+      node.right = static_cast<std::int32_t>(x.right[i]);
+    }
+    trees.push_back(std::move(nodes));
+    columns.push_back(static_cast<std::uint32_t>(reader.tree_info[t]));
+  }
+  scorer_ = TreeScorer(trees, std::move(columns), K);
+  init_.assign(K, reader.base_score);
+  compiled_ = true;
 }
 
 Matrix XgbClassifier::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!classes_.empty(), "xgb: predict_proba called before fit or load");
   DB_CHECK(x.cols() == n_features_, "xgb: expected {} feature columns, got {}", n_features_,
            x.cols());
+  if (compiled_) {
+    const float* v = x.data();
+    bool nan = false;
+    for (std::size_t i = 0; i < x.size(); ++i) nan |= v[i] != v[i];
+    if (!nan)
+      return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
+  }
+  return predict_with_xgboost(x, ctx);
+}
+
+Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) const {
   const std::size_t n = x.rows(), k = classes_.size();
   Matrix out(n, n_classes_, 0.0f);
   if (n == 0) return out;
@@ -325,6 +493,7 @@ std::unique_ptr<XgbClassifier> XgbClassifier::load(const std::filesystem::path& 
       fail({path.string(), 0, ""}, "XGBoost cannot read the model: " + last_error());
     model->booster_ = std::move(booster);
   }
+  model->compile();
   return model;
 }
 

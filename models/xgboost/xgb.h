@@ -6,7 +6,9 @@
 // the global label space: absent classes get probability exactly 0. With early stopping, the
 // multi-class log-loss on val is evaluated after every round and the booster is cut back to the
 // best round. The model file holds our header and metadata, then XGBoost's own model bytes
-// (UBJSON), so a loaded model predicts bit-identically.
+// (UBJSON), so a loaded model predicts bit-identically. Prediction runs the booster's trees
+// compiled into deferbench's tree predictor (same leaves as XGBoost's walk; probabilities equal
+// to XGBoost's up to float rounding in the sum and the softmax).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "models/classifier.h"
+#include "models/trees/tree_scorer.h"
 
 namespace deferbench {
 
@@ -59,6 +62,8 @@ class XgbClassifier final : public Classifier {
   const std::vector<std::int32_t>& classes() const { return classes_; }
   // Rounds kept in the model (the best round + 1 with early stopping, else n_rounds).
   int rounds() const { return rounds_; }
+  // Whether prediction runs the compiled trees (see compile() below).
+  bool compiled() const { return compiled_; }
 
   struct BoosterDeleter {
     void operator()(void* handle) const;
@@ -76,6 +81,17 @@ class XgbClassifier final : public Classifier {
   std::unique_ptr<void, BoosterDeleter> booster_;  // null when a single class was seen
   mutable std::mutex mutex_;  // XGBoost's prediction buffer belongs to the booster
   mutable int threads_ = 0;   // nthread last set on the booster
+
+  // The booster's trees compiled into our predictor (tree_scorer.h), built after fit and load:
+  // XGBoost's split "x < c" becomes "x ≤ c⁻" (the largest float below c), so every row without a
+  // NaN lands on the leaf XGBoost's walk reaches; batches holding a NaN (whose direction each
+  // node stores) go through XGBoost's own predictor. Not compiled (XGBoost predicts everything)
+  // for a booster other than a gbtree of numerical splits.
+  bool compiled_ = false;
+  TreeScorer scorer_;
+  std::vector<double> init_;  // the base score, per class
+  void compile();
+  Matrix predict_with_xgboost(MatrixView x, const Context& ctx) const;
 };
 
 }  // namespace deferbench

@@ -108,6 +108,48 @@ TEST(XgbModel, SameSeedIsIdenticalAndAnotherSeedDiffers) {
   EXPECT_NE(pa.values(), c->predict_proba(test.features, cpu()).values());
 }
 
+// The compiled trees against XGBoost's own predictor (which a batch holding a NaN goes
+// through), on features of few distinct values: many rows sit exactly on a split value, where
+// XGBoost's "x < c" and the compiled "x ≤ c⁻" must agree. Four classes of five (one absent),
+// depth 6 and 4 (shallower trees pushed down), and a depth-10 booster walked node by node.
+TEST(XgbModel, CompiledTreesPredictWhatXGBoostPredicts) {
+  std::mt19937_64 rng(12);
+  Dataset d;
+  d.labels = std::make_shared<LabelSpace>(std::vector<std::string>{"a", "b", "c", "d", "e"});
+  const std::size_t n = 1500, f = 6;
+  d.features = Matrix(n, f);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < f; ++j)
+      d.features(i, j) = static_cast<float>(rng() % 7) - 3.0f + (j == 0 ? 0.5f : 0.0f);
+    const float s = d.features(i, 0) + d.features(i, 1) - 0.5f * d.features(i, 2);
+    const int cls = s < -2 ? 0 : s < 0 ? 1 : s < 2 ? 3 : 4;  // class 2 never occurs
+    d.teacher.push_back(rng() % 10 == 0 ? static_cast<LabelId>(rng() % 2) : cls);
+  }
+  for (const char* yaml :
+       {"name: xgb\nn_rounds: 12\nmax_depth: 6", "name: xgb\nn_rounds: 9\nmax_depth: 4",
+        "name: xgb\nn_rounds: 5\nmax_depth: 10"}) {
+    auto m = make_xgb(yaml);
+    m->fit(d, nullptr, cpu());
+    ASSERT_TRUE(dynamic_cast<const XgbClassifier&>(*m).compiled()) << yaml;
+    Matrix ours = m->predict_proba(d.features, cpu());
+    Matrix with_nan(n + 1, f);
+    std::copy(d.features.values().begin(), d.features.values().end(), with_nan.data());
+    with_nan(n, 3) = std::nanf("");
+    Matrix theirs = m->predict_proba(with_nan, cpu());
+    double worst = 0;
+    std::size_t argmax_differs = 0;
+    const std::vector<LabelId> a = argmax_rows(ours), b = argmax_rows(theirs);
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t c = 0; c < 5; ++c)
+        worst = std::max(worst, static_cast<double>(std::abs(ours(i, c) - theirs(i, c))));
+      argmax_differs += a[i] != b[i];
+      EXPECT_EQ(ours(i, 2), 0.0f);
+    }
+    EXPECT_LE(worst, 2e-6) << yaml;
+    EXPECT_EQ(argmax_differs, 0u) << yaml;
+  }
+}
+
 TEST(XgbModel, XGBoostErrorsBecomeOurErrorWithItsMessage) {
   Dataset train = blobs(60, 13, 1.0);
   auto m = make_xgb("{name: xgb, n_rounds: 2, extra: {max_delta_step: abc}}");
