@@ -18,12 +18,16 @@ torch::Device device_of(const Context& ctx) {
     case Device::kCpu:
       return torch::kCPU;
     case Device::kCuda:
+      DB_CHECK(DEFERBENCH_CUDA_ENABLED,
+               "device: 'cuda' requested, but this build has no CUDA paths (configured with "
+               "DEFERBENCH_CUDA=off, or against a LibTorch without CUDA; see README, 'Building "
+               "for a GPU'); use device=cpu or device=auto");
       DB_CHECK(torch::cuda::is_available(),
-               "device: 'cuda' requested, but LibTorch sees no usable CUDA device (no GPU, or a "
-               "LibTorch built without CUDA); use device=cpu or device=auto");
+               "device: 'cuda' requested, but LibTorch sees no usable CUDA device (no GPU, or no "
+               "driver); use device=cpu or device=auto");
       return torch::kCUDA;
     case Device::kAuto:
-      return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+      return cuda_available() ? torch::kCUDA : torch::kCPU;
   }
   return torch::kCPU;
 }
@@ -406,7 +410,7 @@ AdamReport train_adam_libtorch(DenseWeights& w, Activation activation, MatrixVie
 namespace deferbench {
 
 bool cuda_available() {
-  return torch::cuda::is_available();
+  return DEFERBENCH_CUDA_ENABLED && torch::cuda::is_available();
 }
 
 Device resolve_device(Device requested) {

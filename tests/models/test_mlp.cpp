@@ -303,6 +303,21 @@ TEST(TorchMlp, ParamsFromYamlValidate) {
   EXPECT_EQ(p.alpha, 0.01);
 }
 
+// Where no GPU is usable (this build has no CUDA paths, or LibTorch sees no device), auto
+// resolves to the CPU and cuda is an error that says why.
+TEST(Device, CudaWithoutAGpuIsAnErrorAndAutoMeansCpu) {
+  if (cuda_available()) GTEST_SKIP() << "a GPU is usable here";
+  EXPECT_EQ(resolve_device(Device::kAuto), Device::kCpu);
+  EXPECT_EQ(resolve_device(Device::kCpu), Device::kCpu);
+  const std::string why = DEFERBENCH_CUDA_ENABLED ? "no usable CUDA device" : "no CUDA paths";
+  EXPECT_THAT([] { resolve_device(Device::kCuda); },
+              ::testing::ThrowsMessage<Error>(
+                  ::testing::AllOf(HasSubstr("device: 'cuda' requested"), HasSubstr(why))));
+  Dataset d = blobs(60, 3, 0.5);
+  TorchMlp model("mlp_1h", small_mlp());
+  EXPECT_THROW(model.fit(d, nullptr, Context{Device::kCuda, 1, 1}), Error);
+}
+
 TEST(TorchMlp, PredictBeforeFitIsAnError) {
   TorchMlp model("mlp_1h", MlpParams{});
   Matrix x(2, 4);
