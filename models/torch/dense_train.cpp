@@ -51,6 +51,7 @@ constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kEps = 1e-8f;
 constexpr std::size_t kRowTile = 4;       // rows per register tile of affine_rows
 constexpr std::size_t kAdamChunk = 4096;  // parameters per Adam work unit
 constexpr std::size_t kValBlock = 64;     // validation rows per work unit
+constexpr std::size_t kChunkRows = 512;   // rows per chunk of the logistic objective's gradient
 // Multiply-adds per minibatch step below which one thread trains: a step is then a few
 // microseconds, less than waking a second thread for each of its phases.
 constexpr double kParallelStepWork = 1 << 20;
@@ -493,9 +494,9 @@ SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x,
   zeros_.assign(pad_, 0.0f);
   block_grad_.assign(blocks_ * (d_ + 1) * pad_, 0.0f);
   block_loss_.assign(blocks_, 0.0);
-  // Per thread: the block's logits (then ∂CE/∂z) and its rows' log-sum-exps.
+  // Per thread: a chunk's logits (then ∂CE/∂z), its rows' log-sum-exps and its gradient.
   scratch_.assign(static_cast<std::size_t>(threads_),
-                  std::vector<float>(block_rows_ * pad_ + block_rows_));
+                  std::vector<float>(kChunkRows * pad_ + kChunkRows + (d_ + 1) * pad_));
 }
 
 double SoftmaxRegressionObjective::operator()(const std::vector<double>& params,
@@ -508,25 +509,35 @@ double SoftmaxRegressionObjective::operator()(const std::vector<double>& params,
     pt_[d * pad + o] = static_cast<float>(params[k * d + o]);
   }
   const std::size_t stride = (d + 1) * pad;
-  auto block = [&](std::size_t b, std::vector<float>& z) {
-    const std::size_t r0 = b * block_rows_, rows = std::min(block_rows_, n - r0);
-    affine_rows(x_.row(r0), d, rows, pt_.data(), pt_.data() + d * pad, d, pad, z.data(), pad);
-    float* lse = z.data() + block_rows_ * pad;
+  // A block in chunks of kChunkRows rows, so that the chunk's rows stay in L2 while the weight
+  // gradient reads them column by column; each chunk's gradient is added to the block's.
+  auto block = [&](std::size_t b, std::vector<float>& scratch) {
+    const std::size_t b0 = b * block_rows_, b1 = std::min(b0 + block_rows_, n);
+    float* z = scratch.data();
+    float* lse = z + kChunkRows * pad;
+    float* chunk_grad = lse + kChunkRows;
+    float* g = block_grad_.data() + b * stride;
     double loss = 0.0;
-    for (std::size_t r = 0; r < rows; ++r)
-      loss -= z[r * pad + static_cast<std::size_t>(y_[r0 + r])];
-    softmax_rows(z.data(), pad, rows, k, lse);
-    for (std::size_t r = 0; r < rows; ++r) {
-      loss += lse[r];
-      z[r * pad + static_cast<std::size_t>(y_[r0 + r])] -= 1.0f;  // ∂CE/∂z = p − onehot
+    for (std::size_t r0 = b0; r0 < b1; r0 += kChunkRows) {
+      const std::size_t rows = std::min(kChunkRows, b1 - r0);
+      affine_rows(x_.row(r0), d, rows, pt_.data(), pt_.data() + d * pad, d, pad, z, pad);
+      for (std::size_t r = 0; r < rows; ++r)
+        loss -= z[r * pad + static_cast<std::size_t>(y_[r0 + r])];
+      softmax_rows(z, pad, rows, k, lse);
+      for (std::size_t r = 0; r < rows; ++r) {
+        loss += lse[r];
+        z[r * pad + static_cast<std::size_t>(y_[r0 + r])] -= 1.0f;  // ∂CE/∂z = p − onehot
+      }
+      float* out = r0 == b0 ? g : chunk_grad;
+      affine_columns(x_.row(r0), d, d, z, zeros_.data(), rows, pad, out, pad);
+      float* gb = out + d * pad;
+      std::fill(gb, gb + pad, 0.0f);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t o = 0; o < pad; ++o) gb[o] += z[r * pad + o];
+      if (out != g)
+        for (std::size_t i = 0; i < stride; ++i) g[i] += chunk_grad[i];
     }
     block_loss_[b] = loss;
-    float* g = block_grad_.data() + b * stride;
-    affine_columns(x_.row(r0), d, d, z.data(), zeros_.data(), rows, pad, g, pad);
-    float* gb = g + d * pad;
-    std::fill(gb, gb + pad, 0.0f);
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t o = 0; o < pad; ++o) gb[o] += z[r * pad + o];
   };
   // Σ over blocks, in block order, of rows [j0, j1) of the (d + 1) × pad gradient.
   auto reduce = [&](std::size_t j0, std::size_t j1) {
