@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <fstream>
+#include <mutex>
 
 #include "core/config/fields.h"
 #include "core/util/atomic_file.h"
 #include "core/util/binary_io.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
+#include "models/device.h"
 #include "models/registry.h"
+#include "models/torch/tree_tensors.h"
+#include "models/trees/tree_scorer.h"
 
 namespace deferbench {
 
@@ -64,8 +68,15 @@ ForestParams ForestParams::from_yaml(std::string_view model, const YAML::Node& n
   return p;
 }
 
+struct TreeEnsemble::Tensors {
+  std::mutex mu;
+  std::unique_ptr<torch_util::TensorTrees> trees;
+};
+
+TreeEnsemble::~TreeEnsemble() = default;
+
 TreeEnsemble::TreeEnsemble(std::string model, ForestParams params)
-    : model_(std::move(model)), params_(params) {
+    : model_(std::move(model)), params_(params), tensors_(std::make_shared<Tensors>()) {
   DB_ASSERT_MSG(is_tree_model(model_), "unknown tree model '{}'", model_);
 }
 
@@ -111,10 +122,59 @@ void TreeEnsemble::fit(const Dataset& train, const Dataset* /*val*/, const Conte
   }
 }
 
+Matrix TreeEnsemble::predict_proba_tensors(MatrixView x, const Context& ctx,
+                                           std::int64_t chunk_rows) const {
+  DB_CHECK(!trees_.empty(), "{}: predict_proba called before fit or load", model_);
+  DB_CHECK(x.cols() == n_features_, "{}: expected {} feature columns, got {}", model_, n_features_,
+           x.cols());
+  const std::size_t k = classes_.size();
+  const torch_util::TensorTrees* tt = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(tensors_->mu);
+    if (!tensors_->trees) {
+      // Every tree's nodes with global ids; a leaf's row is its class distribution.
+      torch_util::FlatTrees f;
+      f.k = k;
+      std::int32_t leaves = 0;
+      for (const DecisionTree& tree : trees_) {
+        const auto base = static_cast<std::int32_t>(f.feature.size());
+        f.roots.push_back(base);
+        f.depth = std::max(f.depth, tree.depth());
+        const std::int32_t first_leaf = leaves;
+        for (const DecisionTree::Node& node : tree.nodes()) {
+          f.feature.push_back(node.feature);
+          f.threshold.push_back(node.threshold);
+          f.left.push_back(node.feature < 0 ? first_leaf + node.left : base + node.left);
+          f.right.push_back(node.feature < 0 ? 0 : base + node.right);
+        }
+        for (std::size_t l = 0; l < tree.n_leaves(); ++l) {
+          std::vector<double> row(k, 0.0);
+          for (const auto& [cls, p] : tree.leaf_distribution(static_cast<std::int32_t>(l)))
+            row[static_cast<std::size_t>(cls)] = p;
+          f.leaves.insert(f.leaves.end(), row.begin(), row.end());
+          ++leaves;
+        }
+      }
+      tensors_->trees = std::make_unique<torch_util::TensorTrees>(std::move(f));
+    }
+    tt = tensors_->trees.get();
+  }
+  const std::vector<double> sums = tt->sum_leaves(x, ctx, chunk_rows);
+  // As the CPU path: the float sums times 1/trees, into the global label space.
+  const float scale = 1.0f / static_cast<float>(trees_.size());
+  Matrix out(x.rows(), n_classes_, 0.0f);
+  for (std::size_t i = 0; i < x.rows(); ++i)
+    for (std::size_t c = 0; c < k; ++c)
+      out(i, static_cast<std::size_t>(classes_[c])) = static_cast<float>(sums[i * k + c]) * scale;
+  return out;
+}
+
 Matrix TreeEnsemble::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!trees_.empty(), "{}: predict_proba called before fit or load", model_);
   DB_CHECK(x.cols() == n_features_, "{}: expected {} feature columns, got {}", model_, n_features_,
            x.cols());
+  if (ctx.device != Device::kCpu && resolve_device(ctx.device) == Device::kCuda)
+    return predict_proba_tensors(x, ctx, kTensorChunkRows);
   const std::size_t n = x.rows(), k = classes_.size();
   Matrix out(n, n_classes_, 0.0f);
   const float scale = 1.0f / static_cast<float>(trees_.size());

@@ -42,6 +42,7 @@ class TreeEnsemble final : public Classifier {
  public:
   // `model` is "dt", "rf" or "et" (the file's model name).
   TreeEnsemble(std::string model, ForestParams params);
+  ~TreeEnsemble() override;
 
   void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
   Matrix predict_proba(MatrixView x, const Context& ctx) const override;
@@ -58,6 +59,11 @@ class TreeEnsemble final : public Classifier {
   const std::vector<std::int32_t>& classes() const { return classes_; }
   std::size_t n_features() const { return n_features_; }
 
+  // predict_proba through the trees' tensor form (models/torch/tree_tensors.h) on ctx's device,
+  // in chunks of chunk_rows rows: bit for bit the CPU walker's probabilities. predict_proba takes
+  // this path when ctx's device resolves to CUDA.
+  Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
+
  private:
   std::string model_;
   ForestParams params_;
@@ -65,6 +71,8 @@ class TreeEnsemble final : public Classifier {
   std::size_t n_features_ = 0;
   std::vector<std::int32_t> classes_;
   std::vector<DecisionTree> trees_;
+  struct Tensors;  // the tensor form, built on first use
+  std::shared_ptr<Tensors> tensors_;
 };
 
 }  // namespace deferbench

@@ -14,6 +14,7 @@
 #include "core/util/binary_io.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
+#include "models/device.h"
 #include "models/registry.h"
 #include "models/trees/binning.h"
 
@@ -521,7 +522,17 @@ Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!classes_.empty(), "gbt: predict_proba called before fit or load");
   DB_CHECK(x.cols() == n_features_, "gbt: expected {} feature columns, got {}", n_features_,
            x.cols());
+  if (ctx.device != Device::kCpu && resolve_device(ctx.device) == Device::kCuda)
+    return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, kTensorChunkRows);
   return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
+}
+
+Matrix GbtClassifier::predict_proba_tensors(MatrixView x, const Context& ctx,
+                                            std::int64_t chunk_rows) const {
+  DB_CHECK(!classes_.empty(), "gbt: predict_proba called before fit or load");
+  DB_CHECK(x.cols() == n_features_, "gbt: expected {} feature columns, got {}", n_features_,
+           x.cols());
+  return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, chunk_rows);
 }
 
 void GbtClassifier::save(const std::filesystem::path& path) const {

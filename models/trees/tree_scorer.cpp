@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <utility>
 
 #include "core/util/error.h"
@@ -40,11 +41,79 @@ void place(const std::vector<GbtNode>& t, std::int32_t i, std::size_t pos, int l
   place(t, is_leaf ? i : node.right, 2 * pos + 2, level + 1, depth, feature, threshold, leaf);
 }
 
+// softmax(s[0 … K)) into row[classes[c]] (s is overwritten).
+void softmax_into(double* s, std::size_t K, const std::vector<std::int32_t>& classes, float* row) {
+  const double top = *std::max_element(s, s + K);
+  double sum = 0;
+  for (std::size_t k = 0; k < K; ++k) sum += s[k] = std::exp(s[k] - top);
+  for (std::size_t k = 0; k < K; ++k)
+    row[static_cast<std::size_t>(classes[k])] = static_cast<float>(s[k] / sum);
+}
+
 }  // namespace
+
+struct TreeScorer::Tensors {
+  std::mutex mu;
+  std::vector<double> init;
+  std::unique_ptr<torch_util::TensorTrees> trees;
+};
+
+Matrix TreeScorer::predict_proba_tensors(MatrixView x, const std::vector<double>& init,
+                                         const std::vector<std::int32_t>& classes,
+                                         std::size_t n_classes, const Context& ctx,
+                                         std::int64_t chunk_rows) const {
+  const std::size_t K = k_;
+  DB_ASSERT(init.size() == K && classes.size() == K);
+  const torch_util::TensorTrees* trees = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(tensors_->mu);
+    if (!tensors_->trees || tensors_->init != init) {
+      // Every tree's nodes with global ids; a leaf's row holds its value in its tree's column.
+      torch_util::FlatTrees f;
+      f.k = K;
+      f.double_sums = true;
+      f.init = init;
+      std::int32_t leaves = 0;
+      for (std::size_t t = 0; t < columns_.size(); ++t) {
+        const std::size_t end = t + 1 < offsets_.size() ? offsets_[t + 1] : flat_.size();
+        const auto base = static_cast<std::int32_t>(f.feature.size());
+        f.roots.push_back(base);
+        for (std::size_t i = offsets_[t]; i < end; ++i) {
+          const GbtNode& node = flat_[i];
+          f.feature.push_back(node.feature);
+          f.threshold.push_back(node.threshold);
+          if (node.feature < 0) {
+            f.left.push_back(leaves++);
+            f.right.push_back(0);
+            std::vector<double> row(K, 0.0);
+            row[columns_[t]] = node.value;
+            f.leaves.insert(f.leaves.end(), row.begin(), row.end());
+            continue;
+          }
+          f.left.push_back(base + node.left);
+          f.right.push_back(base + node.right);
+        }
+        const std::vector<GbtNode> tree(flat_.begin() + static_cast<std::ptrdiff_t>(offsets_[t]),
+                                        flat_.begin() + static_cast<std::ptrdiff_t>(end));
+        const int depth = tree_depth(tree, 0);
+        f.depth = std::max(f.depth, depth);
+      }
+      tensors_->trees = std::make_unique<torch_util::TensorTrees>(std::move(f));
+      tensors_->init = init;
+    }
+    trees = tensors_->trees.get();
+  }
+  std::vector<double> s = trees->sum_leaves(x, ctx, chunk_rows);
+  Matrix out(x.rows(), n_classes, 0.0f);
+  for (std::size_t i = 0; i < x.rows(); ++i) softmax_into(&s[i * K], K, classes, out.row(i));
+  return out;
+}
+
+TreeScorer::TreeScorer() : tensors_(std::make_shared<Tensors>()) {}
 
 TreeScorer::TreeScorer(const std::vector<std::vector<GbtNode>>& trees,
                        std::vector<std::uint32_t> columns, std::size_t k)
-    : k_(k), columns_(std::move(columns)) {
+    : k_(k), columns_(std::move(columns)), tensors_(std::make_shared<Tensors>()) {
   DB_ASSERT(columns_.size() == trees.size());
   for (std::uint32_t c : columns_) DB_ASSERT(c < k);
   for (const auto& t : trees) {
@@ -121,14 +190,7 @@ Matrix TreeScorer::predict_proba(MatrixView x, const std::vector<double>& init,
       const std::size_t b = static_cast<std::size_t>(bb) * kBlock, e = std::min(b + kBlock, n);
       for (std::size_t i = b; i < e; ++i) std::copy(init.begin(), init.end(), &s[(i - b) * K]);
       add_scores(x.row(b), x.cols(), e - b, s.data());
-      for (std::size_t i = b; i < e; ++i) {
-        double* si = &s[(i - b) * K];
-        const double top = *std::max_element(si, si + K);
-        double sum = 0;
-        for (std::size_t k = 0; k < K; ++k) sum += si[k] = std::exp(si[k] - top);
-        for (std::size_t k = 0; k < K; ++k)
-          out(i, static_cast<std::size_t>(classes[k])) = static_cast<float>(si[k] / sum);
-      }
+      for (std::size_t i = b; i < e; ++i) softmax_into(&s[(i - b) * K], K, classes, out.row(i));
     }
   }
   return out;

@@ -14,9 +14,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/data/matrix.h"
+#include "core/util/context.h"
+#include "models/torch/tree_tensors.h"
 
 namespace deferbench {
 
@@ -31,11 +34,14 @@ struct GbtNode {
   std::int32_t right = -1;
 };
 
+// Rows per chunk of the tensor form's prediction (its (row, tree) tensors: rows × trees).
+inline constexpr std::int64_t kTensorChunkRows = 65536;
+
 class TreeScorer {
  public:
   static constexpr int kMaxCompleteDepth = 8;
 
-  TreeScorer() = default;
+  TreeScorer();
   // trees[t] adds to score column columns[t] < k.
   TreeScorer(const std::vector<std::vector<GbtNode>>& trees, std::vector<std::uint32_t> columns,
              std::size_t k);
@@ -52,6 +58,12 @@ class TreeScorer {
                        const std::vector<std::int32_t>& classes, std::size_t n_classes,
                        int threads) const;
 
+  // The same through the trees' tensor form (models/torch/tree_tensors.h) on ctx's device, in
+  // chunks of chunk_rows rows: the same scores bit for bit, the same softmax on the host.
+  Matrix predict_proba_tensors(MatrixView x, const std::vector<double>& init,
+                               const std::vector<std::int32_t>& classes, std::size_t n_classes,
+                               const Context& ctx, std::int64_t chunk_rows) const;
+
  private:
   std::size_t k_ = 0;
   std::vector<std::uint32_t> columns_;
@@ -60,6 +72,9 @@ class TreeScorer {
   int complete_depth_ = 0;
   std::vector<std::int32_t> complete_feature_;
   std::vector<float> complete_threshold_, complete_leaf_;
+  // The tensor form, built on first use (per init) and shared by copies.
+  struct Tensors;
+  std::shared_ptr<Tensors> tensors_;
 };
 
 // The leaf a row of raw values falls in ("x ≤ threshold" goes left).

@@ -17,6 +17,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/binary_io.h"
 #include "core/util/error.h"
+#include "models/device.h"
 #include "models/registry.h"
 
 namespace deferbench {
@@ -389,6 +390,16 @@ Matrix XgbClassifier::predict_proba(MatrixView x, const Context& ctx) const {
       return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
   }
   return predict_with_xgboost(x, ctx);
+}
+
+Matrix XgbClassifier::predict_proba_tensors(MatrixView x, const Context& ctx,
+                                            std::int64_t chunk_rows) const {
+  DB_CHECK(compiled_,
+           "xgb: this booster is not compiled into trees (single class, or not a "
+           "gbtree of numerical splits)");
+  DB_CHECK(x.cols() == n_features_, "xgb: expected {} feature columns, got {}", n_features_,
+           x.cols());
+  return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, chunk_rows);
 }
 
 Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) const {

@@ -51,6 +51,10 @@ class XgbClassifier final : public Classifier {
 
   void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
   Matrix predict_proba(MatrixView x, const Context& ctx) const override;
+  // predict_proba through the trees' tensor form (models/torch/tree_tensors.h) on ctx's device,
+  // in chunks of chunk_rows rows: bit for bit the CPU walker's probabilities. predict_proba takes
+  // this path when ctx's device resolves to CUDA.
+  Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return "xgb"; }
   std::size_t n_classes() const override { return n_classes_; }

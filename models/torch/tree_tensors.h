@@ -1,0 +1,58 @@
+// Tree ensembles as tensors, so that forests (dt, rf, et) and boosted trees (gbt, xgb) route on
+// CUDA through LibTorch. Free of LibTorch.
+//
+// Every tree's nodes go into flat arrays (global node ids), each leaf's contribution into a row of
+// a dense leaves × K table. A batch of rows on the device descends all trees at once: each step
+// gathers every (row, tree) pair's node, its feature, the row's value and the threshold, and
+// moves it to a child ("x ≤ threshold" goes left, NaN right, as the CPU walkers); after the
+// ensemble's depth every pair sits on its leaf. The leaves' rows are then added tree by tree, in
+// tree order and in the CPU path's precision (float for forests, double for boosting), so the
+// sums equal the CPU's bit for bit; what follows (scaling, softmax, the global label space) stays
+// on the host, as on the CPU.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/data/matrix.h"
+#include "core/util/context.h"
+
+namespace deferbench::torch_util {
+
+struct FlatTrees {
+  std::vector<std::int32_t> feature;  // per node; −1: a leaf
+  std::vector<float> threshold;       // per node
+  std::vector<std::int32_t> left;     // per node: the left child (a leaf: its leaf id)
+  std::vector<std::int32_t> right;    // per node
+  std::vector<std::int32_t> roots;    // per tree, in summation order
+  int depth = 0;                      // the deepest leaf's depth
+  std::size_t k = 0;                  // columns of a leaf's contribution
+  bool double_sums = false;           // sum in double (boosting) or float (forests)
+  std::vector<double> init;           // k: what the sums start from (boosting's base scores)
+  std::vector<double> leaves;         // leaves × k contributions
+};
+
+class TensorTrees {
+ public:
+  explicit TensorTrees(FlatTrees trees);
+  ~TensorTrees();
+  TensorTrees(const TensorTrees&) = delete;
+  TensorTrees& operator=(const TensorTrees&) = delete;
+
+  // init + Σ over trees (in order) of each row's leaf contributions: x.rows() × k, on ctx's device
+  // in chunks of chunk_rows rows (cpu runs the same tensor code), returned in double.
+  std::vector<double> sum_leaves(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
+
+  const FlatTrees& trees() const { return trees_; }
+
+ private:
+  FlatTrees trees_;
+  struct DeviceArrays;
+  const DeviceArrays& on_device(int device_index) const;  // −1: the CPU
+  mutable std::mutex mu_;
+  mutable std::vector<std::pair<int, std::unique_ptr<DeviceArrays>>> devices_;
+};
+
+}  // namespace deferbench::torch_util
