@@ -279,9 +279,11 @@ void route_text(benchmark::State& state, const BenchOptions& o, const ZooModel& 
   set_counters(state, o, batch, per_iter, seconds, handled, *p);
 }
 
-std::vector<Device> devices(bool torch_model) {
+// Every zoo model routes on CUDA too (the dense models through LibTorch, the trees in tensor
+// form) when a GPU is usable.
+std::vector<Device> devices() {
   std::vector<Device> d{Device::kCpu};
-  if (torch_model && cuda_available()) d.push_back(Device::kCuda);
+  if (cuda_available()) d.push_back(Device::kCuda);
   return d;
 }
 
@@ -308,7 +310,7 @@ void register_routing_benchmarks(const BenchOptions& o) {
   if (!cuda_available())
     std::fprintf(stderr, "deferbench_bench: no CUDA device: route*/cuda/* not registered\n");
   for (const ZooModel& m : models_or_report(o))
-    for (Device dev : devices(m.torch))
+    for (Device dev : devices())
       for (std::size_t dim : s.dims) {
         for (std::size_t batch : s.batches) {
           const std::string name =
@@ -345,7 +347,7 @@ void register_text_routing_benchmarks(const BenchOptions& o) {
   }
   const Sizes s = sizes(o);
   for (const ZooModel& m : models_or_report(o))
-    for (Device dev : devices(m.torch))
+    for (Device dev : devices())
       for (std::size_t batch : s.batches) {
         const std::string name =
             fmt::format("route_text/{}/{}/b:{}", device_name(dev), m.key, batch);

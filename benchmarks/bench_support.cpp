@@ -149,19 +149,18 @@ std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::s
   struct Row {
     const char* key;
     const char* spec;
-    bool torch;
     const char* tiny_spec;
   };
   static const Row kRows[] = {
-      {"logreg", "{name: logreg}", true, "{name: logreg, max_iter: 20}"},
-      {"logreg_c10", "{name: logreg, C: 10}", true, "{name: logreg, C: 10, max_iter: 20}"},
-      {"mlp_1h", "{name: mlp_1h}", true, "{name: mlp_1h, max_epochs: 2}"},
-      {"mlp_2h", "{name: mlp_2h}", true, "{name: mlp_2h, max_epochs: 2}"},
-      {"dt", "{name: dt}", false, "{name: dt, max_depth: 6}"},
-      {"rf", "{name: rf}", false, "{name: rf, n_trees: 4}"},
-      {"et", "{name: et}", false, "{name: et, n_trees: 4}"},
-      {"gbt", "{name: gbt}", false, "{name: gbt, n_rounds: 3}"},
-      {"xgb", "{name: xgb}", false, "{name: xgb, n_rounds: 3}"},
+      {"logreg", "{name: logreg}", "{name: logreg, max_iter: 20}"},
+      {"logreg_c10", "{name: logreg, C: 10}", "{name: logreg, C: 10, max_iter: 20}"},
+      {"mlp_1h", "{name: mlp_1h}", "{name: mlp_1h, max_epochs: 2}"},
+      {"mlp_2h", "{name: mlp_2h}", "{name: mlp_2h, max_epochs: 2}"},
+      {"dt", "{name: dt}", "{name: dt, max_depth: 6}"},
+      {"rf", "{name: rf}", "{name: rf, n_trees: 4}"},
+      {"et", "{name: et}", "{name: et, n_trees: 4}"},
+      {"gbt", "{name: gbt}", "{name: gbt, n_rounds: 3}"},
+      {"xgb", "{name: xgb}", "{name: xgb, n_rounds: 3}"},
   };
   std::vector<ZooModel> out;
   for (const Row& r : kRows) {
@@ -173,7 +172,7 @@ std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::s
       if (skipped) skipped->push_back(fmt::format("{}: {}", r.key, e.what()));
       continue;
     }
-    out.push_back({r.key, spec, r.torch});
+    out.push_back({r.key, spec});
   }
   for (const auto& [key, text] : options.extra_models) {
     YAML::Node spec;
@@ -190,8 +189,7 @@ std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::s
       if (skipped) skipped->push_back(fmt::format("{}: {}", key, e.what()));
       continue;
     }
-    const std::string name = spec["name"].as<std::string>();
-    out.push_back({key, spec, name == "logreg" || name == "mlp_1h" || name == "mlp_2h"});
+    out.push_back({key, spec});
   }
   return out;
 }

@@ -45,7 +45,6 @@ struct BenchOptions {
 struct ZooModel {
   std::string key;  // logreg, logreg_c10, mlp_1h, ...
   YAML::Node spec;  // {name: logreg, C: 10}
-  bool torch;       // has a CUDA path (LibTorch models)
 };
 
 // Every zoo model this build can construct (xgb only when XGBoost was found), in table order,
