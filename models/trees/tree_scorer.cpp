@@ -74,29 +74,52 @@ Matrix TreeScorer::predict_proba_tensors(MatrixView x, const std::vector<double>
       f.double_sums = true;
       f.init = init;
       std::int32_t leaves = 0;
-      for (std::size_t t = 0; t < columns_.size(); ++t) {
-        const std::size_t end = t + 1 < offsets_.size() ? offsets_[t + 1] : flat_.size();
-        const auto base = static_cast<std::int32_t>(f.feature.size());
-        f.roots.push_back(base);
-        for (std::size_t i = offsets_[t]; i < end; ++i) {
-          const GbtNode& node = flat_[i];
-          f.feature.push_back(node.feature);
-          f.threshold.push_back(node.threshold);
-          if (node.feature < 0) {
-            f.left.push_back(leaves++);
-            f.right.push_back(0);
-            std::vector<double> row(K, 0.0);
-            row[columns_[t]] = node.value;
-            f.leaves.insert(f.leaves.end(), row.begin(), row.end());
-            continue;
+      auto add_leaf = [&](std::size_t t, float value) {
+        f.feature.push_back(-1);
+        f.threshold.push_back(0.0f);
+        f.left.push_back(leaves++);
+        f.right.push_back(0);
+        std::vector<double> row(K, 0.0);
+        row[columns_[t]] = value;
+        f.leaves.insert(f.leaves.end(), row.begin(), row.end());
+      };
+      if (complete_depth_ <= kMaxCompleteDepth) {
+        // The complete trees: inner node p's children are 2p + 1 and 2p + 2 (leaves after the
+        // inner nodes), as the CPU walk steps through them.
+        const std::size_t inner = (std::size_t{1} << complete_depth_) - 1, n_leaves = inner + 1;
+        for (std::size_t t = 0; t < columns_.size(); ++t) {
+          const auto base = static_cast<std::int32_t>(f.feature.size());
+          f.roots.push_back(base);
+          for (std::size_t p = 0; p < inner; ++p) {
+            f.feature.push_back(complete_feature_[t * inner + p]);
+            f.threshold.push_back(complete_threshold_[t * inner + p]);
+            f.left.push_back(base + static_cast<std::int32_t>(2 * p + 1));
+            f.right.push_back(base + static_cast<std::int32_t>(2 * p + 2));
           }
-          f.left.push_back(base + node.left);
-          f.right.push_back(base + node.right);
+          for (std::size_t j = 0; j < n_leaves; ++j) add_leaf(t, complete_leaf_[t * n_leaves + j]);
         }
-        const std::vector<GbtNode> tree(flat_.begin() + static_cast<std::ptrdiff_t>(offsets_[t]),
-                                        flat_.begin() + static_cast<std::ptrdiff_t>(end));
-        const int depth = tree_depth(tree, 0);
-        f.depth = std::max(f.depth, depth);
+        f.depth = complete_depth_;
+      } else {
+        for (std::size_t t = 0; t < columns_.size(); ++t) {
+          const std::size_t begin = offsets_[t];
+          const std::size_t end = t + 1 < offsets_.size() ? offsets_[t + 1] : flat_.size();
+          const auto base = static_cast<std::int32_t>(f.feature.size());
+          f.roots.push_back(base);
+          for (std::size_t i = begin; i < end; ++i) {
+            const GbtNode& node = flat_[i];
+            if (node.feature < 0) {
+              add_leaf(t, node.value);
+              continue;
+            }
+            f.feature.push_back(node.feature);
+            f.threshold.push_back(node.threshold);
+            f.left.push_back(base + node.left);
+            f.right.push_back(base + node.right);
+          }
+          const std::vector<GbtNode> tree(flat_.begin() + static_cast<std::ptrdiff_t>(begin),
+                                          flat_.begin() + static_cast<std::ptrdiff_t>(end));
+          f.depth = std::max(f.depth, tree_depth(tree, 0));
+        }
       }
       tensors_->trees = std::make_unique<torch_util::TensorTrees>(std::move(f));
       tensors_->init = init;
@@ -116,15 +139,18 @@ TreeScorer::TreeScorer(const std::vector<std::vector<GbtNode>>& trees,
     : k_(k), columns_(std::move(columns)), tensors_(std::make_shared<Tensors>()) {
   DB_ASSERT(columns_.size() == trees.size());
   for (std::uint32_t c : columns_) DB_ASSERT(c < k);
-  for (const auto& t : trees) {
-    DB_ASSERT(!t.empty());
-    offsets_.push_back(flat_.size());
-    flat_.insert(flat_.end(), t.begin(), t.end());
-  }
-  // The complete-tree form, when every tree is shallow enough for it to stay small.
+  for (const auto& t : trees) DB_ASSERT(!t.empty());
+  // The complete-tree form, when every tree is shallow enough for it to stay small; else the
+  // nodes in one array.
   complete_depth_ = 0;
   for (const auto& t : trees) complete_depth_ = std::max(complete_depth_, tree_depth(t, 0));
-  if (complete_depth_ > kMaxCompleteDepth) return;
+  if (complete_depth_ > kMaxCompleteDepth) {
+    for (const auto& t : trees) {
+      offsets_.push_back(flat_.size());
+      flat_.insert(flat_.end(), t.begin(), t.end());
+    }
+    return;
+  }
   const std::size_t inner = (std::size_t{1} << complete_depth_) - 1, leaves = inner + 1;
   complete_feature_.assign(trees.size() * inner, 0);
   complete_threshold_.assign(trees.size() * inner, 0.0f);

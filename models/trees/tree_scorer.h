@@ -67,7 +67,9 @@ class TreeScorer {
  private:
   std::size_t k_ = 0;
   std::vector<std::uint32_t> columns_;
-  std::vector<GbtNode> flat_;  // every tree's nodes (tree t from offsets_[t]; children relative)
+  // Every tree's nodes (tree t from offsets_[t]; children relative), for trees too deep for the
+  // complete form (kept only then).
+  std::vector<GbtNode> flat_;
   std::vector<std::size_t> offsets_;
   int complete_depth_ = 0;
   std::vector<std::int32_t> complete_feature_;

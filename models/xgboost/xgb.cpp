@@ -101,9 +101,11 @@ class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
     std::vector<std::int64_t> left, right, feature, split_type;
     std::vector<double> condition;
   };
+  explicit BoosterReader(std::size_t n_features) : n_features_(n_features) {}
+
   double base_score = 0.5;
   std::vector<std::int64_t> tree_info;
-  std::vector<Tree> trees;
+  std::vector<std::vector<GbtNode>> nodes;  // each tree, converted as soon as it is read
   bool compilable = true;
 
   bool null() override { return true; }
@@ -124,7 +126,10 @@ class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
   }
   bool binary(binary_t&) override { return true; }
   bool start_object(std::size_t) override {
-    if (in_trees_array()) trees.emplace_back();
+    if (in_trees_array()) {
+      tree_ = Tree{};
+      in_tree_ = true;
+    }
     stack_.push_back({'{', container_key()});
     return true;
   }
@@ -135,6 +140,10 @@ class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
   bool end_object() override {
     stack_.pop_back();
     key_.clear();
+    if (in_tree_ && in_trees_array()) {  // a tree's object just closed
+      convert();
+      in_tree_ = false;
+    }
     return true;
   }
   bool start_array(std::size_t) override {
@@ -157,6 +166,39 @@ class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
   };
   std::vector<Level> stack_;
   std::string key_;
+  std::size_t n_features_;
+  Tree tree_;  // the tree being read
+  bool in_tree_ = false;
+
+  // tree_ as our nodes: XGBoost's "x < c" becomes "x ≤ c⁻" (the largest float below c); a leaf's
+  // value is its split condition. Anything malformed or categorical: not compilable.
+  void convert() {
+    const Tree& x = tree_;
+    const std::size_t n = x.left.size();
+    bool ok = n > 0 && x.right.size() == n && x.feature.size() == n && x.condition.size() == n;
+    for (std::int64_t type : x.split_type) ok = ok && type == 0;
+    std::vector<GbtNode> out(ok ? n : 0);
+    for (std::size_t i = 0; ok && i < n; ++i) {
+      GbtNode& node = out[i];
+      if (x.left[i] < 0) {
+        node.value = static_cast<float>(x.condition[i]);
+        continue;
+      }
+      const auto in_tree = [&](std::int64_t c) {
+        return c > 0 && c < static_cast<std::int64_t>(n);
+      };
+      ok = in_tree(x.left[i]) && in_tree(x.right[i]) && x.feature[i] >= 0 &&
+           static_cast<std::size_t>(x.feature[i]) < n_features_;
+      node.feature = static_cast<std::int32_t>(x.feature[i]);
+      node.threshold = std::nextafter(static_cast<float>(x.condition[i]),
+                                      -std::numeric_limits<float>::infinity());
+      node.left = static_cast<std::int32_t>(x.left[i]);
+      node.right = static_cast<std::int32_t>(x.right[i]);
+    }
+    compilable = compilable && ok;
+    nodes.push_back(std::move(out));
+    tree_ = Tree{};
+  }
 
   // A container inside an array is known by the array's key, otherwise by its own.
   std::string container_key() const {
@@ -179,8 +221,8 @@ class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
       tree_info.push_back(i);
       return true;
     }
-    if (trees.empty() || stack_.size() < 2 || stack_[stack_.size() - 2].key != "trees") return true;
-    Tree& t = trees.back();
+    if (!in_tree_ || stack_.size() < 2 || stack_[stack_.size() - 2].key != "trees") return true;
+    Tree& t = tree_;
     if (array == "left_children")
       t.left.push_back(i);
     else if (array == "right_children")
@@ -241,6 +283,7 @@ void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   DB_CHECK(train.features.rows() == train.size(), "xgb: the training set has no features");
   std::lock_guard<std::mutex> lock(mutex_);
   booster_.reset();
+  model_bytes_.clear();
   threads_ = 0;
   n_classes_ = train.n_classes();
   n_features_ = train.features.cols();
@@ -324,55 +367,33 @@ void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   booster_ = std::move(booster);
   rounds_ = boosted;
   threads_ = 0;  // set again at prediction (a sliced booster may not carry it)
+  bst_ulong len = 0;
+  const char* data = nullptr;
+  check(XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "ubj"})", &len, &data),
+        "serializing the booster");
+  model_bytes_.assign(data, data + len);
   compile();
+  if (compiled_) booster_.reset();  // reloaded from model_bytes_ if a NaN ever needs it
 }
 
 void XgbClassifier::compile() {
   compiled_ = false;
   scorer_ = TreeScorer();
   init_.clear();
-  if (!booster_) return;
-  bst_ulong len = 0;
-  const char* data = nullptr;
-  check(XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "ubj"})", &len, &data),
-        "serializing the booster");
-  BoosterReader reader;
-  const bool parsed =
-      nlohmann::json::sax_parse(data, data + len, &reader, nlohmann::json::input_format_t::ubjson);
+  if (model_bytes_.empty()) return;
+  BoosterReader reader(n_features_);
+  const bool parsed = nlohmann::json::sax_parse(model_bytes_.begin(), model_bytes_.end(), &reader,
+                                                nlohmann::json::input_format_t::ubjson);
   const std::size_t K = classes_.size();
-  if (!parsed || !reader.compilable || reader.trees.size() != reader.tree_info.size() ||
-      reader.trees.empty())
+  if (!parsed || !reader.compilable || reader.nodes.size() != reader.tree_info.size() ||
+      reader.nodes.empty())
     return;
-  std::vector<std::vector<GbtNode>> trees;
   std::vector<std::uint32_t> columns;
-  for (std::size_t t = 0; t < reader.trees.size(); ++t) {
-    const BoosterReader::Tree& x = reader.trees[t];
-    const std::size_t n = x.left.size();
-    if (n == 0 || x.right.size() != n || x.feature.size() != n || x.condition.size() != n ||
-        reader.tree_info[t] < 0 || static_cast<std::size_t>(reader.tree_info[t]) >= K)
-      return;
-    for (std::int64_t type : x.split_type)
-      if (type != 0) return;  // categorical
-    std::vector<GbtNode> nodes(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      GbtNode& node = nodes[i];
-      if (x.left[i] < 0) {
-        node.value = static_cast<float>(x.condition[i]);  // a leaf's value
-        continue;
-      }
-      if (x.left[i] >= static_cast<std::int64_t>(n) || x.right[i] < 0 ||
-          x.right[i] >= static_cast<std::int64_t>(n) || x.feature[i] < 0 ||
-          static_cast<std::size_t>(x.feature[i]) >= n_features_)
-        return;
-      node.feature = static_cast<std::int32_t>(x.feature[i]);
-      node.threshold = std::nextafter(static_cast<float>(x.condition[i]),
-                                      -std::numeric_limits<float>::infinity());
-      node.left = static_cast<std::int32_t>(x.left[i]);
-      node.right = static_cast<std::int32_t>(x.right[i]);
-    }
-    trees.push_back(std::move(nodes));
-    columns.push_back(static_cast<std::uint32_t>(reader.tree_info[t]));
+  for (std::int64_t c : reader.tree_info) {
+    if (c < 0 || static_cast<std::size_t>(c) >= K) return;
+    columns.push_back(static_cast<std::uint32_t>(c));
   }
+  std::vector<std::vector<GbtNode>> trees = std::move(reader.nodes);
   scorer_ = TreeScorer(trees, std::move(columns), K);
   init_.assign(K, reader.base_score);
   compiled_ = true;
@@ -406,7 +427,7 @@ Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) con
   const std::size_t n = x.rows(), k = classes_.size();
   Matrix out(n, n_classes_, 0.0f);
   if (n == 0) return out;
-  if (!booster_) {
+  if (model_bytes_.empty()) {
     for (std::size_t i = 0; i < n; ++i) out(i, static_cast<std::size_t>(classes_[0])) = 1.0f;
     return out;
   }
@@ -415,6 +436,13 @@ Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) con
       fmt::format(R"({{"data": [{}, true], "shape": [{}, {}], "typestr": "<f4", "version": 3}})",
                   reinterpret_cast<std::uintptr_t>(x.data()), n, x.cols());
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!booster_) {
+    Booster booster = make_booster({});
+    check(XGBoosterLoadModelFromBuffer(booster.get(), model_bytes_.data(), model_bytes_.size()),
+          "loading the model");
+    booster_ = std::move(booster);
+    threads_ = 0;
+  }
   set_threads(ctx.threads);
   const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0,)"
                        R"( "strict_shape": true, "missing": NaN, "cache_id": 0})";
@@ -433,15 +461,7 @@ Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) con
 
 void XgbClassifier::save(const std::filesystem::path& path) const {
   DB_CHECK(!classes_.empty(), "xgb: save called before fit or load");
-  std::vector<char> bytes;
-  if (booster_) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    bst_ulong len = 0;
-    const char* data = nullptr;
-    check(XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "ubj"})", &len, &data),
-          "serializing the booster");
-    bytes.assign(data, data + len);
-  }
+  const std::vector<char>& bytes = model_bytes_;
   AtomicFile file(path);
   BinaryWriter w(file.stream());
   w.header(kModelFileMagic, 1);
@@ -498,13 +518,16 @@ std::unique_ptr<XgbClassifier> XgbClassifier::load(const std::filesystem::path& 
         return c >= 0 && static_cast<std::size_t>(c) < model->n_classes_;
       });
   if (!consistent) fail({path.string(), 0, ""}, "xgb model file is inconsistent (corrupt?)");
-  if (!bytes.empty()) {
+  model->model_bytes_ = std::move(bytes);
+  model->compile();
+  if (!model->compiled_ && !model->model_bytes_.empty()) {
+    // XGBoost predicts everything: load it now (and check that it reads the model).
     Booster booster = make_booster({});
-    if (XGBoosterLoadModelFromBuffer(booster.get(), bytes.data(), bytes.size()) != 0)
+    if (XGBoosterLoadModelFromBuffer(booster.get(), model->model_bytes_.data(),
+                                     model->model_bytes_.size()) != 0)
       fail({path.string(), 0, ""}, "XGBoost cannot read the model: " + last_error());
     model->booster_ = std::move(booster);
   }
-  model->compile();
   return model;
 }
 

@@ -82,7 +82,12 @@ class XgbClassifier final : public Classifier {
   std::size_t n_features_ = 0;         // feature columns seen in training
   std::vector<std::int32_t> classes_;  // global ids of the classes seen in training
   int rounds_ = 0;
-  std::unique_ptr<void, BoosterDeleter> booster_;  // null when a single class was seen
+  // XGBoost's model (UBJSON): what save() writes, what compile() reads, and where the booster is
+  // loaded from when needed (empty when a single class was seen).
+  std::vector<char> model_bytes_;
+  // The booster: kept only while prediction may need it (not compiled), else loaded on the
+  // first batch holding a NaN. Null when a single class was seen.
+  mutable std::unique_ptr<void, BoosterDeleter> booster_;
   mutable std::mutex mutex_;  // XGBoost's prediction buffer belongs to the booster
   mutable int threads_ = 0;   // nthread last set on the booster
 
