@@ -174,18 +174,26 @@ void TreeScorer::add_scores(const float* x, std::size_t ld, std::size_t rows, do
       // Sixteen rows in lockstep: sixteen independent chains of dependent loads per level (8:
       // 1.3× slower on banking77 xgb, 32: spills and 1.6× slower).
       constexpr std::size_t kLanes = 16;
-      for (std::size_t i0 = 0; i0 < rows; i0 += kLanes) {
+      std::size_t i0 = 0;
+      for (; i0 + kLanes <= rows; i0 += kLanes) {
         const float* row[kLanes];
         std::size_t pos[kLanes];
         for (std::size_t j = 0; j < kLanes; ++j) {
-          row[j] = x + std::min(i0 + j, rows - 1) * ld;
+          row[j] = x + (i0 + j) * ld;
           pos[j] = 0;
         }
         for (int d = 0; d < depth; ++d)
           for (std::size_t j = 0; j < kLanes; ++j)
             pos[j] = 2 * pos[j] + 1 + static_cast<std::size_t>(!(row[j][f[pos[j]]] <= thr[pos[j]]));
-        for (std::size_t j = 0; j < kLanes && i0 + j < rows; ++j)
-          s[(i0 + j) * K + c] += leaf[pos[j] - inner];
+        for (std::size_t j = 0; j < kLanes; ++j) s[(i0 + j) * K + c] += leaf[pos[j] - inner];
+      }
+      // The last rows (fewer than a lockstep group: a single query, say) one at a time.
+      for (; i0 < rows; ++i0) {
+        const float* row = x + i0 * ld;
+        std::size_t pos = 0;
+        for (int d = 0; d < depth; ++d)
+          pos = 2 * pos + 1 + static_cast<std::size_t>(!(row[f[pos]] <= thr[pos]));
+        s[i0 * K + c] += leaf[pos - inner];
       }
     }
     return;
