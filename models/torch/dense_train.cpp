@@ -430,16 +430,14 @@ class CpuTrainer {
       monitored = s / static_cast<double>(xv_.rows());
       report_.val_loss.push_back(monitored);
     }
-    no_improvement_ = monitored > best_loss_ - o_.tol ? no_improvement_ + 1 : 0;
-    if (monitored < best_loss_) {
-      best_loss_ = monitored;
+    if (monitor_.record(monitored)) {
       report_.best_epoch = epoch;
       if (has_val) {
         best_.resize(layers_.size());
         for (std::size_t l = 0; l < layers_.size(); ++l) best_[l] = layers_[l].p;
       }
     }
-    if (no_improvement_ > o_.patience) {
+    if (monitor_.stop()) {
       report_.stopped_early = epoch < o_.max_epochs;
       stop_ = true;
     }
@@ -463,8 +461,8 @@ class CpuTrainer {
   std::unique_ptr<SpinBarrier> barrier_;
 
   // Written by thread 0 between barriers.
-  double ce_sum_ = 0.0, total_ = 0.0, best_loss_ = std::numeric_limits<double>::infinity();
-  int no_improvement_ = 0;
+  double ce_sum_ = 0.0, total_ = 0.0;
+  EpochMonitor monitor_{o_};
   bool stop_ = false, diverged_ = false;
   std::vector<std::vector<float>> best_;
   AdamReport report_;

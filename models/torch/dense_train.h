@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "core/data/matrix.h"
@@ -42,6 +43,28 @@ struct AdamReport {
   bool stopped_early = false;      // stopped before max_epochs
   std::vector<double> train_loss;  // per epoch: the objective, averaged over the epoch's batches
   std::vector<double> val_loss;    // per epoch: validation cross-entropy (empty without val)
+};
+
+// The stopping rule above, shared by both implementations: scikit-learn's
+// _update_no_improvement_count over the epochs' monitored losses.
+class EpochMonitor {
+ public:
+  explicit EpochMonitor(const AdamOptions& o) : tol_(o.tol), patience_(o.patience) {}
+  // Records an epoch's monitored loss; true when it is the lowest so far.
+  bool record(double monitored) {
+    no_improvement_ = monitored > best_ - tol_ ? no_improvement_ + 1 : 0;
+    if (!(monitored < best_)) return false;
+    best_ = monitored;
+    return true;
+  }
+  // More than `patience` epochs in a row without improving by tol.
+  bool stop() const { return no_improvement_ > patience_; }
+
+ private:
+  double tol_;
+  int patience_;
+  double best_ = std::numeric_limits<double>::infinity();
+  int no_improvement_ = 0;
 };
 
 // A network's parameters on the host, layer by layer (input layer first).

@@ -43,8 +43,8 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
   n_classes_ = train.n_classes();
   epochs_run_ = best_epoch_ = 0;
   const bool adam = params_.solver == LogRegSolver::kAdam;
-  if (!device.is_cuda()) {
-    // The CPU: no LibTorch in the loop (dense_train.h, core/util/lbfgs.h).
+  if (!device.is_cuda() || adam) {
+    // No LibTorch in the loop (dense_train.h, core/util/lbfgs.h), except Adam on CUDA.
     torch_util::HostTrainingData data =
         torch_util::host_training_data(train, adam ? val : nullptr, params_.standardize, "logreg");
     classes_ = data.classes;
@@ -55,9 +55,13 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
       torch_util::DenseWeights net = torch_util::initial_weights(
           d, {}, k, torch_util::Activation::kRelu, torch_util::Init::kZeros, ctx.seed);
       if (k > 1) {
+        const torch_util::Activation none = torch_util::Activation::kRelu;  // no hidden layer
         const torch_util::AdamReport report =
-            torch_util::train_adam_cpu(net, torch_util::Activation::kRelu, data.x, data.y,
-                                       data.x_val, data.y_val, adam_options(n, ctx), ctx.threads);
+            device.is_cuda()
+                ? torch_util::train_adam_libtorch(net, none, data.x, data.y, data.x_val, data.y_val,
+                                                  adam_options(n, ctx), ctx)
+                : torch_util::train_adam_cpu(net, none, data.x, data.y, data.x_val, data.y_val,
+                                             adam_options(n, ctx), ctx.threads);
         epochs_run_ = report.epochs;
         best_epoch_ = report.best_epoch;
       }
@@ -81,7 +85,7 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
     return;
   }
 
-  // CUDA: LibTorch, the training data moved to the device once.
+  // L-BFGS on CUDA: LibTorch, the training data moved to the device once.
   torch_util::apply(ctx);
   torch_util::TrainingTensors data = torch_util::training_tensors(
       train, params_.standardize, device, params_.batch_rows, "logreg");
@@ -91,37 +95,6 @@ void TorchLogReg::fit(const Dataset& train, const Dataset* val, const Context& c
   const std::size_t n = train.size(), d = train.features.cols();
   const int64_t k = static_cast<int64_t>(classes_.size());
   torch::Tensor x = data.x, y = data.y;
-  if (adam) {
-    torch_util::DenseNet net(static_cast<int64_t>(d), std::vector<int64_t>{}, k,
-                             torch_util::Activation::kRelu);
-    torch_util::initialize(net, torch_util::Init::kZeros, ctx.seed);
-    net->to(device);
-    torch::Tensor xv, yv;
-    if (val != nullptr && val->size() > 0) {
-      DB_CHECK(val->features.cols() == d, "logreg: validation features have {} columns, not {}",
-               val->features.cols(), d);
-      torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
-      if (!known.rows.empty()) {
-        Matrix rows = gather_rows(val->features, known.rows);
-        xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
-        yv = torch::from_blob(known.index.data(), {static_cast<int64_t>(known.index.size())},
-                              torch::kInt64)
-                 .to(device)
-                 .clone();
-      }
-    }
-    if (k > 1) {
-      torch_util::AdamReport report =
-          torch_util::train_adam(net, x, y, xv, yv, adam_options(n, ctx));
-      epochs_run_ = report.epochs;
-      best_epoch_ = report.best_epoch;
-    }
-    weight_ = torch_util::to_matrix(net->layers[0]->weight.detach());
-    bias_ = torch_util::to_vector(net->layers[0]->bias.detach());
-    make_inference();
-    return;
-  }
-
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   torch::Tensor w = torch::zeros({k, static_cast<int64_t>(d)}, opts).requires_grad_(true);
   torch::Tensor b = torch::zeros({k}, opts).requires_grad_(true);

@@ -91,46 +91,19 @@ void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx)
   torch_util::AdamReport report;
   torch_util::DenseWeights w;
 
-  if (!device.is_cuda()) {
-    // The CPU trainer (dense_train.h): no LibTorch in the loop.
-    torch_util::HostTrainingData data =
-        torch_util::host_training_data(train, val, params_.standardize, name_);
-    classes_ = data.classes;
-    mean_ = data.mean;
-    scale_ = data.scale;
-    w = torch_util::initial_weights(d, hidden, classes_.size(), activation,
-                                    torch_util::Init::kGlorot, init_seed);
-    if (classes_.size() > 1)
-      report = torch_util::train_adam_cpu(w, activation, data.x, data.y, data.x_val, data.y_val, o,
-                                          ctx.threads);
-  } else {
-    torch_util::apply(ctx);
-    torch_util::TrainingTensors data =
-        torch_util::training_tensors(train, params_.standardize, device, params_.batch_rows, name_);
-    classes_ = data.classes;
-    mean_ = data.mean;
-    scale_ = data.scale;
-    const auto k = static_cast<std::int64_t>(classes_.size());
-    torch::Tensor xv, yv;
-    if (val != nullptr && val->size() > 0) {
-      DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", name_,
-               val->features.cols(), d);
-      torch_util::KnownRows known = torch_util::known_rows(val->teacher, classes_);
-      if (!known.rows.empty()) {
-        Matrix rows = gather_rows(val->features, known.rows);
-        xv = torch_util::standardized_on(rows, mean_, scale_, device, params_.batch_rows);
-        yv = torch::from_blob(known.index.data(), {static_cast<std::int64_t>(known.index.size())},
-                              torch::kInt64)
-                 .to(device)
-                 .clone();
-      }
-    }
-    std::vector<std::int64_t> widths(hidden.begin(), hidden.end());
-    torch_util::DenseNet net(static_cast<std::int64_t>(d), widths, k, activation);
-    torch_util::initialize(net, torch_util::Init::kGlorot, init_seed);
-    net->to(device);
-    if (k > 1) report = torch_util::train_adam(net, data.x, data.y, xv, yv, o);
-    w = torch_util::weights_of(net);
+  torch_util::HostTrainingData data =
+      torch_util::host_training_data(train, val, params_.standardize, name_);
+  classes_ = data.classes;
+  mean_ = data.mean;
+  scale_ = data.scale;
+  w = torch_util::initial_weights(d, hidden, classes_.size(), activation, torch_util::Init::kGlorot,
+                                  init_seed);
+  if (classes_.size() > 1) {
+    // The CPU trainer (dense_train.h, no LibTorch in the loop), or LibTorch autograd on CUDA.
+    report = device.is_cuda() ? torch_util::train_adam_libtorch(w, activation, data.x, data.y,
+                                                                data.x_val, data.y_val, o, ctx)
+                              : torch_util::train_adam_cpu(w, activation, data.x, data.y,
+                                                           data.x_val, data.y_val, o, ctx.threads);
   }
   epochs_run_ = report.epochs;
   best_epoch_ = report.best_epoch;

@@ -299,8 +299,7 @@ AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor
   std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
   std::iota(perm.begin(), perm.end(), std::int64_t{0});
   std::vector<torch::Tensor> best_params;
-  double best = std::numeric_limits<double>::infinity();
-  int no_improvement = 0;
+  EpochMonitor monitor(o);
 
   // A minibatch step is many small kernels (see threads_for_work); the validation loss, over
   // large chunks, may still use every thread.
@@ -344,17 +343,14 @@ AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor
       monitored = mean_cross_entropy(net, x_val, y_val, o.eval_chunk);
       report.val_loss.push_back(monitored);
     }
-    // scikit-learn's _update_no_improvement_count.
-    no_improvement = monitored > best - o.tol ? no_improvement + 1 : 0;
-    if (monitored < best) {
-      best = monitored;
+    if (monitor.record(monitored)) {
       report.best_epoch = epoch;
       if (has_val) {
         best_params.clear();
         for (const auto& p : net->parameters()) best_params.push_back(p.detach().clone());
       }
     }
-    if (no_improvement > o.patience) {
+    if (monitor.stop()) {
       report.stopped_early = epoch < o.max_epochs;
       break;
     }
@@ -395,12 +391,13 @@ AdamReport train_adam_libtorch(DenseWeights& w, Activation activation, MatrixVie
         .to(device)
         .clone();
   };
+  // The data go to the device once (on the CPU, train_adam reads the host buffers in place).
   torch::Tensor xv, yv;
   if (x_val.rows() > 0) {
-    xv = view_of(x_val).to(device).clone();
+    xv = view_of(x_val).to(device);
     yv = labels(y_val);
   }
-  AdamReport report = train_adam(net, view_of(x).to(device).clone(), labels(y), xv, yv, options);
+  AdamReport report = train_adam(net, view_of(x).to(device), labels(y), xv, yv, options);
   w = weights_of(net);
   return report;
 }
