@@ -16,6 +16,7 @@
 #include "core/util/binary_io.h"
 #include "core/util/error.h"
 #include "models/registry.h"
+#include "models/torch/device_policy.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -218,7 +219,11 @@ RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const Ro
              "\n";
     return result;
   }
-  const Routed r = route(policy.stages, x, ctx);
+  // On CUDA the whole policy runs on the device when every part has a device form (one copy of
+  // the rows there, one of the decisions back); else stage by stage.
+  const Routed r = ctx.device == Device::kCuda && DevicePolicy::unsupported(policy.stages).empty()
+                       ? DevicePolicy(policy.stages, ctx).route(x)
+                       : route(policy.stages, x, ctx);
   for (std::size_t i = 0; i < x.rows(); ++i) {
     const bool handled = r.stage[i] >= 0;
     nlohmann::json line = {

@@ -47,7 +47,9 @@ struct RouteOptions {
 
 // Reads FILE (JSONL traces without teacher, CSV with a text column, or .npy features), routes
 // every row and returns one JSON line per row: {"id", "label" (null when deferred), "decision"
-// ("handled" | "deferred"), "accept_score", "stage" (1-based, null when deferred)}.
+// ("handled" | "deferred"), "accept_score", "stage" (1-based, null when deferred)}. On a CUDA
+// context the whole policy runs on the GPU (models/torch/device_policy.h) when every model in it
+// has a device form.
 struct RoutedFile {
   std::string lines;        // one JSON line per input row
   std::size_t rows = 0;     // input rows

@@ -14,6 +14,8 @@
 
 namespace deferbench {
 
+class DeviceModel;  // models/device_model.h
+
 class Classifier {
  public:
   virtual ~Classifier() = default;
@@ -24,6 +26,11 @@ class Classifier {
   virtual void save(const std::filesystem::path& path) const = 0;
   virtual std::string_view name() const = 0;
   virtual std::size_t n_classes() const = 0;
+
+  // The model's prediction as tensor operations, for a policy routed whole on a device
+  // (models/torch/device_policy.h); null when the model has no such form. The form holds what it
+  // needs (the model may be destroyed first) and caches its tensors per device.
+  virtual std::shared_ptr<const DeviceModel> device_model() const { return nullptr; }
 
   // argmax of predict_proba (ties: the lowest id).
   std::vector<LabelId> predict(MatrixView x, const Context& ctx) const;

@@ -14,7 +14,12 @@
 //    per thread, whatever the batch size;
 //  - on CUDA the weights are moved to the device once and kept; chunks of `chunk_rows` rows go
 //    over through pinned host memory and through LibTorch, each layer written into buffers
-//    reused across chunks.
+//    reused across chunks;
+//  - Precision::kBFloat16 (dense_kernels.h) rounds the input, the weights and every layer's
+//    output to bfloat16 and accumulates in float: LibTorch's bf16 kernels on a device, the same
+//    rounding emulated with the float kernels on the CPU;
+//  - dense_device_model() gives the network as a device form (models/device_model.h) for a
+//    policy routed whole on a device.
 // Inference never reseeds anything. Thread-safe: concurrent predict calls share the weights
 // (the device copies are made under a lock).
 #pragma once
@@ -27,6 +32,7 @@
 
 #include "core/data/matrix.h"
 #include "core/util/context.h"
+#include "models/device_model.h"
 #include "models/torch/dense_kernels.h"
 
 namespace deferbench::torch_util {
@@ -39,7 +45,7 @@ class DenseInference {
   DenseInference(const std::vector<Matrix>& weights, const std::vector<std::vector<float>>& biases,
                  Activation activation, const std::vector<float>& mean,
                  const std::vector<float>& scale, std::vector<std::int32_t> classes,
-                 std::size_t n_classes);
+                 std::size_t n_classes, Precision precision = Precision::kFloat32);
   ~DenseInference();
   DenseInference(const DenseInference&) = delete;
   DenseInference& operator=(const DenseInference&) = delete;
@@ -48,12 +54,18 @@ class DenseInference {
   Matrix predict_proba(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
 
   std::size_t inputs() const { return inputs_; }
+  std::size_t n_classes() const { return n_classes_; }
+  Precision precision() const { return precision_; }
+  Activation activation() const { return activation_; }
+  const std::vector<std::int32_t>& classes() const { return classes_; }
+
+  // The layers as LibTorch tensors on one device, in the inference's precision (defined in the
+  // implementation): made on first use and kept.
+  struct DeviceWeights;
+  const DeviceWeights& on_device(int device_index) const;  // −1: CPU (float: views, no copy)
 
  private:
   void predict_cpu(MatrixView x, Matrix& out, int threads) const;
-
-  struct DeviceWeights;  // the layers as LibTorch tensors on one device
-  const DeviceWeights& on_device(int device_index) const;  // −1: CPU (views, no copy)
 
   std::vector<Matrix> weights_;  // folded: out × in per layer (the CUDA path's layout)
   std::vector<std::vector<float>> biases_;
@@ -64,9 +76,15 @@ class DenseInference {
   std::vector<std::int32_t> classes_;
   std::size_t n_classes_ = 0, inputs_ = 0;
   bool identity_ = false;  // classes_ == 0…n_classes−1
+  Precision precision_ = Precision::kFloat32;
 
   mutable std::mutex mu_;
   mutable std::vector<std::pair<int, std::unique_ptr<DeviceWeights>>> devices_;
 };
+
+// `inference` as a device form: rows × inputs() float → rows × n_classes() probabilities, on the
+// device of its input, in the inference's precision.
+std::shared_ptr<const DeviceModel> dense_device_model(
+    std::shared_ptr<const DenseInference> inference);
 
 }  // namespace deferbench::torch_util

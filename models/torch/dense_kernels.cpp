@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -9,6 +11,30 @@
 #include "core/util/simd.h"
 
 namespace deferbench::torch_util {
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::kFloat32;
+  if (name == "bf16") return Precision::kBFloat16;
+  DB_THROW("unknown precision '{}'; valid: bf16, fp32", name);
+}
+
+std::string precision_name(Precision p) {
+  return p == Precision::kBFloat16 ? "bf16" : "fp32";
+}
+
+float round_bf16(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu) != 0) return x;  // NaN
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even (overflow gives ±inf)
+  u &= 0xffff0000u;
+  std::memcpy(&x, &u, sizeof u);
+  return x;
+}
+
+void round_bf16(float* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) v[i] = round_bf16(v[i]);
+}
 
 Activation parse_activation(const std::string& name) {
   if (name == "relu") return Activation::kRelu;

@@ -18,6 +18,19 @@ enum class Activation { kRelu, kTanh, kLogistic };
 Activation parse_activation(const std::string& name);  // "relu", "tanh", "logistic"
 std::string activation_name(Activation a);
 
+// The arithmetic of inference. bf16: inputs, weights and every layer's output are rounded to
+// bfloat16 (round to nearest even), products accumulate in float and the softmax runs in float,
+// as a GPU's bf16 matrix units do; on the CPU the same rounding is emulated with float kernels,
+// so that its effect on predictions can be measured on any machine.
+enum class Precision { kFloat32, kBFloat16 };
+Precision parse_precision(const std::string& name);  // "fp32", "bf16"
+std::string precision_name(Precision p);
+
+// x rounded to the nearest bfloat16 (ties to even; NaN stays NaN), as a float.
+float round_bf16(float x);
+// round_bf16 on each of v[0 … n).
+void round_bf16(float* v, std::size_t n);
+
 // The padding of every layer's columns (two AVX2 vectors, one AVX-512 vector).
 inline constexpr std::size_t kColumnTile = 16;
 inline std::size_t padded_columns(std::size_t n) {

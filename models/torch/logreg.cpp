@@ -31,6 +31,7 @@ LogRegParams LogRegParams::from_yaml(const YAML::Node& node, const std::string& 
   p.batch_size = static_cast<int>(r.get_int("batch_size", p.batch_size, 1, 1 << 24));
   p.max_epochs = static_cast<int>(r.get_int("max_epochs", p.max_epochs, 1, 100000));
   p.patience = static_cast<int>(r.get_int("patience", p.patience, 0, 100000));
+  p.precision = r.get_choice("precision", p.precision, {"fp32", "bf16"});
   r.finish();
   return p;
 }
@@ -164,7 +165,13 @@ torch_util::AdamOptions TorchLogReg::adam_options(std::size_t n, const Context& 
 void TorchLogReg::make_inference() {
   infer_ = std::make_shared<const torch_util::DenseInference>(
       std::vector<Matrix>{weight_}, std::vector<std::vector<float>>{bias_},
-      torch_util::Activation::kRelu, mean_, scale_, classes_, n_classes_);
+      torch_util::Activation::kRelu, mean_, scale_, classes_, n_classes_,
+      torch_util::parse_precision(params_.precision));
+}
+
+std::shared_ptr<const DeviceModel> TorchLogReg::device_model() const {
+  DB_CHECK(infer_, "logreg: device_model called before fit or load");
+  return torch_util::dense_device_model(infer_);
 }
 
 Matrix TorchLogReg::predict_proba(MatrixView x, const Context& ctx) const {
@@ -196,6 +203,7 @@ void TorchLogReg::save(const std::filesystem::path& path) const {
   w.pod(params_.batch_size);
   w.pod(params_.max_epochs);
   w.pod(params_.patience);
+  w.string(params_.precision);
   file.commit();
 }
 
@@ -226,6 +234,9 @@ std::unique_ptr<TorchLogReg> TorchLogReg::load(const std::filesystem::path& path
     model->params_.max_epochs = r.pod<int>();
     model->params_.patience = r.pod<int>();
   }
+  if (in.peek() != std::char_traits<char>::eof()) model->params_.precision = r.string();
+  if (model->params_.precision != "fp32" && model->params_.precision != "bf16")
+    fail({path.string(), 0, "precision"}, "expected fp32 or bf16, got " + model->params_.precision);
   if (model->weight_.rows() != model->classes_.size() ||
       model->weight_.cols() != model->mean_.size() || model->bias_.size() != model->classes_.size())
     fail({path.string(), 0, ""}, "logreg model file is inconsistent (corrupt?)");

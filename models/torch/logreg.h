@@ -46,10 +46,11 @@ struct LogRegParams {
   int batch_size = 200;     // adam: rows per minibatch (capped at the training set's size)
   int max_epochs = 100;     // adam: epochs at most
   int patience = 10;        // adam: stop after more than this many epochs without improvement
+  std::string precision = "fp32";  // inference arithmetic: fp32 or bf16 (training stays fp32)
 
   // Keys: name, C (1e-6…1e6), solver (lbfgs, adam), max_iter (1…100000), tol (0…1),
   // standardize, batch_rows, lr (1e-6…10), batch_size (1…2^24), max_epochs (1…100000),
-  // patience (0…100000).
+  // patience (0…100000), precision (fp32, bf16).
   static LogRegParams from_yaml(const YAML::Node& node, const std::string& path);
 };
 
@@ -76,6 +77,8 @@ class TorchLogReg final : public Classifier {
   const std::vector<float>& bias() const { return bias_; }
   const std::vector<float>& mean() const { return mean_; }
   const std::vector<float>& scale() const { return scale_; }
+
+  std::shared_ptr<const DeviceModel> device_model() const override;
 
  private:
   LogRegParams params_;

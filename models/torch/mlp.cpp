@@ -59,6 +59,7 @@ MlpParams MlpParams::from_yaml(const YAML::Node& node, const std::string& path,
   p.tol = r.get_double("tol", p.tol, 0.0, 1.0);
   p.standardize = r.get_bool("standardize", p.standardize);
   p.batch_rows = static_cast<int>(r.get_int("batch_rows", p.batch_rows, 1, 1 << 24));
+  p.precision = r.get_choice("precision", p.precision, {"fp32", "bf16"});
   r.finish();
   return p;
 }
@@ -118,7 +119,12 @@ void TorchMlp::fit(const Dataset& train, const Dataset* val, const Context& ctx)
 void TorchMlp::make_inference() {
   infer_ = std::make_shared<const torch_util::DenseInference>(
       weights_, biases_, torch_util::parse_activation(params_.activation), mean_, scale_, classes_,
-      n_classes_);
+      n_classes_, torch_util::parse_precision(params_.precision));
+}
+
+std::shared_ptr<const DeviceModel> TorchMlp::device_model() const {
+  DB_CHECK(infer_, "{}: device_model called before fit or load", name_);
+  return torch_util::dense_device_model(infer_);
 }
 
 Matrix TorchMlp::predict_proba(MatrixView x, const Context& ctx) const {
@@ -154,6 +160,8 @@ void TorchMlp::save(const std::filesystem::path& path) const {
     w.matrix(weights_[i]);
     w.vector(biases_[i]);
   }
+  // Appended after the fitted model (files written before it end above: fp32).
+  w.string(params_.precision);
   file.commit();
 }
 
@@ -193,6 +201,7 @@ std::unique_ptr<TorchMlp> TorchMlp::load(const std::filesystem::path& path) {
     model->weights_.push_back(r.matrix());
     model->biases_.push_back(r.vector<float>());
   }
+  if (in.peek() != std::char_traits<char>::eof()) model->params_.precision = r.string();
   // Shapes chain: d → hidden... → classes.
   std::size_t prev = model->mean_.size();
   bool ok = model->scale_.size() == prev && !model->classes_.empty() &&
@@ -207,6 +216,8 @@ std::unique_ptr<TorchMlp> TorchMlp::load(const std::filesystem::path& path) {
   }
   if (!ok) fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
   torch_util::parse_activation(p.activation);
+  if (model->params_.precision != "fp32" && model->params_.precision != "bf16")
+    fail({path.string(), 0, "precision"}, "expected fp32 or bf16, got " + model->params_.precision);
   model->make_inference();
   return model;
 }

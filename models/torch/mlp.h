@@ -13,7 +13,8 @@
 // On the CPU the fit runs the trainer of dense_train.h (fused forward / backward / Adam kernels,
 // no LibTorch, the weights independent of the thread count); on CUDA it runs LibTorch autograd
 // with the training data moved to the device once per fit. Both start from the same weights and
-// draw the same minibatches. Inference: dense_inference.h (CUDA: chunks of batch_rows rows).
+// draw the same minibatches. Inference: dense_inference.h (CUDA: chunks of batch_rows rows;
+// precision: bf16 runs it in bfloat16, emulated on the CPU).
 #pragma once
 
 #include <cstdint>
@@ -42,11 +43,12 @@ struct MlpParams {
   double tol = 1e-4;                // the improvement an epoch needs to count
   bool standardize = false;         // true: learn mean / std on train
   int batch_rows = 65536;           // rows per chunk for the validation loss and inference
+  std::string precision = "fp32";   // inference arithmetic: fp32 or bf16 (training stays fp32)
 
   // Keys: name, hidden (list of 1…65536; [] allowed), activation, alpha (0…1e3),
   // lr (1e-6…10), batch_size (1…2^24), max_epochs (1…100000), patience (0…100000), tol (0…1),
-  // standardize, batch_rows (1…2^24). `defaults` supplies what is absent (the registered name's
-  // hidden sizes).
+  // standardize, batch_rows (1…2^24), precision (fp32, bf16). `defaults` supplies what is absent
+  // (the registered name's hidden sizes).
   static MlpParams from_yaml(const YAML::Node& node, const std::string& path,
                              const MlpParams& defaults);
 };
@@ -77,6 +79,8 @@ class TorchMlp final : public Classifier {
   // Layer weights (out × in) and biases, input layer first.
   const std::vector<Matrix>& weights() const { return weights_; }
   const std::vector<std::vector<float>>& biases() const { return biases_; }
+
+  std::shared_ptr<const DeviceModel> device_model() const override;
 
  private:
   std::string name_;

@@ -10,6 +10,7 @@
 #include "core/util/error.h"
 #include "core/util/random.h"
 #include "models/device.h"
+#include "models/torch/device_model_impl.h"
 
 namespace deferbench::torch_util {
 
@@ -35,6 +36,20 @@ torch::Device device_of(const Context& ctx) {
 void apply(const Context& ctx) {
   if (torch::get_num_threads() != ctx.threads) torch::set_num_threads(ctx.threads);
   torch::manual_seed(ctx.seed);
+}
+
+torch::Tensor to_global_columns(const torch::Tensor& p, const std::vector<std::int32_t>& classes,
+                                std::size_t n_classes) {
+  DB_ASSERT(p.dim() == 2 && static_cast<std::size_t>(p.size(1)) == classes.size());
+  bool identity = classes.size() == n_classes;
+  for (std::size_t c = 0; identity && c < classes.size(); ++c)
+    identity = classes[c] == static_cast<std::int32_t>(c);
+  if (identity) return p;
+  const torch::Tensor index =
+      torch::tensor(std::vector<std::int64_t>(classes.begin(), classes.end()), torch::kInt64)
+          .to(p.device());
+  return torch::zeros({p.size(0), static_cast<std::int64_t>(n_classes)}, p.options())
+      .index_copy_(1, index, p);
 }
 
 torch::Tensor view_of(MatrixView m) {

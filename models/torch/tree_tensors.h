@@ -8,7 +8,8 @@
 // ensemble's depth every pair sits on its leaf. The leaves' rows are then added tree by tree, in
 // tree order and in the CPU path's precision (float for forests, double for boosting), so the
 // sums equal the CPU's bit for bit; what follows (scaling, softmax, the global label space) stays
-// on the host, as on the CPU.
+// on the host, as on the CPU. tree_device_model() adds that last part on the device, for a
+// policy routed whole there (models/device_model.h).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 
 #include "core/data/matrix.h"
 #include "core/util/context.h"
+#include "models/device_model.h"
 
 namespace deferbench::torch_util {
 
@@ -47,12 +49,28 @@ class TensorTrees {
 
   const FlatTrees& trees() const { return trees_; }
 
- private:
-  FlatTrees trees_;
+  // The ensemble as LibTorch tensors on one device (defined in the implementation): made on
+  // first use and kept.
   struct DeviceArrays;
   const DeviceArrays& on_device(int device_index) const;  // −1: the CPU
+
+ private:
+  FlatTrees trees_;
   mutable std::mutex mu_;
   mutable std::vector<std::pair<int, std::unique_ptr<DeviceArrays>>> devices_;
 };
+
+// How a tree ensemble's sums become probabilities.
+enum class TreeLink {
+  kMean,     // forests: the float sums × (1 / trees), as a float product
+  kSoftmax,  // boosting: softmax of the double sums, rounded to float
+};
+
+// `trees` as a device form: rows × inputs float → rows × n_classes probabilities on the device
+// of its input; column c of the sums is global class classes[c].
+std::shared_ptr<const DeviceModel> tree_device_model(std::shared_ptr<const TensorTrees> trees,
+                                                     TreeLink link,
+                                                     std::vector<std::int32_t> classes,
+                                                     std::size_t n_classes, std::size_t inputs);
 
 }  // namespace deferbench::torch_util

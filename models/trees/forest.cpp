@@ -70,7 +70,7 @@ ForestParams ForestParams::from_yaml(std::string_view model, const YAML::Node& n
 
 struct TreeEnsemble::Tensors {
   std::mutex mu;
-  std::unique_ptr<torch_util::TensorTrees> trees;
+  std::shared_ptr<const torch_util::TensorTrees> trees;
 };
 
 TreeEnsemble::~TreeEnsemble() = default;
@@ -90,6 +90,7 @@ void TreeEnsemble::fit(const Dataset& train, const Dataset* /*val*/, const Conte
   params_.tree.max_features.resolve(d);  // throws now (not inside a parallel loop) if too many
   n_classes_ = train.n_classes();
   n_features_ = d;
+  tensors_ = std::make_shared<Tensors>();  // a tensor form of earlier trees is stale
 
   // Train over the classes present only; the others get probability zero at prediction.
   classes_ = train.teacher;
@@ -122,43 +123,51 @@ void TreeEnsemble::fit(const Dataset& train, const Dataset* /*val*/, const Conte
   }
 }
 
+std::shared_ptr<const torch_util::TensorTrees> TreeEnsemble::tensor_trees() const {
+  DB_CHECK(!trees_.empty(), "{}: used before fit or load", model_);
+  std::lock_guard<std::mutex> lock(tensors_->mu);
+  if (!tensors_->trees) {
+    // Every tree's nodes with global ids; a leaf's row is its class distribution.
+    const std::size_t k = classes_.size();
+    torch_util::FlatTrees f;
+    f.k = k;
+    std::int32_t leaves = 0;
+    for (const DecisionTree& tree : trees_) {
+      const auto base = static_cast<std::int32_t>(f.feature.size());
+      f.roots.push_back(base);
+      f.depth = std::max(f.depth, tree.depth());
+      const std::int32_t first_leaf = leaves;
+      for (const DecisionTree::Node& node : tree.nodes()) {
+        f.feature.push_back(node.feature);
+        f.threshold.push_back(node.threshold);
+        f.left.push_back(node.feature < 0 ? first_leaf + node.left : base + node.left);
+        f.right.push_back(node.feature < 0 ? 0 : base + node.right);
+      }
+      for (std::size_t l = 0; l < tree.n_leaves(); ++l) {
+        std::vector<double> row(k, 0.0);
+        for (const auto& [cls, p] : tree.leaf_distribution(static_cast<std::int32_t>(l)))
+          row[static_cast<std::size_t>(cls)] = p;
+        f.leaves.insert(f.leaves.end(), row.begin(), row.end());
+        ++leaves;
+      }
+    }
+    tensors_->trees = std::make_shared<const torch_util::TensorTrees>(std::move(f));
+  }
+  return tensors_->trees;
+}
+
+std::shared_ptr<const DeviceModel> TreeEnsemble::device_model() const {
+  return torch_util::tree_device_model(tensor_trees(), torch_util::TreeLink::kMean, classes_,
+                                       n_classes_, n_features_);
+}
+
 Matrix TreeEnsemble::predict_proba_tensors(MatrixView x, const Context& ctx,
                                            std::int64_t chunk_rows) const {
   DB_CHECK(!trees_.empty(), "{}: predict_proba called before fit or load", model_);
   DB_CHECK(x.cols() == n_features_, "{}: expected {} feature columns, got {}", model_, n_features_,
            x.cols());
   const std::size_t k = classes_.size();
-  const torch_util::TensorTrees* tt = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(tensors_->mu);
-    if (!tensors_->trees) {
-      // Every tree's nodes with global ids; a leaf's row is its class distribution.
-      torch_util::FlatTrees f;
-      f.k = k;
-      std::int32_t leaves = 0;
-      for (const DecisionTree& tree : trees_) {
-        const auto base = static_cast<std::int32_t>(f.feature.size());
-        f.roots.push_back(base);
-        f.depth = std::max(f.depth, tree.depth());
-        const std::int32_t first_leaf = leaves;
-        for (const DecisionTree::Node& node : tree.nodes()) {
-          f.feature.push_back(node.feature);
-          f.threshold.push_back(node.threshold);
-          f.left.push_back(node.feature < 0 ? first_leaf + node.left : base + node.left);
-          f.right.push_back(node.feature < 0 ? 0 : base + node.right);
-        }
-        for (std::size_t l = 0; l < tree.n_leaves(); ++l) {
-          std::vector<double> row(k, 0.0);
-          for (const auto& [cls, p] : tree.leaf_distribution(static_cast<std::int32_t>(l)))
-            row[static_cast<std::size_t>(cls)] = p;
-          f.leaves.insert(f.leaves.end(), row.begin(), row.end());
-          ++leaves;
-        }
-      }
-      tensors_->trees = std::make_unique<torch_util::TensorTrees>(std::move(f));
-    }
-    tt = tensors_->trees.get();
-  }
+  const std::shared_ptr<const torch_util::TensorTrees> tt = tensor_trees();
   const std::vector<double> sums = tt->sum_leaves(x, ctx, chunk_rows);
   // As the CPU path: the float sums times 1/trees, into the global label space.
   const float scale = 1.0f / static_cast<float>(trees_.size());

@@ -21,6 +21,9 @@
 #include "models/trees/tree.h"
 
 namespace deferbench {
+namespace torch_util {
+class TensorTrees;
+}  // namespace torch_util
 
 struct ForestParams {
   TreeParams tree;
@@ -63,6 +66,8 @@ class TreeEnsemble final : public Classifier {
   // in chunks of chunk_rows rows: bit for bit the CPU walker's probabilities. predict_proba takes
   // this path when ctx's device resolves to CUDA.
   Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
+  // The same tensor form, ending on the device (models/device_model.h).
+  std::shared_ptr<const DeviceModel> device_model() const override;
 
  private:
   std::string model_;
@@ -73,6 +78,7 @@ class TreeEnsemble final : public Classifier {
   std::vector<DecisionTree> trees_;
   struct Tensors;  // the tensor form, built on first use
   std::shared_ptr<Tensors> tensors_;
+  std::shared_ptr<const torch_util::TensorTrees> tensor_trees() const;  // built on first use
 };
 
 }  // namespace deferbench

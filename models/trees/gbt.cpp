@@ -535,6 +535,12 @@ Matrix GbtClassifier::predict_proba_tensors(MatrixView x, const Context& ctx,
   return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, chunk_rows);
 }
 
+std::shared_ptr<const DeviceModel> GbtClassifier::device_model() const {
+  DB_CHECK(!classes_.empty(), "gbt: device_model called before fit or load");
+  return torch_util::tree_device_model(scorer_.tensor_trees(init_), torch_util::TreeLink::kSoftmax,
+                                       classes_, n_classes_, n_features_);
+}
+
 void GbtClassifier::save(const std::filesystem::path& path) const {
   AtomicFile file(path);
   BinaryWriter w(file.stream());

@@ -60,6 +60,8 @@ class GbtClassifier final : public Classifier {
   // in chunks of chunk_rows rows: bit for bit the CPU walker's probabilities. predict_proba takes
   // this path when ctx's device resolves to CUDA.
   Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
+  // The same tensor form, ending on the device (models/device_model.h).
+  std::shared_ptr<const DeviceModel> device_model() const override;
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return "gbt"; }
   std::size_t n_classes() const override { return n_classes_; }

@@ -55,77 +55,81 @@ void softmax_into(double* s, std::size_t K, const std::vector<std::int32_t>& cla
 struct TreeScorer::Tensors {
   std::mutex mu;
   std::vector<double> init;
-  std::unique_ptr<torch_util::TensorTrees> trees;
+  std::shared_ptr<const torch_util::TensorTrees> trees;
 };
+
+std::shared_ptr<const torch_util::TensorTrees> TreeScorer::tensor_trees(
+    const std::vector<double>& init) const {
+  const std::size_t K = k_;
+  DB_ASSERT(init.size() == K);
+  std::lock_guard<std::mutex> lock(tensors_->mu);
+  if (!tensors_->trees || tensors_->init != init) {
+    // Every tree's nodes with global ids; a leaf's row holds its value in its tree's column.
+    torch_util::FlatTrees f;
+    f.k = K;
+    f.double_sums = true;
+    f.init = init;
+    std::int32_t leaves = 0;
+    auto add_leaf = [&](std::size_t t, float value) {
+      f.feature.push_back(-1);
+      f.threshold.push_back(0.0f);
+      f.left.push_back(leaves++);
+      f.right.push_back(0);
+      std::vector<double> row(K, 0.0);
+      row[columns_[t]] = value;
+      f.leaves.insert(f.leaves.end(), row.begin(), row.end());
+    };
+    if (complete_depth_ <= kMaxCompleteDepth) {
+      // The complete trees: inner node p's children are 2p + 1 and 2p + 2 (leaves after the
+      // inner nodes), as the CPU walk steps through them.
+      const std::size_t inner = (std::size_t{1} << complete_depth_) - 1, n_leaves = inner + 1;
+      for (std::size_t t = 0; t < columns_.size(); ++t) {
+        const auto base = static_cast<std::int32_t>(f.feature.size());
+        f.roots.push_back(base);
+        for (std::size_t p = 0; p < inner; ++p) {
+          f.feature.push_back(complete_feature_[t * inner + p]);
+          f.threshold.push_back(complete_threshold_[t * inner + p]);
+          f.left.push_back(base + static_cast<std::int32_t>(2 * p + 1));
+          f.right.push_back(base + static_cast<std::int32_t>(2 * p + 2));
+        }
+        for (std::size_t j = 0; j < n_leaves; ++j) add_leaf(t, complete_leaf_[t * n_leaves + j]);
+      }
+      f.depth = complete_depth_;
+    } else {
+      for (std::size_t t = 0; t < columns_.size(); ++t) {
+        const std::size_t begin = offsets_[t];
+        const std::size_t end = t + 1 < offsets_.size() ? offsets_[t + 1] : flat_.size();
+        const auto base = static_cast<std::int32_t>(f.feature.size());
+        f.roots.push_back(base);
+        for (std::size_t i = begin; i < end; ++i) {
+          const GbtNode& node = flat_[i];
+          if (node.feature < 0) {
+            add_leaf(t, node.value);
+            continue;
+          }
+          f.feature.push_back(node.feature);
+          f.threshold.push_back(node.threshold);
+          f.left.push_back(base + node.left);
+          f.right.push_back(base + node.right);
+        }
+        const std::vector<GbtNode> tree(flat_.begin() + static_cast<std::ptrdiff_t>(begin),
+                                        flat_.begin() + static_cast<std::ptrdiff_t>(end));
+        f.depth = std::max(f.depth, tree_depth(tree, 0));
+      }
+    }
+    tensors_->trees = std::make_shared<const torch_util::TensorTrees>(std::move(f));
+    tensors_->init = init;
+  }
+  return tensors_->trees;
+}
 
 Matrix TreeScorer::predict_proba_tensors(MatrixView x, const std::vector<double>& init,
                                          const std::vector<std::int32_t>& classes,
                                          std::size_t n_classes, const Context& ctx,
                                          std::int64_t chunk_rows) const {
+  DB_ASSERT(classes.size() == k_);
+  const std::shared_ptr<const torch_util::TensorTrees> trees = tensor_trees(init);
   const std::size_t K = k_;
-  DB_ASSERT(init.size() == K && classes.size() == K);
-  const torch_util::TensorTrees* trees = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(tensors_->mu);
-    if (!tensors_->trees || tensors_->init != init) {
-      // Every tree's nodes with global ids; a leaf's row holds its value in its tree's column.
-      torch_util::FlatTrees f;
-      f.k = K;
-      f.double_sums = true;
-      f.init = init;
-      std::int32_t leaves = 0;
-      auto add_leaf = [&](std::size_t t, float value) {
-        f.feature.push_back(-1);
-        f.threshold.push_back(0.0f);
-        f.left.push_back(leaves++);
-        f.right.push_back(0);
-        std::vector<double> row(K, 0.0);
-        row[columns_[t]] = value;
-        f.leaves.insert(f.leaves.end(), row.begin(), row.end());
-      };
-      if (complete_depth_ <= kMaxCompleteDepth) {
-        // The complete trees: inner node p's children are 2p + 1 and 2p + 2 (leaves after the
-        // inner nodes), as the CPU walk steps through them.
-        const std::size_t inner = (std::size_t{1} << complete_depth_) - 1, n_leaves = inner + 1;
-        for (std::size_t t = 0; t < columns_.size(); ++t) {
-          const auto base = static_cast<std::int32_t>(f.feature.size());
-          f.roots.push_back(base);
-          for (std::size_t p = 0; p < inner; ++p) {
-            f.feature.push_back(complete_feature_[t * inner + p]);
-            f.threshold.push_back(complete_threshold_[t * inner + p]);
-            f.left.push_back(base + static_cast<std::int32_t>(2 * p + 1));
-            f.right.push_back(base + static_cast<std::int32_t>(2 * p + 2));
-          }
-          for (std::size_t j = 0; j < n_leaves; ++j) add_leaf(t, complete_leaf_[t * n_leaves + j]);
-        }
-        f.depth = complete_depth_;
-      } else {
-        for (std::size_t t = 0; t < columns_.size(); ++t) {
-          const std::size_t begin = offsets_[t];
-          const std::size_t end = t + 1 < offsets_.size() ? offsets_[t + 1] : flat_.size();
-          const auto base = static_cast<std::int32_t>(f.feature.size());
-          f.roots.push_back(base);
-          for (std::size_t i = begin; i < end; ++i) {
-            const GbtNode& node = flat_[i];
-            if (node.feature < 0) {
-              add_leaf(t, node.value);
-              continue;
-            }
-            f.feature.push_back(node.feature);
-            f.threshold.push_back(node.threshold);
-            f.left.push_back(base + node.left);
-            f.right.push_back(base + node.right);
-          }
-          const std::vector<GbtNode> tree(flat_.begin() + static_cast<std::ptrdiff_t>(begin),
-                                          flat_.begin() + static_cast<std::ptrdiff_t>(end));
-          f.depth = std::max(f.depth, tree_depth(tree, 0));
-        }
-      }
-      tensors_->trees = std::make_unique<torch_util::TensorTrees>(std::move(f));
-      tensors_->init = init;
-    }
-    trees = tensors_->trees.get();
-  }
   std::vector<double> s = trees->sum_leaves(x, ctx, chunk_rows);
   Matrix out(x.rows(), n_classes, 0.0f);
   for (std::size_t i = 0; i < x.rows(); ++i) softmax_into(&s[i * K], K, classes, out.row(i));

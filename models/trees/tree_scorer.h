@@ -64,6 +64,10 @@ class TreeScorer {
                                const std::vector<std::int32_t>& classes, std::size_t n_classes,
                                const Context& ctx, std::int64_t chunk_rows) const;
 
+  // The trees' tensor form with base scores `init`, built on first use (per init) and shared.
+  std::shared_ptr<const torch_util::TensorTrees> tensor_trees(
+      const std::vector<double>& init) const;
+
  private:
   std::size_t k_ = 0;
   std::vector<std::uint32_t> columns_;

@@ -407,6 +407,8 @@ Matrix XgbClassifier::predict_proba(MatrixView x, const Context& ctx) const {
     const float* v = x.data();
     bool nan = false;
     for (std::size_t i = 0; i < x.size(); ++i) nan |= v[i] != v[i];
+    if (!nan && ctx.device != Device::kCpu && resolve_device(ctx.device) == Device::kCuda)
+      return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, kTensorChunkRows);
     if (!nan)
       return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
   }
@@ -421,6 +423,13 @@ Matrix XgbClassifier::predict_proba_tensors(MatrixView x, const Context& ctx,
   DB_CHECK(x.cols() == n_features_, "xgb: expected {} feature columns, got {}", n_features_,
            x.cols());
   return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, chunk_rows);
+}
+
+std::shared_ptr<const DeviceModel> XgbClassifier::device_model() const {
+  DB_CHECK(!classes_.empty(), "xgb: device_model called before fit or load");
+  if (!compiled_) return nullptr;
+  return torch_util::tree_device_model(scorer_.tensor_trees(init_), torch_util::TreeLink::kSoftmax,
+                                       classes_, n_classes_, n_features_);
 }
 
 Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) const {

@@ -55,6 +55,10 @@ class XgbClassifier final : public Classifier {
   // in chunks of chunk_rows rows: bit for bit the CPU walker's probabilities. predict_proba takes
   // this path when ctx's device resolves to CUDA.
   Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
+  // The same tensor form, ending on the device (models/device_model.h); null when the booster is
+  // not compiled. Rows with NaN features go right at every split there (XGBoost learns a direction
+  // per split).
+  std::shared_ptr<const DeviceModel> device_model() const override;
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return "xgb"; }
   std::size_t n_classes() const override { return n_classes_; }

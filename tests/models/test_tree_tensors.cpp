@@ -77,7 +77,7 @@ TEST_P(TreeTensors, EveryTreeModelPredictsWhatItsCpuWalkerPredicts) {
     const Matrix x = probe_rows(*model, train.features.cols(), !xgb);
     const Matrix want = model->predict_proba(x, cpu);
     Matrix got;
-    for (std::int64_t chunk : {std::int64_t{64}, std::int64_t{1} << 20}) {
+    for (std::int64_t chunk : {std::int64_t{1}, std::int64_t{64}, std::int64_t{1} << 20}) {
       if (const auto* f = dynamic_cast<const TreeEnsemble*>(model.get()))
         got = f->predict_proba_tensors(x, here, chunk);
       else if (const auto* b = dynamic_cast<const GbtClassifier*>(model.get()))
