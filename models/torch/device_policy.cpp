@@ -262,20 +262,26 @@ torch::Tensor route_chunk(const std::vector<StageForm>& stages, const torch::Ten
     const torch::Tensor accept = sc.ge(thr).logical_and_(out.logical_not());
     const torch::Tensor pred32 = pred.to(torch::kInt32);
     const auto stage_id = static_cast<std::int32_t>(s);
-    torch::Tensor still = accept.logical_not();
-    if (s == 0) still.logical_and_(out.logical_not());  // guarded rows leave at stage 1
+    const bool last = s + 1 == stages.size();
+    torch::Tensor still;
+    if (!last) {
+      still = accept.logical_not();
+      if (s == 0) still.logical_and_(out.logical_not());  // guarded rows leave at stage 1
+    }
     if (!rows.defined()) {
       if (s == 0) first = pred32;
       score = sc;
       label = torch::where(accept, pred32, label);
       stage = torch::where(accept, torch::full_like(stage, stage_id), stage);
-      rows = torch::nonzero(still).squeeze(1);
+      // (The rows left for the next stage: the one synchronization of a stage, skipped after
+      // the last.)
+      if (!last) rows = torch::nonzero(still).squeeze(1);
     } else {
       score.index_copy_(0, rows, sc);
       const torch::Tensor taken = rows.masked_select(accept);
       label.index_copy_(0, taken, pred32.masked_select(accept));
       stage.index_fill_(0, taken, stage_id);
-      rows = rows.masked_select(still);
+      if (!last) rows = rows.masked_select(still);
     }
   }
   return torch::stack({label, stage, first, score.view(torch::kInt32)}, 1);

@@ -1,16 +1,30 @@
 #include "models/torch/tree_tensors.h"
 
+#include <string>
+#include <type_traits>
 #include <utility>
 
 #include "core/util/error.h"
 #include "models/torch/device_model_impl.h"
 #include "models/torch/torch_util.h"
+#include "models/torch/tree_walk.h"
+
+#if DEFERBENCH_TREE_KERNEL
+#include "models/torch/tree_kernel.h"
+#endif
 
 namespace deferbench::torch_util {
 
 struct TensorTrees::DeviceArrays {
   torch::Tensor feature, threshold, left, right, roots, leaves, init;
+  // The tree kernel's arrays (CUDA builds with the kernel, on a CUDA device): int32 nodes and
+  // the sparse leaves.
+  torch::Tensor feature32, left32, right32, roots32, leaf_begin, leaf_column, leaf_value;
 };
+
+bool TensorTrees::has_kernel() {
+  return DEFERBENCH_TREE_KERNEL != 0;
+}
 
 TensorTrees::TensorTrees(FlatTrees trees) : trees_(std::move(trees)) {
   const std::size_t n = trees_.feature.size();
@@ -18,6 +32,22 @@ TensorTrees::TensorTrees(FlatTrees trees) : trees_(std::move(trees)) {
   DB_ASSERT(!trees_.roots.empty() && trees_.k > 0 && trees_.leaves.size() % trees_.k == 0);
   if (trees_.init.empty()) trees_.init.assign(trees_.k, 0.0);
   DB_ASSERT(trees_.init.size() == trees_.k);
+  // The leaves as compressed rows of their non-zero contributions (adding a zero changes no sum).
+  const std::size_t k = trees_.k, leaves = trees_.leaves.size() / k;
+  sparse_.begin.push_back(0);
+  for (std::size_t l = 0; l < leaves; ++l) {
+    for (std::size_t c = 0; c < k; ++c) {
+      const double v = trees_.leaves[l * k + c];
+      if (v == 0.0) continue;
+      sparse_.column.push_back(static_cast<std::int32_t>(c));
+      if (trees_.double_sums)
+        sparse_.value_d.push_back(v);
+      else
+        sparse_.value_f.push_back(static_cast<float>(v));
+    }
+    sparse_.begin.push_back(static_cast<std::int32_t>(sparse_.column.size()));
+  }
+  for (double v : trees_.init) init_f_.push_back(static_cast<float>(v));
 }
 
 TensorTrees::~TensorTrees() = default;
@@ -51,8 +81,72 @@ const TensorTrees::DeviceArrays& TensorTrees::on_device(int device_index) const 
                 .to(a->leaves.scalar_type())
                 .to(device)
                 .clone();
+  if (has_kernel() && device.is_cuda()) {
+    auto ints32 = [&](const std::vector<std::int32_t>& v) {
+      return torch::from_blob(const_cast<std::int32_t*>(v.data()),
+                              {static_cast<std::int64_t>(v.size())}, torch::kInt32)
+          .to(device);
+    };
+    a->feature32 = ints32(trees_.feature);
+    a->left32 = ints32(trees_.left);
+    a->right32 = ints32(trees_.right);
+    a->roots32 = ints32(trees_.roots);
+    a->leaf_begin = ints32(sparse_.begin);
+    a->leaf_column =
+        sparse_.column.empty()
+            ? torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt32).device(device))
+            : ints32(sparse_.column);
+    a->leaf_value =
+        trees_.double_sums
+            ? torch::tensor(sparse_.value_d.empty() ? std::vector<double>{0.0} : sparse_.value_d,
+                            torch::kFloat64)
+                  .to(device)
+            : torch::tensor(sparse_.value_f.empty() ? std::vector<float>{0.0f} : sparse_.value_f,
+                            torch::kFloat32)
+                  .to(device);
+  }
   devices_.emplace_back(device_index, std::move(a));
   return *devices_.back().second;
+}
+
+namespace {
+
+// The walk arrays over host vectors or device tensors.
+template <class Acc>
+TreeWalkArrays<Acc> walk_arrays(const FlatTrees& t, const TensorTrees::SparseLeaves& s,
+                                const Acc* value, const Acc* init) {
+  TreeWalkArrays<Acc> a;
+  a.feature = t.feature.data();
+  a.threshold = t.threshold.data();
+  a.left = t.left.data();
+  a.right = t.right.data();
+  a.roots = t.roots.data();
+  a.leaf_begin = s.begin.data();
+  a.leaf_column = s.column.data();
+  a.leaf_value = value;
+  a.init = init;
+  a.trees = static_cast<std::int32_t>(t.roots.size());
+  a.k = static_cast<std::int32_t>(t.k);
+  return a;
+}
+
+}  // namespace
+
+std::vector<double> TensorTrees::sum_leaves_walk(MatrixView x) const {
+  const std::size_t k = trees_.k;
+  std::vector<double> out(x.rows() * k);
+  if (trees_.double_sums) {
+    const auto a = walk_arrays<double>(trees_, sparse_, sparse_.value_d.data(), trees_.init.data());
+    for (std::size_t i = 0; i < x.rows(); ++i) tree_walk_row(a, x.row(i), out.data() + i * k);
+  } else {
+    const auto a = walk_arrays<float>(trees_, sparse_, sparse_.value_f.data(), init_f_.data());
+    std::vector<float> row(k);
+    for (std::size_t i = 0; i < x.rows(); ++i) {
+      tree_walk_row(a, x.row(i), row.data());
+      std::copy(row.begin(), row.end(), out.begin() + static_cast<std::ptrdiff_t>(i * k));
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -63,6 +157,37 @@ torch::Tensor leaf_sums(const FlatTrees& trees, const TensorTrees::DeviceArrays&
                         const torch::Tensor& xs) {
   const std::int64_t m = xs.size(0), T = static_cast<std::int64_t>(trees.roots.size()),
                      K = static_cast<std::int64_t>(trees.k);
+#if DEFERBENCH_TREE_KERNEL
+  if (xs.is_cuda() && a.feature32.defined()) {
+    // One thread per row walks every tree (tree_kernel.cu).
+    const torch::Tensor x = xs.contiguous();
+    torch::Tensor out = torch::empty({m, K}, a.init.options());
+    auto arrays = [&](auto* value, auto* init) {
+      using Acc = std::remove_const_t<std::remove_pointer_t<decltype(value)>>;
+      TreeWalkArrays<Acc> w;
+      w.feature = a.feature32.data_ptr<std::int32_t>();
+      w.threshold = a.threshold.data_ptr<float>();
+      w.left = a.left32.data_ptr<std::int32_t>();
+      w.right = a.right32.data_ptr<std::int32_t>();
+      w.roots = a.roots32.data_ptr<std::int32_t>();
+      w.leaf_begin = a.leaf_begin.data_ptr<std::int32_t>();
+      w.leaf_column = a.leaf_column.data_ptr<std::int32_t>();
+      w.leaf_value = value;
+      w.init = init;
+      w.trees = static_cast<std::int32_t>(T);
+      w.k = static_cast<std::int32_t>(K);
+      return w;
+    };
+    const std::string err =
+        trees.double_sums
+            ? launch_tree_walk(arrays(a.leaf_value.data_ptr<double>(), a.init.data_ptr<double>()),
+                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<double>())
+            : launch_tree_walk(arrays(a.leaf_value.data_ptr<float>(), a.init.data_ptr<float>()),
+                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<float>());
+    DB_CHECK(err.empty(), "tree kernel: {}", err);
+    return out;
+  }
+#endif
   // Every (row, tree) pair descends one level per step; pairs on a leaf stay.
   // (A copy: for one row, contiguous() of the expanded arrays would be the arrays themselves.)
   torch::Tensor node = a.roots.unsqueeze(0).expand({m, T}).clone();

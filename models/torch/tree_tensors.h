@@ -44,10 +44,29 @@ class TensorTrees {
   TensorTrees& operator=(const TensorTrees&) = delete;
 
   // init + Σ over trees (in order) of each row's leaf contributions: x.rows() × k, on ctx's device
-  // in chunks of chunk_rows rows (cpu runs the same tensor code), returned in double.
+  // in chunks of chunk_rows rows (cpu runs the same tensor code), returned in double. On CUDA,
+  // in builds with the tree kernel (tree_kernel.h), the kernel computes them instead of the
+  // gathers.
   std::vector<double> sum_leaves(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
 
+  // The same sums by the tree kernel's own per-row walk (tree_walk.h) run on the host: what the
+  // CUDA kernel computes, checkable without a GPU.
+  std::vector<double> sum_leaves_walk(MatrixView x) const;
+
+  // Whether this build has the CUDA tree kernel.
+  static bool has_kernel();
+
   const FlatTrees& trees() const { return trees_; }
+
+  // The leaves' contributions as compressed rows (their non-zero columns), in the sums'
+  // precision: what the tree kernel adds.
+  struct SparseLeaves {
+    std::vector<std::int32_t> begin;  // leaves + 1
+    std::vector<std::int32_t> column;
+    std::vector<float> value_f;   // forests
+    std::vector<double> value_d;  // boosting
+  };
+  const SparseLeaves& sparse_leaves() const { return sparse_; }
 
   // The ensemble as LibTorch tensors on one device (defined in the implementation): made on
   // first use and kept.
@@ -56,6 +75,8 @@ class TensorTrees {
 
  private:
   FlatTrees trees_;
+  SparseLeaves sparse_;
+  std::vector<float> init_f_;
   mutable std::mutex mu_;
   mutable std::vector<std::pair<int, std::unique_ptr<DeviceArrays>>> devices_;
 };

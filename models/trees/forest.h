@@ -68,6 +68,8 @@ class TreeEnsemble final : public Classifier {
   Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
   // The same tensor form, ending on the device (models/device_model.h).
   std::shared_ptr<const DeviceModel> device_model() const override;
+  // The trees' tensor form itself, built on first use and shared.
+  std::shared_ptr<const torch_util::TensorTrees> tensor_trees() const;
 
  private:
   std::string model_;
@@ -78,7 +80,6 @@ class TreeEnsemble final : public Classifier {
   std::vector<DecisionTree> trees_;
   struct Tensors;  // the tensor form, built on first use
   std::shared_ptr<Tensors> tensors_;
-  std::shared_ptr<const torch_util::TensorTrees> tensor_trees() const;  // built on first use
 };
 
 }  // namespace deferbench

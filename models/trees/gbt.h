@@ -73,7 +73,8 @@ class GbtClassifier final : public Classifier {
   // at x; p = softmax(score) over classes() (global ids).
   const std::vector<std::int32_t>& classes() const { return classes_; }
   const std::vector<double>& init_scores() const { return init_; }
-  std::size_t n_rounds() const;  // rounds kept (after early stopping)
+  const TreeScorer& scorer() const { return scorer_; }  // the compiled trees
+  std::size_t n_rounds() const;                         // rounds kept (after early stopping)
   const std::vector<GbtNode>& tree(std::size_t round, std::size_t cls) const {
     return trees_[round * classes_.size() + cls];
   }

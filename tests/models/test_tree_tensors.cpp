@@ -89,6 +89,15 @@ TEST_P(TreeTensors, EveryTreeModelPredictsWhatItsCpuWalkerPredicts) {
       ASSERT_EQ(got.rows(), want.rows()) << spec;
       EXPECT_EQ(got.values(), want.values()) << spec << " (chunk " << chunk << ")";
     }
+    // The CUDA tree kernel's per-row walk (tree_walk.h), run on the host over the same arrays,
+    // gives the sums the gathers give, bit for bit.
+    if (const auto* f = dynamic_cast<const TreeEnsemble*>(model.get())) {
+      const auto tt = f->tensor_trees();
+      EXPECT_EQ(tt->sum_leaves_walk(x), tt->sum_leaves(x, cpu, 1 << 20)) << spec;
+    } else if (const auto* b = dynamic_cast<const GbtClassifier*>(model.get())) {
+      const auto tt = b->scorer().tensor_trees(b->init_scores());
+      EXPECT_EQ(tt->sum_leaves_walk(x), tt->sum_leaves(x, cpu, 1 << 20)) << spec;
+    }
   }
 }
 
