@@ -243,7 +243,7 @@ Matrix DenseInference::predict_proba(MatrixView x, const Context& ctx,
     const std::size_t e = std::min(b + static_cast<std::size_t>(chunk), n);
     const auto rows = static_cast<std::int64_t>(e - b);
     torch::Tensor in = staged.narrow(0, 0, rows);
-    copy_to(in, view_of(x.slice_rows(b, e)));
+    copy_to(in, view_of(x.slice_rows(b, e)), ctx.threads);
     const torch::Tensor host = forward(dw, activation_, in).to(torch::kCPU);
     const float* src = host.data_ptr<float>();
     if (identity_) {

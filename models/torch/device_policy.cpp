@@ -221,11 +221,9 @@ torch::Tensor stage_scores(const StageForm& f, const torch::Tensor& xs, const to
     }
     cols.push_back(cols[0] - cols[1]);
     if (f.n_classes > 1) {
-      // −Σ p ln p over the normal positive entries.
-      const torch::Tensor normal = p >= std::numeric_limits<float>::min();
-      const torch::Tensor terms = torch::where(
-          normal, p * torch::where(normal, p, torch::ones_like(p)).log(), torch::zeros_like(p));
-      cols.push_back(terms.sum(1).neg_().mul_(f.inv_log_k));
+      // −Σ p ln p (one kernel: entr is −x ln x, 0 at 0; the CPU leaves out denormal entries,
+      // whose terms are below 1e-36).
+      cols.push_back(torch::special::entr(p).sum(1).mul_(f.inv_log_k));
     } else {
       cols.push_back(torch::zeros({m}, p.options()));
     }
@@ -328,7 +326,7 @@ Routed DevicePolicy::route(MatrixView x) const {
     torch::Tensor xs = torch_util::view_of(x.slice_rows(b, e));
     if (device.is_cuda()) {
       torch::Tensor dst = staged.narrow(0, 0, static_cast<std::int64_t>(e - b));
-      torch_util::copy_to(dst, xs);
+      torch_util::copy_to(dst, xs, threads_);
       xs = dst;
     }
     unpack(route_chunk(compiled_->stages, xs, options_.knn_block_floats).to(torch::kCPU), b, r);

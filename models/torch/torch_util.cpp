@@ -100,15 +100,27 @@ void standardization(MatrixView x, std::vector<float>& mean, std::vector<float>&
   }
 }
 
-void copy_to(torch::Tensor dst, const torch::Tensor& src) {
-  if (dst.is_cuda()) {
-    torch::Tensor pinned = torch::empty(
-        src.sizes(), torch::TensorOptions().dtype(src.scalar_type()).pinned_memory(true));
-    pinned.copy_(src);
-    dst.copy_(pinned, /*non_blocking=*/true);
-  } else {
+void copy_to(torch::Tensor dst, const torch::Tensor& src, int threads) {
+  if (!dst.is_cuda()) {
     dst.copy_(src);
+    return;
   }
+  torch::Tensor pinned = torch::empty(
+      src.sizes(), torch::TensorOptions().dtype(src.scalar_type()).pinned_memory(true));
+  const torch::Tensor from = src.contiguous();
+  // Into pinned memory in parallel (one core's memcpy is several times slower than the bus).
+  const auto* s = static_cast<const char*>(from.data_ptr());
+  auto* d = static_cast<char*>(pinned.data_ptr());
+  const std::size_t bytes = static_cast<std::size_t>(from.numel()) * from.element_size();
+  const std::size_t parts =
+      bytes < (std::size_t{8} << 20) ? 1 : static_cast<std::size_t>(std::max(1, threads));
+  const std::size_t step = (bytes + parts - 1) / parts;
+#pragma omp parallel for num_threads(static_cast <int>(parts)) schedule(static) if (parts > 1)
+  for (std::ptrdiff_t p = 0; p < static_cast<std::ptrdiff_t>(parts); ++p) {
+    const std::size_t b = static_cast<std::size_t>(p) * step, e = std::min(bytes, b + step);
+    if (b < e) std::memcpy(d + b, s + b, e - b);
+  }
+  dst.copy_(pinned, /*non_blocking=*/true);
 }
 
 ScopedThreads::ScopedThreads(int threads) : saved_(torch::get_num_threads()) {

@@ -52,9 +52,9 @@ torch::Tensor view_of(MatrixView m);
 torch::Tensor view_of(const std::vector<float>& v);
 
 // `src` (a CPU tensor) copied into `dst` (same shape, on any device). To CUDA, the rows go
-// through pinned memory with a non-blocking copy; LibTorch's caching host allocator keeps the
-// pinned block alive until the copy has finished.
-void copy_to(torch::Tensor dst, const torch::Tensor& src);
+// through pinned memory (filled by `threads` threads for large copies) with a non-blocking copy;
+// LibTorch's caching host allocator keeps the pinned block alive until the copy has finished.
+void copy_to(torch::Tensor dst, const torch::Tensor& src, int threads = 1);
 
 // Copies a 2-D float tensor (any device) into a Matrix.
 Matrix to_matrix(const torch::Tensor& t);

@@ -270,7 +270,8 @@ std::vector<double> TensorTrees::sum_leaves(MatrixView x, const Context& ctx,
   for (std::int64_t b = 0; b < n; b += chunk_rows) {
     const std::int64_t e = std::min(b + chunk_rows, n), m = e - b;
     torch::Tensor xs = staged.narrow(0, 0, m);
-    copy_to(xs, view_of(x.slice_rows(static_cast<std::size_t>(b), static_cast<std::size_t>(e))));
+    copy_to(xs, view_of(x.slice_rows(static_cast<std::size_t>(b), static_cast<std::size_t>(e))),
+            ctx.threads);
     const torch::Tensor host =
         leaf_sums(trees_, a, xs).to(torch::kCPU).to(torch::kFloat64).contiguous();
     std::copy(host.data_ptr<double>(), host.data_ptr<double>() + m * K, out.begin() + b * K);
