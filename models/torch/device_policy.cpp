@@ -127,10 +127,14 @@ DevicePolicy::DevicePolicy(const std::vector<Stage>& stages, const Context& ctx,
         auto dn = std::make_shared<DeviceNeighbours>();
         const Matrix& train = st.neighbours->train();
         dn->train = torch_util::view_of(train.view()).to(device).clone();
-        // ‖t‖² accumulated in row order in float, as NeighbourIndex does.
+        // ‖t‖² summed in double and rounded to float, as NeighbourIndex does.
         std::vector<float> norms(train.rows(), 0.0f);
-        for (std::size_t t = 0; t < train.rows(); ++t)
-          for (std::size_t j = 0; j < train.cols(); ++j) norms[t] += train(t, j) * train(t, j);
+        for (std::size_t t = 0; t < train.rows(); ++t) {
+          double sq = 0.0;
+          for (std::size_t j = 0; j < train.cols(); ++j)
+            sq += static_cast<double>(train(t, j)) * train(t, j);
+          norms[t] = static_cast<float>(sq);
+        }
         dn->norms = torch_util::view_of(norms).to(device).clone();
         const std::vector<LabelId>& teacher = st.neighbours->teacher();
         dn->teacher =
@@ -177,11 +181,16 @@ void neighbour_features(const DeviceNeighbours& dn, const torch::Tensor& xs,
     const torch::Tensor q = xs.narrow(0, b, rows);
     // ‖t‖² − 2 q·t per training row t (the query's own ‖q‖² does not change the order).
     const torch::Tensor dist = q.mm(dn.train.t()).mul_(-2.0f).add_(dn.norms);
-    const auto [values, index] = dist.topk(k, 1, /*largest=*/false, /*sorted=*/true);
+    const torch::Tensor values = std::get<0>(dist.topk(k, 1, /*largest=*/false, /*sorted=*/true));
     if (k_knn > 0) {
-      const torch::Tensor same = dn.teacher.index_select(0, index.narrow(1, 0, k_knn).reshape({-1}))
-                                     .view({rows, k_knn})
-                                     .eq(pred.narrow(0, b, rows).unsqueeze(1));
+      // The k_knn nearest as NeighbourIndex picks them: every row closer than the k-th distance
+      // v, then rows at exactly v in index order (the lower training row wins a tie).
+      const torch::Tensor v = values.select(1, k_knn - 1).unsqueeze(1);
+      const torch::Tensor closer = dist < v, at = dist == v;
+      const torch::Tensor need = k_knn - closer.sum(1, /*keepdim=*/true);
+      const torch::Tensor taken = closer.logical_or(at.logical_and(at.cumsum(1).le(need)));
+      const torch::Tensor same =
+          taken.logical_and(dn.teacher.unsqueeze(0).eq(pred.narrow(0, b, rows).unsqueeze(1)));
       agree_parts.push_back(same.sum(1).to(torch::kFloat32).div_(static_cast<float>(k_knn)));
     }
     if (k_ood > 0) {
@@ -200,7 +209,7 @@ torch::Tensor stage_scores(const StageForm& f, const torch::Tensor& xs, const to
   const std::int64_t m = xs.size(0);
   torch::Tensor agreement, kth;
   if (f.neighbours)
-    neighbour_features(*f.neighbours, xs, pred, f.has_acceptor ? f.knn : 0, f.ood_k, block_floats,
+    neighbour_features(*f.neighbours, xs, pred, f.acceptor ? f.knn : 0, f.ood_k, block_floats,
                        agreement, kth);
   torch::Tensor score;
   if (!f.has_acceptor) {

@@ -10,13 +10,16 @@
 //  - tree surrogates and acceptors (dt, rf, et, gbt, xgb): the same probabilities (sums in the
 //    CPU's order and precision; the boosting softmax may differ in its last double bit);
 //  - dense ones (logreg, MLPs): the device's matrix products, within float rounding of the CPU
-//    kernels (tests: 1e-5 on probabilities);
+//    kernels (tests: 1e-5 on probabilities); with precision: bf16, the device's bf16 products
+//    against the CPU's emulation of them, within a few bf16 steps (tests: 0.03);
 //  - the features: the entropy through LibTorch's logarithm (within 1e-6 of the CPU's), the kNN
-//    search as one matrix product per block (a near-tie in distance may pick another neighbour);
+//    search as one matrix product per block, exact ties won by the lower training row as on the
+//    CPU (distances within rounding of each other may still order differently);
 //  - thresholds: a float score s clears a threshold t when s ≥ t exactly as on the CPU (t is
 //    rounded up to a float once), and a score of −∞ (the guard) is never accepted.
 // So a decision can differ from route()'s only for a row whose score lies within float rounding
-// of its threshold, or whose kNN neighbours tie in distance.
+// of its threshold (or, for bf16 models, within bf16 rounding), or whose kNN neighbours lie within
+// float rounding of the k-th distance.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
-// The CUDA tree kernel: tree_walk_row (tree_walk.h) with one thread per row. The ensemble's node
-// arrays are read through the read-only cache; a row's sums are accumulated in place in its row
-// of `out` (tree order, as the CPU), so any number of classes works without shared memory.
+// The CUDA tree kernel: tree_walk_row (tree_walk.h) with one thread per row. A row's sums are
+// accumulated in place in its row of `out` (tree order, as the CPU), so any number of classes
+// works without shared memory.
 #include "models/torch/tree_kernel.h"
 
 #include <cuda_runtime.h>
@@ -21,10 +21,12 @@ __global__ void tree_walk_kernel(TreeWalkArrays<Acc> a, const float* __restrict_
 
 template <class Acc>
 std::string launch(const TreeWalkArrays<Acc>& a, const float* x, std::int64_t rows, std::int64_t ld,
-                   Acc* out) {
+                   Acc* out, void* stream) {
   if (rows <= 0) return "";
   const std::int64_t blocks = (rows + kThreads - 1) / kThreads;
-  tree_walk_kernel<Acc><<<static_cast<unsigned>(blocks), kThreads, 0, 0>>>(a, x, rows, ld, out);
+  tree_walk_kernel<Acc>
+      <<<static_cast<unsigned>(blocks), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+          a, x, rows, ld, out);
   const cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? std::string() : std::string(cudaGetErrorString(err));
 }
@@ -32,13 +34,13 @@ std::string launch(const TreeWalkArrays<Acc>& a, const float* x, std::int64_t ro
 }  // namespace
 
 std::string launch_tree_walk(const TreeWalkArrays<float>& a, const float* x, std::int64_t rows,
-                             std::int64_t ld, float* out) {
-  return launch(a, x, rows, ld, out);
+                             std::int64_t ld, float* out, void* stream) {
+  return launch(a, x, rows, ld, out, stream);
 }
 
 std::string launch_tree_walk(const TreeWalkArrays<double>& a, const float* x, std::int64_t rows,
-                             std::int64_t ld, double* out) {
-  return launch(a, x, rows, ld, out);
+                             std::int64_t ld, double* out, void* stream) {
+  return launch(a, x, rows, ld, out, stream);
 }
 
 }  // namespace deferbench::torch_util

@@ -1,8 +1,11 @@
 #include "models/torch/tree_tensors.h"
 
+#include <atomic>
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "core/util/error.h"
 #include "models/torch/device_model_impl.h"
@@ -11,6 +14,10 @@
 
 #if DEFERBENCH_TREE_KERNEL
 #include "models/torch/tree_kernel.h"
+#if DEFERBENCH_CUDA_ENABLED
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 #endif
 
 namespace deferbench::torch_util {
@@ -20,6 +27,8 @@ struct TensorTrees::DeviceArrays {
   // The tree kernel's arrays (CUDA builds with the kernel, on a CUDA device): int32 nodes and
   // the sparse leaves.
   torch::Tensor feature32, left32, right32, roots32, leaf_begin, leaf_column, leaf_value;
+  // Cleared when a launch fails (no kernel image for this GPU, say): the gathers take over.
+  mutable std::atomic<bool> kernel_ok{true};
 };
 
 bool TensorTrees::has_kernel() {
@@ -45,6 +54,8 @@ TensorTrees::TensorTrees(FlatTrees trees) : trees_(std::move(trees)) {
       else
         sparse_.value_f.push_back(static_cast<float>(v));
     }
+    DB_CHECK(sparse_.column.size() < (std::size_t{1} << 31),
+             "tree tensors: more than 2^31 non-zero leaf entries");
     sparse_.begin.push_back(static_cast<std::int32_t>(sparse_.column.size()));
   }
   for (double v : trees_.init) init_f_.push_back(static_cast<float>(v));
@@ -158,8 +169,14 @@ torch::Tensor leaf_sums(const FlatTrees& trees, const TensorTrees::DeviceArrays&
   const std::int64_t m = xs.size(0), T = static_cast<std::int64_t>(trees.roots.size()),
                      K = static_cast<std::int64_t>(trees.k);
 #if DEFERBENCH_TREE_KERNEL
-  if (xs.is_cuda() && a.feature32.defined()) {
-    // One thread per row walks every tree (tree_kernel.cu).
+  if (xs.is_cuda() && a.feature32.defined() && a.kernel_ok.load()) {
+    // One thread per row walks every tree (tree_kernel.cu), on LibTorch's current stream of the
+    // rows' device.
+    void* stream = nullptr;
+#if DEFERBENCH_CUDA_ENABLED
+    const c10::cuda::CUDAGuard guard(xs.device());
+    stream = c10::cuda::getCurrentCUDAStream(xs.device().index()).stream();
+#endif
     const torch::Tensor x = xs.contiguous();
     torch::Tensor out = torch::empty({m, K}, a.init.options());
     auto arrays = [&](auto* value, auto* init) {
@@ -181,11 +198,12 @@ torch::Tensor leaf_sums(const FlatTrees& trees, const TensorTrees::DeviceArrays&
     const std::string err =
         trees.double_sums
             ? launch_tree_walk(arrays(a.leaf_value.data_ptr<double>(), a.init.data_ptr<double>()),
-                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<double>())
+                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<double>(), stream)
             : launch_tree_walk(arrays(a.leaf_value.data_ptr<float>(), a.init.data_ptr<float>()),
-                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<float>());
-    DB_CHECK(err.empty(), "tree kernel: {}", err);
-    return out;
+                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<float>(), stream);
+    if (err.empty()) return out;
+    a.kernel_ok.store(false);
+    spdlog::warn("tree kernel: {}; trees on this device go through LibTorch gathers instead", err);
   }
 #endif
   // Every (row, tree) pair descends one level per step; pairs on a leaf stay.

@@ -130,12 +130,23 @@ struct PolicyCase {
   int stages;
   bool per_class;
   int ood_k;
+  bool quantize = false;  // features rounded to integers: exact ties in kNN distances
 };
+
+// Rounds every feature to an integer (many rows then sit at exactly equal distances).
+Dataset quantized(Dataset d) {
+  for (std::size_t i = 0; i < d.features.size(); ++i)
+    d.features.data()[i] = std::round(d.features.data()[i]);
+  return d;
+}
 
 void expect_same_routing(const PolicyCase& c, const Context& ctx) {
   SCOPED_TRACE(c.name);
-  const Dataset train = mixture(1500, 11), val = mixture(600, 12), cal = mixture(600, 13),
-                test = mixture(800, 14);
+  auto data = [&](std::size_t n, std::uint64_t seed) {
+    return c.quantize ? quantized(mixture(n, seed)) : mixture(n, seed);
+  };
+  const Dataset train = data(1500, 11), val = data(600, 12), cal = data(600, 13),
+                test = data(800, 14);
   const Context cpu{Device::kCpu, 7, 2};
   FamilyOptions opt;
   opt.acceptor.model = YAML::Load(c.acceptor);
@@ -190,6 +201,13 @@ void expect_same_routing(const PolicyCase& c, const Context& ctx) {
 TEST_P(DevicePolicyTest, L2dWithTheKnnFeatureRoutesAsTheCpu) {
   expect_same_routing(
       {"l2d logreg knn", "{name: logreg}", "{name: logreg}", 10, false, 1, false, 0}, ctx());
+}
+
+TEST_P(DevicePolicyTest, KnnTiesBreakAsTheCpu) {
+  // Integer features: many training rows at exactly the k-th distance; the lower training row
+  // must win, as in NeighbourIndex, or the agreement feature moves by multiples of 1/k.
+  expect_same_routing(
+      {"l2d knn ties", "{name: logreg}", "{name: logreg}", 10, false, 1, false, 5, true}, ctx());
 }
 
 TEST_P(DevicePolicyTest, RsbCascadeWithPerClassThresholdsRoutesAsTheCpu) {
