@@ -27,6 +27,10 @@ case $cmd in
     [[ -x $dir/gpu-deps ]] || { echo "build-gpu: $dir/gpu-deps missing: run 'scripts/build-gpu.sh fetch $dir' on a machine with apt first" >&2; exit 2; }
     python3 -c 'import torch; assert torch.version.cuda, "PyTorch without CUDA"' ||
       { echo "build-gpu: python3 has no PyTorch with CUDA" >&2; exit 2; }
+    # nvcc for the tree kernel, where it is installed but not on PATH.
+    if [[ -z ${CUDACXX:-} ]] && ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+      export CUDACXX=/usr/local/cuda/bin/nvcc
+    fi
     env_lines=$("$dir/gpu-deps" unpack "$dir")
     eval "$env_lines"
     mkdir -p "$build"
