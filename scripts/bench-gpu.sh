@@ -29,13 +29,15 @@ gpu=${gpu:-"no GPU ($(uname -m), $(nproc) cores)"}
 
 # The device and sizes gpu_bench uses, for the PyTorch side.
 device=cuda tiny=0
+py_args=(--out "$jsonl" --threads "$THREADS")
 for ((i = 0; i < ${#args[@]}; ++i)); do
   case ${args[i]} in
     --device) device=${args[i + 1]} ;;
     --tiny) tiny=1 ;;
+    --dims|--batches|--reps|--pool-rows) py_args+=("${args[i]}" "${args[i + 1]}") ;;
   esac
 done
-py_args=(--device "$device" --out "$jsonl" --threads "$THREADS")
+py_args+=(--device "$device")
 [[ $tiny -eq 1 ]] && py_args+=(--tiny)
 
 echo "bench-gpu: gpu_bench ${args[*]} → $jsonl ($gpu)"
