@@ -32,6 +32,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+}  // namespace
+
 std::vector<std::string> split_commas(std::string_view s) {
   std::vector<std::string> out;
   std::string cur;
@@ -46,6 +48,8 @@ std::vector<std::string> split_commas(std::string_view s) {
   if (!cur.empty()) out.push_back(cur);
   return out;
 }
+
+namespace {
 
 long parse_long(const std::string& flag, const std::string& value, long lo, long hi) {
   char* end = nullptr;
@@ -162,6 +166,16 @@ std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::s
       {"gbt", "{name: gbt}", "{name: gbt, n_rounds: 3}"},
       {"xgb", "{name: xgb}", "{name: xgb, n_rounds: 3}"},
   };
+  for (const std::string& key : only) {
+    bool known = false;
+    for (const Row& r : kRows) known |= key == r.key;
+    for (const auto& extra : options.extra_models) known |= key == extra.first;
+    if (!known) {
+      std::string keys;
+      for (const Row& r : kRows) keys += (keys.empty() ? "" : ", ") + std::string(r.key);
+      DB_THROW("--models: unknown model key '{}'; known: {}", key, keys);
+    }
+  }
   std::vector<ZooModel> out;
   for (const Row& r : kRows) {
     if (!only.empty() && std::find(only.begin(), only.end(), r.key) == only.end()) continue;

@@ -41,6 +41,9 @@ struct BenchOptions {
   static const char* usage();
 };
 
+// The non-empty items of a comma-separated list (spaces dropped).
+std::vector<std::string> split_commas(std::string_view s);
+
 // One row of the zoo table: a key for benchmark names and the registry spec.
 struct ZooModel {
   std::string key;  // logreg, logreg_c10, mlp_1h, ...

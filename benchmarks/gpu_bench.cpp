@@ -50,18 +50,15 @@ double best_seconds(int reps, F f) {
   return best;
 }
 
-std::vector<std::size_t> parse_sizes(const std::string& s) {
+std::vector<std::size_t> parse_sizes(const char* flag, const std::string& s) {
   std::vector<std::size_t> out;
-  std::size_t pos = 0;
-  while (pos < s.size()) {
-    const std::size_t comma = s.find(',', pos);
-    const std::string item = s.substr(pos, comma == std::string::npos ? s.npos : comma - pos);
-    DB_CHECK(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
-             "gpu_bench: expected a comma-separated list of positive integers, got '{}'", s);
+  for (const std::string& item : split_commas(s)) {
+    DB_CHECK(item.find_first_not_of("0123456789") == std::string::npos && std::stoull(item) > 0,
+             "{}: expected a comma-separated list of positive integers, got '{}'", flag, s);
     out.push_back(std::stoull(item));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
   }
+  DB_CHECK(!out.empty(), "{}: expected a comma-separated list of positive integers, got '{}'", flag,
+           s);
   return out;
 }
 
@@ -117,34 +114,30 @@ int run(int argc, char** argv) {
   app.add_option("-o,--out", out_path, "also append the JSON lines to this file");
   app.add_flag("--tiny", tiny, "tiny sizes (the smoke test)");
   CLI11_PARSE(app, argc, argv);
-  if (tiny) {
-    dims_opt = "16";
-    batches_opt = "64,512";
-    fit_rows = 1200;
-    pool_rows = 256;
-    cpu_rows = 256;
+  if (tiny) {  // small defaults for what the command line did not set
+    auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+    if (unset("--dims")) dims_opt = "16";
+    if (unset("--batches")) batches_opt = "64,512";
+    if (unset("--fit-rows")) fit_rows = 1200;
+    if (unset("--pool-rows")) pool_rows = 256;
+    if (unset("--cpu-rows")) cpu_rows = 256;
+    if (unset("--reps")) reps = 1;
     eval_rows = 400;
-    reps = 1;
   }
   BenchOptions o;
   o.tiny = tiny;
   o.threads = resolve_threads(threads);
-  if (!models_opt.empty()) {
-    std::size_t pos = 0;
-    while (pos <= models_opt.size()) {
-      const std::size_t comma = models_opt.find(',', pos);
-      o.only.push_back(
-          models_opt.substr(pos, comma == std::string::npos ? models_opt.npos : comma - pos));
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
-    }
-  }
+  o.only = split_commas(models_opt);
   const Device device = resolve_device(parse_device(device_name_opt));
   const Context dev = make_context(device, o.threads), cpu = make_context(Device::kCpu, o.threads);
-  const std::vector<std::size_t> dims = parse_sizes(dims_opt), batches = parse_sizes(batches_opt);
+  const std::vector<std::size_t> dims = parse_sizes("--dims", dims_opt),
+                                 batches = parse_sizes("--batches", batches_opt);
   const std::size_t classes = tiny ? 5 : 77;
   std::ofstream out_file;
-  if (!out_path.empty()) out_file.open(out_path, std::ios::app);
+  if (!out_path.empty()) {
+    out_file.open(out_path, std::ios::app);
+    DB_CHECK(out_file.good(), "cannot open '{}' for appending", out_path);
+  }
   auto emit = [&](const nlohmann::json& j) {
     const std::string line = j.dump();
     std::printf("%s\n", line.c_str());
@@ -152,6 +145,9 @@ int run(int argc, char** argv) {
     if (out_file) out_file << line << "\n" << std::flush;
   };
 
+  std::vector<std::string> skipped;
+  const std::vector<ZooModel> zoo = zoo_models(o, &skipped);
+  for (const std::string& s : skipped) std::fprintf(stderr, "gpu_bench: skipped %s\n", s.c_str());
   const double bandwidth =
       device_copy_read_bandwidth(dev, tiny ? (std::size_t{8} << 20) : (std::size_t{2} << 30), 5);
   emit({{"kind", "bandwidth"},
@@ -159,9 +155,6 @@ int run(int argc, char** argv) {
         {"copy_read_bytes_per_s", bandwidth},
         {"threads", o.threads}});
 
-  std::vector<std::string> skipped;
-  const std::vector<ZooModel> zoo = zoo_models(o, &skipped);
-  for (const std::string& s : skipped) std::fprintf(stderr, "gpu_bench: skipped %s\n", s.c_str());
   for (std::size_t dim : dims) {
     const std::size_t batch_max = *std::max_element(batches.begin(), batches.end());
     const std::size_t distinct = std::min(pool_rows, batch_max);
