@@ -17,7 +17,7 @@
 
 #include "benchmarks/bench_support.h"
 #include "core/util/error.h"
-#include "models/device.h"
+#include "models/backend.h"
 
 int main(int argc, char** argv) {
   using namespace deferbench::bench;

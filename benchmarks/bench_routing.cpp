@@ -28,7 +28,7 @@
 #include "core/routing/acceptor.h"
 #include "core/routing/policy.h"
 #include "core/util/error.h"
-#include "models/device.h"
+#include "models/backend.h"
 #include "models/torch/linalg.h"
 
 namespace deferbench::bench {

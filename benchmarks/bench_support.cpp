@@ -21,6 +21,7 @@
 #include "core/routing/families.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "models/backend.h"
 #include "models/registry.h"
 
 #ifndef DEFERBENCH_SHARED_DATA_DIR
@@ -209,11 +210,7 @@ std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::s
 }
 
 Context make_context(Device device, int threads) {
-  Context ctx;
-  ctx.device = device;
-  ctx.seed = 0;
-  ctx.threads = std::max(1, threads);
-  return ctx;
+  return deferbench::make_context(device, 0, std::max(1, threads));
 }
 
 Dataset synthetic_dataset(std::size_t rows, std::size_t dim, std::size_t classes,

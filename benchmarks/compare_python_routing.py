@@ -160,7 +160,7 @@ class XgbModel:
         return self.model.predict_proba(x)
 
 
-class TorchMlp:
+class Mlp:
     """The MLP in PyTorch: Linear/ReLU layers, softmax; Adam, batches of 200 (no standardization,
     as deferbench's MLPs by default)."""
 
@@ -318,7 +318,7 @@ def main():
             try:
                 log(f"{key}: Python ({side})")
                 if side == "torch":
-                    model = TorchMlp((256,) if key == "mlp_1h" else (256, 96))
+                    model = Mlp((256,) if key == "mlp_1h" else (256, 96))
                 elif side == "xgboost":
                     model = XgbModel()
                 else:

@@ -30,7 +30,7 @@
 
 #include "benchmarks/bench_support.h"
 #include "core/util/error.h"
-#include "models/device.h"
+#include "models/backend.h"
 #include "models/torch/device_policy.h"
 
 namespace deferbench::bench {
@@ -128,8 +128,8 @@ int run(int argc, char** argv) {
   o.tiny = tiny;
   o.threads = resolve_threads(threads);
   o.only = split_commas(models_opt);
-  const Device device = resolve_device(parse_device(device_name_opt));
-  const Context dev = make_context(device, o.threads), cpu = make_context(Device::kCpu, o.threads);
+  const Context dev = deferbench::make_context(parse_device_request(device_name_opt), 0, o.threads),
+                cpu = deferbench::make_context(Device::kCpu, 0, o.threads);
   const std::vector<std::size_t> dims = parse_sizes("--dims", dims_opt),
                                  batches = parse_sizes("--batches", batches_opt);
   const std::size_t classes = tiny ? 5 : 77;
@@ -151,7 +151,7 @@ int run(int argc, char** argv) {
   const double bandwidth =
       device_copy_read_bandwidth(dev, tiny ? (std::size_t{8} << 20) : (std::size_t{2} << 30), 5);
   emit({{"kind", "bandwidth"},
-        {"device", std::string(deferbench::device_name(device))},
+        {"device", std::string(deferbench::device_name(dev.device))},
         {"copy_read_bytes_per_s", bandwidth},
         {"threads", o.threads}});
 
@@ -182,10 +182,10 @@ int run(int argc, char** argv) {
                               {"model", m.key},
                               {"dim", dim},
                               {"precision", precision},
-                              {"device", std::string(deferbench::device_name(device))},
+                              {"device", std::string(deferbench::device_name(dev.device))},
                               {"fit_s", p.fit_seconds},
                               {"train_rows", train.size()}};
-        if (is_dense(m.spec) && precision == "fp32" && device != Device::kCpu)
+        if (is_dense(m.spec) && precision == "fp32" && dev.is_cuda())
           fit["cpu_fit_s"] = fit_policy(spec, train, val, cal, cpu).fit_seconds;
         emit(fit);
         const std::string why = DevicePolicy::unsupported(p.stages);
@@ -244,7 +244,7 @@ int run(int argc, char** argv) {
                 {"dim", dim},
                 {"precision", precision},
                 {"batch", batch},
-                {"device", std::string(deferbench::device_name(device))},
+                {"device", std::string(deferbench::device_name(dev.device))},
                 {"resident_rows_per_s", rows_s},
                 {"from_host_rows_per_s", static_cast<double>(batch) / t_host},
                 {"cpu_rows_per_s", static_cast<double>(crow) / t_cpu},

@@ -26,7 +26,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/context.h"
 #include "core/util/error.h"
-#include "models/device.h"
+#include "models/backend.h"
 #include "models/registry.h"
 
 namespace fs = std::filesystem;
@@ -126,10 +126,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    Context ctx;
-    ctx.device = deferbench::resolve_device(deferbench::parse_device(device));
-    ctx.seed = seed;
-    ctx.threads = deferbench::resolve_threads(threads);
+    const Context ctx =
+        deferbench::make_context(deferbench::parse_device_request(device), seed, threads);
     if (specs.empty()) specs = deferbench::builtin_models().names();
     const deferbench::bench::FeatureFolder s = deferbench::bench::read_feature_folder(dir);
     if (!json)

@@ -17,7 +17,7 @@
 #include "experiments/report.h"
 #include "experiments/run.h"
 #include "experiments/sweep.h"
-#include "models/device.h"
+#include "models/backend.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -97,8 +97,15 @@ int cli_main(int argc, char** argv) {
   route_cmd->add_option("--text-column", route_opts.text_column, "CSV text column");
   route_cmd->add_option("--id-column", route_opts.id_column, "CSV id column");
   route_cmd->add_option("--threads", route_threads, "Threads (0: all cores)");
-  route_cmd->add_option("--device", route_device, "cpu | cuda | auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  route_cmd->add_option("--device", route_device, "cpu | cuda | cuda:N | auto")
+      ->check([](const std::string& v) {
+        try {
+          parse_device_request(v);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
   route_cmd->add_flag("-q,--quiet", quiet, "No summary on stderr");
 
   try {
@@ -118,7 +125,7 @@ int cli_main(int argc, char** argv) {
   const fs::path root = project_root();
   const fs::path dir = config_dir.empty() ? root / "experiments" / "configs" : fs::path(config_dir);
   if (route_cmd->parsed()) {
-    Context ctx{resolve_device(parse_device(route_device)), 0, resolve_threads(route_threads)};
+    const Context ctx = make_context(parse_device_request(route_device), 0, route_threads);
     const SavedPolicy policy = load_policy(policy_dir);
     const RoutedFile routed = route_file(policy, route_input, route_opts, ctx);
     if (route_output.empty())

@@ -5,18 +5,19 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "core/config/compose.h"
+#include "core/data/binary_io.h"
 #include "core/data/csv_reader.h"
 #include "core/data/jsonl_reader.h"
 #include "core/data/npy.h"
 #include "core/util/atomic_file.h"
-#include "core/util/binary_io.h"
 #include "core/util/error.h"
+#include "models/backend.h"
 #include "models/registry.h"
-#include "models/torch/device_policy.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -221,9 +222,8 @@ RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const Ro
   }
   // On CUDA the whole policy runs on the device when every part has a device form (one copy of
   // the rows there, one of the decisions back); else stage by stage.
-  const Routed r = ctx.device == Device::kCuda && DevicePolicy::unsupported(policy.stages).empty()
-                       ? DevicePolicy(policy.stages, ctx).route(x)
-                       : route(policy.stages, x, ctx);
+  std::optional<Routed> on_device = route_on_device(policy.stages, x, ctx);
+  const Routed r = on_device ? std::move(*on_device) : route(policy.stages, x, ctx);
   for (std::size_t i = 0; i < x.rows(); ++i) {
     const bool handled = r.stage[i] >= 0;
     nlohmann::json line = {

@@ -26,7 +26,7 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
-#include "core/routing/binomial.h"
+#include "core/stats/binomial.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 

@@ -25,9 +25,8 @@
 #include "core/util/error.h"
 #include "experiments/policy_io.h"
 #include "experiments/run_log.h"
-#include "models/device.h"
+#include "models/backend.h"
 #include "models/registry.h"
-#include "models/torch/linalg.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -152,6 +151,10 @@ fs::path new_stamped_folder(const fs::path& parent) {
   return dir;
 }
 
+Context RunSettings::context() const {
+  return make_context(device, seed, threads);
+}
+
 RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& project_root) {
   RunSettings s;
   FieldReader r(config, "");
@@ -161,7 +164,13 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
            s.name);
   s.seed = static_cast<std::uint64_t>(r.get_int("seed", 0, 0, INT64_MAX));
   s.threads = resolve_threads(static_cast<int>(r.get_int("threads", 0, 0, 4096)));
-  s.device = parse_device(r.get_choice("device", "auto", {"cpu", "cuda", "auto"}));
+  const std::string device = r.get_string("device", "auto");
+  try {
+    s.device = parse_device_request(device);
+  } catch (const Error&) {
+    DB_THROW("config: 'device': expected one of cpu, cuda, cuda:N (N a GPU number), auto, got '{}'",
+             device);
+  }
   s.data_dir = absolute_against(r.get_string("data_dir", "../shared/data"), project_root);
   s.results_dir = absolute_against(r.get_string("results_dir", "results"), fs::current_path());
   s.split = read_split(r.get_map("split"));
@@ -270,7 +279,7 @@ PreparedData prepare_data(const RunSettings& s, const Context& ctx) {
   if (s.feature_kind == "text" || (s.feature_kind == "auto" && !has_embeddings)) {
     DB_CHECK(!data.texts.empty(), "dataset '{}' has neither embeddings nor texts", p.dataset_name);
     p.featurizer = std::make_shared<TextFeaturizer>(s.text);
-    p.featurizer->fit(p.train.texts, *make_torch_dense_solver(ctx), ctx);
+    p.featurizer->fit(p.train.texts, *make_dense_solver(ctx), ctx);
     for (Dataset* d : {&p.train, &p.val, &p.cal, &p.test})
       d->features = p.featurizer->transform(d->texts, ctx);
     p.feature_source = fmt::format("text-lsa-{}", p.featurizer->dim());
@@ -286,7 +295,6 @@ PreparedData prepare_data(const RunSettings& s, const Context& ctx) {
 fs::path featurize_to(const YAML::Node& config, const RunOptions& options, const fs::path& out) {
   const RunSettings s = RunSettings::from_config(config, options.project_root);
   Context ctx = s.context();
-  ctx.device = resolve_device(s.device);
   const fs::path target = out.is_absolute() ? out : fs::current_path() / out;
   DB_CHECK(!fs::exists(target) || fs::is_empty(target),
            "featurize: output folder {} exists and is not empty", target.string());
@@ -452,7 +460,6 @@ RunPlan plan_run(const YAML::Node& config, const RunOptions& options) {
   p.s = RunSettings::from_config(config, options.project_root);
   const RunSettings& s = p.s;
   p.ctx = s.context();
-  p.ctx.device = resolve_device(s.device);
   p.factory = [](const YAML::Node& spec, const std::string& path) {
     return builtin_models().make(spec, path);
   };

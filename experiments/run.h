@@ -29,8 +29,8 @@ namespace deferbench {
 struct RunSettings {
   std::string name;
   std::uint64_t seed = 0;
-  int threads = 1;  // resolved (≥ 1)
-  Device device = Device::kAuto;
+  int threads = 1;                    // resolved (≥ 1)
+  DeviceRequest device;               // resolved by context()
   std::filesystem::path data_dir;     // absolute
   std::filesystem::path results_dir;  // absolute
   SplitFractions split;
@@ -44,7 +44,8 @@ struct RunSettings {
 
   static RunSettings from_config(const YAML::Node& config,
                                  const std::filesystem::path& project_root);
-  Context context() const { return Context{device, seed, threads}; }
+  // The run's context: the device decided here, once (models/backend.h: make_context).
+  Context context() const;
 };
 
 // Reads the traces the `dataset` section names (synthetic, csv or jsonl; relative file paths

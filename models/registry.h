@@ -1,57 +1,21 @@
-// The model registry, keyed by config name. Filled by one explicit call,
-// register_builtin_models(), never by static initializers a linker could drop.
+// The built-in zoo: one explicit call registers every model of models/ (no static initializers a
+// linker could drop). The registry interface itself is core's (core/model/registry.h).
 #pragma once
 
-#include <filesystem>
-#include <functional>
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include <yaml-cpp/yaml.h>
-
-#include "models/classifier.h"
+#include "core/model/registry.h"
 
 namespace deferbench {
-
-class ModelRegistry {
- public:
-  // Builds a model from its parameter mapping; `path` locates it in the config for messages.
-  using Factory =
-      std::function<std::unique_ptr<Classifier>(const YAML::Node& params, const std::string& path)>;
-  using Loader = std::function<std::unique_ptr<Classifier>(const std::filesystem::path& file)>;
-
-  void add(const std::string& name, Factory factory, Loader loader);
-  bool contains(const std::string& name) const { return entries_.count(name) > 0; }
-  std::vector<std::string> names() const;
-
-  // spec: {name: logreg, <parameters>...}. Unknown name: an error listing the valid ones.
-  std::unique_ptr<Classifier> make(const YAML::Node& spec, const std::string& path) const;
-  // Reads the model name from the file's header, then the model.
-  std::unique_ptr<Classifier> load(const std::filesystem::path& file) const;
-
- private:
-  struct Entry {
-    Factory factory;
-    Loader loader;
-  };
-  std::map<std::string, Entry> entries_;
-};
 
 // Registers every built-in model: calls the per-module functions below, in this order.
 void register_builtin_models(ModelRegistry& registry);
 
-void register_torch_models(
-    ModelRegistry& registry);  // models/torch/register.cpp: logreg, mlp_1h, mlp_2h
+void register_dense_models(
+    ModelRegistry& registry);  // models/dense/register.cpp: logreg, mlp_1h, mlp_2h
 void register_tree_models(ModelRegistry& registry);    // models/trees/register.cpp: dt, rf, et
 void register_gbt_model(ModelRegistry& registry);      // models/trees/gbt.cpp: gbt
 void register_xgboost_model(ModelRegistry& registry);  // models/xgboost/: xgb (or an explanation)
 
 // A registry holding the built-in models.
 const ModelRegistry& builtin_models();
-
-// The magic tag every model file starts with; the model name follows it.
-inline constexpr const char* kModelFileMagic = "deferbench-model";
 
 }  // namespace deferbench

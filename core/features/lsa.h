@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
+#include "core/data/binary_io.h"
 #include "core/data/matrix.h"
 #include "core/features/sparse.h"
-#include "core/util/binary_io.h"
 #include "core/util/context.h"
 
 namespace deferbench {

@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config/fields.h"
+#include "core/data/binary_io.h"
 #include "core/util/atomic_file.h"
-#include "core/util/binary_io.h"
 #include "core/util/error.h"
 
 namespace deferbench {

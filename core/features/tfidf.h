@@ -3,8 +3,8 @@
 
 #include <vector>
 
+#include "core/data/binary_io.h"
 #include "core/features/sparse.h"
-#include "core/util/binary_io.h"
 
 namespace deferbench {
 

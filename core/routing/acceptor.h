@@ -19,8 +19,8 @@
 
 #include "core/data/label_space.h"
 #include "core/data/matrix.h"
+#include "core/model/classifier.h"
 #include "core/util/context.h"
-#include "models/classifier.h"
 
 namespace deferbench {
 

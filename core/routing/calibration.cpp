@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "core/routing/binomial.h"
+#include "core/stats/binomial.h"
 #include "core/util/error.h"
 
 namespace deferbench {

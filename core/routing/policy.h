@@ -13,10 +13,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/model/classifier.h"
 #include "core/routing/acceptor.h"
-#include "core/routing/binomial.h"
 #include "core/routing/calibration.h"
-#include "models/classifier.h"
+#include "core/stats/binomial.h"
 
 namespace deferbench {
 

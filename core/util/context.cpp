@@ -6,11 +6,24 @@
 
 namespace deferbench {
 
+DeviceRequest parse_device_request(std::string_view name) {
+  if (name == "cpu") return {Device::kCpu, 0};
+  if (name == "cuda") return {Device::kCuda, 0};
+  if (name == "auto") return {Device::kAuto, 0};
+  if (name.substr(0, 5) == "cuda:" && name.size() > 5 && name.size() <= 8) {
+    int index = 0;
+    bool digits = true;
+    for (char c : name.substr(5)) {
+      digits = digits && c >= '0' && c <= '9';
+      index = index * 10 + (c - '0');
+    }
+    if (digits) return {Device::kCuda, index};
+  }
+  DB_THROW("device: expected one of cpu, cuda, cuda:N (N a GPU number), auto, got '{}'", name);
+}
+
 Device parse_device(std::string_view name) {
-  if (name == "cpu") return Device::kCpu;
-  if (name == "cuda") return Device::kCuda;
-  if (name == "auto") return Device::kAuto;
-  DB_THROW("device: expected one of cpu, cuda, auto, got '{}'", name);
+  return parse_device_request(name).device;
 }
 
 std::string_view device_name(Device device) {

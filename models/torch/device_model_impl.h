@@ -1,5 +1,5 @@
-// The LibTorch side of DeviceModel (models/device_model.h): what a model's device form computes.
-// Included only by models/torch/*.cpp.
+// The LibTorch side of DeviceModel (core/model/device_model.h): what a model's device form
+// computes. Included only by models/torch/*.cpp.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include <torch/torch.h>
 
-#include "models/device_model.h"
+#include "core/model/device_model.h"
 
 namespace deferbench::torch_util {
 

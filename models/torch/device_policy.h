@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "core/data/matrix.h"
+#include "core/model/device_model.h"
 #include "core/routing/policy.h"
 #include "core/util/context.h"
-#include "models/device_model.h"
 
 namespace deferbench {
 

@@ -9,28 +9,15 @@
 
 #include "core/util/error.h"
 #include "core/util/random.h"
-#include "models/device.h"
+#include "models/torch/device.h"
 #include "models/torch/device_model_impl.h"
 
 namespace deferbench::torch_util {
 
 torch::Device device_of(const Context& ctx) {
-  switch (ctx.device) {
-    case Device::kCpu:
-      return torch::kCPU;
-    case Device::kCuda:
-      DB_CHECK(DEFERBENCH_CUDA_ENABLED,
-               "device: 'cuda' requested, but this build has no CUDA paths (configured with "
-               "DEFERBENCH_CUDA=off, or against a LibTorch without CUDA; see README, 'Building "
-               "for a GPU'); use device=cpu or device=auto");
-      DB_CHECK(torch::cuda::is_available(),
-               "device: 'cuda' requested, but LibTorch sees no usable CUDA device (no GPU, or no "
-               "driver); use device=cpu or device=auto");
-      return torch::kCUDA;
-    case Device::kAuto:
-      return cuda_available() ? torch::kCUDA : torch::kCPU;
-  }
-  return torch::kCPU;
+  if (!ctx.is_cuda()) return torch::kCPU;
+  check_cuda_device(ctx.device_index);  // a context made by hand may name a GPU that is not there
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(ctx.device_index));
 }
 
 void apply(const Context& ctx) {
@@ -75,29 +62,6 @@ std::vector<float> to_vector(const torch::Tensor& t) {
   torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
   DB_ASSERT(c.dim() == 1);
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-}
-
-void standardization(MatrixView x, std::vector<float>& mean, std::vector<float>& scale) {
-  const std::size_t n = x.rows(), d = x.cols();
-  std::vector<double> sum(d, 0.0), sq(d, 0.0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* r = x.row(i);
-    for (std::size_t j = 0; j < d; ++j) sum[j] += r[j];
-  }
-  mean.assign(d, 0.0f);
-  for (std::size_t j = 0; j < d; ++j) mean[j] = static_cast<float>(sum[j] / n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* r = x.row(i);
-    for (std::size_t j = 0; j < d; ++j) {
-      double c = r[j] - static_cast<double>(mean[j]);
-      sq[j] += c * c;
-    }
-  }
-  scale.assign(d, 1.0f);
-  for (std::size_t j = 0; j < d; ++j) {
-    double sd = std::sqrt(sq[j] / n);
-    scale[j] = sd > 1e-12 ? static_cast<float>(1.0 / sd) : 1.0f;
-  }
 }
 
 void copy_to(torch::Tensor dst, const torch::Tensor& src, int threads) {
@@ -172,67 +136,6 @@ TrainingTensors training_tensors(const Dataset& train, bool standardize, torch::
             .to(device)
             .clone();
   return t;
-}
-
-HostTrainingData host_training_data(const Dataset& train, const Dataset* val, bool standardize,
-                                    std::string_view model) {
-  DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", model);
-  DB_CHECK(train.features.rows() == train.size(), "{}: the training set has no features", model);
-  const std::size_t d = train.features.cols();
-  HostTrainingData h;
-  CompactLabels labels = compact_labels(train.teacher);
-  h.classes = std::move(labels.classes);
-  h.y = std::move(labels.index);
-  auto standardize_rows = [&](Matrix& m) {
-    for (std::size_t i = 0; i < m.rows(); ++i) {
-      float* r = m.row(i);
-      for (std::size_t j = 0; j < d; ++j) r[j] = (r[j] - h.mean[j]) * h.scale[j];
-    }
-  };
-  if (standardize) {
-    standardization(train.features, h.mean, h.scale);
-    h.x_owned = Matrix::copy_of(train.features);
-    standardize_rows(h.x_owned);
-    h.x = h.x_owned.view();
-  } else {
-    h.mean.assign(d, 0.0f);
-    h.scale.assign(d, 1.0f);
-    h.x = train.features;
-  }
-  h.x_val = Matrix(0, d);
-  if (val != nullptr && val->size() > 0) {
-    DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", model,
-             val->features.cols(), d);
-    KnownRows known = known_rows(val->teacher, h.classes);
-    h.x_val = gather_rows(val->features, known.rows);
-    if (standardize) standardize_rows(h.x_val);
-    h.y_val = std::move(known.index);
-  }
-  return h;
-}
-
-CompactLabels compact_labels(const std::vector<std::int32_t>& labels) {
-  CompactLabels out;
-  out.classes = labels;
-  std::sort(out.classes.begin(), out.classes.end());
-  out.classes.erase(std::unique(out.classes.begin(), out.classes.end()), out.classes.end());
-  out.index.resize(labels.size());
-  for (std::size_t i = 0; i < labels.size(); ++i)
-    out.index[i] =
-        std::lower_bound(out.classes.begin(), out.classes.end(), labels[i]) - out.classes.begin();
-  return out;
-}
-
-KnownRows known_rows(const std::vector<std::int32_t>& labels,
-                     const std::vector<std::int32_t>& classes) {
-  KnownRows out;
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    auto it = std::lower_bound(classes.begin(), classes.end(), labels[i]);
-    if (it == classes.end() || *it != labels[i]) continue;
-    out.rows.push_back(i);
-    out.index.push_back(it - classes.begin());
-  }
-  return out;
 }
 
 DenseNetImpl::DenseNetImpl(std::int64_t in, const std::vector<std::int64_t>& hidden,
@@ -430,17 +333,3 @@ AdamReport train_adam_libtorch(DenseWeights& w, Activation activation, MatrixVie
 }
 
 }  // namespace deferbench::torch_util
-
-namespace deferbench {
-
-bool cuda_available() {
-  return DEFERBENCH_CUDA_ENABLED && torch::cuda::is_available();
-}
-
-Device resolve_device(Device requested) {
-  Context ctx;
-  ctx.device = requested;
-  return torch_util::device_of(ctx).is_cuda() ? Device::kCuda : Device::kCpu;
-}
-
-}  // namespace deferbench

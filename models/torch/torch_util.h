@@ -14,10 +14,15 @@
 #include "core/data/dataset.h"
 #include "core/data/matrix.h"
 #include "core/util/context.h"
-#include "models/torch/dense_inference.h"
-#include "models/torch/dense_train.h"
+#include "models/dense/host_data.h"
+#include "models/dense/inference.h"
+#include "models/dense/train.h"
+#include "models/torch/dense_device.h"
 
 namespace deferbench::torch_util {
+
+// The dense models' types (models/dense) are this namespace's too.
+using namespace deferbench::dense;
 
 // Context::device → a torch device. auto → CUDA when available, else CPU. Asking for CUDA in a
 // process without a usable GPU throws deferbench::Error.
@@ -62,22 +67,12 @@ Matrix to_matrix(const torch::Tensor& t);
 // Copies a 1-D float tensor (any device) into a vector.
 std::vector<float> to_vector(const torch::Tensor& t);
 
-// Column means and 1/std over the rows of x (std 0 → scale 1), accumulated in double.
-void standardization(MatrixView x, std::vector<float>& mean, std::vector<float>& scale);
-
 // (x − mean) ⊙ scale as one float tensor on `device`, copied over in chunks of `chunk_rows`
 // (through pinned host memory with non-blocking copies when the device is CUDA), so that the
 // host side never holds more than one chunk beyond `x` itself.
 torch::Tensor standardized_on(MatrixView x, const std::vector<float>& mean,
                               const std::vector<float>& scale, torch::Device device,
                               std::int64_t chunk_rows);
-
-// The sorted distinct labels of a training set, and each row's index among them.
-struct CompactLabels {
-  std::vector<std::int32_t> classes;
-  std::vector<std::int64_t> index;  // one per row
-};
-CompactLabels compact_labels(const std::vector<std::int32_t>& labels);
 
 // A training set on the device, as every torch model starts its fit: the classes present (the
 // model trains over those only; the others get probability zero), the standardization learned
@@ -90,30 +85,6 @@ struct TrainingTensors {
 };
 TrainingTensors training_tensors(const Dataset& train, bool standardize, torch::Device device,
                                  std::int64_t chunk_rows, std::string_view model);
-
-// The same for the CPU trainer (train_adam_cpu), on the host: the training features as they are
-// (a view of train.features) or standardized (an owned copy), and the validation rows of the
-// classes seen in training (`val` may be null), standardized alike.
-struct HostTrainingData {
-  std::vector<std::int32_t> classes;
-  std::vector<float> mean, scale;
-  Matrix x_owned;  // the standardized training features (empty when not standardizing)
-  MatrixView x;
-  std::vector<std::int64_t> y;
-  Matrix x_val;
-  std::vector<std::int64_t> y_val;
-};
-HostTrainingData host_training_data(const Dataset& train, const Dataset* val, bool standardize,
-                                    std::string_view model);
-
-// The rows of `labels` whose class is among `classes` (sorted), and their compact indices:
-// validation rows of a class the model never saw are left out of the validation loss.
-struct KnownRows {
-  std::vector<std::size_t> rows;
-  std::vector<std::int64_t> index;
-};
-KnownRows known_rows(const std::vector<std::int32_t>& labels,
-                     const std::vector<std::int32_t>& classes);
 
 // Linear layers in → hidden... → out with the activation between them; no hidden layer is
 // (multinomial) logistic regression. Outputs logits.

@@ -10,10 +10,10 @@
 #include "core/util/error.h"
 #include "models/torch/device_model_impl.h"
 #include "models/torch/torch_util.h"
-#include "models/torch/tree_walk.h"
+#include "models/trees/tree_walk.h"
 
 #if DEFERBENCH_TREE_KERNEL
-#include "models/torch/tree_kernel.h"
+#include "models/cuda/tree_kernel.h"
 #if DEFERBENCH_CUDA_ENABLED
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -196,11 +196,12 @@ torch::Tensor leaf_sums(const FlatTrees& trees, const TensorTrees::DeviceArrays&
       return w;
     };
     const std::string err =
-        trees.double_sums
-            ? launch_tree_walk(arrays(a.leaf_value.data_ptr<double>(), a.init.data_ptr<double>()),
-                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<double>(), stream)
-            : launch_tree_walk(arrays(a.leaf_value.data_ptr<float>(), a.init.data_ptr<float>()),
-                               x.data_ptr<float>(), m, x.size(1), out.data_ptr<float>(), stream);
+        trees.double_sums ? cuda::launch_tree_walk(
+                                arrays(a.leaf_value.data_ptr<double>(), a.init.data_ptr<double>()),
+                                x.data_ptr<float>(), m, x.size(1), out.data_ptr<double>(), stream)
+                          : cuda::launch_tree_walk(
+                                arrays(a.leaf_value.data_ptr<float>(), a.init.data_ptr<float>()),
+                                x.data_ptr<float>(), m, x.size(1), out.data_ptr<float>(), stream);
     if (err.empty()) return out;
     a.kernel_ok.store(false);
     spdlog::warn("tree kernel: {}; trees on this device go through LibTorch gathers instead", err);

@@ -1,15 +1,16 @@
 // Tree ensembles as tensors, so that forests (dt, rf, et) and boosted trees (gbt, xgb) route on
-// CUDA through LibTorch. Free of LibTorch.
+// CUDA through LibTorch. LibTorch glue: the header is free of LibTorch; the trees hand their flat
+// form (models/trees/flat_trees.h) over.
 //
-// Every tree's nodes go into flat arrays (global node ids), each leaf's contribution into a row of
-// a dense leaves × K table. A batch of rows on the device descends all trees at once: each step
-// gathers every (row, tree) pair's node, its feature, the row's value and the threshold, and
-// moves it to a child ("x ≤ threshold" goes left, NaN right, as the CPU walkers); after the
-// ensemble's depth every pair sits on its leaf. The leaves' rows are then added tree by tree, in
-// tree order and in the CPU path's precision (float for forests, double for boosting), so the
-// sums equal the CPU's bit for bit; what follows (scaling, softmax, the global label space) stays
-// on the host, as on the CPU. tree_device_model() adds that last part on the device, for a
-// policy routed whole there (models/device_model.h).
+// The flat form holds every tree's nodes in flat arrays (global node ids), each leaf's
+// contribution in a row of a dense leaves × K table. A batch of rows on the device descends all
+// trees at once: each step gathers every (row, tree) pair's node, its feature, the row's value and
+// the threshold, and moves it to a child ("x ≤ threshold" goes left, NaN right, as the CPU
+// walkers); after the ensemble's depth every pair sits on its leaf. The leaves' rows are then added
+// tree by tree, in tree order and in the CPU path's precision (float for forests, double for
+// boosting), so the sums equal the CPU's bit for bit; what follows (scaling, softmax, the global
+// label space) stays on the host, as on the CPU. tree_device_model() adds that last part on the
+// device, for a policy routed whole there (core/model/device_model.h).
 #pragma once
 
 #include <cstdint>
@@ -18,23 +19,11 @@
 #include <vector>
 
 #include "core/data/matrix.h"
+#include "core/model/device_model.h"
 #include "core/util/context.h"
-#include "models/device_model.h"
+#include "models/trees/flat_trees.h"
 
 namespace deferbench::torch_util {
-
-struct FlatTrees {
-  std::vector<std::int32_t> feature;  // per node; −1: a leaf
-  std::vector<float> threshold;       // per node
-  std::vector<std::int32_t> left;     // per node: the left child (a leaf: its leaf id)
-  std::vector<std::int32_t> right;    // per node
-  std::vector<std::int32_t> roots;    // per tree, in summation order
-  int depth = 0;                      // the deepest leaf's depth
-  std::size_t k = 0;                  // columns of a leaf's contribution
-  bool double_sums = false;           // sum in double (boosting) or float (forests)
-  std::vector<double> init;           // k: what the sums start from (boosting's base scores)
-  std::vector<double> leaves;         // leaves × k contributions
-};
 
 class TensorTrees {
  public:
@@ -79,12 +68,6 @@ class TensorTrees {
   std::vector<float> init_f_;
   mutable std::mutex mu_;
   mutable std::vector<std::pair<int, std::unique_ptr<DeviceArrays>>> devices_;
-};
-
-// How a tree ensemble's sums become probabilities.
-enum class TreeLink {
-  kMean,     // forests: the float sums × (1 / trees), as a float product
-  kSoftmax,  // boosting: softmax of the double sums, rounded to float
 };
 
 // `trees` as a device form: rows × inputs float → rows × n_classes probabilities on the device

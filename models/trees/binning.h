@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/data/binary_io.h"
 #include "core/data/matrix.h"
-#include "core/util/binary_io.h"
 #include "core/util/context.h"
 
 namespace deferbench {

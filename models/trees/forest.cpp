@@ -5,11 +5,10 @@
 #include <mutex>
 
 #include "core/config/fields.h"
+#include "core/data/binary_io.h"
 #include "core/util/atomic_file.h"
-#include "core/util/binary_io.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
-#include "models/device.h"
 #include "models/registry.h"
 #include "models/torch/tree_tensors.h"
 #include "models/trees/tree_scorer.h"
@@ -129,7 +128,7 @@ std::shared_ptr<const torch_util::TensorTrees> TreeEnsemble::tensor_trees() cons
   if (!tensors_->trees) {
     // Every tree's nodes with global ids; a leaf's row is its class distribution.
     const std::size_t k = classes_.size();
-    torch_util::FlatTrees f;
+    FlatTrees f;
     f.k = k;
     std::int32_t leaves = 0;
     for (const DecisionTree& tree : trees_) {
@@ -157,8 +156,8 @@ std::shared_ptr<const torch_util::TensorTrees> TreeEnsemble::tensor_trees() cons
 }
 
 std::shared_ptr<const DeviceModel> TreeEnsemble::device_model() const {
-  return torch_util::tree_device_model(tensor_trees(), torch_util::TreeLink::kMean, classes_,
-                                       n_classes_, n_features_);
+  return torch_util::tree_device_model(tensor_trees(), TreeLink::kMean, classes_, n_classes_,
+                                       n_features_);
 }
 
 Matrix TreeEnsemble::predict_proba_tensors(MatrixView x, const Context& ctx,
@@ -182,8 +181,7 @@ Matrix TreeEnsemble::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!trees_.empty(), "{}: predict_proba called before fit or load", model_);
   DB_CHECK(x.cols() == n_features_, "{}: expected {} feature columns, got {}", model_, n_features_,
            x.cols());
-  if (ctx.device != Device::kCpu && resolve_device(ctx.device) == Device::kCuda)
-    return predict_proba_tensors(x, ctx, kTensorChunkRows);
+  if (ctx.is_cuda()) return predict_proba_tensors(x, ctx, kTensorChunkRows);
   const std::size_t n = x.rows(), k = classes_.size();
   Matrix out(n, n_classes_, 0.0f);
   const float scale = 1.0f / static_cast<float>(trees_.size());

@@ -17,7 +17,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "models/classifier.h"
+#include "core/model/classifier.h"
 #include "models/trees/tree.h"
 
 namespace deferbench {
@@ -66,7 +66,7 @@ class TreeEnsemble final : public Classifier {
   // in chunks of chunk_rows rows: bit for bit the CPU walker's probabilities. predict_proba takes
   // this path when ctx's device resolves to CUDA.
   Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
-  // The same tensor form, ending on the device (models/device_model.h).
+  // The same tensor form, ending on the device (core/model/device_model.h).
   std::shared_ptr<const DeviceModel> device_model() const override;
   // The trees' tensor form itself, built on first use and shared.
   std::shared_ptr<const torch_util::TensorTrees> tensor_trees() const;

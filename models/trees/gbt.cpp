@@ -10,11 +10,10 @@
 #include <omp.h>
 
 #include "core/config/fields.h"
+#include "core/data/binary_io.h"
 #include "core/util/atomic_file.h"
-#include "core/util/binary_io.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
-#include "models/device.h"
 #include "models/registry.h"
 #include "models/trees/binning.h"
 
@@ -522,7 +521,7 @@ Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!classes_.empty(), "gbt: predict_proba called before fit or load");
   DB_CHECK(x.cols() == n_features_, "gbt: expected {} feature columns, got {}", n_features_,
            x.cols());
-  if (ctx.device != Device::kCpu && resolve_device(ctx.device) == Device::kCuda)
+  if (ctx.is_cuda())
     return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, kTensorChunkRows);
   return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
 }
@@ -537,8 +536,8 @@ Matrix GbtClassifier::predict_proba_tensors(MatrixView x, const Context& ctx,
 
 std::shared_ptr<const DeviceModel> GbtClassifier::device_model() const {
   DB_CHECK(!classes_.empty(), "gbt: device_model called before fit or load");
-  return torch_util::tree_device_model(scorer_.tensor_trees(init_), torch_util::TreeLink::kSoftmax,
-                                       classes_, n_classes_, n_features_);
+  return torch_util::tree_device_model(scorer_.tensor_trees(init_), TreeLink::kSoftmax, classes_,
+                                       n_classes_, n_features_);
 }
 
 void GbtClassifier::save(const std::filesystem::path& path) const {

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "core/util/binary_io.h"
+#include "core/data/binary_io.h"
 #include "models/trees/binning.h"
 
 namespace deferbench {

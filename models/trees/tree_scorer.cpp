@@ -65,7 +65,7 @@ std::shared_ptr<const torch_util::TensorTrees> TreeScorer::tensor_trees(
   std::lock_guard<std::mutex> lock(tensors_->mu);
   if (!tensors_->trees || tensors_->init != init) {
     // Every tree's nodes with global ids; a leaf's row holds its value in its tree's column.
-    torch_util::FlatTrees f;
+    FlatTrees f;
     f.k = K;
     f.double_sums = true;
     f.init = init;

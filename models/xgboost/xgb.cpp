@@ -14,10 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/fields.h"
+#include "core/data/binary_io.h"
 #include "core/util/atomic_file.h"
-#include "core/util/binary_io.h"
 #include "core/util/error.h"
-#include "models/device.h"
 #include "models/registry.h"
 
 namespace deferbench {
@@ -407,7 +406,7 @@ Matrix XgbClassifier::predict_proba(MatrixView x, const Context& ctx) const {
     const float* v = x.data();
     bool nan = false;
     for (std::size_t i = 0; i < x.size(); ++i) nan |= v[i] != v[i];
-    if (!nan && ctx.device != Device::kCpu && resolve_device(ctx.device) == Device::kCuda)
+    if (!nan && ctx.is_cuda())
       return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, kTensorChunkRows);
     if (!nan)
       return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
@@ -428,8 +427,8 @@ Matrix XgbClassifier::predict_proba_tensors(MatrixView x, const Context& ctx,
 std::shared_ptr<const DeviceModel> XgbClassifier::device_model() const {
   DB_CHECK(!classes_.empty(), "xgb: device_model called before fit or load");
   if (!compiled_) return nullptr;
-  return torch_util::tree_device_model(scorer_.tensor_trees(init_), torch_util::TreeLink::kSoftmax,
-                                       classes_, n_classes_, n_features_);
+  return torch_util::tree_device_model(scorer_.tensor_trees(init_), TreeLink::kSoftmax, classes_,
+                                       n_classes_, n_features_);
 }
 
 Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) const {

@@ -21,7 +21,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "models/classifier.h"
+#include "core/model/classifier.h"
 #include "models/trees/tree_scorer.h"
 
 namespace deferbench {
@@ -55,9 +55,9 @@ class XgbClassifier final : public Classifier {
   // in chunks of chunk_rows rows: bit for bit the CPU walker's probabilities. predict_proba takes
   // this path when ctx's device resolves to CUDA.
   Matrix predict_proba_tensors(MatrixView x, const Context& ctx, std::int64_t chunk_rows) const;
-  // The same tensor form, ending on the device (models/device_model.h); null when the booster is
-  // not compiled. Rows with NaN features go right at every split there (XGBoost learns a direction
-  // per split).
+  // The same tensor form, ending on the device (core/model/device_model.h); null when the booster
+  // is not compiled. Rows with NaN features go right at every split there (XGBoost learns a
+  // direction per split).
   std::shared_ptr<const DeviceModel> device_model() const override;
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return "xgb"; }

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/routing/binomial.h"
+#include "core/stats/binomial.h"
 
 #include "core/util/error.h"
 

@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/data/binary_io.h"
 #include "core/util/atomic_file.h"
-#include "core/util/binary_io.h"
 #include "core/util/context.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
@@ -68,11 +68,33 @@ TEST(Context, DeriveGivesDistinctReproducibleSeeds) {
   EXPECT_EQ(c.derive(1).seed, c.derive(1).seed);
   EXPECT_NE(c.derive(1).seed, c.derive(2).seed);
   EXPECT_NE(c.derive(1).seed, 42u);
-  EXPECT_EQ(parse_device("cuda"), Device::kCuda);
-  EXPECT_THAT([] { parse_device("tpu"); },
-              ::testing::ThrowsMessage<Error>(HasSubstr("cpu, cuda, auto")));
+  EXPECT_EQ(c.derive(1).device, Device::kCpu);
+  EXPECT_EQ(c.derive(1).threads, 2);
   EXPECT_GE(resolve_threads(0), 1);
   EXPECT_EQ(resolve_threads(3), 3);
+}
+
+TEST(Context, DeviceNamesParseWithTheirGpuNumber) {
+  EXPECT_EQ(parse_device("cuda"), Device::kCuda);
+  EXPECT_EQ(parse_device_request("cuda").index, 0);
+  EXPECT_EQ(parse_device_request("cuda:3").device, Device::kCuda);
+  EXPECT_EQ(parse_device_request("cuda:3").index, 3);
+  EXPECT_EQ(parse_device_request("cpu").device, Device::kCpu);
+  EXPECT_EQ(parse_device_request("auto").device, Device::kAuto);
+  for (const char* bad : {"tpu", "cuda:", "cuda:x", "cuda:-1", "cuda:123456", "CPU"})
+    EXPECT_THAT(
+        [&] { parse_device_request(bad); },
+        ::testing::ThrowsMessage<Error>(HasSubstr("cpu, cuda, cuda:N (N a GPU number), auto")))
+        << bad;
+}
+
+TEST(Context, DispatchCallsTheBranchOfTheResolvedDevice) {
+  Context cpu{Device::kCpu, 0, 1}, cuda{Device::kCuda, 0, 1, 2};
+  auto which = [](const Context& c) { return c.dispatch([] { return 1; }, [] { return 2; }); };
+  EXPECT_EQ(which(cpu), 1);
+  EXPECT_EQ(which(cuda), 2);
+  EXPECT_EQ(cuda.device_index, 2);
+  EXPECT_FALSE((Context{Device::kAuto, 0, 1}.is_cuda()));  // nobody resolved it: the CPU
 }
 
 TEST(Rng, BoundedDrawsAreUniformAndNormalsStandard) {

@@ -1,0 +1,42 @@
+// The surrogate zoo's one interface. Every model predicts over the *global* label space of its
+// training data: a model trained on a subset of the classes gives the others probability zero.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/data/dataset.h"
+#include "core/data/matrix.h"
+#include "core/util/context.h"
+
+namespace deferbench {
+
+class DeviceModel;  // core/model/device_model.h
+
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  // Fits on train.features → train.teacher. `val` (may be null) serves early stopping.
+  virtual void fit(const Dataset& train, const Dataset* val, const Context& ctx) = 0;
+  // rows × n_classes probabilities (rows sum to 1) over the global label space.
+  virtual Matrix predict_proba(MatrixView x, const Context& ctx) const = 0;
+  virtual void save(const std::filesystem::path& path) const = 0;
+  virtual std::string_view name() const = 0;
+  virtual std::size_t n_classes() const = 0;
+
+  // The model's prediction as tensor operations, for a policy routed whole on a device
+  // (models/torch/device_policy.h); null when the model has no such form. The form holds what it
+  // needs (the model may be destroyed first) and caches its tensors per device.
+  virtual std::shared_ptr<const DeviceModel> device_model() const { return nullptr; }
+
+  // argmax of predict_proba (ties: the lowest id).
+  std::vector<LabelId> predict(MatrixView x, const Context& ctx) const;
+};
+
+// The argmax of each row (ties: the lowest column).
+std::vector<LabelId> argmax_rows(MatrixView proba);
+
+}  // namespace deferbench

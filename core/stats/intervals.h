@@ -1,0 +1,2 @@
+// Confidence intervals over seeds and the Student-t quantile (filled by the report split).
+#pragma once

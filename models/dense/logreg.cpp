@@ -1,0 +1,206 @@
+#include "models/dense/logreg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+
+#include "core/config/fields.h"
+#include "core/data/binary_io.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+#include "core/util/lbfgs.h"
+#include "models/dense/host_data.h"
+#include "models/registry.h"
+#include "models/torch/dense_device.h"
+
+namespace deferbench {
+
+LogRegParams LogRegParams::from_yaml(const YAML::Node& node, const std::string& path) {
+  LogRegParams p;
+  FieldReader r(node, path);
+  r.allow("name");
+  p.C = r.get_double("C", p.C, 1e-6, 1e6);
+  p.solver = r.get_choice("solver", "lbfgs", {"lbfgs", "adam"}) == "adam" ? LogRegSolver::kAdam
+                                                                          : LogRegSolver::kLbfgs;
+  p.max_iter = static_cast<int>(r.get_int("max_iter", p.max_iter, 1, 100000));
+  p.tol = r.get_double("tol", p.tol, 0.0, 1.0);
+  p.standardize = r.get_bool("standardize", p.standardize);
+  p.batch_rows = static_cast<int>(r.get_int("batch_rows", p.batch_rows, 1, 1 << 24));
+  p.lr = r.get_double("lr", p.lr, 1e-6, 10.0);
+  p.batch_size = static_cast<int>(r.get_int("batch_size", p.batch_size, 1, 1 << 24));
+  p.max_epochs = static_cast<int>(r.get_int("max_epochs", p.max_epochs, 1, 100000));
+  p.patience = static_cast<int>(r.get_int("patience", p.patience, 0, 100000));
+  p.precision = r.get_choice("precision", p.precision, {"fp32", "bf16"});
+  r.finish();
+  return p;
+}
+
+LogReg::LogReg(LogRegParams params) : params_(params) {}
+LogReg::~LogReg() = default;
+
+void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
+  n_classes_ = train.n_classes();
+  epochs_run_ = best_epoch_ = 0;
+  const bool adam = params_.solver == LogRegSolver::kAdam;
+  if (!ctx.is_cuda() || adam) {
+    // No LibTorch in the loop (dense_train.h, core/util/lbfgs.h), except Adam on CUDA.
+    dense::HostTrainingData data =
+        dense::host_training_data(train, adam ? val : nullptr, params_.standardize, "logreg");
+    classes_ = data.classes;
+    mean_ = data.mean;
+    scale_ = data.scale;
+    const std::size_t n = train.size(), d = train.features.cols(), k = classes_.size();
+    if (adam) {
+      dense::DenseWeights net =
+          dense::initial_weights(d, {}, k, dense::Activation::kRelu, dense::Init::kZeros, ctx.seed);
+      if (k > 1) {
+        const dense::Activation none = dense::Activation::kRelu;  // no hidden layer
+        const dense::AdamReport report =
+            ctx.is_cuda() ? torch_util::train_adam_libtorch(net, none, data.x, data.y, data.x_val,
+                                                            data.y_val, adam_options(n, ctx), ctx)
+                          : dense::train_adam_cpu(net, none, data.x, data.y, data.x_val, data.y_val,
+                                                  adam_options(n, ctx), ctx.threads);
+        epochs_run_ = report.epochs;
+        best_epoch_ = report.best_epoch;
+      }
+      weight_ = std::move(net.weights.front());
+      bias_ = std::move(net.biases.front());
+    } else {
+      // Objective scaled by 1/(C n): mean cross-entropy + ‖W‖² / (2 C n). Same minimizer.
+      std::vector<double> params(k * d + k, 0.0);
+      if (k > 1) {
+        dense::SoftmaxRegressionObjective objective(
+            data.x, data.y, k, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
+            static_cast<std::size_t>(params_.batch_rows), ctx.threads);
+        lbfgs_minimize(std::ref(objective), params, lbfgs_options());
+      }
+      weight_ = Matrix(k, d);
+      for (std::size_t i = 0; i < k * d; ++i) weight_.data()[i] = static_cast<float>(params[i]);
+      bias_.resize(k);
+      for (std::size_t o = 0; o < k; ++o) bias_[o] = static_cast<float>(params[k * d + o]);
+    }
+    make_inference();
+    return;
+  }
+
+  // L-BFGS on CUDA: LibTorch (models/torch/dense_device.h).
+  torch_util::LogRegFit fit = torch_util::fit_logreg_lbfgs(
+      train, params_.standardize, params_.C, params_.batch_rows, lbfgs_options(), ctx);
+  classes_ = std::move(fit.classes);
+  mean_ = std::move(fit.mean);
+  scale_ = std::move(fit.scale);
+  weight_ = std::move(fit.weight);
+  bias_ = std::move(fit.bias);
+  make_inference();
+}
+
+LbfgsOptions LogReg::lbfgs_options() const {
+  LbfgsOptions o;
+  o.max_iter = params_.max_iter;
+  o.max_eval = params_.max_iter * 5 / 4 + 1;
+  o.tolerance_grad = params_.tol;
+  o.tolerance_change = 1e-10;
+  o.history = 10;
+  o.lr = 1.0;
+  return o;
+}
+
+dense::AdamOptions LogReg::adam_options(std::size_t n, const Context& ctx) const {
+  dense::AdamOptions o;
+  o.lr = params_.lr;
+  o.batch_size = params_.batch_size;
+  o.max_epochs = params_.max_epochs;
+  o.patience = params_.patience;
+  o.tol = params_.tol;
+  o.l2 = 1.0 / (2.0 * params_.C * static_cast<double>(n));
+  o.l2_per_batch = false;
+  o.shuffle_seed = mix_seed(ctx.seed, 0x6c6f67726567ULL);
+  o.eval_chunk = params_.batch_rows;
+  return o;
+}
+
+void LogReg::make_inference() {
+  infer_ = std::make_shared<const dense::DenseInference>(
+      std::vector<Matrix>{weight_}, std::vector<std::vector<float>>{bias_},
+      dense::Activation::kRelu, mean_, scale_, classes_, n_classes_,
+      dense::parse_precision(params_.precision));
+}
+
+std::shared_ptr<const DeviceModel> LogReg::device_model() const {
+  DB_CHECK(infer_, "logreg: device_model called before fit or load");
+  return torch_util::dense_device_model(infer_);
+}
+
+Matrix LogReg::predict_proba(MatrixView x, const Context& ctx) const {
+  DB_CHECK(!classes_.empty(), "logreg: predict_proba called before fit or load");
+  DB_CHECK(x.cols() == mean_.size(), "logreg: expected {} feature columns, got {}", mean_.size(),
+           x.cols());
+  return infer_->predict_proba(x, ctx, params_.batch_rows);
+}
+
+void LogReg::save(const std::filesystem::path& path) const {
+  AtomicFile file(path);
+  BinaryWriter w(file.stream());
+  w.header(kModelFileMagic, 1);
+  w.string("logreg");
+  w.pod(params_.C);
+  w.pod(params_.max_iter);
+  w.pod(params_.tol);
+  w.pod(static_cast<std::uint8_t>(params_.standardize));
+  w.pod(params_.batch_rows);
+  w.pod<std::uint64_t>(n_classes_);
+  w.vector(classes_);
+  w.vector(mean_);
+  w.vector(scale_);
+  w.matrix(weight_);
+  w.vector(bias_);
+  // Appended after the fitted model (files written before the adam solver end above).
+  w.pod(static_cast<std::uint8_t>(params_.solver));
+  w.pod(params_.lr);
+  w.pod(params_.batch_size);
+  w.pod(params_.max_epochs);
+  w.pod(params_.patience);
+  w.string(params_.precision);
+  file.commit();
+}
+
+std::unique_ptr<LogReg> LogReg::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
+  BinaryReader r(in, path.string());
+  r.header(kModelFileMagic, 1);
+  std::string name = r.string();
+  if (name != "logreg") fail({path.string(), 0, "model"}, "expected logreg, got " + name);
+  LogRegParams p;
+  p.C = r.pod<double>();
+  p.max_iter = r.pod<int>();
+  p.tol = r.pod<double>();
+  p.standardize = r.pod<std::uint8_t>() != 0;
+  p.batch_rows = r.pod<int>();
+  auto model = std::make_unique<LogReg>(p);
+  model->n_classes_ = r.pod<std::uint64_t>();
+  model->classes_ = r.vector<std::int32_t>();
+  model->mean_ = r.vector<float>();
+  model->scale_ = r.vector<float>();
+  model->weight_ = r.matrix();
+  model->bias_ = r.vector<float>();
+  if (in.peek() != std::char_traits<char>::eof()) {
+    model->params_.solver = r.pod<std::uint8_t>() == 1 ? LogRegSolver::kAdam : LogRegSolver::kLbfgs;
+    model->params_.lr = r.pod<double>();
+    model->params_.batch_size = r.pod<int>();
+    model->params_.max_epochs = r.pod<int>();
+    model->params_.patience = r.pod<int>();
+  }
+  if (in.peek() != std::char_traits<char>::eof()) model->params_.precision = r.string();
+  if (model->params_.precision != "fp32" && model->params_.precision != "bf16")
+    fail({path.string(), 0, "precision"}, "expected fp32 or bf16, got " + model->params_.precision);
+  if (model->weight_.rows() != model->classes_.size() ||
+      model->weight_.cols() != model->mean_.size() || model->bias_.size() != model->classes_.size())
+    fail({path.string(), 0, ""}, "logreg model file is inconsistent (corrupt?)");
+  model->make_inference();
+  return model;
+}
+
+}  // namespace deferbench

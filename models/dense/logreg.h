@@ -1,0 +1,98 @@
+// Multinomial logistic regression: minimizes
+//   C · Σ_i cross_entropy(W x_i + b, y_i) + ½‖W‖²
+// (scikit-learn's LogisticRegression objective; the intercept is not penalized) on standardized
+// features, over the classes present in training (the others get probability exactly 0).
+//
+// solver lbfgs (default): full-batch L-BFGS (strong-Wolfe line search, history 10, at most
+// max_iter iterations and max_iter · 5/4 + 1 evaluations); the gradient is accumulated over row
+// chunks of at most batch_rows rows, so memory stays bounded whatever the number of rows. The
+// validation set is unused. On the CPU: core/util/lbfgs.h over the objective of dense_train.h
+// (no LibTorch); on CUDA: torch::optim::LBFGS with the same settings (models/torch/dense_device.h).
+// solver adam: minibatch Adam on the same objective divided by C·n (per batch: mean
+// cross-entropy + ‖W‖² / (2 C n)), rows reshuffled every epoch, early stopping on the validation
+// cross-entropy when a validation set is given (the best epoch's weights are kept) and on the
+// training objective otherwise (dense_train.h: the CPU trainer, or LibTorch autograd on CUDA).
+// Logistic regression is the
+// no-hidden-layer case of the MLP (models/dense/mlp.h).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/model/classifier.h"
+#include "core/util/lbfgs.h"
+#include "models/dense/train.h"
+
+namespace deferbench {
+namespace dense {
+class DenseInference;
+}  // namespace dense
+
+enum class LogRegSolver { kLbfgs, kAdam };
+
+struct LogRegParams {
+  double C = 1.0;  // inverse regularization strength, as in scikit-learn
+  LogRegSolver solver = LogRegSolver::kLbfgs;
+  int max_iter = 100;       // lbfgs: iterations
+  double tol = 1e-4;        // lbfgs: stop when the gradient's max-norm (scaled by 1/n) falls
+                            // below; adam: the improvement an epoch needs to count
+  bool standardize = true;  // learn mean / std on train
+  int batch_rows = 65536;   // chunk size for gradients (lbfgs), validation loss and inference
+  double lr = 1e-2;         // adam: learning rate
+  int batch_size = 200;     // adam: rows per minibatch (capped at the training set's size)
+  int max_epochs = 100;     // adam: epochs at most
+  int patience = 10;        // adam: stop after more than this many epochs without improvement
+  std::string precision = "fp32";  // inference arithmetic: fp32 or bf16 (training stays fp32)
+
+  // Keys: name, C (1e-6…1e6), solver (lbfgs, adam), max_iter (1…100000), tol (0…1),
+  // standardize, batch_rows, lr (1e-6…10), batch_size (1…2^24), max_epochs (1…100000),
+  // patience (0…100000), precision (fp32, bf16).
+  static LogRegParams from_yaml(const YAML::Node& node, const std::string& path);
+};
+
+class LogReg final : public Classifier {
+ public:
+  explicit LogReg(LogRegParams params);
+  ~LogReg() override;
+
+  void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
+  Matrix predict_proba(MatrixView x, const Context& ctx) const override;
+  void save(const std::filesystem::path& path) const override;
+  std::string_view name() const override { return "logreg"; }
+  std::size_t n_classes() const override { return n_classes_; }
+
+  static std::unique_ptr<LogReg> load(const std::filesystem::path& path);
+
+  const LogRegParams& params() const { return params_; }
+  // adam: epochs run by the last fit, and the 1-based epoch whose weights were kept (0 for lbfgs).
+  int epochs_run() const { return epochs_run_; }
+  int best_epoch() const { return best_epoch_; }
+  // The fitted model, for inspection: p = softmax(W ((x − mean) ⊙ scale) + b) over classes().
+  const std::vector<std::int32_t>& classes() const { return classes_; }
+  const Matrix& weight() const { return weight_; }
+  const std::vector<float>& bias() const { return bias_; }
+  const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& scale() const { return scale_; }
+
+  std::shared_ptr<const DeviceModel> device_model() const override;
+
+ private:
+  LogRegParams params_;
+  std::size_t n_classes_ = 0;          // global label space size
+  std::vector<std::int32_t> classes_;  // global ids of the classes seen in training
+  std::vector<float> mean_, scale_;    // standardization (scale = 1/std)
+  Matrix weight_;                      // classes_.size() × d
+  std::vector<float> bias_;            // classes_.size()
+  int epochs_run_ = 0, best_epoch_ = 0;
+  // Inference (standardization folded in), built after fit and load.
+  std::shared_ptr<const dense::DenseInference> infer_;
+  void make_inference();
+  LbfgsOptions lbfgs_options() const;
+  dense::AdamOptions adam_options(std::size_t n, const Context& ctx) const;
+};
+
+}  // namespace deferbench

@@ -1,0 +1,101 @@
+// Multi-layer perceptron surrogates with scikit-learn's MLPClassifier meaning:
+// hidden layers with an activation (relu), softmax output, Adam (lr 1e-3, default betas) on
+// minibatches of min(batch_size, n) rows reshuffled every epoch, minimizing per batch
+//   mean cross-entropy + alpha / (2 · batch rows) · Σ‖W‖²
+// (biases not penalized), Glorot-uniform initial weights. Features go in as they are, as in
+// MLPClassifier (standardize: true learns a mean / std on train; on LSA features it cost 1.6
+// points of accuracy on banking77: 0.870 vs 0.886 for mlp_1h). Early stopping as scikit-learn's
+// n_iter_no_change / tol, on the validation cross-entropy when fit() gets a validation set (keeping
+// the best epoch's weights), on the training loss otherwise. Classes absent from training get
+// probability exactly 0.
+//
+// Registered as mlp_1h (hidden [256]) and mlp_2h (hidden [256, 96]); `hidden` overrides.
+// On the CPU the fit runs the trainer of dense_train.h (fused forward / backward / Adam kernels,
+// no LibTorch, the weights independent of the thread count); on CUDA it runs LibTorch autograd
+// with the training data moved to the device once per fit. Both start from the same weights and
+// draw the same minibatches. Inference: dense_inference.h (CUDA: chunks of batch_rows rows;
+// precision: bf16 runs it in bfloat16, emulated on the CPU).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/model/classifier.h"
+
+namespace deferbench {
+namespace dense {
+class DenseInference;
+}  // namespace dense
+
+struct MlpParams {
+  std::vector<int> hidden = {256};  // hidden layer widths; [] is logistic regression
+  std::string activation = "relu";  // relu, tanh or logistic
+  double alpha = 1e-4;              // L2 penalty, as scikit-learn's
+  double lr = 1e-3;                 // Adam learning rate
+  int batch_size = 200;             // rows per minibatch (capped at the training set's size)
+  int max_epochs = 200;             // scikit-learn's max_iter
+  int patience = 10;                // scikit-learn's n_iter_no_change
+  double tol = 1e-4;                // the improvement an epoch needs to count
+  bool standardize = false;         // true: learn mean / std on train
+  int batch_rows = 65536;           // rows per chunk for the validation loss and inference
+  std::string precision = "fp32";   // inference arithmetic: fp32 or bf16 (training stays fp32)
+
+  // Keys: name, hidden (list of 1…65536; [] allowed), activation, alpha (0…1e3),
+  // lr (1e-6…10), batch_size (1…2^24), max_epochs (1…100000), patience (0…100000), tol (0…1),
+  // standardize, batch_rows (1…2^24), precision (fp32, bf16). `defaults` supplies what is absent
+  // (the registered name's hidden sizes).
+  static MlpParams from_yaml(const YAML::Node& node, const std::string& path,
+                             const MlpParams& defaults);
+};
+
+class Mlp final : public Classifier {
+ public:
+  // `name` is the registered name the model is saved under (mlp_1h, mlp_2h).
+  Mlp(std::string name, MlpParams params);
+  ~Mlp() override;
+
+  void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
+  Matrix predict_proba(MatrixView x, const Context& ctx) const override;
+  void save(const std::filesystem::path& path) const override;
+  std::string_view name() const override { return name_; }
+  std::size_t n_classes() const override { return n_classes_; }
+
+  static std::unique_ptr<Mlp> load(const std::filesystem::path& path);
+
+  const MlpParams& params() const { return params_; }
+  const std::vector<std::int32_t>& classes() const { return classes_; }
+  // The last fit: epochs run, the 1-based epoch whose weights were kept, whether it stopped
+  // before max_epochs, and the per-epoch losses (validation empty without a validation set).
+  int epochs_run() const { return epochs_run_; }
+  int best_epoch() const { return best_epoch_; }
+  bool stopped_early() const { return stopped_early_; }
+  const std::vector<double>& train_loss() const { return train_loss_; }
+  const std::vector<double>& val_loss() const { return val_loss_; }
+  // Layer weights (out × in) and biases, input layer first.
+  const std::vector<Matrix>& weights() const { return weights_; }
+  const std::vector<std::vector<float>>& biases() const { return biases_; }
+
+  std::shared_ptr<const DeviceModel> device_model() const override;
+
+ private:
+  std::string name_;
+  MlpParams params_;
+  std::size_t n_classes_ = 0;
+  std::vector<std::int32_t> classes_;  // global ids of the classes seen in training
+  std::vector<float> mean_, scale_;    // standardization (scale = 1/std)
+  std::vector<Matrix> weights_;
+  std::vector<std::vector<float>> biases_;
+  int epochs_run_ = 0, best_epoch_ = 0;
+  bool stopped_early_ = false;
+  std::vector<double> train_loss_, val_loss_;
+  // Inference (standardization folded in), built after fit and load.
+  std::shared_ptr<const dense::DenseInference> infer_;
+  void make_inference();
+};
+
+}  // namespace deferbench

@@ -1,0 +1,124 @@
+// Training of the dense networks (logistic regression and MLPs) by minibatch Adam, as
+// scikit-learn's MLPClassifier trains: the options and report shared by the two
+// implementations — LibTorch autograd (models/torch/dense_device.h: train_adam_libtorch, the
+// CUDA path) and the CPU trainer below — and the initial weights both start from. Free of LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "core/data/matrix.h"
+#include "core/util/context.h"
+#include "models/dense/kernels.h"
+
+namespace deferbench::dense {
+
+// Minibatch Adam on  mean_batch CE + coef · Σ‖W‖²,  with coef = l2 / batch_rows when
+// l2_per_batch (scikit-learn's MLP: l2 = alpha / 2) and coef = l2 otherwise (scikit-learn's
+// logistic regression objective divided by C·n: l2 = 1 / (2 C n)). Rows are reshuffled every
+// epoch with Rng(shuffle_seed). Adam is PyTorch's (betas 0.9 / 0.999, eps 1e-8 added to the
+// bias-corrected √v).
+//
+// Stopping follows scikit-learn's n_iter_no_change: an epoch "does not improve" when its
+// monitored loss is above best − tol; after more than `patience` such epochs in a row, training
+// stops. With validation data the monitored loss is the validation cross-entropy and the
+// weights of the best validation epoch are restored at the end; without, it is the training
+// objective (averaged over the epoch) and the last weights are kept.
+struct AdamOptions {
+  double lr = 1e-3;
+  std::int64_t batch_size = 200;
+  int max_epochs = 200;
+  int patience = 10;
+  double tol = 1e-4;
+  double l2 = 0.0;
+  bool l2_per_batch = true;
+  std::uint64_t shuffle_seed = 0;
+  std::int64_t eval_chunk = 65536;  // rows per chunk of the validation loss (LibTorch path)
+};
+
+struct AdamReport {
+  int epochs = 0;                  // epochs run
+  int best_epoch = 0;              // 1-based epoch whose weights were kept (val) or the last one
+  bool stopped_early = false;      // stopped before max_epochs
+  std::vector<double> train_loss;  // per epoch: the objective, averaged over the epoch's batches
+  std::vector<double> val_loss;    // per epoch: validation cross-entropy (empty without val)
+};
+
+// The stopping rule above, shared by both implementations: scikit-learn's
+// _update_no_improvement_count over the epochs' monitored losses.
+class EpochMonitor {
+ public:
+  explicit EpochMonitor(const AdamOptions& o) : tol_(o.tol), patience_(o.patience) {}
+  // Records an epoch's monitored loss; true when it is the lowest so far.
+  bool record(double monitored) {
+    no_improvement_ = monitored > best_ - tol_ ? no_improvement_ + 1 : 0;
+    if (!(monitored < best_)) return false;
+    best_ = monitored;
+    return true;
+  }
+  // More than `patience` epochs in a row without improving by tol.
+  bool stop() const { return no_improvement_ > patience_; }
+
+ private:
+  double tol_;
+  int patience_;
+  double best_ = std::numeric_limits<double>::infinity();
+  int no_improvement_ = 0;
+};
+
+// A network's parameters on the host, layer by layer (input layer first).
+struct DenseWeights {
+  std::vector<Matrix> weights;             // out × in per layer
+  std::vector<std::vector<float>> biases;  // out per layer
+};
+
+// Initial weights drawn with deferbench's Rng (platform independent, the same on every device):
+// Glorot-uniform as scikit-learn's MLP (bound √(6/(fan_in+fan_out)), √(2/…) for logistic) for
+// weights and biases, drawn layer by layer, weights (row-major) before biases; or all zeros
+// (logistic regression, as scikit-learn).
+enum class Init { kGlorot, kZeros };
+DenseWeights initial_weights(std::size_t in, const std::vector<std::size_t>& hidden,
+                             std::size_t out, Activation activation, Init init, std::uint64_t seed);
+
+// Trains `net` in place on the CPU without LibTorch. x: n × d features as the network takes
+// them; y: each row's class index (< the output width); x_val / y_val: validation rows (may be
+// empty). Uses up to `threads` threads (one for networks too small to gain from more).
+//
+// Every step — forward, softmax, both backward products, the bias gradients (a row of ones
+// appended to each layer's transposed input), the L2 term and Adam — runs through the kernels
+// of dense_kernels.h with every sum in a fixed order, so the trained weights do not depend on
+// the thread count or on the CPU's vector width. Memory beyond x is one minibatch of
+// activations, the parameters four times over (weights, gradient, two moments) plus the best
+// epoch's, and one validation block per thread.
+AdamReport train_adam_cpu(DenseWeights& net, Activation activation, MatrixView x,
+                          const std::vector<std::int64_t>& y, MatrixView x_val,
+                          const std::vector<std::int64_t>& y_val, const AdamOptions& options,
+                          int threads);
+
+// The full-batch objective of multinomial logistic regression on the CPU, for lbfgs_minimize
+// (core/util/lbfgs.h):
+//   f(W, b) = (1/n) Σ_i CE(W x_i + b, y_i) + l2 · ‖W‖²   (b is not penalized),
+// with its gradient. Parameters: W (k × d, row-major), then b (k). The rows are cut into a fixed
+// number of blocks (at most block_rows rows each, so memory stays bounded); each block's
+// gradient goes through the kernels of dense_kernels.h, and the blocks are summed in order, in
+// double: the value does not depend on the thread count.
+class SoftmaxRegressionObjective {
+ public:
+  SoftmaxRegressionObjective(MatrixView x, const std::vector<std::int64_t>& y, std::size_t k,
+                             double l2, std::size_t block_rows, int threads);
+  double operator()(const std::vector<double>& params, std::vector<double>& grad);
+
+ private:
+  MatrixView x_;
+  const std::vector<std::int64_t>& y_;
+  std::size_t k_, d_, pad_, blocks_, block_rows_;
+  double l2_;
+  int threads_;
+  std::vector<float> pt_, zeros_;            // (d + 1) × pad: Wᵀ then b
+  std::vector<float> block_grad_;            // blocks × (d + 1) × pad
+  std::vector<double> block_loss_;           // per block
+  std::vector<std::vector<float>> scratch_;  // per thread: block_rows × pad
+};
+
+}  // namespace deferbench::dense

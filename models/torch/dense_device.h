@@ -1,0 +1,53 @@
+// LibTorch glue of the dense models (models/dense): their CUDA half — inference on a GPU, the
+// device form of a network, LibTorch training — behind a header free of LibTorch, so that the
+// models call it without including LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/data/dataset.h"
+#include "core/data/matrix.h"
+#include "core/model/device_model.h"
+#include "core/util/context.h"
+#include "core/util/lbfgs.h"
+#include "models/dense/inference.h"
+#include "models/dense/train.h"
+
+namespace deferbench::torch_util {
+
+using namespace deferbench::dense;
+
+// DenseInference::predict_proba on ctx's (CUDA) device: chunks of chunk_rows rows through pinned
+// memory, the layers copied to the device once and kept in the inference's device cache.
+Matrix dense_predict_on_device(const DenseInference& inference, MatrixView x, const Context& ctx,
+                               std::int64_t chunk_rows);
+
+// `inference` as a device form: rows × inputs() float → rows × n_classes() probabilities, on the
+// device of its input, in the inference's precision.
+std::shared_ptr<const DeviceModel> dense_device_model(
+    std::shared_ptr<const DenseInference> inference);
+
+// The same training as train_adam_cpu (models/dense/train.h) through LibTorch autograd on ctx's
+// device (torch_util::train_adam): the models' CUDA path, and on the CPU an independent
+// implementation to check train_adam_cpu against. Same arguments; the data go to the device once.
+AdamReport train_adam_libtorch(DenseWeights& net, Activation activation, MatrixView x,
+                               const std::vector<std::int64_t>& y, MatrixView x_val,
+                               const std::vector<std::int64_t>& y_val, const AdamOptions& options,
+                               const Context& ctx);
+
+// Multinomial logistic regression by full-batch L-BFGS through LibTorch on ctx's device (the
+// training data moved there once): mean cross-entropy + ‖W‖² / (2 C n), the options of
+// core/util/lbfgs.h. The CUDA path of logreg's lbfgs solver.
+struct LogRegFit {
+  std::vector<std::int32_t> classes;
+  std::vector<float> mean, scale;
+  Matrix weight;  // k × d
+  std::vector<float> bias;
+};
+LogRegFit fit_logreg_lbfgs(const Dataset& train, bool standardize, double C,
+                           std::int64_t batch_rows, const LbfgsOptions& options,
+                           const Context& ctx);
+
+}  // namespace deferbench::torch_util
