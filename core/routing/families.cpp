@@ -68,40 +68,20 @@ std::vector<std::size_t> lowest_share(const std::vector<std::size_t>& rows,
   return out;
 }
 
-StageOutput subset(const StageOutput& out, const std::vector<std::size_t>& rows) {
-  StageOutput s;
-  for (std::size_t r : rows) {
-    s.pred.push_back(out.pred[r]);
-    s.score.push_back(out.score[r]);
-  }
-  return s;
-}
-
-std::vector<LabelId> pick(const std::vector<LabelId>& v, const std::vector<std::size_t>& rows) {
-  std::vector<LabelId> out;
-  out.reserve(rows.size());
-  for (std::size_t r : rows) out.push_back(v[r]);
-  return out;
-}
-
-std::vector<std::size_t> all_rows(std::size_t n) {
-  std::vector<std::size_t> v(n);
-  std::iota(v.begin(), v.end(), std::size_t{0});
-  return v;
-}
-
 }  // namespace
 
 FamilyOptions FamilyOptions::from_yaml(const YAML::Node& node, const std::string& path) {
   FamilyOptions o;
   FieldReader r(node, path);
   o.families = r.get_string_list("families", o.families);
-  DB_CHECK(!o.families.empty(), "config: '{}.families': expected at least one of global, l2d, rsb",
-           path);
-  for (const std::string& f : o.families)
-    DB_CHECK(f == "global" || f == "l2d" || f == "rsb",
-             "config: '{}.families': unknown family '{}'; valid families: global, l2d, rsb", path,
-             f);
+  DB_CHECK(!o.families.empty(), "config: '{}.families': expected at least one of {}", path,
+           routing_family_names());
+  for (const std::string& f : o.families) {
+    bool known = false;
+    for (const RoutingFamily* family : routing_families()) known = known || family->name() == f;
+    DB_CHECK(known, "config: '{}.families': unknown family '{}'; valid families: {}", path, f,
+             routing_family_names());
+  }
   YAML::Node zoo = r.has("zoo") ? node["zoo"] : YAML::Node();
   r.allow("zoo");
   if (zoo && !zoo.IsNull()) {
@@ -201,73 +181,20 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
   return out;
 }
 
+int stages_to_fit(const FamilyOptions& options) {
+  int stages = 1;
+  for (const std::string& f : options.families)
+    stages = std::max(stages, routing_family(f).stages(options));
+  return stages;
+}
+
 BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStage>& fitted,
                          const Dataset& val, const Dataset& cal, double target,
                          const CalibrationSettings& settings, const FamilyOptions& options,
                          CalibrateOn on, std::uint64_t seed) {
   DB_ASSERT(!fitted.empty());
-  const Dataset& calib = on == CalibrateOn::kCal ? cal : val;
-  auto calib_out = [&](const FittedStage& f) -> const StageOutput& {
-    return on == CalibrateOn::kCal ? f.cal : f.val;
-  };
-  const std::size_t n_classes = calib.n_classes();
-  const double delta = settings.guaranteed.delta;
-  // The window guarantee scales accepted calibration rows to handled window queries.
-  CalibrationSettings windowed = settings;
-  windowed.guaranteed.window_scale = settings.window > 0 && calib.size() > 0
-                                         ? settings.window / static_cast<double>(calib.size())
-                                         : 0.0;
-  BuiltPolicy p;
-  p.family = family;
-
-  if (family == "global" || family == "l2d") {
-    Stage s = fitted[0].stage;
-    if (family == "global") s.acceptor = nullptr;
-    calibrate_stage(s, subset(fitted[0].val, fitted[0].val_rows),
-                    pick(val.teacher, fitted[0].val_rows), calib_out(fitted[0]), calib.teacher,
-                    n_classes, target, delta, windowed);
-    p.feasible = s.feasible;
-    p.stages.push_back(std::move(s));
-    return p;
-  }
-  DB_CHECK(family == "rsb", "pipeline: unknown family '{}'; valid families: global, l2d, rsb",
-           family);
-  const std::size_t k_stages = fitted.size();
-  // Rows of the calibration split each stage may use: all, or its own fold.
-  std::vector<std::vector<std::size_t>> pool(k_stages, all_rows(calib.size()));
-  if (options.disjoint_cal_folds && k_stages > 1) {
-    std::vector<std::size_t> perm = all_rows(calib.size());
-    Rng rng(mix_seed(seed, 0xF01D));
-    rng.shuffle(perm.data(), perm.size());
-    for (auto& f : pool) f.clear();
-    for (std::size_t i = 0; i < perm.size(); ++i) pool[i % k_stages].push_back(perm[i]);
-    for (auto& f : pool) std::sort(f.begin(), f.end());
-  }
-  std::vector<std::uint8_t> rejected(calib.size(), 1);  // not accepted by any stage so far
-  for (std::size_t k = 0; k < k_stages; ++k) {
-    std::vector<std::size_t> rows;
-    for (std::size_t r : pool[k])
-      if (rejected[r]) rows.push_back(r);
-    Stage s = fitted[k].stage;
-    const StageOutput out = subset(calib_out(fitted[k]), rows);
-    std::vector<LabelId> teacher;
-    for (std::size_t r : rows) teacher.push_back(calib.teacher[r]);
-    calibrate_stage(s, subset(fitted[k].val, fitted[k].val_rows),
-                    pick(val.teacher, fitted[k].val_rows), out, teacher, n_classes, target,
-                    delta / static_cast<double>(k_stages), windowed);
-    // Rows this stage accepts leave the population of later stages (all rows of the split, so
-    // that with disjoint folds later folds also lose what earlier stages would take).
-    const StageOutput everyone = calib_out(fitted[k]);
-    const std::vector<std::uint8_t> ok = stage_accepts(s, everyone);
-    for (std::size_t r = 0; r < calib.size(); ++r) {
-      const float sc = everyone.score[r];
-      // Accepted here, or (stage 1) out of distribution: not part of later stages' population.
-      if (ok[r] || (k == 0 && std::isinf(sc) && sc < 0)) rejected[r] = 0;
-    }
-    p.feasible = p.feasible || s.feasible;
-    p.stages.push_back(std::move(s));
-  }
-  return p;
+  return routing_family(family).build(
+      FamilyInputs{fitted, val, cal, target, settings, options, on, seed});
 }
 
 }  // namespace deferbench

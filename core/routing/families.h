@@ -26,6 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/data/dataset.h"
+#include "core/routing/family.h"
 #include "core/routing/policy.h"
 
 namespace deferbench {
@@ -54,14 +55,6 @@ struct FamilyOptions {
   static FamilyOptions from_yaml(const YAML::Node& node, const std::string& path);
 };
 
-// A fitted stage with its outputs on every val and cal row (thresholds not set).
-struct FittedStage {
-  Stage stage;
-  StageOutput val, cal;
-  std::vector<std::size_t> train_rows;  // the train rows its surrogate was trained on
-  std::vector<std::size_t> val_rows;    // the val rows its acceptor was trained on
-};
-
 // Fits stage 1 (surrogate on train, acceptor on val) and, when stages > 1, the RSB stages.
 // `train_index`, when given, is the kNN index over `train` for stage 1: sharing one across the
 // surrogates of a zoo shares its memoized neighbour searches (null: one is built here).
@@ -71,16 +64,11 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
                                      const Context& ctx,
                                      std::shared_ptr<const NeighbourIndex> train_index = nullptr);
 
-// Which split plays "calibration" when a policy is built: cal (to deploy) or val (to select).
-enum class CalibrateOn { kCal, kVal };
+// The stages fit_cascade must fit for `options.families`: the most any of them uses.
+int stages_to_fit(const FamilyOptions& options);
 
-struct BuiltPolicy {
-  std::string family;
-  std::vector<Stage> stages;
-  bool feasible = false;  // every stage's calibration passed (global/l2d: the one stage)
-};
-
-// Builds a family's policy at `target`: thresholds calibrated on the chosen split.
+// Builds a family's policy at `target`: thresholds calibrated on the chosen split
+// (routing_family(family).build; an unknown family throws deferbench::Error).
 BuiltPolicy build_policy(const std::string& family, const std::vector<FittedStage>& fitted,
                          const Dataset& val, const Dataset& cal, double target,
                          const CalibrationSettings& settings, const FamilyOptions& options,

@@ -1,5 +1,6 @@
 #include "core/routing/families.h"
 
+#include <limits>
 #include <random>
 #include <set>
 
@@ -138,6 +139,54 @@ TEST(Families, RoutingFromPrecomputedOutputsEqualsRouting) {
     for (int s : a.stage) second += s == 1;
   }
   EXPECT_GT(second, 0u) << "stage 2 should handle some rows for this test to mean anything";
+}
+
+TEST(Families, EveryFamilyIsFoundByItsNameAndAnUnknownOneIsNamed) {
+  ASSERT_EQ(routing_family_names(), "global, l2d, rsb");
+  for (const RoutingFamily* f : routing_families())
+    EXPECT_EQ(&routing_family(f->name()), f) << f->name();
+  try {
+    routing_family("cascade");
+    FAIL() << "an unknown family should throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "pipeline: unknown family 'cascade'; valid families: global, l2d, rsb");
+  }
+  try {
+    FamilyOptions::from_yaml(YAML::Load("{families: [l2d, knn]}"), "pipeline");
+    FAIL() << "an unknown family in a config should throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "config: 'pipeline.families': unknown family 'knn'; valid families: global, "
+                 "l2d, rsb");
+  }
+}
+
+TEST(Families, TheRunnerFitsTheMostStagesAnyRequestedFamilyUses) {
+  FamilyOptions opt;
+  opt.rsb_stages = 3;
+  opt.families = {"global", "l2d"};
+  EXPECT_EQ(stages_to_fit(opt), 1);
+  opt.families = {"l2d", "rsb"};
+  EXPECT_EQ(stages_to_fit(opt), 3);
+  opt.families = {"rsb"};
+  opt.rsb_stages = 2;
+  EXPECT_EQ(stages_to_fit(opt), 2);
+}
+
+TEST(Families, GlobalSeesStageOneWithoutItsAcceptorAndKeepsTheOodGuard) {
+  const float ood = -std::numeric_limits<float>::infinity();
+  StageOutput first{{0, 1, 2, 1}, {0.2f, ood, 0.9f, -3.0f}};
+  StageOutput second{{1, 1, 0, 0}, {0.5f, 0.6f, 0.7f, 0.8f}};
+  const std::vector<const StageOutput*> fitted{&first, &second};
+  const std::vector<StageOutput> global = routing_family("global").stage_outputs(1, fitted);
+  ASSERT_EQ(global.size(), 1u);
+  EXPECT_EQ(global[0].pred, first.pred);
+  EXPECT_EQ(global[0].score, (std::vector<float>{1.0f, ood, 1.0f, 1.0f}));
+  const std::vector<StageOutput> rsb = routing_family("rsb").stage_outputs(2, fitted);
+  ASSERT_EQ(rsb.size(), 2u);
+  EXPECT_EQ(rsb[0].score, first.score);
+  EXPECT_EQ(rsb[1].score, second.score);
+  EXPECT_EQ(routing_family("l2d").stage_outputs(1, fitted)[0].score, first.score);
 }
 
 }  // namespace

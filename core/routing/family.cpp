@@ -1,0 +1,67 @@
+#include "core/routing/family.h"
+
+#include <numeric>
+
+#include "core/util/error.h"
+
+namespace deferbench {
+
+CalibrationSettings FamilyInputs::windowed() const {
+  CalibrationSettings w = settings;
+  const Dataset& c = calib();
+  w.guaranteed.window_scale =
+      settings.window > 0 && c.size() > 0 ? settings.window / static_cast<double>(c.size()) : 0.0;
+  return w;
+}
+
+std::vector<StageOutput> RoutingFamily::stage_outputs(
+    std::size_t n_stages, const std::vector<const StageOutput*>& fitted) const {
+  std::vector<StageOutput> out;
+  for (std::size_t k = 0; k < n_stages; ++k) out.push_back(*fitted.at(k));
+  return out;
+}
+
+const std::vector<const RoutingFamily*>& routing_families() {
+  // The one list of families: a new family adds its line here.
+  static const std::vector<const RoutingFamily*> all{&global_family(), &l2d_family(),
+                                                     &rsb_family()};
+  return all;
+}
+
+std::string routing_family_names() {
+  std::string names;
+  for (const RoutingFamily* f : routing_families())
+    names += (names.empty() ? "" : ", ") + std::string(f->name());
+  return names;
+}
+
+const RoutingFamily& routing_family(std::string_view name) {
+  for (const RoutingFamily* f : routing_families())
+    if (f->name() == name) return *f;
+  throw Error(fmt::format("pipeline: unknown family '{}'; valid families: {}", name,
+                          routing_family_names()));
+}
+
+StageOutput subset(const StageOutput& out, const std::vector<std::size_t>& rows) {
+  StageOutput s;
+  for (std::size_t r : rows) {
+    s.pred.push_back(out.pred[r]);
+    s.score.push_back(out.score[r]);
+  }
+  return s;
+}
+
+std::vector<LabelId> pick(const std::vector<LabelId>& v, const std::vector<std::size_t>& rows) {
+  std::vector<LabelId> out;
+  out.reserve(rows.size());
+  for (std::size_t r : rows) out.push_back(v[r]);
+  return out;
+}
+
+std::vector<std::size_t> all_rows(std::size_t n) {
+  std::vector<std::size_t> v(n);
+  std::iota(v.begin(), v.end(), std::size_t{0});
+  return v;
+}
+
+}  // namespace deferbench
