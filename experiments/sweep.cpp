@@ -1,6 +1,5 @@
 #include "experiments/sweep.h"
 
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +23,7 @@
 #include "experiments/report.h"
 #include "experiments/run.h"
 #include "experiments/run_log.h"
+#include "experiments/sweep_progress.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -122,90 +122,6 @@ ParsedOverride parse_override(const std::string& text) {
   }
   return p;
 }
-
-std::string fmt_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "--:--";
-  const long t = std::lround(s);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
-                   : fmt::format("{}:{:02}", t / 60, t % 60);
-}
-
-// Runs done/total, elapsed, ETA and the runs in flight: a redrawn bar on a terminal, one line
-// per finished run otherwise.
-class Progress {
- public:
-  Progress(ProgressMode mode, std::size_t total, std::size_t done)
-      : mode_(mode), total_(total), done_(done), start_(Clock::now()) {
-    if (mode_ == ProgressMode::kAuto)
-      mode_ = isatty(fileno(stderr)) ? ProgressMode::kBar : ProgressMode::kLines;
-    if (mode_ == ProgressMode::kLines && done_ > 0)
-      fmt::print(stderr, "[sweep] resuming: {}/{} runs already complete\n", done_, total_);
-  }
-
-  void started(std::size_t run, const std::string& label) {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_[run] = label;
-    draw();
-  }
-
-  void finished(std::size_t run, bool ok, double seconds, const std::string& message) {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::string label = running_[run];
-    running_.erase(run);
-    ++done_;
-    ++done_here_;
-    if (mode_ == ProgressMode::kNone) return;
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    const std::string status =
-        ok ? fmt::format("ok in {:.1f} s", seconds) : fmt::format("FAILED: {}", message);
-    if (mode_ == ProgressMode::kLines) {
-      fmt::print(stderr, "[sweep] {}/{} run {} {} ({}) elapsed {} ETA {}\n", done_, total_, run,
-                 status, label, fmt_duration(elapsed), fmt_duration(eta(elapsed)));
-      return;
-    }
-    if (!ok) fmt::print(stderr, "\r\033[K[sweep] run {} ({}) {}\n", run, label, status);
-    draw();
-  }
-
-  void close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (mode_ == ProgressMode::kBar) fmt::print(stderr, "\n");
-  }
-
- private:
-  double eta(double elapsed) const {
-    if (done_here_ == 0) return -1;
-    return elapsed / static_cast<double>(done_here_) * static_cast<double>(total_ - done_);
-  }
-
-  void draw() {
-    if (mode_ != ProgressMode::kBar) return;
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    constexpr int kWidth = 24;
-    const int filled = total_ ? static_cast<int>(kWidth * done_ / total_) : kWidth;
-    std::string bar;
-    for (int i = 0; i < kWidth; ++i) bar += i < filled ? "█" : "░";
-    std::string now;
-    for (const auto& [run, label] : running_)
-      now += fmt::format("{}run {}: {}", now.empty() ? "" : " | ", run, label);
-    std::string line = fmt::format("{} {}/{}  {} elapsed  ETA {}  {}", bar, done_, total_,
-                                   fmt_duration(elapsed), fmt_duration(eta(elapsed)), now);
-    winsize w{};
-    const std::size_t cols =
-        ioctl(fileno(stderr), TIOCGWINSZ, &w) == 0 && w.ws_col > 10 ? w.ws_col : 100;
-    // The bar's characters are 3 bytes each and one column wide.
-    const std::size_t max_bytes = cols - 1 + 2 * kWidth;
-    if (line.size() > max_bytes) line = line.substr(0, max_bytes);
-    fmt::print(stderr, "\r\033[K{}", line);
-    std::fflush(stderr);
-  }
-
-  ProgressMode mode_;
-  std::size_t total_, done_, done_here_ = 0;
-  Clock::time_point start_;
-  std::map<std::size_t, std::string> running_;
-  std::mutex mu_;
-};
 
 // One row per run and target, built from what is on disk (so a resumed sweep writes the same
 // summary as an uninterrupted one).
@@ -387,125 +303,203 @@ int sweep_exit_status(const SweepResult& result) {
   return static_cast<int>(std::min<std::size_t>(result.failed, 100));
 }
 
-SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions& options) {
-  SweepResult result;
-  std::vector<std::string> overrides = given;
-  fs::path config_dir = options.config_dir.empty()
-                            ? options.project_root / "experiments" / "configs"
-                            : options.config_dir;
-  int jobs = options.jobs;
-  fs::path dir;
+namespace {
+
+// Where a sweep runs and with what: the command line's overrides, or (--resume) the saved
+// sweep's, with its jobs and config folder unless given again.
+struct SweepSetup {
+  std::vector<std::string> overrides;
+  fs::path config_dir;
+  int jobs = 0;  // resolved (≥ 1)
+  fs::path dir;  // the sweep folder being resumed ("": a new one)
+};
+
+SweepSetup resolve_setup(const std::vector<std::string>& given, const SweepOptions& options) {
+  SweepSetup setup;
+  setup.overrides = given;
+  setup.config_dir = options.config_dir.empty() ? options.project_root / "experiments" / "configs"
+                                                : options.config_dir;
+  setup.jobs = options.jobs;
   if (!options.resume.empty()) {
-    dir = fs::absolute(options.resume).lexically_normal();
-    const fs::path file = dir / "sweep.yaml";
+    setup.dir = fs::absolute(options.resume).lexically_normal();
+    const fs::path file = setup.dir / "sweep.yaml";
     DB_CHECK(fs::exists(file), "--resume {}: no sweep.yaml there (not a sweep folder)",
-             dir.string());
+             setup.dir.string());
     const YAML::Node saved = YAML::LoadFile(file.string());
     const std::vector<std::string> saved_overrides =
         read_string_list(saved["overrides"], file, "overrides");
-    DB_CHECK(overrides.empty() || overrides == saved_overrides,
+    DB_CHECK(setup.overrides.empty() || setup.overrides == saved_overrides,
              "--resume {}: the overrides differ from the sweep's ({}); give none or the same",
-             dir.string(), fmt::join(saved_overrides, " "));
-    overrides = saved_overrides;
-    if (jobs <= 0 && saved["jobs"]) jobs = saved["jobs"].as<int>();
+             setup.dir.string(), fmt::join(saved_overrides, " "));
+    setup.overrides = saved_overrides;
+    if (setup.jobs <= 0 && saved["jobs"]) setup.jobs = saved["jobs"].as<int>();
     if (options.config_dir.empty() && saved["config_dir"])
-      config_dir = saved["config_dir"].as<std::string>();
+      setup.config_dir = saved["config_dir"].as<std::string>();
   }
-  if (jobs <= 0) jobs = resolve_threads(0);
+  if (setup.jobs <= 0) setup.jobs = resolve_threads(0);
+  return setup;
+}
 
-  // Expand and compose every run first: a bad override stops the sweep before anything runs.
-  const SweepPlan plan = expand_sweep(with_config_axes(overrides, config_dir));
+// Every run's composed config. With several jobs, runs share the cores: each gets cores / jobs
+// threads (recorded in its config.yaml).
+std::vector<YAML::Node> compose_runs(const SweepPlan& plan, const fs::path& config_dir, int jobs) {
   std::vector<YAML::Node> configs;
   for (const auto& run : plan.runs) {
     YAML::Node c = compose_config(config_dir, run).config;
     c.remove("sweep");  // the launcher's, not the run's
     if (jobs > 1) {
-      // Runs share the cores: each gets cores / jobs threads (recorded in its config.yaml).
       int requested = 0;
       if (c["threads"] && !YAML::convert<int>::decode(c["threads"], requested)) requested = -1;
       if (requested >= 0) c["threads"] = std::max(1, resolve_threads(requested) / jobs);
     }
     configs.push_back(c);
   }
-  result.runs = plan.runs.size();
+  return configs;
+}
 
-  if (dir.empty()) {
-    const YAML::Node& c0 = configs.front();
-    const std::string name = c0["name"] ? c0["name"].as<std::string>() : "default";
-    fs::path results = c0["results_dir"] ? c0["results_dir"].as<std::string>() : "results";
-    if (!results.is_absolute()) results = fs::current_path() / results;
-    DB_CHECK(!name.empty() && name.find('/') == std::string::npos && name[0] != '.',
-             "config: 'name': expected a folder name (no '/', not starting with '.'), got '{}'",
-             name);
-    dir = new_stamped_folder(results.lexically_normal() / name);
-    YAML::Node sweep;
-    sweep["overrides"] = string_list(overrides);
-    YAML::Node axes(YAML::NodeType::Map);
-    for (const SweepAxis& a : plan.axes) {
-      std::vector<std::string> values;
-      for (const auto& o : a.overrides) values.push_back(parse_override(o).value);
-      axes[a.key] = string_list(values);
-    }
-    sweep["axes"] = axes;
-    sweep["runs"] = plan.runs.size();
-    sweep["jobs"] = jobs;
-    sweep["config_dir"] = fs::absolute(config_dir).lexically_normal().string();
-    write_file_atomic(dir / "sweep.yaml", to_yaml_text(sweep));
-    write_file_atomic(dir / "config.yaml", to_yaml_text(configs.front()));
-    update_symlink(dir.parent_path() / "latest", dir.filename());
+// A new sweep folder <results_dir>/<name>/<stamp> with sweep.yaml (what --resume reads) and
+// run 0's config.yaml; <results_dir>/<name>/latest points at it.
+fs::path create_sweep_folder(const SweepSetup& setup, const SweepPlan& plan, const YAML::Node& c0) {
+  const std::string name = c0["name"] ? c0["name"].as<std::string>() : "default";
+  fs::path results = c0["results_dir"] ? c0["results_dir"].as<std::string>() : "results";
+  if (!results.is_absolute()) results = fs::current_path() / results;
+  DB_CHECK(!name.empty() && name.find('/') == std::string::npos && name[0] != '.',
+           "config: 'name': expected a folder name (no '/', not starting with '.'), got '{}'",
+           name);
+  const fs::path dir = new_stamped_folder(results.lexically_normal() / name);
+  YAML::Node sweep;
+  sweep["overrides"] = string_list(setup.overrides);
+  YAML::Node axes(YAML::NodeType::Map);
+  for (const SweepAxis& a : plan.axes) {
+    std::vector<std::string> values;
+    for (const auto& o : a.overrides) values.push_back(parse_override(o).value);
+    axes[a.key] = string_list(values);
   }
+  sweep["axes"] = axes;
+  sweep["runs"] = plan.runs.size();
+  sweep["jobs"] = setup.jobs;
+  sweep["config_dir"] = fs::absolute(setup.config_dir).lexically_normal().string();
+  write_file_atomic(dir / "sweep.yaml", to_yaml_text(sweep));
+  write_file_atomic(dir / "config.yaml", to_yaml_text(c0));
+  update_symlink(dir.parent_path() / "latest", dir.filename());
+  return dir;
+}
+
+// dir/runs, created, without the temporary folders of a killed sweep.
+fs::path clean_runs_dir(const fs::path& dir) {
   const fs::path runs_dir = dir / "runs";
   fs::create_directories(runs_dir);
-  for (const auto& entry : fs::directory_iterator(runs_dir))  // leftovers of a killed sweep
+  for (const auto& entry : fs::directory_iterator(runs_dir))
     if (entry.path().filename().string().rfind(".tmp-", 0) == 0) fs::remove_all(entry.path());
+  return runs_dir;
+}
 
-  // Pending runs, ordered so that runs sharing prepared data run together (the cache then
-  // holds one preparation's fits at a time); each declares the cached work it will use.
-  FitCache cache;
-  RunOptions run_options;
-  run_options.project_root = options.project_root;
-  run_options.quiet = true;
-  run_options.cache = &cache;
-  std::vector<std::size_t> pending;
-  std::vector<std::vector<std::string>> keys(plan.runs.size());
+// The runs still to do and the cached work each declared.
+struct Schedule {
+  std::vector<std::size_t> pending;            // in the order they start
+  std::vector<std::vector<std::string>> keys;  // per run: its cache keys (empty: shares nothing)
+  std::size_t skipped = 0;                     // already complete
+};
+
+// Pending runs, ordered so that runs sharing prepared data run together (the cache then holds
+// one preparation's fits at a time); each declares the cached work it will use.
+Schedule schedule_runs(const SweepPlan& plan, const std::vector<YAML::Node>& configs,
+                       const fs::path& runs_dir, const RunOptions& run_options, FitCache& cache) {
+  Schedule s;
+  s.keys.resize(plan.runs.size());
   std::map<std::string, std::size_t> first_use;
   for (std::size_t n = 0; n < plan.runs.size(); ++n) {
     if (fs::exists(runs_dir / std::to_string(n) / "metrics.json")) {
-      ++result.skipped;
+      ++s.skipped;
       continue;
     }
-    pending.push_back(n);
+    s.pending.push_back(n);
     try {
-      keys[n] = run_cache_keys(configs[n], run_options);
+      s.keys[n] = run_cache_keys(configs[n], run_options);
     } catch (const std::exception&) {
       // The run will fail and be recorded as such; it shares nothing.
     }
-    cache.expect(keys[n]);
-    if (!keys[n].empty()) first_use.emplace(keys[n].front(), n);
+    cache.expect(s.keys[n]);
+    if (!s.keys[n].empty()) first_use.emplace(s.keys[n].front(), n);
   }
-  auto group_of = [&](std::size_t n) { return keys[n].empty() ? n : first_use[keys[n].front()]; };
-  std::stable_sort(pending.begin(), pending.end(),
-                   [&](std::size_t a, std::size_t b) { return group_of(a) < group_of(b); });
-
-  Progress progress(options.progress, plan.runs.size(), result.skipped);
-  std::mutex summary_mu;
-  std::atomic<std::size_t> next{0}, failed{0};
-  auto label_of = [&](std::size_t n) {
-    std::vector<std::string> v;
-    for (const SweepAxis& a : plan.axes) v.push_back(plan.runs[n][a.position]);
-    return v.empty() ? std::string("single run") : fmt::format("{}", fmt::join(v, " "));
+  auto group_of = [&](std::size_t n) {
+    return s.keys[n].empty() ? n : first_use[s.keys[n].front()];
   };
-  auto run_one = [&](std::size_t n) {
-    progress.started(n, label_of(n));
+  std::stable_sort(s.pending.begin(), s.pending.end(),
+                   [&](std::size_t a, std::size_t b) { return group_of(a) < group_of(b); });
+  return s;
+}
+
+// The runs of a sweep executing: each written into a temporary folder renamed to runs/<n>, the
+// summary rewritten after each, progress reported.
+class SweepExecution {
+ public:
+  SweepExecution(const SweepPlan& plan, const std::vector<YAML::Node>& configs, const fs::path& dir,
+                 const Schedule& schedule, FitCache& cache, const RunOptions& run_options,
+                 SweepProgress& progress)
+      : plan_(plan),
+        configs_(configs),
+        dir_(dir),
+        schedule_(schedule),
+        cache_(cache),
+        run_options_(run_options),
+        progress_(progress) {}
+
+  // Runs the pending runs on min(jobs, pending) threads; returns how many failed.
+  std::size_t run_all(int jobs) {
+    const std::vector<std::size_t>& pending = schedule_.pending;
+    const std::size_t workers =
+        std::min<std::size_t>(static_cast<std::size_t>(jobs), pending.size());
+    std::vector<std::thread> threads;
+    for (std::size_t w = 0; w < workers; ++w)
+      threads.emplace_back([&] {
+        for (std::size_t i; (i = next_++) < pending.size();) {
+          try {
+            run_one(pending[i]);
+          } catch (const std::exception& e) {  // the run's folder could not be written
+            ++failed_;
+            spdlog::error("run {}: {}", pending[i], e.what());
+          }
+        }
+      });
+    for (auto& t : threads) t.join();
+    return failed_;
+  }
+
+ private:
+  std::string label_of(std::size_t n) const {
+    std::vector<std::string> v;
+    for (const SweepAxis& a : plan_.axes) v.push_back(plan_.runs[n][a.position]);
+    return v.empty() ? std::string("single run") : fmt::format("{}", fmt::join(v, " "));
+  }
+
+  void run_one(std::size_t n) {
+    progress_.started(n, label_of(n));
     const auto t0 = Clock::now();
+    const fs::path runs_dir = dir_ / "runs";
     const fs::path final_dir = runs_dir / std::to_string(n);
     const fs::path tmp = runs_dir / fmt::format(".tmp-{}-{}", n, getpid());
     fs::remove_all(tmp);
     fs::create_directories(tmp);
-    YAML::Node config = clone(configs[n]);
+    const std::string error = write_run(n, tmp, final_dir);
+    cache_.release(schedule_.keys[n]);
+    fs::remove_all(final_dir);  // a failed attempt of an earlier sweep
+    fs::rename(tmp, final_dir);
+    {
+      std::lock_guard<std::mutex> lock(summary_mu_);
+      write_file_atomic(dir_ / "summary.csv", summary_csv(dir_, plan_));
+    }
+    progress_.finished(n, error.empty(), std::chrono::duration<double>(Clock::now() - t0).count(),
+                       error);
+  }
+
+  // Computes run n into `tmp`: its files, or (when it throws) config.yaml, log.txt and
+  // error.txt. Returns the error ("" when the run succeeded).
+  std::string write_run(std::size_t n, const fs::path& tmp, const fs::path& final_dir) {
+    YAML::Node config = clone(configs_[n]);
     const bool save = config["save_policy"] && !config["save_policy"].as<std::string>().empty();
     if (save) config["save_policy"] = (final_dir / "policy").string();
-    write_file_atomic(tmp / "overrides.yaml", to_yaml_text(string_list(plan.runs[n])));
+    write_file_atomic(tmp / "overrides.yaml", to_yaml_text(string_list(plan_.runs[n])));
     std::string log_text, error;
     try {
       RunOutput out;
@@ -513,11 +507,11 @@ SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions&
         RunLogCapture capture(&log_text);
         YAML::Node run_config = clone(config);
         if (save) run_config["save_policy"] = "";
-        out = compute_run(run_config, run_options);
+        out = compute_run(run_config, run_options_);
         out.config = config;
       }
       out.metrics["run"] = n;
-      out.metrics["overrides"] = plan.runs[n];
+      out.metrics["overrides"] = plan_.runs[n];
       if (save) save_run_policies(out, tmp / "policy", final_dir);
       write_run_files(out, tmp, log_text);
     } catch (const std::exception& e) {
@@ -526,51 +520,64 @@ SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions&
       write_file_atomic(tmp / "log.txt", log_text + "error: " + error + "\n");
       write_file_atomic(tmp / "error.txt", error + "\n");
       for (const char* f : {"metrics.json", "frontier.csv"}) fs::remove(tmp / f);
-      ++failed;
+      ++failed_;
     }
-    cache.release(keys[n]);
-    fs::remove_all(final_dir);  // a failed attempt of an earlier sweep
-    fs::rename(tmp, final_dir);
-    {
-      std::lock_guard<std::mutex> lock(summary_mu);
-      write_file_atomic(dir / "summary.csv", summary_csv(dir, plan));
-    }
-    progress.finished(n, error.empty(), std::chrono::duration<double>(Clock::now() - t0).count(),
-                      error);
-  };
+    return error;
+  }
 
+  const SweepPlan& plan_;
+  const std::vector<YAML::Node>& configs_;
+  const fs::path dir_;
+  const Schedule& schedule_;
+  FitCache& cache_;
+  const RunOptions& run_options_;
+  SweepProgress& progress_;
+  std::mutex summary_mu_;
+  std::atomic<std::size_t> next_{0}, failed_{0};
+};
+
+// tables/ and plots/ of the sweep; a warning when they cannot be written.
+void write_sweep_report(const fs::path& dir) {
+  try {
+    const ReportResult report = write_report(dir, ReportOptions{});
+    if (!report.warning.empty()) spdlog::warn("{}", report.warning);
+  } catch (const std::exception& e) {
+    spdlog::warn("report of {} not written: {}", dir.string(), e.what());
+  }
+}
+
+}  // namespace
+
+SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions& options) {
+  const SweepSetup setup = resolve_setup(given, options);
+  // Expand and compose every run first: a bad override stops the sweep before anything runs.
+  const SweepPlan plan = expand_sweep(with_config_axes(setup.overrides, setup.config_dir));
+  const std::vector<YAML::Node> configs = compose_runs(plan, setup.config_dir, setup.jobs);
+  SweepResult result;
+  result.runs = plan.runs.size();
+  result.dir = setup.dir.empty() ? create_sweep_folder(setup, plan, configs.front()) : setup.dir;
+  const fs::path runs_dir = clean_runs_dir(result.dir);
+
+  FitCache cache;
+  RunOptions run_options;
+  run_options.project_root = options.project_root;
+  run_options.quiet = true;
+  run_options.cache = &cache;
+  const Schedule schedule = schedule_runs(plan, configs, runs_dir, run_options, cache);
+  result.skipped = schedule.skipped;
+
+  SweepProgress progress(options.progress, plan.runs.size(), result.skipped);
+  SweepExecution execution(plan, configs, result.dir, schedule, cache, run_options, progress);
   // Messages logged inside runs go to their log.txt only (the progress shows on the console).
   install_run_log_sink(false);
-  const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(jobs), pending.size());
-  std::vector<std::thread> threads;
-  for (std::size_t w = 0; w < workers; ++w)
-    threads.emplace_back([&] {
-      for (std::size_t i; (i = next++) < pending.size();) {
-        try {
-          run_one(pending[i]);
-        } catch (const std::exception& e) {  // the run's folder could not be written
-          ++failed;
-          spdlog::error("run {}: {}", pending[i], e.what());
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
+  result.failed = execution.run_all(setup.jobs);
   install_run_log_sink(true);
   progress.close();
-  write_file_atomic(dir / "summary.csv", summary_csv(dir, plan));
+  write_file_atomic(result.dir / "summary.csv", summary_csv(result.dir, plan));
 
-  result.dir = dir;
-  result.failed = failed;
   result.fits_computed = cache.computed();
   result.fits_reused = cache.reused();
-  if (options.report && result.failed < result.runs) {
-    try {
-      const ReportResult report = write_report(dir, ReportOptions{});
-      if (!report.warning.empty()) spdlog::warn("{}", report.warning);
-    } catch (const std::exception& e) {
-      spdlog::warn("report of {} not written: {}", dir.string(), e.what());
-    }
-  }
+  if (options.report && result.failed < result.runs) write_sweep_report(result.dir);
   return result;
 }
 

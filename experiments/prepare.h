@@ -1,0 +1,37 @@
+// The first step of a run: the traces read, split (stratified by teacher label) and featurized
+// (the text featurizer fitted on train only).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/data/dataset.h"
+#include "core/data/splits.h"
+#include "core/features/text_featurizer.h"
+#include "core/routing/acceptor.h"
+#include "core/util/context.h"
+#include "experiments/run_settings.h"
+
+namespace deferbench {
+
+// The data of a run, split and featurized (text featurizer fitted on train only).
+struct PreparedData {
+  std::string dataset_name;
+  std::shared_ptr<const LabelSpace> labels;
+  std::size_t total_rows = 0;
+  std::size_t dropped_no_answer = 0;
+  Splits splits;                               // row indices into the traces as read
+  Dataset train, val, cal, test;               // features filled
+  std::string feature_source;                  // "embeddings" or "text-lsa-<dim>"
+  std::shared_ptr<TextFeaturizer> featurizer;  // fitted on train; null when embeddings are used
+  // kNN index over train, shared by every surrogate's stage 1 (its neighbour searches are
+  // memoized: one search per split for the whole zoo). Null when the pipeline uses neither the
+  // kNN feature nor the OOD guard.
+  std::shared_ptr<const NeighbourIndex> train_index;
+  double load_seconds = 0, featurize_seconds = 0;
+};
+
+PreparedData prepare_data(const RunSettings& settings, const Context& ctx);
+
+}  // namespace deferbench

@@ -1,0 +1,284 @@
+#include "experiments/run_output.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <ctime>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/config/compose.h"
+#include "core/metrics/metrics.h"
+#include "core/util/atomic_file.h"
+#include "experiments/policy_io.h"
+
+namespace deferbench {
+namespace fs = std::filesystem;
+
+namespace {
+
+// NaN (an undefined metric, e.g. agreement when nothing is handled) is written as null.
+nlohmann::json nan_to_json(double x) {
+  return std::isnan(x) ? nlohmann::json() : nlohmann::json(x);
+}
+
+nlohmann::json routing_json(const RoutingMetrics& m) {
+  return {{"rows", m.rows},
+          {"handled", m.handled},
+          {"teacher_calls", m.teacher_calls},
+          {"coverage", nan_to_json(m.coverage)},
+          {"teacher_agreement", nan_to_json(m.teacher_agreement)},
+          {"e2e_accuracy", nan_to_json(m.e2e_accuracy)},
+          {"e2e_macro_f1", nan_to_json(m.e2e_macro_f1)},
+          {"teacher_accuracy", nan_to_json(m.teacher_accuracy)},
+          {"teacher_calls_saved", nan_to_json(m.teacher_calls_saved)}};
+}
+
+nlohmann::json thresholds_json(const std::vector<Stage>& stages) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Stage& s : stages) {
+    nlohmann::json t = nlohmann::json::array();
+    for (double v : s.thresholds) t.push_back(threshold_json(v));
+    out.push_back({{"thresholds", t},
+                   {"feasible", s.feasible},
+                   {"cal_rows", s.cal_rows},
+                   {"cal_accepted", s.cal_accepted},
+                   {"cal_agreement", nan_to_json(s.cal_agreement)},
+                   {"lower_bound", nan_to_json(s.lower_bound)}});
+  }
+  return out;
+}
+
+std::string csv_number(double x) {
+  return std::isnan(x) ? "" : fmt::format("{:.6g}", x);
+}
+
+nlohmann::json zoo_json(const FittedZoo& zoo, const Dataset& test) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Surrogate& z : zoo.members) {
+    const std::vector<LabelId>& pred = z.fitted->test.front().pred;
+    out.push_back({{"model", z.label},
+                   {"stages", z.fitted->stages.size()},
+                   {"fit_seconds", z.fitted->fit_seconds},
+                   {"cached", z.cached},
+                   {"test_teacher_accuracy", nan_to_json(accuracy(test.teacher, pred))},
+                   {"test_teacher_macro_f1", nan_to_json(macro_f1(test.teacher, pred))},
+                   {"test_gold_accuracy",
+                    test.has_gold() ? nan_to_json(accuracy(test.gold, pred)) : nlohmann::json()}});
+  }
+  return out;
+}
+
+nlohmann::json calibration_json(const CalibrationSettings& calib) {
+  return {{"mode", calib.mode},
+          {"guarantee", calib.mode == "guaranteed"},
+          {"delta", calib.guaranteed.delta},
+          {"per_class", calib.per_class},
+          {"window", calib.window},  // queries (0: about TA itself)
+          {"window_spec", calib.window_test  ? std::string("test")
+                          : calib.window > 0 ? fmt::format("{}", calib.window)
+                                             : std::string("none")},
+          {"selection", "on val (disjoint from cal), then calibrated on cal"},
+          {"targets", calib.targets}};
+}
+
+}  // namespace
+
+std::string frontier_csv_header() {
+  return "target,family,model,val_coverage,val_agreement,val_cost_per_1k,val_feasible,on_frontier,"
+         "selected,"
+         "cal_feasible,stage1_threshold,stage1_lower_bound,test_coverage,test_agreement,"
+         "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k\n";
+}
+
+std::string frontier_csv_rows(double target, const std::vector<Candidate>& candidates,
+                              const Selection& selection) {
+  std::string out;
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    const Candidate& r = candidates[k];
+    const bool on_front =
+        std::find(selection.front.begin(), selection.front.end(), k) != selection.front.end();
+    const Stage& st1 = r.on_cal.stages.front();
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, r.family,
+                       r.model, csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
+                       csv_number(r.val.cost_per_1k), r.on_val.feasible ? 1 : 0, on_front ? 1 : 0,
+                       static_cast<std::ptrdiff_t>(k) == selection.chosen ? 1 : 0,
+                       r.on_cal.feasible ? 1 : 0,
+                       csv_number(st1.thresholds.size() == 1 ? st1.thresholds[0] : std::nan("")),
+                       csv_number(st1.lower_bound), csv_number(r.test.m.coverage),
+                       csv_number(r.test.m.teacher_agreement), csv_number(r.test.m.e2e_accuracy),
+                       csv_number(r.test.m.e2e_macro_f1), csv_number(r.test.cost_per_1k));
+  }
+  return out;
+}
+
+nlohmann::json target_json(double target, const std::vector<Candidate>& candidates,
+                           const Selection& selection, const Deployment& deployment) {
+  nlohmann::json t = {
+      {"target", target}, {"candidates", candidates.size()}, {"frontier", selection.front.size()}};
+  const Evaluated& e = deployment.test;
+  t["deployed"] = deployment.deployed;
+  t["test"] = routing_json(e.m);
+  t["test"]["cost_per_1k"] = e.cost_per_1k;
+  if (selection.chosen < 0) {
+    t["selected"] = nullptr;
+    t["note"] = "no candidate meets the target on val: every query goes to the teacher";
+    return t;
+  }
+  const Candidate& r = candidates[static_cast<std::size_t>(selection.chosen)];
+  t["selected"] = {{"family", r.family},
+                   {"model", r.model},
+                   {"val_coverage", nan_to_json(r.val.m.coverage)},
+                   {"val_agreement", nan_to_json(r.val.m.teacher_agreement)}};
+  t["stages"] = thresholds_json(r.on_cal.stages);
+  if (!deployment.deployed)
+    t["note"] =
+        "the selected candidate's calibration on cal does not hold: every query goes "
+        "to the teacher";
+  t["test"]["handled_per_stage"] = e.handled_per_stage;
+  t["test"]["agreement_per_stage"] = nlohmann::json::array();
+  for (double a : e.agreement_per_stage) t["test"]["agreement_per_stage"].push_back(nan_to_json(a));
+  return t;
+}
+
+nlohmann::json run_metrics(const RunPlan& plan, const PreparedData& prep, const FittedZoo& zoo,
+                           const CalibrationSettings& calib, const nlohmann::json& per_target,
+                           double total_seconds) {
+  const RunSettings& s = plan.settings;
+  return {{"experiment", s.name},
+          {"dataset", prep.dataset_name},
+          {"model", zoo.members.front().label},
+          {"seed", s.seed},
+          {"device", std::string(device_name(plan.ctx.device))},
+          {"threads", plan.ctx.threads},
+          {"features", prep.feature_source},
+          {"feature_dim", prep.train.features.cols()},
+          {"classes", prep.labels->size()},
+          {"rows",
+           {{"total", prep.total_rows},
+            {"dropped_no_answer", prep.dropped_no_answer},
+            {"train", prep.train.size()},
+            {"val", prep.val.size()},
+            {"cal", prep.cal.size()},
+            {"test", prep.test.size()}}},
+          {"calibration", calibration_json(calib)},
+          {"zoo", zoo_json(zoo, prep.test)},
+          {"targets", per_target},
+          // The first target's deployed policy, flat, for tables.
+          {"test", per_target.front()["test"]},
+          {"seconds",
+           {{"load", prep.load_seconds},
+            {"featurize", prep.featurize_seconds},
+            {"fit", zoo.seconds},  // this run's wait for fits
+            {"total", total_seconds}}}};
+}
+
+std::string timestamp_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H-%M-%S", &tm);
+  return buf;
+}
+
+void update_symlink(const fs::path& link, const fs::path& target) {
+  fs::path tmp = link.parent_path() / fmt::format(".{}.tmp-{}", link.filename().string(), getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_directory_symlink(target, tmp, ec);
+  if (!ec) fs::rename(tmp, link, ec);
+  if (ec) spdlog::warn("could not update {}: {}", link.string(), ec.message());
+}
+
+fs::path new_stamped_folder(const fs::path& parent) {
+  fs::create_directories(parent);
+  const std::string stamp = timestamp_now();
+  fs::path dir = parent / stamp;
+  for (int k = 1; !fs::create_directory(dir); ++k) dir = parent / fmt::format("{}_{}", stamp, k);
+  return dir;
+}
+
+void write_run_files(const RunOutput& out, const fs::path& dir, const std::string& log_text) {
+  write_file_atomic(dir / "config.yaml", to_yaml_text(out.config));
+  write_file_atomic(dir / "metrics.json", out.metrics.dump(2) + "\n");
+  write_file_atomic(dir / "frontier.csv", out.frontier_csv);
+  write_file_atomic(dir / "log.txt", log_text);
+}
+
+void save_run_policies(const RunOutput& out, const fs::path& dir, const fs::path& run_dir) {
+  const auto& targets = out.metrics["targets"];
+  const PreparedData& prep = *out.prep;
+  for (std::size_t k = 0; k < targets.size(); ++k) {
+    const double target = targets[k]["target"].get<double>();
+    const fs::path where = targets.size() == 1 ? dir : dir / fmt::format("target-{}", target);
+    nlohmann::json info = {{"experiment", out.settings.name},
+                           {"target", target},
+                           {"calibration", out.metrics["calibration"]},
+                           {"selected", targets[k]["selected"]},
+                           {"deployed", targets[k]["deployed"]},
+                           {"test", targets[k]["test"]},
+                           {"run_dir", run_dir.string()}};
+    info["config_yaml"] = to_yaml_text(out.config);
+    save_policy(where, out.deployed[k], prep.featurizer.get(), *prep.labels,
+                prep.train.features.cols(), info);
+  }
+}
+
+void print_run_summary(const RunOutput& out, const fs::path& run_dir) {
+  const nlohmann::json& m = out.metrics;
+  fmt::print("{} — dataset {}, seed {}, device {}, calibration {} (δ = {})\n", out.settings.name,
+             m["dataset"].get<std::string>(), m["seed"].get<std::uint64_t>(),
+             m["device"].get<std::string>(), m["calibration"]["mode"].get<std::string>(),
+             m["calibration"]["delta"].get<double>());
+  const auto& rows = m["rows"];
+  fmt::print("  rows {} (train {}, val {}, cal {}, test {}), {} classes, features {}\n",
+             rows["total"].get<std::size_t>(), rows["train"].get<std::size_t>(),
+             rows["val"].get<std::size_t>(), rows["cal"].get<std::size_t>(),
+             rows["test"].get<std::size_t>(), m["classes"].get<std::size_t>(),
+             m["features"].get<std::string>());
+  for (const auto& t : m["targets"]) {
+    const auto& mt = t["test"];
+    auto num = [&](const char* key) {
+      return mt[key].is_number() ? fmt::format("{:.3f}", mt[key].get<double>()) : "n/a";
+    };
+    std::string who = t["selected"].is_null()
+                          ? "teacher only"
+                          : fmt::format("{} / {}", t["selected"]["family"].get<std::string>(),
+                                        t["selected"]["model"].get<std::string>());
+    fmt::print(
+        "  target {:.2f}: {}{} — test coverage {}  agreement {}  e2e accuracy {}  "
+        "e2e macro-F1 {}  (teacher alone {})\n",
+        t["target"].get<double>(), who, t["deployed"].get<bool>() ? "" : " (not deployed)",
+        num("coverage"), num("teacher_agreement"), num("e2e_accuracy"), num("e2e_macro_f1"),
+        num("teacher_accuracy"));
+  }
+  fmt::print("  {:.1f} s; saved {}\n", m["seconds"]["total"].get<double>(), run_dir.string());
+}
+
+fs::path write_run_folder(const RunOutput& out, const std::string& log_text) {
+  const fs::path exp_dir = out.settings.results_dir / out.settings.name;
+  fs::create_directories(exp_dir);
+  const fs::path tmp_dir = exp_dir / fmt::format(".tmp-{}-{}", timestamp_now(), getpid());
+  fs::create_directories(tmp_dir);
+  fs::path run_dir;
+  try {
+    write_run_files(out, tmp_dir, log_text);
+    const std::string stamp = timestamp_now();
+    run_dir = exp_dir / stamp;
+    for (int k = 1; fs::exists(run_dir); ++k) run_dir = exp_dir / fmt::format("{}_{}", stamp, k);
+    fs::rename(tmp_dir, run_dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp_dir, ec);
+    throw;
+  }
+  update_symlink(exp_dir / "latest", run_dir.filename());
+  return run_dir;
+}
+
+}  // namespace deferbench

@@ -1,0 +1,215 @@
+#include "experiments/run_steps.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include <fmt/format.h>
+
+#include "core/routing/frontier.h"
+#include "models/registry.h"
+
+namespace deferbench {
+
+namespace {
+
+std::string label_of(const YAML::Node& spec) {
+  std::string label = spec["name"].as<std::string>();
+  std::string params;
+  for (const auto& kv : spec) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "name") continue;
+    params += fmt::format("{}{}={}", params.empty() ? "" : ",", key,
+                          kv.second.IsScalar() ? kv.second.Scalar() : "...");
+  }
+  return params.empty() ? label : label + "(" + params + ")";
+}
+
+// The candidate surrogates, every spec validated: the `model` group's member is named by its
+// model, zoo members by what their entry sets (#i added to a label already taken).
+std::vector<ZooMember> zoo_of(const RunSettings& s, const ModelFactory& factory) {
+  std::vector<ZooMember> zoo;
+  zoo.push_back({YAML::Clone(s.model), ""});
+  for (const YAML::Node& spec : s.pipeline.zoo) zoo.push_back({spec, ""});
+  for (std::size_t i = 0; i < zoo.size(); ++i) {
+    factory(zoo[i].spec, i == 0 ? "model" : fmt::format("pipeline.zoo[{}]", i - 1));
+    zoo[i].label = i == 0 ? zoo[i].spec["name"].as<std::string>() : label_of(zoo[i].spec);
+    for (std::size_t j = 0; j < i; ++j)
+      if (zoo[j].label == zoo[i].label) zoo[i].label += fmt::format("#{}", i);
+  }
+  return zoo;
+}
+
+// The outputs each stage of a `family` policy with `n_stages` stages sees on a split, from its
+// fitted stages' outputs on every row of the split: l2d and rsb stage k use fitted stage k;
+// global is stage 1 without its acceptor (every score 1, out-of-distribution rows kept −∞).
+std::vector<StageOutput> policy_outputs(const std::string& family, std::size_t n_stages,
+                                        const std::vector<const StageOutput*>& fitted) {
+  std::vector<StageOutput> out;
+  for (std::size_t k = 0; k < n_stages; ++k) out.push_back(*fitted.at(k));
+  if (family == "global")
+    for (float& sc : out.at(0).score)
+      if (!(std::isinf(sc) && sc < 0)) sc = 1.0f;
+  return out;
+}
+
+}  // namespace
+
+RunPlan plan_run(const YAML::Node& config, const RunOptions& options) {
+  RunPlan p;
+  p.settings = RunSettings::from_config(config, options.project_root);
+  const RunSettings& s = p.settings;
+  p.ctx = s.context();
+  p.factory = [](const YAML::Node& spec, const std::string& path) {
+    return builtin_models().make(spec, path);
+  };
+  p.zoo = zoo_of(s, p.factory);
+  p.factory(s.pipeline.acceptor.model, "pipeline.acceptor.model");
+  const auto& families = s.pipeline.families;
+  const bool need_rsb = std::find(families.begin(), families.end(), "rsb") != families.end();
+  p.stages = need_rsb ? s.pipeline.rsb_stages : 1;
+
+  p.prep_key = prep_cache_key(config, s, p.ctx);
+  std::vector<YAML::Node> specs;
+  for (const ZooMember& z : p.zoo) specs.push_back(z.spec);
+  p.fit_keys = fit_cache_keys(config, p.prep_key, specs, p.stages);
+  return p;
+}
+
+FittedZoo fit_zoo(const RunPlan& plan, const PreparedData& prep, FitCache* cache) {
+  const RunSettings& s = plan.settings;
+  FittedZoo zoo;
+  for (std::size_t i = 0; i < plan.zoo.size(); ++i) {
+    const auto t = RunClock::now();
+    auto make_fit = [&] {
+      const auto t_fit = RunClock::now();
+      FittedSurrogate f;
+      f.stages = fit_cascade(plan.zoo[i].spec, plan.stages, prep.train, prep.val, prep.cal,
+                             s.pipeline, plan.factory, plan.ctx.derive(i), prep.train_index);
+      f.fit_seconds = seconds_since(t_fit);
+      for (const FittedStage& st : f.stages)
+        f.test.push_back(evaluate_stage(st.stage, prep.test.features, plan.ctx));
+      return f;
+    };
+    const CachedFit fit = cached_fit(cache, plan.fit_keys[i], plan.zoo[i].label, make_fit);
+    zoo.seconds += seconds_since(t);
+    Surrogate m{plan.zoo[i].label, fit.fitted, fit.cached, {}, {}};
+    for (std::size_t k = 0; k < m.fitted->stages.size(); ++k) {
+      m.val_outputs.push_back(&m.fitted->stages[k].val);
+      m.test_outputs.push_back(&m.fitted->test[k]);
+    }
+    zoo.members.push_back(std::move(m));
+  }
+  return zoo;
+}
+
+CalibrationSettings run_calibration(const RunSettings& s, const PreparedData& prep) {
+  CalibrationSettings calib = s.calibration;
+  if (calib.window_test) calib.window = static_cast<double>(prep.test.size());
+  return calib;
+}
+
+Evaluated evaluate(const std::vector<Stage>& stages, const std::string& family,
+                   const std::vector<const StageOutput*>& fitted, const Dataset& split,
+                   const FamilyOptions& opt) {
+  Routed r;
+  if (stages.empty()) {
+    r.label.assign(split.size(), kNoLabel);
+    r.stage.assign(split.size(), -1);
+    r.score.assign(split.size(), 0.0f);
+    r.first_prediction.assign(split.size(), kNoLabel);
+  } else {
+    r = route_outputs(stages, policy_outputs(family, stages.size(), fitted));
+  }
+  std::vector<std::uint8_t> handled(split.size());
+  std::vector<LabelId> answer(split.size());
+  Evaluated e;
+  e.handled_per_stage.assign(stages.size(), 0);
+  std::vector<std::size_t> agreed(stages.size(), 0);
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    handled[i] = r.stage[i] >= 0;
+    answer[i] = handled[i] ? r.label[i] : r.first_prediction[i];
+    if (handled[i]) {
+      ++e.handled_per_stage[static_cast<std::size_t>(r.stage[i])];
+      agreed[static_cast<std::size_t>(r.stage[i])] += r.label[i] == split.teacher[i];
+    }
+  }
+  e.m = routing_metrics(answer, split.teacher, split.gold, handled);
+  e.cost_per_1k = cost_per_1k(e.m.coverage, opt.teacher_cost, opt.surrogate_cost);
+  for (std::size_t k = 0; k < stages.size(); ++k)
+    e.agreement_per_stage.push_back(e.handled_per_stage[k]
+                                        ? static_cast<double>(agreed[k]) / e.handled_per_stage[k]
+                                        : std::nan(""));
+  return e;
+}
+
+std::vector<Candidate> candidates_at(double target, const RunPlan& plan, const PreparedData& prep,
+                                     const FittedZoo& zoo, const CalibrationSettings& calib) {
+  const RunSettings& s = plan.settings;
+  std::vector<Candidate> out;
+  for (std::size_t i = 0; i < zoo.members.size(); ++i) {
+    const Surrogate& z = zoo.members[i];
+    for (const std::string& family : s.pipeline.families) {
+      Candidate c{family, z.label, i, {}, {}, {}, {}};
+      c.on_val = build_policy(family, z.fitted->stages, prep.val, prep.cal, target, calib,
+                              s.pipeline, CalibrateOn::kVal, s.seed);
+      c.on_cal = build_policy(family, z.fitted->stages, prep.val, prep.cal, target, calib,
+                              s.pipeline, CalibrateOn::kCal, s.seed);
+      c.val = evaluate(c.on_val.stages, family, z.val_outputs, prep.val, s.pipeline);
+      c.test = evaluate(c.on_cal.stages, family, z.test_outputs, prep.test, s.pipeline);
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+std::vector<Candidate> with_val_fallback(std::vector<Candidate> candidates, double target,
+                                         const RunPlan& plan, const PreparedData& prep,
+                                         const FittedZoo& zoo, const CalibrationSettings& calib) {
+  const bool any_feasible = std::any_of(candidates.begin(), candidates.end(),
+                                        [](const Candidate& c) { return c.on_val.feasible; });
+  if (any_feasible || calib.mode == "empirical") return candidates;
+  const RunSettings& s = plan.settings;
+  CalibrationSettings point_estimate = calib;
+  point_estimate.mode = "empirical";
+  for (Candidate& c : candidates) {
+    const Surrogate& z = zoo.members[c.member];
+    c.on_val = build_policy(c.family, z.fitted->stages, prep.val, prep.cal, target, point_estimate,
+                            s.pipeline, CalibrateOn::kVal, s.seed);
+    c.val = evaluate(c.on_val.stages, c.family, z.val_outputs, prep.val, s.pipeline);
+  }
+  return candidates;
+}
+
+Selection select_on_val(const std::vector<Candidate>& candidates) {
+  std::vector<FrontierPoint> points;
+  for (const Candidate& c : candidates)
+    points.push_back({c.val.m.coverage, c.val.m.teacher_agreement, c.val.cost_per_1k});
+  Selection sel;
+  sel.front = pareto_front(points);
+  for (std::size_t idx : sel.front)
+    if (candidates[idx].on_val.feasible &&
+        (sel.chosen < 0 || candidates[idx].val.m.coverage >
+                               candidates[static_cast<std::size_t>(sel.chosen)].val.m.coverage))
+      sel.chosen = static_cast<std::ptrdiff_t>(idx);
+  return sel;
+}
+
+Deployment deploy(const std::vector<Candidate>& candidates, const Selection& selection,
+                  const PreparedData& prep, const FamilyOptions& pipeline) {
+  Deployment d;
+  if (selection.chosen >= 0) {
+    const Candidate& c = candidates[static_cast<std::size_t>(selection.chosen)];
+    d.deployed = c.on_cal.feasible;
+    if (d.deployed) {
+      d.stages = c.on_cal.stages;
+      d.test = c.test;
+      return d;
+    }
+  }
+  // Nothing can be deployed: everything goes to the teacher.
+  d.test = evaluate({}, "", {}, prep.test, pipeline);
+  return d;
+}
+
+}  // namespace deferbench
