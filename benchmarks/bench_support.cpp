@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "core/data/csv_reader.h"
 #include "core/data/npy.h"
 #include "core/data/synthetic.h"
 #include "core/routing/families.h"
@@ -462,52 +463,16 @@ void NpyRowReader::rewind() {
   next_ = 0;
 }
 
-namespace {
-
-// One CSV line split into fields ("..." quoting with "" for a quote; no newlines inside).
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        out.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        out.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.emplace_back();
-    } else if (c != '\r') {
-      out.back() += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 FeatureFolder read_feature_folder(const std::filesystem::path& dir) {
   const std::filesystem::path npy = dir / "features.npy", csv_path = dir / "labels.csv";
   Matrix x = read_npy(npy);
-  std::string text = read_file(csv_path);
+  const CsvFile csv = read_csv_file(csv_path);  // the first record is the header
   std::map<std::string, std::vector<std::size_t>> rows;
   std::vector<LabelId> teacher;
   LabelId max_id = -1;
-  std::size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (line_no == 1 || line.empty()) continue;  // header
-    auto f = split_csv_line(line);
+  for (const CsvRecord& record : csv.records) {
+    const std::size_t line_no = record.line;
+    const std::vector<std::string>& f = record.fields;
     if (f.size() != 7)
       fail({csv_path.string(), line_no, ""}, fmt::format("expected 7 fields, got {}", f.size()));
     LabelId t = 0, g = 0;

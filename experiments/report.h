@@ -7,7 +7,8 @@
 //   DIR/runs/<n>/config.yaml, overrides.yaml, metrics.json, frontier.csv, log.txt
 //                                   (a failed run: error.txt and no metrics.json)
 // The report reads every runs/<n>/metrics.json and frontier.csv (runs without metrics.json are
-// skipped and counted) and writes DIR/tables/ and DIR/plots/.
+// skipped and counted) and writes DIR/tables/ and DIR/plots/. The parts are in
+// experiments/report/ (sweep reader, aggregation, tables, plots, escaping).
 #pragma once
 
 #include <cstddef>
@@ -15,22 +16,12 @@
 #include <string>
 #include <vector>
 
+// Kept for the users of this header: csv_field (core/data/csv_reader.h) and the statistics of
+// the tables, mean_ci and student_t_quantile (core/stats/intervals.h).
+#include "core/data/csv_reader.h"
+#include "core/stats/intervals.h"
+
 namespace deferbench {
-
-// Mean, sample standard deviation and the two-sided 95% Student-t confidence interval of the
-// mean over `n` values (n = 1: sd and the interval are NaN; n = 0: everything NaN).
-struct MeanCI {
-  std::size_t n = 0;
-  double mean = 0, sd = 0, ci_low = 0, ci_high = 0;
-};
-MeanCI mean_ci(const std::vector<double>& values);
-
-// The p-quantile of Student's t distribution with `df` > 0 degrees of freedom (0 < p < 1).
-double student_t_quantile(double p, double df);
-
-// P(T <= t) for Student's t distribution with `df` > 0 degrees of freedom (through the
-// regularized incomplete beta function; relative accuracy ~1e-14).
-double student_t_cdf(double t, double df);
 
 struct ReportOptions {
   double zoo_target = -1;  // Table 2's target; < 0: 0.9 if the sweep has it, else the median
@@ -45,9 +36,6 @@ struct ReportResult {
   bool rendered = false;                     // gnuplot ran and made the PNG/SVG files
   std::string warning;                       // e.g. gnuplot missing: which package to install
 };
-
-// A CSV field: as it is, or quoted ("" for a quote) when it holds a comma, quote or line break.
-std::string csv_field(const std::string& s);
 
 ReportResult write_report(const std::filesystem::path& sweep_dir, const ReportOptions& options);
 

@@ -44,21 +44,12 @@ bool cell_time(std::string_view cell, double& seconds) {
   return !s.empty() && end == s.c_str() + s.size() && std::isfinite(seconds);
 }
 
-// Receives libcsv's callbacks. Exceptions must not cross libcsv's C frames, so a failure is
-// stored in `pending` and rethrown by the caller after csv_parse returns.
-class CsvTraceBuilder {
+// Receives libcsv's callbacks and hands each record, with the physical line it starts on, to
+// `on_record_`. Exceptions must not cross libcsv's C frames, so a failure is stored in
+// `pending` and rethrown by the caller after csv_parse returns.
+class CsvRecordDriver {
  public:
-  CsvTraceBuilder(const std::filesystem::path& path, const CsvColumns& columns,
-                  std::size_t expected_rows)
-      : file_(path.string()), name_(path.filename().string()), columns_(columns) {
-    out_.source = file_;
-    out_.texts.reserve(expected_rows);
-    out_.teacher.reserve(expected_rows);
-    out_.ids.reserve(expected_rows);
-    if (!columns_.gold.empty()) out_.gold.reserve(expected_rows);
-    if (!columns_.time.empty()) out_.times.reserve(expected_rows);
-    if (!columns_.slice.empty()) out_.slices.reserve(expected_rows);
-  }
+  explicit CsvRecordDriver(const CsvRecordFn& on_record) : on_record_(on_record) {}
 
   // The physical (1-based) line of the bytes about to be fed; `has_content` says whether they
   // hold anything but line breaks (libcsv skips empty lines between records).
@@ -68,18 +59,15 @@ class CsvTraceBuilder {
   }
 
   static void on_field(void* s, std::size_t len, void* self) {
-    static_cast<CsvTraceBuilder*>(self)->field(static_cast<const char*>(s), len);
+    static_cast<CsvRecordDriver*>(self)->field(static_cast<const char*>(s), len);
   }
-  static void on_record(int, void* self) { static_cast<CsvTraceBuilder*>(self)->record(); }
+  static void on_record(int, void* self) { static_cast<CsvRecordDriver*>(self)->record(); }
 
   void rethrow_pending() {
     if (pending_) std::rethrow_exception(pending_);
   }
   bool in_record() const { return in_record_; }
   std::size_t record_line() const { return record_line_; }
-  bool saw_header() const { return header_done_; }
-  std::size_t records() const { return records_; }
-  Traces take() { return std::move(out_); }
 
  private:
   void begin_record() {
@@ -101,10 +89,7 @@ class CsvTraceBuilder {
   void record() {
     if (pending_ || !in_record_) return;
     try {
-      if (header_done_)
-        row();
-      else
-        header();
+      on_record_(record_line_, fields_, n_fields_);
     } catch (...) {
       pending_ = std::current_exception();
     }
@@ -112,6 +97,43 @@ class CsvTraceBuilder {
     in_record_ = false;
   }
 
+  const CsvRecordFn& on_record_;
+  std::exception_ptr pending_;
+  std::vector<std::string> fields_;  // reused across records; the first n_fields_ are current
+  std::size_t n_fields_ = 0;
+  std::size_t line_ = 1;
+  std::size_t record_line_ = 0;
+  bool in_record_ = false;
+};
+
+// Builds Traces from the records of a trace file: the first is the header.
+class CsvTraceBuilder {
+ public:
+  CsvTraceBuilder(const std::filesystem::path& path, const CsvColumns& columns,
+                  std::size_t expected_rows)
+      : file_(path.string()), name_(path.filename().string()), columns_(columns) {
+    out_.source = file_;
+    out_.texts.reserve(expected_rows);
+    out_.teacher.reserve(expected_rows);
+    out_.ids.reserve(expected_rows);
+    if (!columns_.gold.empty()) out_.gold.reserve(expected_rows);
+    if (!columns_.time.empty()) out_.times.reserve(expected_rows);
+    if (!columns_.slice.empty()) out_.slices.reserve(expected_rows);
+  }
+
+  void record(std::size_t line, std::vector<std::string>& fields, std::size_t n_fields) {
+    if (header_done_) {
+      row(line, fields, n_fields);
+    } else {
+      header_.assign(fields.begin(), fields.begin() + static_cast<std::ptrdiff_t>(n_fields));
+      header();
+    }
+  }
+  bool saw_header() const { return header_done_; }
+  std::size_t records() const { return records_; }
+  Traces take() { return std::move(out_); }
+
+ private:
   std::size_t find_column(const std::string& name, const char* config_field, bool required) {
     if (name.empty()) {
       if (required)
@@ -133,7 +155,6 @@ class CsvTraceBuilder {
   }
 
   void header() {
-    header_.assign(fields_.begin(), fields_.begin() + static_cast<std::ptrdiff_t>(n_fields_));
     text_ = find_column(columns_.text, "text_column", true);
     teacher_ = find_column(columns_.teacher, "teacher_column", columns_.require_teacher);
     gold_ = find_column(columns_.gold, "gold_column", false);
@@ -143,17 +164,17 @@ class CsvTraceBuilder {
     header_done_ = true;
   }
 
-  void row() {
+  void row(std::size_t line, std::vector<std::string>& fields, std::size_t n) {
     ++records_;
-    if (n_fields_ != header_.size())
-      fail({file_, record_line_, ""},
+    if (n != header_.size())
+      fail({file_, line, ""},
            fmt::format("the record has {} field{}, the header has {} (a delimiter or quote out "
                        "of place?)",
-                       n_fields_, n_fields_ == 1 ? "" : "s", header_.size()));
+                       n, n == 1 ? "" : "s", header_.size()));
     static const std::string kNoTeacher;
-    const std::string& teacher = teacher_ == kNone ? kNoTeacher : fields_[teacher_];
+    const std::string& teacher = teacher_ == kNone ? kNoTeacher : fields[teacher_];
     if (teacher_ != kNone && teacher.empty())
-      fail({file_, record_line_, header_[teacher_]}, "empty teacher value");
+      fail({file_, line, header_[teacher_]}, "empty teacher value");
     if (teacher_ != kNone && std::find(columns_.no_answer.begin(), columns_.no_answer.end(),
                                        teacher) != columns_.no_answer.end()) {
       ++out_.dropped_no_answer;
@@ -162,33 +183,26 @@ class CsvTraceBuilder {
     // Everything but the text is copied (columns may serve two roles); the text is moved last.
     if (time_ != kNone) {
       double t = std::numeric_limits<double>::quiet_NaN();
-      if (!trim(fields_[time_]).empty() && !cell_time(fields_[time_], t))
-        fail({file_, record_line_, header_[time_]},
+      if (!trim(fields[time_]).empty() && !cell_time(fields[time_], t))
+        fail({file_, line, header_[time_]},
              fmt::format("bad time value '{}': expected seconds since the Unix epoch (a number) "
                          "or an ISO-8601 time such as 2024-03-01T12:30:00Z",
-                         fields_[time_]));
+                         fields[time_]));
       out_.times.push_back(t);
     }
     out_.teacher.push_back(teacher);
-    if (gold_ != kNone) out_.gold.push_back(fields_[gold_]);
-    if (slice_ != kNone) out_.slices.push_back(fields_[slice_]);
-    if (id_ != kNone && !fields_[id_].empty())
-      out_.ids.push_back(fields_[id_]);
+    if (gold_ != kNone) out_.gold.push_back(fields[gold_]);
+    if (slice_ != kNone) out_.slices.push_back(fields[slice_]);
+    if (id_ != kNone && !fields[id_].empty())
+      out_.ids.push_back(fields[id_]);
     else
-      out_.ids.push_back(fmt::format("{}:{}", name_, record_line_));
-    out_.texts.push_back(std::move(fields_[text_]));
+      out_.ids.push_back(fmt::format("{}:{}", name_, line));
+    out_.texts.push_back(std::move(fields[text_]));
   }
 
   std::string file_, name_;
   const CsvColumns& columns_;
   Traces out_;
-  std::exception_ptr pending_;
-
-  std::vector<std::string> fields_;  // reused across records; the first n_fields_ are current
-  std::size_t n_fields_ = 0;
-  std::size_t line_ = 1;
-  std::size_t record_line_ = 0;
-  bool in_record_ = false;
   bool header_done_ = false;
   std::size_t records_ = 0;
 
@@ -215,17 +229,14 @@ class CsvParser {
 
 }  // namespace
 
-Traces read_csv_traces(const std::filesystem::path& path, const CsvColumns& columns) {
-  const std::string file = path.string();
-  const std::string content = read_file(path);
-  std::string_view rest(content);
+void for_each_csv_record(std::string_view text, const std::string& file, char delimiter,
+                         const CsvRecordFn& on_record) {
+  std::string_view rest = text;
   if (rest.size() >= 3 && rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
-
-  const auto newlines = static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n'));
-  CsvTraceBuilder builder(path, columns, newlines + 1);
+  CsvRecordDriver driver(on_record);
   CsvParser parser(CSV_STRICT | CSV_STRICT_FINI);
   DB_ASSERT_MSG(parser.ok(), "csv_init failed");
-  csv_set_delim(parser.get(), static_cast<unsigned char>(columns.delimiter));
+  csv_set_delim(parser.get(), static_cast<unsigned char>(delimiter));
   csv_set_space_func(parser.get(), never_space);
 
   // Feed one physical line at a time so that every callback knows its line number.
@@ -235,11 +246,11 @@ Traces read_csv_traces(const std::filesystem::path& path, const CsvColumns& colu
     const std::string_view chunk = rest.substr(0, nl == std::string_view::npos ? nl : nl + 1);
     rest.remove_prefix(chunk.size());
     const bool has_content = chunk.find_first_not_of("\r\n") != std::string_view::npos;
-    builder.start_line(line, has_content);
+    driver.start_line(line, has_content);
     const std::size_t used =
-        csv_parse(parser.get(), chunk.data(), chunk.size(), CsvTraceBuilder::on_field,
-                  CsvTraceBuilder::on_record, &builder);
-    builder.rethrow_pending();
+        csv_parse(parser.get(), chunk.data(), chunk.size(), CsvRecordDriver::on_field,
+                  CsvRecordDriver::on_record, &driver);
+    driver.rethrow_pending();
     if (used != chunk.size()) {
       if (csv_error(parser.get()) == CSV_EPARSE)
         fail({file, line, ""},
@@ -250,12 +261,58 @@ Traces read_csv_traces(const std::filesystem::path& path, const CsvColumns& colu
     }
     ++line;
   }
-  const std::size_t open_record_line = builder.record_line();
-  const bool open_record = builder.in_record();
-  if (csv_fini(parser.get(), CsvTraceBuilder::on_field, CsvTraceBuilder::on_record, &builder) != 0)
+  const std::size_t open_record_line = driver.record_line();
+  const bool open_record = driver.in_record();
+  if (csv_fini(parser.get(), CsvRecordDriver::on_field, CsvRecordDriver::on_record, &driver) != 0)
     fail({file, open_record ? open_record_line : 0, ""},
          "unterminated quoted field: the record starting on this line has no closing '\"'");
-  builder.rethrow_pending();
+  driver.rethrow_pending();
+}
+
+CsvFile parse_csv(std::string_view text, const std::string& file, char delimiter) {
+  CsvFile out;
+  out.file = file;
+  bool header = true;
+  for_each_csv_record(text, file, delimiter,
+                      [&](std::size_t line, std::vector<std::string>& fields, std::size_t n) {
+                        const auto end = fields.begin() + static_cast<std::ptrdiff_t>(n);
+                        if (header) {
+                          out.header.assign(fields.begin(), end);
+                          out.header_line = line;
+                          header = false;
+                        } else {
+                          out.records.push_back({line, {fields.begin(), end}});
+                        }
+                      });
+  return out;
+}
+
+CsvFile read_csv_file(const std::filesystem::path& path, char delimiter) {
+  return parse_csv(read_file(path), path.string(), delimiter);
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string format_csv_number(double x, int significant_digits) {
+  if (std::isnan(x)) return "";
+  return significant_digits > 0 ? fmt::format("{:.{}g}", x, significant_digits)
+                                : fmt::format("{}", x);
+}
+
+Traces read_csv_traces(const std::filesystem::path& path, const CsvColumns& columns) {
+  const std::string file = path.string();
+  const std::string content = read_file(path);
+  const auto newlines = static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n'));
+  CsvTraceBuilder builder(path, columns, newlines + 1);
+  const CsvRecordFn feed = [&](std::size_t line, std::vector<std::string>& fields, std::size_t n) {
+    builder.record(line, fields, n);
+  };
+  for_each_csv_record(content, file, columns.delimiter, feed);
 
   if (!builder.saw_header())
     fail({file, 0, ""}, "empty file (expected a header line and at least one record)");

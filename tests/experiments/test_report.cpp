@@ -2,6 +2,7 @@
 // small sweep folder written by hand (1 dataset, 2 calibration modes, 2 targets, 3 seeds, one
 // failed run) whose tables and plot data are checked value by value.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -19,6 +20,8 @@
 
 #include "core/util/atomic_file.h"
 #include "experiments/report.h"
+#include "experiments/report/escape.h"
+#include "experiments/report/tables.h"
 #include "tests/test_util.h"
 
 namespace deferbench {
@@ -699,6 +702,171 @@ TEST_F(ReportBadInput, QuotedCommasInModelLabelsParse) {
   // The run's candidates parsed: its l2d choice at 0.8 is now knn(...) (val coverage 0.60).
   EXPECT_NE(read_file(dir_ / "plots/pareto_toy.dat").find("\"l2d/knn(k=5, w='d')\""),
             std::string::npos);
+}
+
+// ---- hostile input: text from a sweep cannot escape its cell, string or comment ----
+
+const std::string kHostile = "x|y\n<script>alert(1)</script>`z` & a\\b";
+
+TEST(ReportEscape, MarkdownCellKeepsItsRowAndInjectsNoHtml) {
+  EXPECT_EQ(report::markdown_cell("a|b\nc<script>&`d`\\"), "a\\|b c&lt;script&gt;&amp;\\`d\\`\\\\");
+  EXPECT_EQ(report::markdown_cell("l1\r\nl2\rl3\tx"), "l1 l2 l3 x");
+  report::Table t;
+  t.title = "t";
+  t.columns = {{"name|" + kHostile, {"name"}, false}, {"n", {"n"}, true}};
+  t.rows = {{{kHostile, "", {kHostile}}, {"1", "", {"1"}}},
+            {{"plain", "", {"plain"}}, {"2", "0.5", {"2"}}}};
+  const std::string md = report::markdown(t);
+  std::size_t table_lines = 0, lines = 0;
+  std::istringstream in(md);
+  for (std::string line; std::getline(in, line); ++lines)
+    if (!line.empty() && line[0] == '|') {
+      ++table_lines;
+      // Every table line has one cell per column: 3 unescaped '|' outside the cells.
+      std::size_t bars = 0;
+      for (std::size_t i = 0; i < line.size(); ++i) {
+        if (line[i] == '\\')
+          ++i;
+        else
+          bars += line[i] == '|';
+      }
+      EXPECT_EQ(bars, 3u) << line;
+    }
+  EXPECT_EQ(table_lines, 4u) << md;  // header, rule, 2 rows
+  EXPECT_EQ(md.find("<script>"), std::string::npos) << md;
+  EXPECT_NE(md.find("| plain | 2 ± 0.5 |"), std::string::npos) << md;
+}
+
+TEST(ReportEscape, LatexEscapesEverySpecialCharacter) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"_", "\\_"},
+      {"&", "\\&"},
+      {"%", "\\%"},
+      {"#", "\\#"},
+      {"$", "\\$"},
+      {"{", "\\{"},
+      {"}", "\\}"},
+      {"~", "\\textasciitilde{}"},
+      {"^", "\\textasciicircum{}"},
+      {"\\", "\\textbackslash{}"},
+      {"a\nb", "a b"},
+      {"a\r\n\nb", "a  b"},
+      {"<|>", "\\textless{}\\textbar{}\\textgreater{}"},
+      {"mlp_1h ± 0.1 – δ", "mlp\\_1h $\\pm$ 0.1 -- $\\delta$"},
+  };
+  for (const auto& [in, out] : cases) EXPECT_EQ(report::latex_text(in), out) << in;
+  report::Table t;
+  t.name = "t";
+  t.title = "50% of x_y";
+  t.columns = {{"a&b", {"ab"}, false}};
+  t.rows = {{{"\\input{/etc/passwd}\n\n", "", {""}}}};
+  const std::string tex = report::latex(t);
+  EXPECT_NE(tex.find("\\caption{50\\% of x\\_y}"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("a\\&b \\\\\n"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("\\textbackslash{}input\\{/etc/passwd\\}   \\\\\n"), std::string::npos) << tex;
+}
+
+TEST(ReportEscape, CsvTablesQuoteAndRoundTripThroughTheCsvReader) {
+  report::Table t;
+  t.columns = {{"name", {"name, quoted"}, false}, {"n", {"n"}, true}};
+  t.rows = {{{"", "", {kHostile}}, {"", "", {"1"}}}, {{"", "", {"\"q\""}}, {"", "", {"2"}}}};
+  const CsvFile back = parse_csv(report::csv(t), "table.csv");
+  EXPECT_EQ(back.header, (std::vector<std::string>{"name, quoted", "n"}));
+  ASSERT_EQ(back.records.size(), 2u);
+  EXPECT_EQ(back.records[0].fields, (std::vector<std::string>{kHostile, "1"}));
+  EXPECT_EQ(back.records[1].fields, (std::vector<std::string>{"\"q\"", "2"}));
+}
+
+TEST(ReportEscape, GnuplotStringsAndDataFileText) {
+  EXPECT_EQ(report::gnuplot_string("it's"), "'it''s'");
+  EXPECT_EQ(report::gnuplot_string("a\nb`c`\r"), "'a'.\"\\012\".'b`c`'.\"\\015\".''");
+  EXPECT_EQ(report::dat_comment("a\nb\r\nc"), "a b c");
+  EXPECT_EQ(report::dat_string("l\"2\n"), "\"l'2 \"");
+  if (!on_path("gnuplot"))
+    GTEST_SKIP() << "gnuplot not on PATH (Debian: apt-get install gnuplot-nox)";
+  // gnuplot evaluates the expression back to the original text and runs nothing.
+  TempDir dir;
+  const std::string text = "x\n  system(\"touch " + (dir / "PWNED").string() +
+                           "\")\n  it's `touch " + (dir / "PWNED2").string() + "` \\ \x01 end";
+  write_file_atomic(dir / "p.gp", "set print '" + (dir / "out.txt").string() + "'\nprint " +
+                                      report::gnuplot_string(text) + "\n");
+  ASSERT_EQ(std::system(("gnuplot '" + (dir / "p.gp").string() + "'").c_str()), 0);
+  EXPECT_EQ(read_file(dir / "out.txt"), text + "\n");
+  EXPECT_FALSE(fs::exists(dir / "PWNED"));
+  EXPECT_FALSE(fs::exists(dir / "PWNED2"));
+}
+
+// The hostile dataset name of the "hostile input" issue: a newline ends gnuplot's title string
+// and the next line is a gnuplot command.
+std::string hostile_dataset(const fs::path& marker) {
+  return "x\n  system(\"touch " + marker.string() + "\")\n  set title \"y|<script>";
+}
+
+int run_cli(const std::string& args, const fs::path& log) {
+  const std::string cmd =
+      "'" + std::string(DEFERBENCH_BINARY) + "' " + args + " >'" + log.string() + "' 2>&1";
+  const int raw = std::system(cmd.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+TEST(ReportHostile, ReportOnAHostileMetricsJsonRunsNothing) {
+  TempDir dir;
+  write_fixture(dir.path());
+  const fs::path marker = dir / "PWNED";
+  for (int n = 0; n < 6; ++n) {
+    const fs::path file = dir / ("runs/" + std::to_string(n) + "/metrics.json");
+    json m = json::parse(read_file(file));
+    m["dataset"] = hostile_dataset(marker);
+    write_file_atomic(file, m.dump());
+  }
+  ASSERT_EQ(run_cli("report '" + dir.path().string() + "'", dir / "log.txt"), 0)
+      << read_file(dir / "log.txt");
+  EXPECT_FALSE(fs::exists(marker)) << "gnuplot ran the injected command";
+  const std::string md = read_file(dir / "tables/table1_selection.md");
+  EXPECT_EQ(md.find("<script>"), std::string::npos) << md;
+  std::size_t rows = 0;
+  std::istringstream in(md);
+  for (std::string line; std::getline(in, line);) rows += !line.empty() && line[0] == '|';
+  EXPECT_EQ(rows, 2u + 4u) << md;  // header, rule, 2 modes × 2 targets
+  const CsvFile csv = read_csv_file(dir / "tables/table1_selection.csv");
+  ASSERT_EQ(csv.records.size(), 4u);
+  EXPECT_EQ(csv.records[0].fields[0], hostile_dataset(marker));
+  if (!on_path("gnuplot"))
+    GTEST_SKIP() << "gnuplot not on PATH (Debian: apt-get install gnuplot-nox): tables checked, "
+                    "the plot injection is not";
+  bool rendered = false;
+  for (const auto& e : fs::directory_iterator(dir / "plots"))
+    rendered = rendered || e.path().extension() == ".png";
+  EXPECT_TRUE(rendered) << read_file(dir / "log.txt");
+}
+
+TEST(ReportHostile, RunWithAHostileDatasetNameRunsNothing) {
+  if (!on_path("gnuplot"))
+    GTEST_SKIP() << "gnuplot not on PATH (Debian: apt-get install gnuplot-nox): the sweep's "
+                    "report renders no plot, so the injection cannot be tested";
+  TempDir dir;
+  const fs::path marker = dir / "PWNED";
+  // The override as typed in a shell: YAML turns \n and \" in the double-quoted value into a
+  // line break and a quote.
+  const std::string name =
+      "dataset.name=\"x\\n  system(\\\"touch " + marker.string() + "\\\")\\n  set title \\\"y\"";
+  ASSERT_EQ(run_cli("run -q -m experiment=synthetic dataset.synthetic.rows=800 jobs=1 "
+                    "results_dir='" +
+                        (dir / "results").string() + "' '" + name + "'",
+                    dir / "log.txt"),
+            0)
+      << read_file(dir / "log.txt");
+  EXPECT_FALSE(fs::exists(marker)) << "gnuplot ran the injected command";
+  std::size_t scripts = 0, images = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "results")) {
+    scripts += e.path().extension() == ".gp";
+    images += e.path().extension() == ".png";
+    if (e.path().extension() == ".gp")
+      EXPECT_NE(read_file(e.path()).find("'x'.\"\\012\".'  system("), std::string::npos);
+  }
+  EXPECT_GT(scripts, 0u);
+  EXPECT_EQ(images, scripts) << "every script rendered";
+  EXPECT_FALSE(fs::exists(marker));
 }
 
 }  // namespace
