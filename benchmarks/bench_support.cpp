@@ -148,47 +148,72 @@ BenchOptions BenchOptions::parse(int* argc, char** argv) {
   return o;
 }
 
-std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::string>* skipped) {
-  const bool tiny = options.tiny;
-  const std::vector<std::string>& only = options.only;
-  // key, spec, LibTorch model, tiny overrides
-  struct Row {
+namespace {
+
+// The benchmark's model table: every registered model (builtin_models(), in registration order)
+// with the registry's parameter defaults, each followed by the benchmark's variants of it. Only
+// benchmark settings live here: the variants, and what tiny mode shrinks (sizes) so that a smoke
+// fit is quick.
+std::vector<std::pair<std::string, YAML::Node>> model_table(bool tiny) {
+  static const std::map<std::string, std::string> kTiny = {
+      {"logreg", "max_iter: 20"}, {"mlp_1h", "max_epochs: 2"}, {"mlp_2h", "max_epochs: 2"},
+      {"dt", "max_depth: 6"},     {"rf", "n_trees: 4"},        {"et", "n_trees: 4"},
+      {"gbt", "n_rounds: 3"},     {"xgb", "n_rounds: 3"}};
+  struct Variant {
     const char* key;
-    const char* spec;
-    const char* tiny_spec;
+    const char* model;
+    const char* overrides;
   };
-  static const Row kRows[] = {
-      {"logreg", "{name: logreg}", "{name: logreg, max_iter: 20}"},
-      {"logreg_c10", "{name: logreg, C: 10}", "{name: logreg, C: 10, max_iter: 20}"},
-      {"mlp_1h", "{name: mlp_1h}", "{name: mlp_1h, max_epochs: 2}"},
-      {"mlp_2h", "{name: mlp_2h}", "{name: mlp_2h, max_epochs: 2}"},
-      {"dt", "{name: dt}", "{name: dt, max_depth: 6}"},
-      {"rf", "{name: rf}", "{name: rf, n_trees: 4}"},
-      {"et", "{name: et}", "{name: et, n_trees: 4}"},
-      {"gbt", "{name: gbt}", "{name: gbt, n_rounds: 3}"},
-      {"xgb", "{name: xgb}", "{name: xgb, n_rounds: 3}"},
+  static const Variant kVariants[] = {{"logreg_c10", "logreg", "C: 10"}};
+  auto spec_of = [&](const std::string& model, const std::string& overrides) {
+    YAML::Node spec(YAML::NodeType::Map);
+    spec["name"] = model;
+    // The registry's defaults, spelled out (empty for a model this build cannot make).
+    for (const auto& kv : params_to_yaml(builtin_models().params(model)))
+      spec[kv.first.Scalar()] = kv.second;
+    auto apply = [&](const std::string& text) {
+      if (text.empty()) return;
+      for (const auto& kv : YAML::Load("{" + text + "}")) spec[kv.first.Scalar()] = kv.second;
+    };
+    apply(overrides);
+    auto t = kTiny.find(model);
+    if (tiny && t != kTiny.end()) apply(t->second);
+    return spec;
   };
+  std::vector<std::pair<std::string, YAML::Node>> rows;
+  for (const std::string& model : builtin_models().names_in_order()) {
+    rows.emplace_back(model, spec_of(model, ""));
+    for (const Variant& v : kVariants)
+      if (model == v.model) rows.emplace_back(v.key, spec_of(model, v.overrides));
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::vector<ZooModel> zoo_models(const BenchOptions& options, std::vector<std::string>* skipped) {
+  const std::vector<std::string>& only = options.only;
+  const std::vector<std::pair<std::string, YAML::Node>> rows = model_table(options.tiny);
   for (const std::string& key : only) {
     bool known = false;
-    for (const Row& r : kRows) known |= key == r.key;
+    for (const auto& r : rows) known |= key == r.first;
     for (const auto& extra : options.extra_models) known |= key == extra.first;
     if (!known) {
       std::string keys;
-      for (const Row& r : kRows) keys += (keys.empty() ? "" : ", ") + std::string(r.key);
+      for (const auto& r : rows) keys += (keys.empty() ? "" : ", ") + r.first;
       DB_THROW("--models: unknown model key '{}'; known: {}", key, keys);
     }
   }
   std::vector<ZooModel> out;
-  for (const Row& r : kRows) {
-    if (!only.empty() && std::find(only.begin(), only.end(), r.key) == only.end()) continue;
-    YAML::Node spec = YAML::Load(tiny ? r.tiny_spec : r.spec);
+  for (const auto& [key, spec] : rows) {
+    if (!only.empty() && std::find(only.begin(), only.end(), key) == only.end()) continue;
     try {
       builtin_models().make(spec, "bench");  // construction only: says whether it exists
     } catch (const Error& e) {
-      if (skipped) skipped->push_back(fmt::format("{}: {}", r.key, e.what()));
+      if (skipped) skipped->push_back(fmt::format("{}: {}", key, e.what()));
       continue;
     }
-    out.push_back({r.key, spec});
+    out.push_back({key, spec});
   }
   for (const auto& [key, text] : options.extra_models) {
     YAML::Node spec;

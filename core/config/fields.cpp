@@ -128,6 +128,34 @@ std::vector<std::string> FieldReader::get_string_list(const std::string& key,
   return out;
 }
 
+std::vector<std::int64_t> FieldReader::get_int_list(const std::string& key,
+                                                    const std::vector<std::int64_t>& fallback,
+                                                    std::int64_t min, std::int64_t max,
+                                                    const std::string& items) {
+  known_.insert(key);
+  if (!has(key)) return fallback;
+  YAML::Node v = node_[key];
+  if (!v.IsScalar() && !v.IsSequence())
+    DB_THROW("config: '{}': expected a list of {} in [{}, {}], got {}", key_path(key), items, min,
+             max, yaml_type_name(v));
+  std::vector<std::int64_t> out;
+  const std::size_t n = v.IsScalar() ? 1 : v.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    YAML::Node item = v.IsScalar() ? v : v[i];
+    if (!item.IsScalar())
+      DB_THROW("config: '{}[{}]': expected an integer, got {}", key_path(key), i,
+               yaml_type_name(item));
+    const std::string& s = item.Scalar();
+    std::int64_t x = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || x < min || x > max)
+      DB_THROW("config: '{}': expected a list of {} in [{}, {}], got '{}'", key_path(key), items,
+               min, max, s);
+    out.push_back(x);
+  }
+  return out;
+}
+
 YAML::Node FieldReader::get_map(const std::string& key) {
   known_.insert(key);
   if (!has(key)) return YAML::Node(YAML::NodeType::Map);

@@ -39,6 +39,12 @@ class FieldReader {
   // A scalar or a list of scalars, read as strings (a lone scalar is a one-element list).
   std::vector<std::string> get_string_list(const std::string& key,
                                            const std::vector<std::string>& fallback);
+  // A list of integers in [min, max] (an empty list is allowed; a lone scalar is a one-element
+  // list). `items` names them in messages ("layer widths").
+  std::vector<std::int64_t> get_int_list(const std::string& key,
+                                         const std::vector<std::int64_t>& fallback,
+                                         std::int64_t min, std::int64_t max,
+                                         const std::string& items = "integers");
   // A nested mapping (an empty one when absent); marks the key as read.
   YAML::Node get_map(const std::string& key);
 

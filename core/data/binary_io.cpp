@@ -60,6 +60,11 @@ std::string BinaryReader::string() {
   return s;
 }
 
+void BinaryReader::expect_end() {
+  if (in_.peek() != std::char_traits<char>::eof())
+    fail({source_, 0, ""}, "unexpected data after the end of the content (corrupt?)");
+}
+
 Matrix BinaryReader::matrix() {
   auto rows = pod<std::uint64_t>();
   auto cols = pod<std::uint64_t>();

@@ -62,6 +62,8 @@ class BinaryReader {
     return v;
   }
   Matrix matrix();
+  // An error naming the file when bytes are left after what the reader expected to be the end.
+  void expect_end();
   const std::string& source() const { return source_; }
 
  private:

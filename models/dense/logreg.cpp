@@ -3,38 +3,45 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <functional>
 
-#include "core/config/fields.h"
 #include "core/data/binary_io.h"
+#include "core/model/model_file.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "core/util/lbfgs.h"
 #include "models/dense/host_data.h"
-#include "models/registry.h"
 #include "models/torch/dense_device.h"
 
 namespace deferbench {
 
+const ParamTable<LogRegParams>& LogRegParams::table() {
+  using P = LogRegParams;
+  static const ParamTable<P> t =
+      ParamTable<P>()
+          .real("C", &P::C, 1e-6, 1e6, "inverse regularization strength, as in scikit-learn")
+          .enumeration("solver", &P::solver,
+                       {{"lbfgs", LogRegSolver::kLbfgs}, {"adam", LogRegSolver::kAdam}},
+                       "full-batch L-BFGS or minibatch Adam")
+          .integer("max_iter", &P::max_iter, 1, 100000, "lbfgs: iterations at most")
+          .real("tol", &P::tol, 0.0, 1.0,
+                "lbfgs: gradient max-norm (scaled by 1/n) to stop at; adam: the improvement an "
+                "epoch needs to count")
+          .boolean("standardize", &P::standardize, "learn mean / std on train")
+          .integer("batch_rows", &P::batch_rows, 1, 1 << 24,
+                   "chunk size for gradients (lbfgs), validation loss and inference")
+          .real("lr", &P::lr, 1e-6, 10.0, "adam: learning rate")
+          .integer("batch_size", &P::batch_size, 1, 1 << 24, "adam: rows per minibatch")
+          .integer("max_epochs", &P::max_epochs, 1, 100000, "adam: epochs at most")
+          .integer("patience", &P::patience, 0, 100000,
+                   "adam: epochs without improvement before stopping")
+          .choice("precision", &P::precision, {"fp32", "bf16"},
+                  "inference arithmetic (training stays fp32)");
+  return t;
+}
+
 LogRegParams LogRegParams::from_yaml(const YAML::Node& node, const std::string& path) {
-  LogRegParams p;
-  FieldReader r(node, path);
-  r.allow("name");
-  p.C = r.get_double("C", p.C, 1e-6, 1e6);
-  p.solver = r.get_choice("solver", "lbfgs", {"lbfgs", "adam"}) == "adam" ? LogRegSolver::kAdam
-                                                                          : LogRegSolver::kLbfgs;
-  p.max_iter = static_cast<int>(r.get_int("max_iter", p.max_iter, 1, 100000));
-  p.tol = r.get_double("tol", p.tol, 0.0, 1.0);
-  p.standardize = r.get_bool("standardize", p.standardize);
-  p.batch_rows = static_cast<int>(r.get_int("batch_rows", p.batch_rows, 1, 1 << 24));
-  p.lr = r.get_double("lr", p.lr, 1e-6, 10.0);
-  p.batch_size = static_cast<int>(r.get_int("batch_size", p.batch_size, 1, 1 << 24));
-  p.max_epochs = static_cast<int>(r.get_int("max_epochs", p.max_epochs, 1, 100000));
-  p.patience = static_cast<int>(r.get_int("patience", p.patience, 0, 100000));
-  p.precision = r.get_choice("precision", p.precision, {"fp32", "bf16"});
-  r.finish();
-  return p;
+  return read_params(table(), node, path);
 }
 
 LogReg::LogReg(LogRegParams params) : params_(params) {}
@@ -141,66 +148,32 @@ Matrix LogReg::predict_proba(MatrixView x, const Context& ctx) const {
 }
 
 void LogReg::save(const std::filesystem::path& path) const {
-  AtomicFile file(path);
-  BinaryWriter w(file.stream());
-  w.header(kModelFileMagic, 1);
-  w.string("logreg");
-  w.pod(params_.C);
-  w.pod(params_.max_iter);
-  w.pod(params_.tol);
-  w.pod(static_cast<std::uint8_t>(params_.standardize));
-  w.pod(params_.batch_rows);
+  save_model_file(*this, path);
+}
+
+void LogReg::save_state(BinaryWriter& w) const {
   w.pod<std::uint64_t>(n_classes_);
   w.vector(classes_);
   w.vector(mean_);
   w.vector(scale_);
   w.matrix(weight_);
   w.vector(bias_);
-  // Appended after the fitted model (files written before the adam solver end above).
-  w.pod(static_cast<std::uint8_t>(params_.solver));
-  w.pod(params_.lr);
-  w.pod(params_.batch_size);
-  w.pod(params_.max_epochs);
-  w.pod(params_.patience);
-  w.string(params_.precision);
-  file.commit();
 }
 
-std::unique_ptr<LogReg> LogReg::load(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
-  BinaryReader r(in, path.string());
-  r.header(kModelFileMagic, 1);
-  std::string name = r.string();
-  if (name != "logreg") fail({path.string(), 0, "model"}, "expected logreg, got " + name);
-  LogRegParams p;
-  p.C = r.pod<double>();
-  p.max_iter = r.pod<int>();
-  p.tol = r.pod<double>();
-  p.standardize = r.pod<std::uint8_t>() != 0;
-  p.batch_rows = r.pod<int>();
-  auto model = std::make_unique<LogReg>(p);
-  model->n_classes_ = r.pod<std::uint64_t>();
-  model->classes_ = r.vector<std::int32_t>();
-  model->mean_ = r.vector<float>();
-  model->scale_ = r.vector<float>();
-  model->weight_ = r.matrix();
-  model->bias_ = r.vector<float>();
-  if (in.peek() != std::char_traits<char>::eof()) {
-    model->params_.solver = r.pod<std::uint8_t>() == 1 ? LogRegSolver::kAdam : LogRegSolver::kLbfgs;
-    model->params_.lr = r.pod<double>();
-    model->params_.batch_size = r.pod<int>();
-    model->params_.max_epochs = r.pod<int>();
-    model->params_.patience = r.pod<int>();
-  }
-  if (in.peek() != std::char_traits<char>::eof()) model->params_.precision = r.string();
-  if (model->params_.precision != "fp32" && model->params_.precision != "bf16")
-    fail({path.string(), 0, "precision"}, "expected fp32 or bf16, got " + model->params_.precision);
-  if (model->weight_.rows() != model->classes_.size() ||
-      model->weight_.cols() != model->mean_.size() || model->bias_.size() != model->classes_.size())
-    fail({path.string(), 0, ""}, "logreg model file is inconsistent (corrupt?)");
-  model->make_inference();
-  return model;
+void LogReg::load_state(BinaryReader& r) {
+  n_classes_ = r.pod<std::uint64_t>();
+  classes_ = r.vector<std::int32_t>();
+  mean_ = r.vector<float>();
+  scale_ = r.vector<float>();
+  weight_ = r.matrix();
+  bias_ = r.vector<float>();
+  const bool classes_ok =
+      classes_.empty() ||
+      (classes_.front() >= 0 && static_cast<std::size_t>(classes_.back()) < n_classes_);
+  if (!classes_ok || weight_.rows() != classes_.size() || weight_.cols() != mean_.size() ||
+      scale_.size() != mean_.size() || bias_.size() != classes_.size())
+    fail({r.source(), 0, ""}, "logreg model file is inconsistent (corrupt?)");
+  make_inference();
 }
 
 }  // namespace deferbench

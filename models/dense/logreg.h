@@ -24,6 +24,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/model/classifier.h"
+#include "core/model/params.h"
 #include "core/util/lbfgs.h"
 #include "models/dense/train.h"
 
@@ -48,14 +49,14 @@ struct LogRegParams {
   int patience = 10;        // adam: stop after more than this many epochs without improvement
   std::string precision = "fp32";  // inference arithmetic: fp32 or bf16 (training stays fp32)
 
-  // Keys: name, C (1e-6…1e6), solver (lbfgs, adam), max_iter (1…100000), tol (0…1),
-  // standardize, batch_rows, lr (1e-6…10), batch_size (1…2^24), max_epochs (1…100000),
-  // patience (0…100000), precision (fp32, bf16).
+  // The keys, their ranges and docs (core/model/params.h); `name` is allowed besides.
+  static const ParamTable<LogRegParams>& table();
   static LogRegParams from_yaml(const YAML::Node& node, const std::string& path);
 };
 
 class LogReg final : public Classifier {
  public:
+  using Params = LogRegParams;
   explicit LogReg(LogRegParams params);
   ~LogReg() override;
 
@@ -65,7 +66,9 @@ class LogReg final : public Classifier {
   std::string_view name() const override { return "logreg"; }
   std::size_t n_classes() const override { return n_classes_; }
 
-  static std::unique_ptr<LogReg> load(const std::filesystem::path& path);
+  // The fitted state in a model file (core/model/model_file.h).
+  void save_state(BinaryWriter& w) const;
+  void load_state(BinaryReader& r);
 
   const LogRegParams& params() const { return params_; }
   // adam: epochs run by the last fit, and the 1-based epoch whose weights were kept (0 for lbfgs).

@@ -1,67 +1,46 @@
 #include "models/dense/mlp.h"
 
-#include <fstream>
 #include <utility>
 
-#include "core/config/fields.h"
 #include "core/data/binary_io.h"
+#include "core/model/model_file.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "models/dense/host_data.h"
-#include "models/registry.h"
 #include "models/torch/dense_device.h"
 
 namespace deferbench {
 
-namespace {
-
-constexpr int kMaxWidth = 65536;
-
-std::vector<int> parse_hidden(const std::vector<std::string>& items, const std::string& key) {
-  std::vector<int> out;
-  for (const std::string& s : items) {
-    std::size_t used = 0;
-    long v = 0;
-    try {
-      v = std::stol(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != s.size() || v < 1 || v > kMaxWidth)
-      DB_THROW("config: '{}': expected a list of layer widths in [1, {}], got '{}'", key, kMaxWidth,
-               s);
-    out.push_back(static_cast<int>(v));
-  }
-  return out;
+const ParamTable<MlpParams>& MlpParams::table() {
+  using P = MlpParams;
+  static const ParamTable<P> t =
+      ParamTable<P>()
+          .int_list("hidden", &P::hidden, 1, 65536, "layer widths",
+                    "hidden layer widths; [] is logistic regression")
+          .choice("activation", &P::activation, {"relu", "tanh", "logistic"},
+                  "hidden layers' activation")
+          .real("alpha", &P::alpha, 0.0, 1e3, "L2 penalty, as scikit-learn's")
+          .real("lr", &P::lr, 1e-6, 10.0, "Adam learning rate")
+          .integer("batch_size", &P::batch_size, 1, 1 << 24, "rows per minibatch")
+          .integer("max_epochs", &P::max_epochs, 1, 100000, "scikit-learn's max_iter")
+          .integer("patience", &P::patience, 0, 100000, "scikit-learn's n_iter_no_change")
+          .real("tol", &P::tol, 0.0, 1.0, "the improvement an epoch needs to count")
+          .boolean("standardize", &P::standardize, "learn mean / std on train")
+          .integer("batch_rows", &P::batch_rows, 1, 1 << 24,
+                   "rows per chunk for the validation loss and inference")
+          .choice("precision", &P::precision, {"fp32", "bf16"},
+                  "inference arithmetic (training stays fp32)");
+  return t;
 }
-
-}  // namespace
 
 MlpParams MlpParams::from_yaml(const YAML::Node& node, const std::string& path,
                                const MlpParams& defaults) {
-  MlpParams p = defaults;
-  FieldReader r(node, path);
-  r.allow("name");
-  std::vector<std::string> hidden;
-  for (int h : p.hidden) hidden.push_back(std::to_string(h));
-  // An explicit empty list means no hidden layer; get_string_list falls back only when absent.
-  if (r.has("hidden") && node["hidden"].IsSequence() && node["hidden"].size() == 0) {
-    r.allow("hidden");
-    p.hidden.clear();
-  } else {
-    p.hidden = parse_hidden(r.get_string_list("hidden", hidden), r.key_path("hidden"));
-  }
-  p.activation = r.get_choice("activation", p.activation, {"relu", "tanh", "logistic"});
-  p.alpha = r.get_double("alpha", p.alpha, 0.0, 1e3);
-  p.lr = r.get_double("lr", p.lr, 1e-6, 10.0);
-  p.batch_size = static_cast<int>(r.get_int("batch_size", p.batch_size, 1, 1 << 24));
-  p.max_epochs = static_cast<int>(r.get_int("max_epochs", p.max_epochs, 1, 100000));
-  p.patience = static_cast<int>(r.get_int("patience", p.patience, 0, 100000));
-  p.tol = r.get_double("tol", p.tol, 0.0, 1.0);
-  p.standardize = r.get_bool("standardize", p.standardize);
-  p.batch_rows = static_cast<int>(r.get_int("batch_rows", p.batch_rows, 1, 1 << 24));
-  p.precision = r.get_choice("precision", p.precision, {"fp32", "bf16"});
-  r.finish();
+  return read_params(table(), node, path, defaults);
+}
+
+MlpParams MlpParams::with_hidden(std::vector<int> hidden) {
+  MlpParams p;
+  p.hidden = std::move(hidden);
   return p;
 }
 
@@ -134,21 +113,10 @@ Matrix Mlp::predict_proba(MatrixView x, const Context& ctx) const {
 
 void Mlp::save(const std::filesystem::path& path) const {
   DB_CHECK(!classes_.empty(), "{}: save called before fit", name_);
-  AtomicFile file(path);
-  BinaryWriter w(file.stream());
-  w.header(kModelFileMagic, 1);
-  w.string(name_);
-  w.pod<std::uint32_t>(1);  // this model's format version
-  w.vector(params_.hidden);
-  w.string(params_.activation);
-  w.pod(params_.alpha);
-  w.pod(params_.lr);
-  w.pod(params_.batch_size);
-  w.pod(params_.max_epochs);
-  w.pod(params_.patience);
-  w.pod(params_.tol);
-  w.pod(static_cast<std::uint8_t>(params_.standardize));
-  w.pod(params_.batch_rows);
+  save_model_file(*this, path);
+}
+
+void Mlp::save_state(BinaryWriter& w) const {
   w.pod<std::uint64_t>(n_classes_);
   w.vector(classes_);
   w.vector(mean_);
@@ -158,66 +126,34 @@ void Mlp::save(const std::filesystem::path& path) const {
     w.matrix(weights_[i]);
     w.vector(biases_[i]);
   }
-  // Appended after the fitted model (files written before it end above: fp32).
-  w.string(params_.precision);
-  file.commit();
 }
 
-std::unique_ptr<Mlp> Mlp::load(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
-  BinaryReader r(in, path.string());
-  r.header(kModelFileMagic, 1);
-  std::string name = r.string();
-  if (name.rfind("mlp", 0) != 0)
-    fail({path.string(), 0, "model"}, "expected an mlp model, got " + name);
-  const auto version = r.pod<std::uint32_t>();
-  if (version != 1)
-    fail({path.string(), 0, "version"},
-         fmt::format("{} model format version {} is not supported (this build reads 1)", name,
-                     version));
-  MlpParams p;
-  p.hidden = r.vector<int>();
-  p.activation = r.string();
-  p.alpha = r.pod<double>();
-  p.lr = r.pod<double>();
-  p.batch_size = r.pod<int>();
-  p.max_epochs = r.pod<int>();
-  p.patience = r.pod<int>();
-  p.tol = r.pod<double>();
-  p.standardize = r.pod<std::uint8_t>() != 0;
-  p.batch_rows = r.pod<int>();
-  auto model = std::make_unique<Mlp>(name, p);
-  model->n_classes_ = r.pod<std::uint64_t>();
-  model->classes_ = r.vector<std::int32_t>();
-  model->mean_ = r.vector<float>();
-  model->scale_ = r.vector<float>();
+void Mlp::load_state(BinaryReader& r) {
+  auto corrupt = [&] {
+    fail({r.source(), 0, ""}, name_ + " model file is inconsistent (corrupt?)");
+  };
+  n_classes_ = r.pod<std::uint64_t>();
+  classes_ = r.vector<std::int32_t>();
+  mean_ = r.vector<float>();
+  scale_ = r.vector<float>();
   const auto layers = r.pod<std::uint64_t>();
-  if (layers != p.hidden.size() + 1)
-    fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
+  if (layers != params_.hidden.size() + 1) corrupt();
   for (std::uint64_t i = 0; i < layers; ++i) {
-    model->weights_.push_back(r.matrix());
-    model->biases_.push_back(r.vector<float>());
+    weights_.push_back(r.matrix());
+    biases_.push_back(r.vector<float>());
   }
-  if (in.peek() != std::char_traits<char>::eof()) model->params_.precision = r.string();
   // Shapes chain: d → hidden... → classes.
-  std::size_t prev = model->mean_.size();
-  bool ok = model->scale_.size() == prev && !model->classes_.empty() &&
-            model->classes_.back() >= 0 &&
-            static_cast<std::size_t>(model->classes_.back()) < model->n_classes_;
-  for (std::size_t i = 0; ok && i < model->weights_.size(); ++i) {
-    const Matrix& wm = model->weights_[i];
-    const std::size_t out = i + 1 < model->weights_.size() ? static_cast<std::size_t>(p.hidden[i])
-                                                           : model->classes_.size();
-    ok = wm.cols() == prev && wm.rows() == out && model->biases_[i].size() == out;
+  std::size_t prev = mean_.size();
+  bool ok = scale_.size() == prev && !classes_.empty() && classes_.front() >= 0 &&
+            static_cast<std::size_t>(classes_.back()) < n_classes_;
+  for (std::size_t i = 0; ok && i < weights_.size(); ++i) {
+    const std::size_t out =
+        i + 1 < weights_.size() ? static_cast<std::size_t>(params_.hidden[i]) : classes_.size();
+    ok = weights_[i].cols() == prev && weights_[i].rows() == out && biases_[i].size() == out;
     prev = out;
   }
-  if (!ok) fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
-  dense::parse_activation(p.activation);
-  if (model->params_.precision != "fp32" && model->params_.precision != "bf16")
-    fail({path.string(), 0, "precision"}, "expected fp32 or bf16, got " + model->params_.precision);
-  model->make_inference();
-  return model;
+  if (!ok) corrupt();
+  make_inference();
 }
 
 }  // namespace deferbench

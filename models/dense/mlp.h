@@ -26,6 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/model/classifier.h"
+#include "core/model/params.h"
 
 namespace deferbench {
 namespace dense {
@@ -45,16 +46,18 @@ struct MlpParams {
   int batch_rows = 65536;           // rows per chunk for the validation loss and inference
   std::string precision = "fp32";   // inference arithmetic: fp32 or bf16 (training stays fp32)
 
-  // Keys: name, hidden (list of 1…65536; [] allowed), activation, alpha (0…1e3),
-  // lr (1e-6…10), batch_size (1…2^24), max_epochs (1…100000), patience (0…100000), tol (0…1),
-  // standardize, batch_rows (1…2^24), precision (fp32, bf16). `defaults` supplies what is absent
-  // (the registered name's hidden sizes).
+  // The keys, their ranges and docs (core/model/params.h); `name` is allowed besides.
+  static const ParamTable<MlpParams>& table();
+  // `defaults` supplies what is absent (the registered name's hidden sizes).
   static MlpParams from_yaml(const YAML::Node& node, const std::string& path,
                              const MlpParams& defaults);
+  // The defaults with these hidden layer widths (a registered name's defaults).
+  static MlpParams with_hidden(std::vector<int> hidden);
 };
 
 class Mlp final : public Classifier {
  public:
+  using Params = MlpParams;
   // `name` is the registered name the model is saved under (mlp_1h, mlp_2h).
   Mlp(std::string name, MlpParams params);
   ~Mlp() override;
@@ -65,7 +68,9 @@ class Mlp final : public Classifier {
   std::string_view name() const override { return name_; }
   std::size_t n_classes() const override { return n_classes_; }
 
-  static std::unique_ptr<Mlp> load(const std::filesystem::path& path);
+  // The fitted state in a model file (core/model/model_file.h).
+  void save_state(BinaryWriter& w) const;
+  void load_state(BinaryReader& r);
 
   const MlpParams& params() const { return params_; }
   const std::vector<std::int32_t>& classes() const { return classes_; }

@@ -1,15 +1,13 @@
 #include "models/trees/forest.h"
 
 #include <algorithm>
-#include <fstream>
 #include <mutex>
 
-#include "core/config/fields.h"
 #include "core/data/binary_io.h"
+#include "core/model/model_file.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
-#include "models/registry.h"
 #include "models/torch/tree_tensors.h"
 #include "models/trees/tree_scorer.h"
 
@@ -42,29 +40,45 @@ ForestParams ForestParams::defaults(std::string_view model) {
   return p;
 }
 
+namespace {
+
+ParamTable<ForestParams> tree_table() {
+  using P = ForestParams;
+  using T = ParamTable<P>;
+  return T()
+      .enumeration("criterion", T::nested(&P::tree, &TreeParams::criterion),
+                   {{"gini", Criterion::kGini}, {"entropy", Criterion::kEntropy}},
+                   "split quality, as scikit-learn's")
+      .integer("max_depth", T::nested(&P::tree, &TreeParams::max_depth), 0, 1000, "0: unlimited")
+      .integer("min_samples_split", T::nested(&P::tree, &TreeParams::min_samples_split), 2, 1 << 30,
+               "a node with fewer (distinct) rows is a leaf")
+      .integer("min_samples_leaf", T::nested(&P::tree, &TreeParams::min_samples_leaf), 1, 1 << 30,
+               "each child keeps at least this many (distinct) rows")
+      .text(
+          "max_features", T::nested(&P::tree, &TreeParams::max_features), "choice or number",
+          "all | sqrt | log2 | a fraction in (0, 1] | an integer",
+          [](const std::string& text, const std::string& where) {
+            return MaxFeatures::parse(text, where);
+          },
+          [](const MaxFeatures& m) { return m.to_string(); }, "features drawn per node")
+      .integer("max_bins", &P::max_bins, 2, FeatureBinner::kMaxBins, "quantile bins per feature");
+}
+
+}  // namespace
+
+const ParamTable<ForestParams>& ForestParams::table(std::string_view model) {
+  DB_ASSERT_MSG(is_tree_model(model), "unknown tree model '{}'", model);
+  static const ParamTable<ForestParams> single = tree_table();
+  static const ParamTable<ForestParams> ensemble =
+      tree_table()
+          .integer("n_trees", &ForestParams::n_trees, 1, 100000, "trees in the ensemble")
+          .boolean("bootstrap", &ForestParams::bootstrap, "a bootstrap sample per tree");
+  return model == "dt" ? single : ensemble;
+}
+
 ForestParams ForestParams::from_yaml(std::string_view model, const YAML::Node& node,
                                      const std::string& path) {
-  ForestParams p = defaults(model);
-  FieldReader r(node, path);
-  r.allow("name");
-  p.tree.criterion = r.get_choice("criterion", "gini", {"gini", "entropy"}) == "gini"
-                         ? Criterion::kGini
-                         : Criterion::kEntropy;
-  p.tree.max_depth = static_cast<int>(r.get_int("max_depth", p.tree.max_depth, 0, 1000));
-  p.tree.min_samples_split =
-      static_cast<int>(r.get_int("min_samples_split", p.tree.min_samples_split, 2, 1 << 30));
-  p.tree.min_samples_leaf =
-      static_cast<int>(r.get_int("min_samples_leaf", p.tree.min_samples_leaf, 1, 1 << 30));
-  const std::string mf = r.get_string("max_features", "");
-  if (r.has("max_features"))
-    p.tree.max_features = MaxFeatures::parse(mf, r.key_path("max_features"));
-  p.max_bins = static_cast<int>(r.get_int("max_bins", p.max_bins, 2, FeatureBinner::kMaxBins));
-  if (model != "dt") {
-    p.n_trees = static_cast<int>(r.get_int("n_trees", p.n_trees, 1, 100000));
-    p.bootstrap = r.get_bool("bootstrap", p.bootstrap);
-  }
-  r.finish();
-  return p;
+  return read_params(table(model), node, path, defaults(model));
 }
 
 struct TreeEnsemble::Tensors {
@@ -215,70 +229,33 @@ Matrix TreeEnsemble::predict_proba(MatrixView x, const Context& ctx) const {
 
 void TreeEnsemble::save(const std::filesystem::path& path) const {
   DB_CHECK(!trees_.empty(), "{}: save called before fit", model_);
-  AtomicFile file(path);
-  BinaryWriter w(file.stream());
-  w.header(kModelFileMagic, 1);
-  w.string(model_);
-  const TreeParams& t = params_.tree;
-  w.pod(static_cast<std::uint8_t>(t.criterion));
-  w.pod<std::int32_t>(t.max_depth);
-  w.pod<std::int32_t>(t.min_samples_split);
-  w.pod<std::int32_t>(t.min_samples_leaf);
-  w.pod(static_cast<std::uint8_t>(t.max_features.kind));
-  w.pod(t.max_features.value);
-  w.pod(static_cast<std::uint8_t>(t.split));
-  w.pod<std::int32_t>(params_.n_trees);
-  w.pod(static_cast<std::uint8_t>(params_.bootstrap));
-  w.pod<std::int32_t>(params_.max_bins);
+  save_model_file(*this, path);
+}
+
+void TreeEnsemble::save_state(BinaryWriter& w) const {
   w.pod<std::uint64_t>(n_classes_);
   w.pod<std::uint64_t>(n_features_);
   w.vector(classes_);
   w.pod<std::uint64_t>(trees_.size());
   for (const DecisionTree& tree : trees_) tree.save(w);
-  file.commit();
 }
 
-std::unique_ptr<TreeEnsemble> TreeEnsemble::load(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
-  BinaryReader r(in, path.string());
-  r.header(kModelFileMagic, 1);
-  const std::string name = r.string();
-  if (!is_tree_model(name)) fail({path.string(), 0, "model"}, "expected dt, rf or et, got " + name);
+void TreeEnsemble::load_state(BinaryReader& r) {
   auto corrupt = [&]() {
-    fail({path.string(), 0, ""}, name + " model file is inconsistent (corrupt?)");
+    fail({r.source(), 0, ""}, model_ + " model file is inconsistent (corrupt?)");
   };
-  ForestParams p;
-  TreeParams& t = p.tree;
-  const auto criterion = r.pod<std::uint8_t>();
-  t.max_depth = r.pod<std::int32_t>();
-  t.min_samples_split = r.pod<std::int32_t>();
-  t.min_samples_leaf = r.pod<std::int32_t>();
-  const auto mf_kind = r.pod<std::uint8_t>();
-  t.max_features.value = r.pod<double>();
-  const auto split = r.pod<std::uint8_t>();
-  p.n_trees = r.pod<std::int32_t>();
-  p.bootstrap = r.pod<std::uint8_t>() != 0;
-  p.max_bins = r.pod<std::int32_t>();
-  if (criterion > 1 || mf_kind > 4 || split > 1 || p.n_trees < 1) corrupt();
-  t.criterion = static_cast<Criterion>(criterion);
-  t.max_features.kind = static_cast<MaxFeatures::Kind>(mf_kind);
-  t.split = static_cast<SplitPolicy>(split);
-  auto model = std::make_unique<TreeEnsemble>(name, p);
-  model->n_classes_ = r.pod<std::uint64_t>();
-  model->n_features_ = r.pod<std::uint64_t>();
-  model->classes_ = r.vector<std::int32_t>();
-  const auto& cls = model->classes_;
+  n_classes_ = r.pod<std::uint64_t>();
+  n_features_ = r.pod<std::uint64_t>();
+  classes_ = r.vector<std::int32_t>();
+  const auto& cls = classes_;
   if (cls.empty() || cls.size() > 65536 || !std::is_sorted(cls.begin(), cls.end()) ||
-      cls.front() < 0 || static_cast<std::size_t>(cls.back()) >= model->n_classes_ ||
+      cls.front() < 0 || static_cast<std::size_t>(cls.back()) >= n_classes_ ||
       std::adjacent_find(cls.begin(), cls.end()) != cls.end())
     corrupt();
   const auto n_trees = r.pod<std::uint64_t>();
-  if (n_trees != static_cast<std::uint64_t>(p.n_trees)) corrupt();
-  model->trees_.resize(n_trees);
-  for (DecisionTree& tree : model->trees_)
-    tree.load(r, model->n_features_, static_cast<int>(cls.size()));
-  return model;
+  if (n_trees != static_cast<std::uint64_t>(params_.n_trees)) corrupt();
+  trees_.resize(n_trees);
+  for (DecisionTree& tree : trees_) tree.load(r, n_features_, static_cast<int>(cls.size()));
 }
 
 }  // namespace deferbench

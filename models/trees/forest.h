@@ -18,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/model/classifier.h"
+#include "core/model/params.h"
 #include "models/trees/tree.h"
 
 namespace deferbench {
@@ -33,16 +34,17 @@ struct ForestParams {
 
   // The defaults of a model: "dt", "rf" or "et".
   static ForestParams defaults(std::string_view model);
-  // Keys: name, criterion (gini | entropy), max_depth (0 = unlimited … 1000),
-  // min_samples_split (2 …), min_samples_leaf (1 …), max_features (all | sqrt | log2 | a fraction
-  // in (0, 1] | an integer ≥ 1), max_bins (2 … 256); rf and et also n_trees (1 … 100000) and
-  // bootstrap.
+  // The keys of a model (core/model/params.h): criterion, max_depth, min_samples_split,
+  // min_samples_leaf, max_features, max_bins; rf and et also n_trees and bootstrap. The split
+  // policy is the model's (defaults(model)), not a key.
+  static const ParamTable<ForestParams>& table(std::string_view model);
   static ForestParams from_yaml(std::string_view model, const YAML::Node& node,
                                 const std::string& path);
 };
 
 class TreeEnsemble final : public Classifier {
  public:
+  using Params = ForestParams;
   // `model` is "dt", "rf" or "et" (the file's model name).
   TreeEnsemble(std::string model, ForestParams params);
   ~TreeEnsemble() override;
@@ -53,8 +55,9 @@ class TreeEnsemble final : public Classifier {
   std::string_view name() const override { return model_; }
   std::size_t n_classes() const override { return n_classes_; }
 
-  // Reads a file written by save() of any of dt, rf, et.
-  static std::unique_ptr<TreeEnsemble> load(const std::filesystem::path& path);
+  // The fitted state in a model file (core/model/model_file.h).
+  void save_state(BinaryWriter& w) const;
+  void load_state(BinaryReader& r);
 
   const ForestParams& params() const { return params_; }
   const std::vector<DecisionTree>& trees() const { return trees_; }

@@ -3,39 +3,42 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <numeric>
 
 #include <omp.h>
 
-#include "core/config/fields.h"
 #include "core/data/binary_io.h"
+#include "core/model/model_file.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
-#include "models/registry.h"
 #include "models/trees/binning.h"
 
 namespace deferbench {
 
+const ParamTable<GbtParams>& GbtParams::table() {
+  using P = GbtParams;
+  static const ParamTable<P> t =
+      ParamTable<P>()
+          .integer("n_rounds", &P::n_rounds, 1, 100000, "boosting rounds (K trees each)")
+          .real("learning_rate", &P::learning_rate, 1e-6, 10.0, "shrinks every leaf")
+          .integer("max_depth", &P::max_depth, 1, 16, "a depth-d tree has at most 2^d leaves")
+          .real("subsample", &P::subsample, 1e-6, 1.0, "rows drawn per round, seeded")
+          .integer("min_samples_leaf", &P::min_samples_leaf, 1, 1000000000,
+                   "rows a child must keep")
+          .real("l2", &P::l2, 0.0, 1e9, "L2 penalty on the leaf weights")
+          .real("min_child_weight", &P::min_child_weight, 0.0, 1e9, "hessian sum a child must keep")
+          .integer("max_bins", &P::max_bins, 2, FeatureBinner::kMaxBins,
+                   "quantile bins per feature")
+          .integer("early_stopping_rounds", &P::early_stopping_rounds, 0, 100000,
+                   "0: off; else stop when the val log-loss has not improved for that many "
+                   "rounds");
+  return t;
+}
+
 GbtParams GbtParams::from_yaml(const YAML::Node& node, const std::string& path) {
-  GbtParams p;
-  FieldReader r(node, path);
-  r.allow("name");
-  p.n_rounds = static_cast<int>(r.get_int("n_rounds", p.n_rounds, 1, 100000));
-  p.learning_rate = r.get_double("learning_rate", p.learning_rate, 1e-6, 10.0);
-  p.max_depth = static_cast<int>(r.get_int("max_depth", p.max_depth, 1, 16));
-  p.subsample = r.get_double("subsample", p.subsample, 1e-6, 1.0);
-  p.min_samples_leaf =
-      static_cast<int>(r.get_int("min_samples_leaf", p.min_samples_leaf, 1, 1000000000));
-  p.l2 = r.get_double("l2", p.l2, 0.0, 1e9);
-  p.min_child_weight = r.get_double("min_child_weight", p.min_child_weight, 0.0, 1e9);
-  p.max_bins = static_cast<int>(r.get_int("max_bins", p.max_bins, 2, FeatureBinner::kMaxBins));
-  p.early_stopping_rounds =
-      static_cast<int>(r.get_int("early_stopping_rounds", p.early_stopping_rounds, 0, 100000));
-  r.finish();
-  return p;
+  return read_params(table(), node, path);
 }
 
 GbtClassifier::GbtClassifier(GbtParams params) : params_(params) {}
@@ -360,6 +363,168 @@ void build_root_histograms(const BinnedMatrix& x, const std::vector<std::uint32_
   }
 }
 
+// Compact class ids of `labels` among the sorted `classes`, −1 for a class that was not trained.
+std::vector<std::int32_t> compact_labels(const std::vector<std::int32_t>& classes,
+                                         const std::vector<LabelId>& labels) {
+  std::vector<std::int32_t> y(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    auto it = std::lower_bound(classes.begin(), classes.end(), labels[i]);
+    y[i] = it != classes.end() && *it == labels[i] ? static_cast<std::int32_t>(it - classes.begin())
+                                                   : -1;
+  }
+  return y;
+}
+
+// The rows of one round: all of them, or a seeded draw of n_sample without replacement, sorted
+// for locality.
+void draw_round_rows(const std::vector<std::uint32_t>& all_rows, std::size_t n_sample,
+                     std::uint64_t seed, std::size_t round, std::vector<std::uint32_t>& rows) {
+  const std::size_t n = all_rows.size();
+  rows = all_rows;
+  if (n_sample >= n) return;
+  Rng rng(mix_seed(mix_seed(seed, 0x6B7), round));
+  for (std::size_t i = 0; i < n_sample; ++i) std::swap(rows[i], rows[i + rng.below(n - i)]);
+  rows.resize(n_sample);
+  std::sort(rows.begin(), rows.end());
+}
+
+// What the rounds of one fit share: the binned rows, the gradient buffer, the root histograms and
+// one tree grower per thread.
+struct RoundWorkspace {
+  RoundWorkspace(const BinnedMatrix& x_, const FeatureBinner& binner_, std::vector<int> n_bins_,
+                 const GbtParams& params, std::size_t K_, int threads_)
+      : x(x_),
+        binner(binner_),
+        n_bins(std::move(n_bins_)),
+        K(K_),
+        F(x_.cols),
+        threads(threads_),
+        block(std::min(K_, kClassBlock)),
+        gh(x_.rows * 2 * K_),
+        root_hist(F * kStride * 2 * K_),
+        root_counts(F * kStride),
+        roots(block, std::vector<Cell>(F * kStride)) {
+    for (int t = 0; t < threads; ++t) growers.emplace_back(x, n_bins, params, x.rows);
+  }
+  RoundWorkspace(const RoundWorkspace&) = delete;  // the growers point into n_bins
+  RoundWorkspace& operator=(const RoundWorkspace&) = delete;
+  const BinnedMatrix& x;
+  const FeatureBinner& binner;
+  const std::vector<int> n_bins;
+  const std::size_t K, F;
+  const int threads;
+  const std::size_t block;  // classes whose root histograms are transposed at once
+  std::vector<float> gh;    // per row: K gradients, then K hessians
+  std::vector<float> root_hist, root_counts;
+  std::vector<std::vector<Cell>> roots;
+  std::vector<TreeGrower> growers;
+};
+
+// Grows the K trees of one round over `rows` (gradients in ws.gh) into round_trees, their splits
+// given raw thresholds.
+void grow_round(RoundWorkspace& ws, const std::vector<std::uint32_t>& rows,
+                std::vector<std::vector<GbtNode>>& round_trees) {
+  const std::size_t K = ws.K, F = ws.F;
+  const int threads = ws.threads;
+  build_root_histograms(ws.x, rows, ws.gh.data(), K, ws.root_hist, ws.root_counts, threads);
+  for (std::size_t k0 = 0; k0 < K; k0 += ws.block) {
+    const std::size_t k1 = std::min(K, k0 + ws.block);
+    // Transpose the block's root histograms into one cell array per class.
+#pragma omp parallel for num_threads(threads_for(F* kStride*(k1 - k0), threads)) schedule(static)
+    for (std::ptrdiff_t ff = 0; ff < static_cast<std::ptrdiff_t>(F); ++ff) {
+      const std::size_t f = static_cast<std::size_t>(ff);
+      for (std::size_t b = 0; b < kStride; ++b) {
+        const float* src = ws.root_hist.data() + (f * kStride + b) * 2 * K;
+        const float c = ws.root_counts[f * kStride + b];
+        for (std::size_t k = k0; k < k1; ++k)
+          ws.roots[k - k0][f * kStride + b] = Cell{src[k], src[K + k], c, 0.0f};
+      }
+    }
+#pragma omp parallel for num_threads(threads_for(rows.size() * F * (k1 - k0), threads)) \
+    schedule(dynamic, 1)
+    for (std::ptrdiff_t kk = static_cast<std::ptrdiff_t>(k0); kk < static_cast<std::ptrdiff_t>(k1);
+         ++kk) {
+      const std::size_t k = static_cast<std::size_t>(kk);
+      TreeGrower& grower = ws.growers[static_cast<std::size_t>(omp_get_thread_num())];
+      round_trees[k] = grower.grow(rows, ws.gh.data(), K, k, ws.roots[k - k0].data());
+      for (GbtNode& node : round_trees[k])
+        if (node.feature >= 0)
+          node.threshold = ws.binner.threshold(static_cast<std::size_t>(node.feature), node.bin);
+    }
+  }
+}
+
+// Adds one round's leaves to the scores of every training row (also those the subsample left
+// out; read by bins) and of every validation row (read by raw values).
+void add_round_scores(const RoundWorkspace& ws, const std::vector<std::vector<GbtNode>>& trees,
+                      std::size_t depth, std::vector<double>& score, const Dataset* val,
+                      std::vector<double>& score_val) {
+  const std::size_t K = ws.K, n = ws.x.rows, n_val = score_val.size() / K;
+  const int threads = ws.threads;
+#pragma omp parallel for num_threads(threads_for(n* K* depth, threads)) schedule(static)
+  for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(n); ++ii) {
+    const std::size_t i = static_cast<std::size_t>(ii);
+    for (std::size_t k = 0; k < K; ++k)
+      score[i * K + k] += leaf_of_bins(trees[k].data(), ws.x.row(i));
+  }
+#pragma omp parallel for num_threads(threads_for(n_val* K* depth, threads)) schedule(static)
+  for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(n_val); ++ii) {
+    const std::size_t i = static_cast<std::size_t>(ii);
+    for (std::size_t k = 0; k < K; ++k)
+      score_val[i * K + k] += leaf_of_values(trees[k].data(), val->features.row(i));
+  }
+}
+
+// The trees of a fit (round-major) and the log-loss after each round.
+struct Boosted {
+  std::vector<std::vector<GbtNode>> trees;
+  std::vector<double> train_loss, val_loss;
+};
+
+// The boosting rounds from the initial scores: gradients, the round's rows, K trees, new scores;
+// with validation rows (val non-null) the val log-loss after each round, and early stopping.
+Boosted boost(RoundWorkspace& ws, const GbtParams& params, const std::vector<std::int32_t>& y,
+              std::vector<double>& score, const Dataset* val,
+              const std::vector<std::int32_t>& y_val, std::vector<double>& score_val,
+              std::uint64_t seed) {
+  const std::size_t K = ws.K, n = y.size();
+  const int threads = ws.threads;
+  const double hess_scale = static_cast<double>(K) / static_cast<double>(K - 1);
+  std::vector<std::uint32_t> all_rows(n), rows;
+  std::iota(all_rows.begin(), all_rows.end(), 0u);
+  const std::size_t n_sample =
+      params.subsample >= 1.0
+          ? n
+          : std::max<std::size_t>(1, static_cast<std::size_t>(params.subsample * n));
+  Boosted out;
+  double best_val = 0;
+  std::size_t best_round = 0;
+  std::vector<std::vector<GbtNode>> round_trees(K);
+  for (std::size_t round = 0; round < static_cast<std::size_t>(params.n_rounds); ++round) {
+    const double loss = softmax_pass(score, y, K, ws.gh.data(), hess_scale, threads);
+    if (round > 0) out.train_loss.push_back(loss);
+    draw_round_rows(all_rows, n_sample, seed, round, rows);
+    grow_round(ws, rows, round_trees);
+    add_round_scores(ws, round_trees, static_cast<std::size_t>(params.max_depth), score, val,
+                     score_val);
+    for (auto& t : round_trees) out.trees.push_back(std::move(t));
+    if (val) {
+      const double vl = softmax_pass(score_val, y_val, K, nullptr, hess_scale, threads);
+      out.val_loss.push_back(vl);
+      if (round == 0 || vl < best_val) {
+        best_val = vl;
+        best_round = round;
+      }
+      if (params.early_stopping_rounds > 0 &&
+          round - best_round >= static_cast<std::size_t>(params.early_stopping_rounds))
+        break;
+    }
+  }
+  out.train_loss.push_back(softmax_pass(score, y, K, nullptr, hess_scale, threads));
+  if (val && params.early_stopping_rounds > 0) out.trees.resize((best_round + 1) * K);
+  return out;
+}
+
 }  // namespace
 
 void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
@@ -380,17 +545,7 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   std::sort(classes_.begin(), classes_.end());
   classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
   const std::size_t K = classes_.size();
-  auto compact = [&](const std::vector<LabelId>& labels) {
-    std::vector<std::int32_t> y(labels.size());
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      auto it = std::lower_bound(classes_.begin(), classes_.end(), labels[i]);
-      y[i] = it != classes_.end() && *it == labels[i]
-                 ? static_cast<std::int32_t>(it - classes_.begin())
-                 : -1;
-    }
-    return y;
-  };
-  const std::vector<std::int32_t> y = compact(train.teacher);
+  const std::vector<std::int32_t> y = compact_labels(classes_, train.teacher);
   std::vector<double> count(K, 0.0);
   for (std::int32_t c : y) count[static_cast<std::size_t>(c)] += 1;
   init_.resize(K);
@@ -411,102 +566,16 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
     DB_CHECK(val->features.cols() == F, "gbt: validation set has {} feature columns, expected {}",
              val->features.cols(), F);
   const std::vector<std::int32_t> y_val =
-      use_val ? compact(val->teacher) : std::vector<std::int32_t>{};
-  const std::size_t n_val = y_val.size();
-
-  std::vector<double> score(n * K), score_val(n_val * K);
+      use_val ? compact_labels(classes_, val->teacher) : std::vector<std::int32_t>{};
+  std::vector<double> score(n * K), score_val(y_val.size() * K);
   for (std::size_t i = 0; i < n; ++i) std::copy(init_.begin(), init_.end(), &score[i * K]);
-  for (std::size_t i = 0; i < n_val; ++i) std::copy(init_.begin(), init_.end(), &score_val[i * K]);
-
-  const double hess_scale = static_cast<double>(K) / static_cast<double>(K - 1);
-  const auto p_depth = static_cast<std::size_t>(params_.max_depth);
-  std::vector<float> gh(n * 2 * K);
-  std::vector<float> root_hist(F * kStride * 2 * K), root_counts(F * kStride);
-  const std::size_t block = std::min(K, kClassBlock);
-  std::vector<std::vector<Cell>> roots(block, std::vector<Cell>(F * kStride));
-  std::vector<TreeGrower> growers;
-  for (int t = 0; t < threads; ++t) growers.emplace_back(x, n_bins, params_, n);
-
-  std::vector<std::uint32_t> all_rows(n), rows;
-  std::iota(all_rows.begin(), all_rows.end(), 0u);
-  const std::size_t n_sample =
-      params_.subsample >= 1.0
-          ? n
-          : std::max<std::size_t>(1, static_cast<std::size_t>(params_.subsample * n));
-
-  double best_val = 0;
-  std::size_t best_round = 0;
-  std::vector<std::vector<GbtNode>> round_trees(K);
-  for (std::size_t round = 0; round < static_cast<std::size_t>(params_.n_rounds); ++round) {
-    const double loss = softmax_pass(score, y, K, gh.data(), hess_scale, threads);
-    if (round > 0) train_loss_.push_back(loss);
-
-    if (n_sample < n) {  // seeded draw without replacement, sorted for locality
-      rows = all_rows;
-      Rng rng(mix_seed(mix_seed(ctx.seed, 0x6B7), round));
-      for (std::size_t i = 0; i < n_sample; ++i) std::swap(rows[i], rows[i + rng.below(n - i)]);
-      rows.resize(n_sample);
-      std::sort(rows.begin(), rows.end());
-    } else {
-      rows = all_rows;
-    }
-    build_root_histograms(x, rows, gh.data(), K, root_hist, root_counts, threads);
-
-    for (std::size_t k0 = 0; k0 < K; k0 += block) {
-      const std::size_t k1 = std::min(K, k0 + block);
-      // Transpose the block's root histograms into one cell array per class.
-#pragma omp parallel for num_threads(threads_for(F* kStride*(k1 - k0), threads)) schedule(static)
-      for (std::ptrdiff_t ff = 0; ff < static_cast<std::ptrdiff_t>(F); ++ff) {
-        const std::size_t f = static_cast<std::size_t>(ff);
-        for (std::size_t b = 0; b < kStride; ++b) {
-          const float* src = root_hist.data() + (f * kStride + b) * 2 * K;
-          const float c = root_counts[f * kStride + b];
-          for (std::size_t k = k0; k < k1; ++k)
-            roots[k - k0][f * kStride + b] = Cell{src[k], src[K + k], c, 0.0f};
-        }
-      }
-#pragma omp parallel for num_threads(threads_for(rows.size() * F * (k1 - k0), threads)) \
-    schedule(dynamic, 1)
-      for (std::ptrdiff_t kk = static_cast<std::ptrdiff_t>(k0);
-           kk < static_cast<std::ptrdiff_t>(k1); ++kk) {
-        const std::size_t k = static_cast<std::size_t>(kk);
-        TreeGrower& grower = growers[static_cast<std::size_t>(omp_get_thread_num())];
-        round_trees[k] = grower.grow(rows, gh.data(), K, k, roots[k - k0].data());
-        for (GbtNode& node : round_trees[k])
-          if (node.feature >= 0)
-            node.threshold = binner.threshold(static_cast<std::size_t>(node.feature), node.bin);
-      }
-    }
-
-    // Scores on every training row (also those the subsample left out) and on val.
-#pragma omp parallel for num_threads(threads_for(n* K* p_depth, threads)) schedule(static)
-    for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(n); ++ii) {
-      const std::size_t i = static_cast<std::size_t>(ii);
-      for (std::size_t k = 0; k < K; ++k)
-        score[i * K + k] += leaf_of_bins(round_trees[k].data(), x.row(i));
-    }
-#pragma omp parallel for num_threads(threads_for(n_val* K* p_depth, threads)) schedule(static)
-    for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(n_val); ++ii) {
-      const std::size_t i = static_cast<std::size_t>(ii);
-      for (std::size_t k = 0; k < K; ++k)
-        score_val[i * K + k] += leaf_of_values(round_trees[k].data(), val->features.row(i));
-    }
-    for (auto& t : round_trees) trees_.push_back(std::move(t));
-
-    if (use_val) {
-      const double vl = softmax_pass(score_val, y_val, K, nullptr, hess_scale, threads);
-      val_loss_.push_back(vl);
-      if (round == 0 || vl < best_val) {
-        best_val = vl;
-        best_round = round;
-      }
-      if (params_.early_stopping_rounds > 0 &&
-          round - best_round >= static_cast<std::size_t>(params_.early_stopping_rounds))
-        break;
-    }
-  }
-  train_loss_.push_back(softmax_pass(score, y, K, nullptr, hess_scale, threads));
-  if (use_val && params_.early_stopping_rounds > 0) trees_.resize((best_round + 1) * K);
+  for (std::size_t i = 0; i < y_val.size(); ++i)
+    std::copy(init_.begin(), init_.end(), &score_val[i * K]);
+  RoundWorkspace ws(x, binner, std::move(n_bins), params_, K, threads);
+  Boosted b = boost(ws, params_, y, score, use_val ? val : nullptr, y_val, score_val, ctx.seed);
+  trees_ = std::move(b.trees);
+  train_loss_ = std::move(b.train_loss);
+  val_loss_ = std::move(b.val_loss);
   flatten();
 }
 
@@ -541,83 +610,44 @@ std::shared_ptr<const DeviceModel> GbtClassifier::device_model() const {
 }
 
 void GbtClassifier::save(const std::filesystem::path& path) const {
-  AtomicFile file(path);
-  BinaryWriter w(file.stream());
-  w.header(kModelFileMagic, 1);
-  w.string("gbt");
-  w.pod(params_.n_rounds);
-  w.pod(params_.learning_rate);
-  w.pod(params_.max_depth);
-  w.pod(params_.subsample);
-  w.pod(params_.min_samples_leaf);
-  w.pod(params_.l2);
-  w.pod(params_.min_child_weight);
-  w.pod(params_.max_bins);
-  w.pod(params_.early_stopping_rounds);
+  save_model_file(*this, path);
+}
+
+void GbtClassifier::save_state(BinaryWriter& w) const {
   w.pod<std::uint64_t>(n_classes_);
   w.pod<std::uint64_t>(n_features_);
   w.vector(classes_);
   w.vector(init_);
   w.pod<std::uint64_t>(trees_.size());
   for (const auto& t : trees_) w.vector(t);
-  file.commit();
 }
 
-std::unique_ptr<GbtClassifier> GbtClassifier::load(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
-  BinaryReader r(in, path.string());
-  r.header(kModelFileMagic, 1);
-  std::string name = r.string();
-  if (name != "gbt") fail({path.string(), 0, "model"}, "expected gbt, got " + name);
-  GbtParams p;
-  p.n_rounds = r.pod<int>();
-  p.learning_rate = r.pod<double>();
-  p.max_depth = r.pod<int>();
-  p.subsample = r.pod<double>();
-  p.min_samples_leaf = r.pod<int>();
-  p.l2 = r.pod<double>();
-  p.min_child_weight = r.pod<double>();
-  p.max_bins = r.pod<int>();
-  p.early_stopping_rounds = r.pod<int>();
-  auto model = std::make_unique<GbtClassifier>(p);
-  model->n_classes_ = r.pod<std::uint64_t>();
-  model->n_features_ = r.pod<std::uint64_t>();
-  model->classes_ = r.vector<std::int32_t>();
-  model->init_ = r.vector<double>();
+void GbtClassifier::load_state(BinaryReader& r) {
+  n_classes_ = r.pod<std::uint64_t>();
+  n_features_ = r.pod<std::uint64_t>();
+  classes_ = r.vector<std::int32_t>();
+  init_ = r.vector<double>();
   const auto n_trees = r.pod<std::uint64_t>();
-  const std::size_t K = model->classes_.size();
-  auto corrupt = [&] { fail({path.string(), 0, ""}, "gbt model file is inconsistent (corrupt?)"); };
-  if (K == 0 || model->init_.size() != K || n_trees % K != 0) corrupt();
-  for (std::int32_t c : model->classes_)
-    if (c < 0 || static_cast<std::size_t>(c) >= model->n_classes_) corrupt();
+  const std::size_t K = classes_.size();
+  auto corrupt = [&] { fail({r.source(), 0, ""}, "gbt model file is inconsistent (corrupt?)"); };
+  if (K == 0 || init_.size() != K || n_trees % K != 0) corrupt();
+  for (std::int32_t c : classes_)
+    if (c < 0 || static_cast<std::size_t>(c) >= n_classes_) corrupt();
   for (std::uint64_t t = 0; t < n_trees; ++t) {
-    model->trees_.push_back(r.vector<GbtNode>());
-    const auto& nodes = model->trees_.back();
+    trees_.push_back(r.vector<GbtNode>());
+    const auto& nodes = trees_.back();
     if (nodes.empty()) corrupt();
     const auto size = static_cast<std::int32_t>(nodes.size());
     for (std::int32_t i = 0; i < size; ++i) {
       const GbtNode& node = nodes[static_cast<std::size_t>(i)];
       if (node.feature < 0) continue;
       // Children after their parent: the walk from the root always ends at a leaf.
-      if (static_cast<std::size_t>(node.feature) >= model->n_features_ || node.left <= i ||
+      if (static_cast<std::size_t>(node.feature) >= n_features_ || node.left <= i ||
           node.right <= i || node.left >= size || node.right >= size)
         corrupt();
     }
   }
-  model->flatten();
-  return model;
-}
-
-void register_gbt_model(ModelRegistry& registry) {
-  registry.add(
-      "gbt",
-      [](const YAML::Node& params, const std::string& path) -> std::unique_ptr<Classifier> {
-        return std::make_unique<GbtClassifier>(GbtParams::from_yaml(params, path));
-      },
-      [](const std::filesystem::path& file) -> std::unique_ptr<Classifier> {
-        return GbtClassifier::load(file);
-      });
+  flatten();
 }
 
 }  // namespace deferbench

@@ -26,6 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/model/classifier.h"
+#include "core/model/params.h"
 #include "models/trees/tree_scorer.h"
 
 namespace deferbench {
@@ -42,14 +43,14 @@ struct GbtParams {
   int early_stopping_rounds = 0;   // 0: off; else stop when the val log-loss has not improved
                                    // for that many rounds, and keep the best round
 
-  // Keys: name, n_rounds (1…100000), learning_rate (0…10], max_depth (1…16), subsample (0…1],
-  // min_samples_leaf (1…1e9), l2 (0…1e9), min_child_weight (0…1e9), max_bins (2…256),
-  // early_stopping_rounds (0…100000).
+  // The keys, their ranges and docs (core/model/params.h); `name` is allowed besides.
+  static const ParamTable<GbtParams>& table();
   static GbtParams from_yaml(const YAML::Node& node, const std::string& path);
 };
 
 class GbtClassifier final : public Classifier {
  public:
+  using Params = GbtParams;
   explicit GbtClassifier(GbtParams params);
 
   // `val` (may be null) serves early stopping; rows of val whose class was not trained count
@@ -66,7 +67,9 @@ class GbtClassifier final : public Classifier {
   std::string_view name() const override { return "gbt"; }
   std::size_t n_classes() const override { return n_classes_; }
 
-  static std::unique_ptr<GbtClassifier> load(const std::filesystem::path& path);
+  // The fitted state in a model file (core/model/model_file.h).
+  void save_state(BinaryWriter& w) const;
+  void load_state(BinaryReader& r);
 
   const GbtParams& params() const { return params_; }
   // The fitted model, for inspection. score_c(x) = init_scores()[c] + Σ_r leaf of tree(r, c)

@@ -45,8 +45,12 @@ std::string MaxFeatures::to_string() const {
       return "sqrt";
     case Kind::kLog2:
       return "log2";
-    case Kind::kFraction:
-      return fmt::format("{:#g}", value);
+    case Kind::kFraction: {
+      // The shortest text that reads back to the same fraction, with a point (1.0, not 1).
+      std::string s = fmt::format("{}", value);
+      if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+      return s;
+    }
     case Kind::kCount:
       return fmt::format("{}", static_cast<std::int64_t>(value));
   }
@@ -459,7 +463,97 @@ class Grower {
   std::vector<std::int32_t> feats_;
 };
 
+// The rows in use (weight > 0, ascending) with their class and weight packed as
+// class << 16 | weight.
+struct ActiveRows {
+  std::vector<std::uint32_t> rows, lw;
+  std::uint64_t total_weight = 0;
+};
+
+ActiveRows active_rows(const TreeTrainingSet& data, const std::vector<std::uint32_t>& weights) {
+  ActiveRows a;
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    if (weights[r] == 0) continue;
+    DB_ASSERT(weights[r] <= 0xFFFFu);
+    a.rows.push_back(static_cast<std::uint32_t>(r));
+    a.lw.push_back((static_cast<std::uint32_t>(data.labels[r]) << 16) | weights[r]);
+    a.total_weight += weights[r];
+  }
+  return a;
+}
+
+// The class counts of a node's m rows (packed lw) into `counts` (zero on entry) and the classes
+// present, ascending; fills st's sums. Returns the node's impurity.
+double count_node(const TreeTrainingSet& data, Criterion criterion, NodeStats& st,
+                  std::vector<std::int64_t>& counts, std::vector<std::uint16_t>& present) {
+  present.clear();
+  for (std::size_t i = 0; i < st.m; ++i) {
+    const std::uint32_t c = cls_of(st.lw[i]);
+    if (counts[c] == 0) present.push_back(static_cast<std::uint16_t>(c));
+    counts[c] += weight_of(st.lw[i]);
+  }
+  std::sort(present.begin(), present.end());
+  for (std::uint16_t c : present) {
+    st.weight += counts[c];
+    st.sumsq += counts[c] * counts[c];
+    st.sum_xlogx += data.xlogx[static_cast<std::size_t>(counts[c])];
+  }
+  st.counts = counts.data();
+  st.present = &present;
+  const double wsum = static_cast<double>(st.weight);
+  double impurity = 0;
+  if (criterion == Criterion::kGini) {
+    impurity = 1.0 - static_cast<double>(st.sumsq) / (wsum * wsum);
+  } else {
+    for (std::uint16_t c : present) {
+      const double q = static_cast<double>(counts[c]) / wsum;
+      impurity -= q * std::log2(q);
+    }
+  }
+  return impurity;
+}
+
+// Stable partition of a node's m rows (r, and their packed lw alongside) by "bin ≤ cut" of
+// feature f: the left rows stay in place, the right ones go after them. Returns the left count.
+std::size_t partition_node(const TreeTrainingSet& data, std::size_t f, int cut, std::uint32_t* r,
+                           std::uint32_t* l, std::size_t m, std::vector<std::uint32_t>& spill_rows,
+                           std::vector<std::uint32_t>& spill_lw) {
+  // Bins read as the split search read them: by row for small nodes, whose rows are cached.
+  const bool by_rows = m * kSparseNode < data.rows;
+  const std::uint8_t* base = by_rows ? data.row_bins.data() + f : data.column(f);
+  const std::size_t stride = by_rows ? data.features : 1;
+  std::size_t n_left = 0, n_right = 0;
+  // Branch-free (a random cut sends rows either way unpredictably): each row is written to
+  // both sides and the side it belongs to advances. Writing r[n_left] is safe: n_left ≤ i.
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::uint32_t ri = r[i], li = l[i];
+    const std::size_t go_left = base[ri * stride] <= cut;
+    r[n_left] = ri;
+    l[n_left] = li;
+    spill_rows[n_right] = ri;
+    spill_lw[n_right] = li;
+    n_left += go_left;
+    n_right += 1 - go_left;
+  }
+  std::copy(spill_rows.begin(), spill_rows.begin() + static_cast<std::ptrdiff_t>(n_right),
+            r + n_left);
+  std::copy(spill_lw.begin(), spill_lw.begin() + static_cast<std::ptrdiff_t>(n_right), l + n_left);
+  return n_left;
+}
+
 }  // namespace
+
+void DecisionTree::make_leaf(std::int32_t id, const std::vector<std::uint16_t>& present,
+                             const std::int64_t* counts, double wsum) {
+  Node& node = nodes_[static_cast<std::size_t>(id)];
+  node.feature = -1;
+  node.left = static_cast<std::int32_t>(leaf_begin_.size() - 1);
+  for (std::uint16_t c : present) {
+    leaf_classes_.push_back(c);
+    leaf_values_.push_back(static_cast<float>(static_cast<double>(counts[c]) / wsum));
+  }
+  leaf_begin_.push_back(static_cast<std::uint32_t>(leaf_classes_.size()));
+}
 
 void DecisionTree::fit(const TreeTrainingSet& data, const std::vector<std::uint32_t>& weights,
                        const TreeParams& params, std::uint64_t seed, int threads) {
@@ -476,26 +570,17 @@ void DecisionTree::fit(const TreeTrainingSet& data, const std::vector<std::uint3
 
   // The rows in use (ascending; partitions keep every node's rows ascending) and their packed
   // class and weight, moved along with them.
-  std::vector<std::uint32_t> rows, lw;
-  std::uint64_t total_weight = 0;
-  for (std::size_t r = 0; r < data.rows; ++r) {
-    if (weights[r] == 0) continue;
-    DB_ASSERT(weights[r] <= 0xFFFFu);
-    rows.push_back(static_cast<std::uint32_t>(r));
-    lw.push_back((static_cast<std::uint32_t>(data.labels[r]) << 16) | weights[r]);
-    total_weight += weights[r];
-  }
-  DB_ASSERT(!rows.empty() && total_weight < data.xlogx.size());
+  ActiveRows a = active_rows(data, weights);
+  std::vector<std::uint32_t>&rows = a.rows, &lw = a.lw;
+  DB_ASSERT(!rows.empty() && a.total_weight < data.xlogx.size());
   std::vector<std::uint32_t> spill_rows(rows.size()), spill_lw(rows.size());
 
-  const std::size_t d = data.features;
-  const std::size_t mtry = params.max_features.resolve(d);
-  std::vector<std::int32_t> perm(d);
+  const std::size_t mtry = params.max_features.resolve(data.features);
+  std::vector<std::int32_t> perm(data.features);
   std::iota(perm.begin(), perm.end(), 0);
   Rng rng(seed);
   Grower grower(data, params, threads);
-  const std::size_t k = static_cast<std::size_t>(data.n_classes);
-  std::vector<std::int64_t> counts(k, 0);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(data.n_classes), 0);
   std::vector<std::uint16_t> present;
 
   struct Pending {
@@ -513,35 +598,12 @@ void DecisionTree::fit(const TreeTrainingSet& data, const std::vector<std::uint3
     if (p.parent >= 0) (p.is_left ? nodes_[p.parent].left : nodes_[p.parent].right) = id;
     depth_ = std::max(depth_, p.depth);
 
-    // Class counts of the node.
     NodeStats st;
     st.rows = rows.data() + p.begin;
     st.lw = lw.data() + p.begin;
     st.m = p.end - p.begin;
-    present.clear();
-    for (std::size_t i = 0; i < st.m; ++i) {
-      const std::uint32_t c = cls_of(st.lw[i]);
-      if (counts[c] == 0) present.push_back(static_cast<std::uint16_t>(c));
-      counts[c] += weight_of(st.lw[i]);
-    }
-    std::sort(present.begin(), present.end());
-    for (std::uint16_t c : present) {
-      st.weight += counts[c];
-      st.sumsq += counts[c] * counts[c];
-      st.sum_xlogx += data.xlogx[static_cast<std::size_t>(counts[c])];
-    }
-    st.counts = counts.data();
-    st.present = &present;
+    const double impurity = count_node(data, params.criterion, st, counts, present);
     const double wsum = static_cast<double>(st.weight);
-    double impurity = 0;
-    if (params.criterion == Criterion::kGini) {
-      impurity = 1.0 - static_cast<double>(st.sumsq) / (wsum * wsum);
-    } else {
-      for (std::uint16_t c : present) {
-        const double q = static_cast<double>(counts[c]) / wsum;
-        impurity -= q * std::log2(q);
-      }
-    }
     node_weight_.push_back(static_cast<float>(wsum));
     node_impurity_.push_back(static_cast<float>(impurity));
 
@@ -555,45 +617,15 @@ void DecisionTree::fit(const TreeTrainingSet& data, const std::vector<std::uint3
       leaf = best.bin < 0;
     }
     if (leaf) {
-      Node& node = nodes_[static_cast<std::size_t>(id)];
-      node.feature = -1;
-      node.left = static_cast<std::int32_t>(leaf_begin_.size() - 1);
-      for (std::uint16_t c : present) {
-        leaf_classes_.push_back(c);
-        leaf_values_.push_back(static_cast<float>(static_cast<double>(counts[c]) / wsum));
-      }
-      leaf_begin_.push_back(static_cast<std::uint32_t>(leaf_classes_.size()));
+      make_leaf(id, present, counts.data(), wsum);
     } else {
-      // Stable partition: the left rows stay in place, the right ones go after them.
-      // (Bins read as the split search read them: by row for small nodes, whose rows are cached.)
-      const bool by_rows = st.m * kSparseNode < data.rows;
-      const std::size_t f = static_cast<std::size_t>(best.feature);
-      const std::uint8_t* base = by_rows ? data.row_bins.data() + f : data.column(f);
-      const std::size_t stride = by_rows ? d : 1;
-      const int cut = best.bin;
-      std::uint32_t* r = rows.data() + p.begin;
-      std::uint32_t* l = lw.data() + p.begin;
-      std::size_t n_left = 0, n_right = 0;
-      // Branch-free (a random cut sends rows either way unpredictably): each row is written to
-      // both sides and the side it belongs to advances. Writing r[n_left] is safe: n_left ≤ i.
-      for (std::size_t i = 0; i < st.m; ++i) {
-        const std::uint32_t ri = r[i], li = l[i];
-        const std::size_t go_left = base[ri * stride] <= cut;
-        r[n_left] = ri;
-        l[n_left] = li;
-        spill_rows[n_right] = ri;
-        spill_lw[n_right] = li;
-        n_left += go_left;
-        n_right += 1 - go_left;
-      }
-      std::copy(spill_rows.begin(), spill_rows.begin() + static_cast<std::ptrdiff_t>(n_right),
-                r + n_left);
-      std::copy(spill_lw.begin(), spill_lw.begin() + static_cast<std::ptrdiff_t>(n_right),
-                l + n_left);
+      const auto f = static_cast<std::size_t>(best.feature);
+      const std::size_t n_left = partition_node(data, f, best.bin, rows.data() + p.begin,
+                                                lw.data() + p.begin, st.m, spill_rows, spill_lw);
       const auto split = static_cast<std::uint32_t>(p.begin + n_left);
       Node& node = nodes_[static_cast<std::size_t>(id)];
       node.feature = best.feature;
-      node.threshold = data.threshold(static_cast<std::size_t>(best.feature), cut);
+      node.threshold = data.threshold(f, best.bin);
       stack.push_back({split, p.end, p.depth + 1, id, false});
       stack.push_back({p.begin, split, p.depth + 1, id, true});
     }

@@ -36,7 +36,7 @@ struct MaxFeatures {
   // all → d; sqrt → max(1, ⌊√d⌋); log2 → max(1, ⌊log2 d⌋); fraction f → max(1, ⌊f·d⌋);
   // count k → k (an error when k > d).
   std::size_t resolve(std::size_t n_features) const;
-  std::string to_string() const;
+  std::string to_string() const;  // what parse reads back to the same value
   // "all", "sqrt", "log2", a fraction in (0, 1] (written with a point: 0.5, 1.0) or an integer
   // ≥ 1. Throws deferbench::Error naming `key_path`, the value and what is accepted.
   static MaxFeatures parse(const std::string& text, const std::string& key_path);
@@ -124,6 +124,9 @@ class DecisionTree {
   void load(BinaryReader& r, std::size_t n_features, int n_classes);
 
  private:
+  // Node `id` becomes a leaf holding the class frequencies counts[c] / wsum of `present`.
+  void make_leaf(std::int32_t id, const std::vector<std::uint16_t>& present,
+                 const std::int64_t* counts, double wsum);
   void add_leaf(std::int32_t leaf, float* out) const {
     for (std::uint32_t e = leaf_begin_[leaf]; e < leaf_begin_[leaf + 1]; ++e)
       out[leaf_classes_[e]] += leaf_values_[e];

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <set>
 
@@ -15,6 +14,7 @@
 
 #include "core/config/fields.h"
 #include "core/data/binary_io.h"
+#include "core/model/model_file.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "models/registry.h"
@@ -242,30 +242,73 @@ void XgbClassifier::BoosterDeleter::operator()(void* handle) const {
   XGBoosterFree(handle);
 }
 
+namespace {
+
+// The `extra` mapping: scalars passed to XGBoost as they are.
+ParamField<XgbParams> extra_field() {
+  ParamField<XgbParams> f;
+  f.name = "extra";
+  f.kind = "mapping";
+  f.accepts = "XGBoost parameters (scalars) the adapter does not set";
+  f.doc = "further XGBoost parameters (e.g. colsample_bytree: 0.5); XGBoost validates them";
+  f.from_yaml = [](FieldReader& r, XgbParams& p) {
+    YAML::Node extra = r.get_map("extra");
+    for (const auto& kv : extra) {
+      std::string key = kv.first.as<std::string>();
+      std::string where = r.key_path("extra") + "." + key;
+      if (reserved_keys().count(key))
+        DB_THROW("config: '{}': set by the adapter or by a named parameter of the xgb model",
+                 where);
+      if (!kv.second.IsScalar())
+        DB_THROW("config: '{}': expected a scalar, got {}", where, yaml_type_name(kv.second));
+      p.extra[key] = kv.second.Scalar();
+    }
+  };
+  f.write = [](BinaryWriter& w, const XgbParams& p) {
+    w.pod<std::uint64_t>(p.extra.size());
+    for (const auto& [key, value] : p.extra) {
+      w.string(key);
+      w.string(value);
+    }
+  };
+  f.read = [](BinaryReader& r, XgbParams& p) {
+    const auto n = r.pod<std::uint64_t>();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::string key = r.string();
+      p.extra[key] = r.string();
+    }
+  };
+  f.text = [](const XgbParams& p) {
+    YAML::Emitter out;
+    out << YAML::Flow << YAML::BeginMap;
+    for (const auto& [key, value] : p.extra) out << YAML::Key << key << YAML::Value << value;
+    out << YAML::EndMap;
+    return std::string(out.c_str());
+  };
+  return f;
+}
+
+}  // namespace
+
+const ParamTable<XgbParams>& XgbParams::table() {
+  using P = XgbParams;
+  static const ParamTable<P> t =
+      ParamTable<P>()
+          .integer("n_rounds", &P::n_rounds, 1, 100000,
+                   "boosting rounds (upper bound with early stopping)")
+          .integer("max_depth", &P::max_depth, 1, 64, "tree depth at most")
+          .real("eta", &P::eta, 1e-6, 1.0, "learning rate")
+          .real("subsample", &P::subsample, 1e-6, 1.0, "row subsampling per round")
+          .integer("max_bin", &P::max_bin, 2, 65536, "histogram bins per feature")
+          .integer("early_stopping_rounds", &P::early_stopping_rounds, 0, 100000,
+                   "0: off; else stop after this many rounds without a val gain")
+          .real("lambda", &P::lambda, 0.0, 1e6, "L2 penalty on leaf weights")
+          .custom(extra_field());
+  return t;
+}
+
 XgbParams XgbParams::from_yaml(const YAML::Node& node, const std::string& path) {
-  XgbParams p;
-  FieldReader r(node, path);
-  r.allow("name");
-  p.n_rounds = static_cast<int>(r.get_int("n_rounds", p.n_rounds, 1, 100000));
-  p.max_depth = static_cast<int>(r.get_int("max_depth", p.max_depth, 1, 64));
-  p.eta = r.get_double("eta", p.eta, 1e-6, 1.0);
-  p.subsample = r.get_double("subsample", p.subsample, 1e-6, 1.0);
-  p.max_bin = static_cast<int>(r.get_int("max_bin", p.max_bin, 2, 65536));
-  p.early_stopping_rounds =
-      static_cast<int>(r.get_int("early_stopping_rounds", p.early_stopping_rounds, 0, 100000));
-  p.lambda = r.get_double("lambda", p.lambda, 0.0, 1e6);
-  YAML::Node extra = r.get_map("extra");
-  for (const auto& kv : extra) {
-    std::string key = kv.first.as<std::string>();
-    std::string where = r.key_path("extra") + "." + key;
-    if (reserved_keys().count(key))
-      DB_THROW("config: '{}': set by the adapter or by a named parameter of the xgb model", where);
-    if (!kv.second.IsScalar())
-      DB_THROW("config: '{}': expected a scalar, got {}", where, yaml_type_name(kv.second));
-    p.extra[key] = kv.second.Scalar();
-  }
-  r.finish();
-  return p;
+  return read_params(table(), node, path);
 }
 
 XgbClassifier::XgbClassifier(XgbParams params) : params_(std::move(params)) {}
@@ -276,6 +319,72 @@ void XgbClassifier::set_threads(int threads) const {
   set_param(booster_.get(), "nthread", std::to_string(threads));
   threads_ = threads;
 }
+
+namespace {
+
+// The compact id of a global class among the sorted `classes`, −1 when absent.
+long compact_class(const std::vector<std::int32_t>& classes, LabelId id) {
+  auto it = std::lower_bound(classes.begin(), classes.end(), id);
+  return it != classes.end() && *it == id ? it - classes.begin() : -1;
+}
+
+// The validation rows whose class the booster knows (mlogloss needs a compact label), as a
+// DMatrix; null when none.
+DMatrix validation_dmatrix(const Dataset& val, const std::vector<std::int32_t>& classes,
+                           int threads) {
+  std::vector<std::size_t> rows;
+  std::vector<float> yv;
+  for (std::size_t i = 0; i < val.size(); ++i) {
+    long c = compact_class(classes, val.teacher[i]);
+    if (c < 0) continue;
+    rows.push_back(i);
+    yv.push_back(static_cast<float>(c));
+  }
+  if (rows.empty()) return DMatrix();
+  return make_dmatrix(gather_rows(val.features, rows), threads, &yv);
+}
+
+void configure_booster(BoosterHandle h, const XgbParams& p, std::size_t n_classes,
+                       const Context& ctx) {
+  set_param(h, "validate_parameters", "1");
+  set_param(h, "objective", "multi:softprob");
+  set_param(h, "num_class", std::to_string(n_classes));
+  set_param(h, "eval_metric", "mlogloss");
+  set_param(h, "tree_method", "hist");
+  set_param(h, "max_depth", std::to_string(p.max_depth));
+  set_param(h, "eta", fmt::format("{}", p.eta));
+  set_param(h, "subsample", fmt::format("{}", p.subsample));
+  set_param(h, "max_bin", std::to_string(p.max_bin));
+  set_param(h, "lambda", fmt::format("{}", p.lambda));
+  set_param(h, "nthread", std::to_string(ctx.threads));
+  set_param(h, "seed", std::to_string(ctx.seed & 0x7fffffffffffffffULL));
+  for (const auto& [key, value] : p.extra) set_param(h, key, value);
+}
+
+// Runs the boosting rounds; with `dval`, evaluates after each and stops early. Returns the best
+// round (the last one without dval).
+int run_rounds(BoosterHandle h, DMatrixHandle dtrain, DMatrixHandle dval, const XgbParams& p) {
+  int best = p.n_rounds - 1;
+  double best_loss = std::numeric_limits<double>::infinity();
+  for (int it = 0; it < p.n_rounds; ++it) {
+    check(XGBoosterUpdateOneIter(h, it, dtrain), "a boosting round");
+    if (!dval) continue;
+    DMatrixHandle evals[] = {dval};
+    const char* names[] = {"val"};
+    const char* result = nullptr;
+    check(XGBoosterEvalOneIter(h, it, evals, names, 1, &result), "evaluating on val");
+    double loss = parse_eval(result);
+    if (it == 0 || loss < best_loss) {
+      best_loss = loss;
+      best = it;
+    } else if (it - best >= p.early_stopping_rounds) {
+      break;
+    }
+  }
+  return best;
+}
+
+}  // namespace
 
 void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   DB_CHECK(train.size() > 0, "xgb: cannot fit on an empty training set");
@@ -291,75 +400,30 @@ void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   classes_ = train.teacher;
   std::sort(classes_.begin(), classes_.end());
   classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
-  auto compact = [&](LabelId id) -> long {
-    auto it = std::lower_bound(classes_.begin(), classes_.end(), id);
-    return it != classes_.end() && *it == id ? it - classes_.begin() : -1;
-  };
   rounds_ = 0;
   if (classes_.size() < 2) return;  // one class: probability 1, no booster
 
   std::vector<float> y(train.size());
   for (std::size_t i = 0; i < train.size(); ++i)
-    y[i] = static_cast<float>(compact(train.teacher[i]));
+    y[i] = static_cast<float>(compact_class(classes_, train.teacher[i]));
   DMatrix dtrain = make_dmatrix(train.features, ctx.threads, &y);
-
-  // Validation rows whose class the booster knows (mlogloss needs a compact label).
   DMatrix dval;
-  const bool early = params_.early_stopping_rounds > 0 && val && val->size() > 0;
-  if (early) {
+  if (params_.early_stopping_rounds > 0 && val && val->size() > 0) {
     DB_CHECK(val->features.cols() == n_features_, "xgb: val has {} feature columns, train {}",
              val->features.cols(), n_features_);
-    std::vector<std::size_t> rows;
-    std::vector<float> yv;
-    for (std::size_t i = 0; i < val->size(); ++i) {
-      long c = compact(val->teacher[i]);
-      if (c < 0) continue;
-      rows.push_back(i);
-      yv.push_back(static_cast<float>(c));
-    }
-    if (!rows.empty()) dval = make_dmatrix(gather_rows(val->features, rows), ctx.threads, &yv);
+    dval = validation_dmatrix(*val, classes_, ctx.threads);
   }
 
   std::vector<DMatrixHandle> cache = {dtrain.get()};
   if (dval) cache.push_back(dval.get());
   Booster booster = make_booster(cache);
-  BoosterHandle h = booster.get();
-  set_param(h, "validate_parameters", "1");
-  set_param(h, "objective", "multi:softprob");
-  set_param(h, "num_class", std::to_string(classes_.size()));
-  set_param(h, "eval_metric", "mlogloss");
-  set_param(h, "tree_method", "hist");
-  set_param(h, "max_depth", std::to_string(params_.max_depth));
-  set_param(h, "eta", fmt::format("{}", params_.eta));
-  set_param(h, "subsample", fmt::format("{}", params_.subsample));
-  set_param(h, "max_bin", std::to_string(params_.max_bin));
-  set_param(h, "lambda", fmt::format("{}", params_.lambda));
-  set_param(h, "nthread", std::to_string(ctx.threads));
-  set_param(h, "seed", std::to_string(ctx.seed & 0x7fffffffffffffffULL));
-  for (const auto& [key, value] : params_.extra) set_param(h, key, value);
-
-  int best = params_.n_rounds - 1;
-  double best_loss = std::numeric_limits<double>::infinity();
-  for (int it = 0; it < params_.n_rounds; ++it) {
-    check(XGBoosterUpdateOneIter(h, it, dtrain.get()), "a boosting round");
-    if (!dval) continue;
-    DMatrixHandle evals[] = {dval.get()};
-    const char* names[] = {"val"};
-    const char* result = nullptr;
-    check(XGBoosterEvalOneIter(h, it, evals, names, 1, &result), "evaluating on val");
-    double loss = parse_eval(result);
-    if (it == 0 || loss < best_loss) {
-      best_loss = loss;
-      best = it;
-    } else if (it - best >= params_.early_stopping_rounds) {
-      break;
-    }
-  }
+  configure_booster(booster.get(), params_, classes_.size(), ctx);
+  const int best = run_rounds(booster.get(), dtrain.get(), dval.get(), params_);
   int boosted = 0;
-  check(XGBoosterBoostedRounds(h, &boosted), "counting rounds");
+  check(XGBoosterBoostedRounds(booster.get(), &boosted), "counting rounds");
   if (dval && best + 1 < boosted) {
     BoosterHandle sliced = nullptr;
-    check(XGBoosterSlice(h, 0, best + 1, 1, &sliced), "cutting back to the best round");
+    check(XGBoosterSlice(booster.get(), 0, best + 1, 1, &sliced), "cutting back to the best round");
     booster.reset(sliced);
     boosted = best + 1;
   }
@@ -469,85 +533,41 @@ Matrix XgbClassifier::predict_with_xgboost(MatrixView x, const Context& ctx) con
 
 void XgbClassifier::save(const std::filesystem::path& path) const {
   DB_CHECK(!classes_.empty(), "xgb: save called before fit or load");
-  const std::vector<char>& bytes = model_bytes_;
-  AtomicFile file(path);
-  BinaryWriter w(file.stream());
-  w.header(kModelFileMagic, 1);
-  w.string("xgb");
-  w.pod(params_.n_rounds);
-  w.pod(params_.max_depth);
-  w.pod(params_.eta);
-  w.pod(params_.subsample);
-  w.pod(params_.max_bin);
-  w.pod(params_.early_stopping_rounds);
-  w.pod(params_.lambda);
-  w.pod<std::uint64_t>(params_.extra.size());
-  for (const auto& [key, value] : params_.extra) {
-    w.string(key);
-    w.string(value);
-  }
+  save_model_file(*this, path);
+}
+
+void XgbClassifier::save_state(BinaryWriter& w) const {
   w.pod<std::uint64_t>(n_classes_);
   w.pod<std::uint64_t>(n_features_);
   w.vector(classes_);
   w.pod(rounds_);
-  w.vector(bytes);
-  file.commit();
+  w.vector(model_bytes_);
 }
 
-std::unique_ptr<XgbClassifier> XgbClassifier::load(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail({path.string(), 0, ""}, "cannot open model file");
-  BinaryReader r(in, path.string());
-  r.header(kModelFileMagic, 1);
-  std::string name = r.string();
-  if (name != "xgb") fail({path.string(), 0, "model"}, "expected xgb, got " + name);
-  XgbParams p;
-  p.n_rounds = r.pod<int>();
-  p.max_depth = r.pod<int>();
-  p.eta = r.pod<double>();
-  p.subsample = r.pod<double>();
-  p.max_bin = r.pod<int>();
-  p.early_stopping_rounds = r.pod<int>();
-  p.lambda = r.pod<double>();
-  auto n_extra = r.pod<std::uint64_t>();
-  for (std::uint64_t i = 0; i < n_extra; ++i) {
-    std::string key = r.string();
-    p.extra[key] = r.string();
-  }
-  auto model = std::make_unique<XgbClassifier>(std::move(p));
-  model->n_classes_ = r.pod<std::uint64_t>();
-  model->n_features_ = r.pod<std::uint64_t>();
-  model->classes_ = r.vector<std::int32_t>();
-  model->rounds_ = r.pod<int>();
+void XgbClassifier::load_state(BinaryReader& r) {
+  n_classes_ = r.pod<std::uint64_t>();
+  n_features_ = r.pod<std::uint64_t>();
+  classes_ = r.vector<std::int32_t>();
+  rounds_ = r.pod<int>();
   std::vector<char> bytes = r.vector<char>();
-  const bool consistent =
-      !model->classes_.empty() && (model->classes_.size() < 2) == bytes.empty() &&
-      std::all_of(model->classes_.begin(), model->classes_.end(), [&](std::int32_t c) {
-        return c >= 0 && static_cast<std::size_t>(c) < model->n_classes_;
-      });
-  if (!consistent) fail({path.string(), 0, ""}, "xgb model file is inconsistent (corrupt?)");
-  model->model_bytes_ = std::move(bytes);
-  model->compile();
-  if (!model->compiled_ && !model->model_bytes_.empty()) {
+  const bool consistent = !classes_.empty() && (classes_.size() < 2) == bytes.empty() &&
+                          std::all_of(classes_.begin(), classes_.end(), [&](std::int32_t c) {
+                            return c >= 0 && static_cast<std::size_t>(c) < n_classes_;
+                          });
+  if (!consistent) fail({r.source(), 0, ""}, "xgb model file is inconsistent (corrupt?)");
+  model_bytes_ = std::move(bytes);
+  compile();
+  if (!compiled_ && !model_bytes_.empty()) {
     // XGBoost predicts everything: load it now (and check that it reads the model).
     Booster booster = make_booster({});
-    if (XGBoosterLoadModelFromBuffer(booster.get(), model->model_bytes_.data(),
-                                     model->model_bytes_.size()) != 0)
-      fail({path.string(), 0, ""}, "XGBoost cannot read the model: " + last_error());
-    model->booster_ = std::move(booster);
+    if (XGBoosterLoadModelFromBuffer(booster.get(), model_bytes_.data(), model_bytes_.size()) != 0)
+      fail({r.source(), 0, ""}, "XGBoost cannot read the model: " + last_error());
+    booster_ = std::move(booster);
   }
-  return model;
 }
 
 void register_xgboost_model(ModelRegistry& registry) {
-  registry.add(
-      "xgb",
-      [](const YAML::Node& params, const std::string& path) -> std::unique_ptr<Classifier> {
-        return std::make_unique<XgbClassifier>(XgbParams::from_yaml(params, path));
-      },
-      [](const std::filesystem::path& file) -> std::unique_ptr<Classifier> {
-        return XgbClassifier::load(file);
-      });
+  registry.add<XgbClassifier>("xgb");
 }
 
 }  // namespace deferbench

@@ -22,6 +22,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/model/classifier.h"
+#include "core/model/params.h"
 #include "models/trees/tree_scorer.h"
 
 namespace deferbench {
@@ -37,15 +38,16 @@ struct XgbParams {
   // Further XGBoost parameters passed as-is (e.g. colsample_bytree: 0.5); XGBoost validates them.
   std::map<std::string, std::string> extra;
 
-  // Keys: name, n_rounds (1…100000), max_depth (1…64), eta (1e-6…1), subsample (1e-6…1),
-  // max_bin (2…65536), early_stopping_rounds (0…100000), lambda (0…1e6), extra (a mapping of
-  // scalars; the keys the adapter sets itself — objective, num_class, nthread, seed, ... — are
-  // refused).
+  // The keys, their ranges and docs (core/model/params.h); `name` is allowed besides. extra is a
+  // mapping of scalars; the keys the adapter sets itself (objective, num_class, nthread, seed,
+  // ...) are refused.
+  static const ParamTable<XgbParams>& table();
   static XgbParams from_yaml(const YAML::Node& node, const std::string& path);
 };
 
 class XgbClassifier final : public Classifier {
  public:
+  using Params = XgbParams;
   explicit XgbClassifier(XgbParams params);
   ~XgbClassifier() override;
 
@@ -63,7 +65,9 @@ class XgbClassifier final : public Classifier {
   std::string_view name() const override { return "xgb"; }
   std::size_t n_classes() const override { return n_classes_; }
 
-  static std::unique_ptr<XgbClassifier> load(const std::filesystem::path& path);
+  // The fitted state in a model file (core/model/model_file.h): metadata, then XGBoost's bytes.
+  void save_state(BinaryWriter& w) const;
+  void load_state(BinaryReader& r);
 
   const XgbParams& params() const { return params_; }
   // Global ids of the classes seen in training (column c of the booster's output is classes()[c]).

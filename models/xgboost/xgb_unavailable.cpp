@@ -20,7 +20,7 @@ void register_xgboost_model(ModelRegistry& registry) {
   registry.add(
       "xgb",
       [](const YAML::Node&, const std::string&) -> std::unique_ptr<Classifier> { unavailable(); },
-      [](const std::filesystem::path&) -> std::unique_ptr<Classifier> { unavailable(); });
+      [](BinaryReader&, const std::string&) -> std::unique_ptr<Classifier> { unavailable(); });
 }
 
 }  // namespace deferbench

@@ -1,6 +1,7 @@
 // Every model config in experiments/configs/model is a valid spec for the registry, names a
 // registered model, and sets only keys that model knows (a typo would fail here, not mid-run).
 #include <filesystem>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -29,6 +30,27 @@ TEST(ModelConfigs, EveryConfigBuildsItsModel) {
       EXPECT_EQ(name, "xgb") << option << ": " << e.what();
     }
   }
+}
+
+// A config named after a registered model (model=gbt) holds that model's defaults: the parameters
+// it sets equal the registry's listing (the tables are the one source; the files document them).
+TEST(ModelConfigs, AConfigNamedAfterAModelHoldsItsDefaults) {
+  const std::filesystem::path dir =
+      std::filesystem::path(DEFERBENCH_ROOT) / "experiments" / "configs";
+  int checked = 0;
+  for (const std::string& option : group_options(dir, "model")) {
+    if (!builtin_models().contains(option)) continue;  // a variant (logreg_c10)
+    const std::vector<ParamInfo> defaults = builtin_models().params(option);
+    if (defaults.empty()) continue;  // a model this build lacks
+    const YAML::Node spec = compose_config(dir, {"model=" + option}).config["model"];
+    auto model = builtin_models().make(spec, "model");
+    std::map<std::string, std::string> got, want;
+    for (const ParamInfo& p : builtin_models().params_of(*model)) got[p.name] = p.value;
+    for (const ParamInfo& p : defaults) want[p.name] = p.value;
+    EXPECT_EQ(got, want) << option;
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
 }
 
 }  // namespace
