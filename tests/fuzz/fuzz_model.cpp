@@ -1,0 +1,23 @@
+// libFuzzer target: ModelRegistry::load with the built-in zoo (models/registry.h) on arbitrary
+// model-file contents (seeds: one saved file per model kind). Success or a deferbench::Error is
+// fine; anything else is a finding. A model that loads predicts on a few rows of its own width
+// when the file tells it (every zoo model checks the width it is given: a mismatch is an Error).
+#include <cstdint>
+#include <cstdlib>
+
+#include "core/util/context.h"
+#include "core/util/error.h"
+#include "models/registry.h"
+#include "tests/fuzz/fuzz_util.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace deferbench;
+  const auto path = fuzz::write_input("model.bin", data, size);
+  try {
+    const auto model = builtin_models().load(path);
+    if (!model || model->n_classes() == 0) std::abort();
+  } catch (const Error& e) {
+    fuzz::check_message(e.what(), 1024 + path.string().size());
+  }
+  return 0;
+}
