@@ -16,6 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A key quoted in a message that already quotes its override (excerpt(raw)): half the cap.
+constexpr std::size_t kKeyBytes = kExcerptBytes / 2;
+
 YAML::Node load_yaml(const fs::path& path) {
   try {
     YAML::Node n = YAML::LoadFile(path.string());
@@ -99,18 +102,25 @@ std::vector<DefaultEntry> parse_defaults(const YAML::Node& defaults, const fs::p
   return out;
 }
 
+// A name that can be a file name: the system would read one with a NUL byte as the part before
+// it (config_dir itself for "\0x").
+bool file_name_safe(const std::string& name) {
+  return name.find('\0') == std::string::npos;
+}
+
 // (error_code overloads: a name too long for the file system is "not a group", not an
 // exception.)
 bool is_group(const fs::path& dir, const std::string& name) {
   std::error_code ec;
-  return !name.empty() && name.find('.') == std::string::npos && fs::is_directory(dir / name, ec);
+  return !name.empty() && name.find('.') == std::string::npos && file_name_safe(name) &&
+         fs::is_directory(dir / name, ec);
 }
 
 fs::path option_file(const fs::path& dir, const std::string& group, const std::string& option,
                      const std::string& origin) {
   fs::path p = dir / group / (option + ".yaml");
   std::error_code ec;
-  if (!fs::exists(p, ec))
+  if (!file_name_safe(group) || !file_name_safe(option) || !fs::exists(p, ec))
     DB_THROW("{}: unknown option '{}' for config group '{}'; valid options: {}", origin,
              excerpt(option), excerpt(group), fmt::join(group_options(dir, group), ", "));
   return p;
@@ -144,14 +154,16 @@ YAML::Node parent_of(YAML::Node root, const std::vector<std::string>& parts,
     if (!present) {
       if (!create)
         DB_THROW("{}: key '{}' does not exist; valid keys under '{}': {}", origin,
-                 excerpt(where.empty() ? parts[i] : where + "." + parts[i]),
-                 where.empty() ? "(root)" : excerpt(where), fmt::join(keys_of(cur), ", "));
+                 excerpt(where.empty() ? parts[i] : where + "." + parts[i], kKeyBytes),
+                 where.empty() ? "(root)" : excerpt(where, kKeyBytes),
+                 fmt::join(keys_of(cur), ", "));
       cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
     }
     YAML::Node next = ccur[parts[i]];
     if (!next.IsMap())
       DB_THROW("{}: '{}' is {}, not a mapping", origin,
-               excerpt(where.empty() ? parts[i] : where + "." + parts[i]), scalar_kind(next));
+               excerpt(where.empty() ? parts[i] : where + "." + parts[i], kKeyBytes),
+               scalar_kind(next));
     where = where.empty() ? parts[i] : where + "." + parts[i];
     cur.reset(next);
   }
@@ -198,17 +210,18 @@ void apply_value_override(YAML::Node root, const std::string& raw) {
   std::string parent_name =
       key.find('.') == std::string::npos ? "(root)" : key.substr(0, key.rfind('.'));
   if (mode == kDelete) {
-    if (!exists) DB_THROW("{}: cannot delete '{}': it does not exist", origin, excerpt(key));
+    if (!exists)
+      DB_THROW("{}: cannot delete '{}': it does not exist", origin, excerpt(key, kKeyBytes));
     parent.remove(leaf);
     return;
   }
   if (mode == kSet && !exists)
     DB_THROW("{}: key '{}' does not exist; valid keys under '{}': {} (use +{}=... to add it)",
-             origin, excerpt(key), excerpt(parent_name), fmt::join(keys_of(parent), ", "),
-             excerpt(key));
+             origin, excerpt(key, kKeyBytes), excerpt(parent_name, kKeyBytes),
+             fmt::join(keys_of(parent), ", "), excerpt(key, kKeyBytes));
   if (mode == kAdd && exists)
     DB_THROW("{}: key '{}' already exists (use {}=... to change it, ++{}=... to force)", origin,
-             excerpt(key), excerpt(key), excerpt(key));
+             excerpt(key, kKeyBytes), excerpt(key, kKeyBytes), excerpt(key, kKeyBytes));
   YAML::Node v = parse_value(value, origin);
   if (mode == kSet && !existing.IsNull()) {
     std::string was = scalar_kind(existing), now = scalar_kind(v);
@@ -218,7 +231,7 @@ void apply_value_override(YAML::Node root, const std::string& raw) {
     bool typed = (was == "a number" || was == "a boolean") && v.IsScalar() && now != was;
     if (structural || typed)
       DB_THROW("{}: type mismatch for '{}': the config has {}, the override gives {}", origin,
-               excerpt(key), was, now);
+               excerpt(key, kKeyBytes), was, now);
   }
   parent[leaf] = v;
 }

@@ -79,6 +79,18 @@ bool string_or_integer(const json& v, std::string& out) {
   return false;
 }
 
+// The parser's message with the token it quotes ("last read: '...'", input-sized) capped at
+// half the usual excerpt (the column is named already); the token may itself hold
+// "'; expected ", so it and what follows share one cap.
+std::string cap_last_read(std::string_view what) {
+  constexpr std::string_view kLastRead = "last read: '";
+  const std::size_t at = what.find(kLastRead);
+  if (at == std::string_view::npos) return excerpt(what, 3 * kExcerptBytes);
+  const std::size_t split = at + kLastRead.size();
+  return excerpt(what.substr(0, split), 3 * kExcerptBytes) +
+         excerpt(what.substr(split), kExcerptBytes / 2);
+}
+
 // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." becomes
 // "column 5: syntax error ...", with the token it quotes ("last read: '...'") capped.
 std::string short_reason(const json::exception& e) {
@@ -88,19 +100,7 @@ std::string short_reason(const json::exception& e) {
     what.remove_prefix(std::strlen("parse error at line 1, "));
   else if (what.rfind("parse error: ", 0) == 0)
     what.remove_prefix(std::strlen("parse error: "));
-  constexpr std::string_view kLastRead = "last read: '";
-  const std::size_t at = what.find(kLastRead);
-  if (at == std::string_view::npos) return excerpt(what, 4 * kExcerptBytes);
-  const std::string_view head = what.substr(0, at + kLastRead.size());
-  std::string_view token = what.substr(head.size());
-  std::string_view tail;
-  std::size_t token_end = token.rfind("'; expected ");
-  if (token_end == std::string_view::npos) token_end = token.rfind('\'');
-  if (token_end != std::string_view::npos) {
-    tail = token.substr(token_end);
-    token = token.substr(0, token_end);
-  }
-  return excerpt(head, 4 * kExcerptBytes) + excerpt(token) + excerpt(tail, 4 * kExcerptBytes);
+  return cap_last_read(what);
 }
 
 // A JSON value quoted in a message: a scalar as written (capped), a list or object described.

@@ -27,8 +27,8 @@ std::string excerpt(std::string_view text, std::size_t max_bytes) {
     for (int k = 0; k < 3 && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80; ++k)
       --n;
   std::string out(text.substr(0, n));
-  for (char& c : out)
-    if (c == '\n' || c == '\r') c = ' ';
+  for (char& c : out)  // control characters (a NUL would end what()) become spaces
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
   if (cut) out += "…";
   return out;
 }

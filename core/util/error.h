@@ -37,7 +37,8 @@ inline constexpr std::size_t kExcerptBytes = 80;
 
 // User input quoted in an error message, capped so that a malformed 5 MB line does not make a
 // 5 MB message: at most `max_bytes` bytes of `text` (cut back to a UTF-8 character boundary)
-// followed by "…" when anything was cut. Line breaks become spaces (messages are one line).
+// followed by "…" when anything was cut. Control characters (line breaks, NUL) become spaces:
+// messages are one line, and a NUL would end what().
 std::string excerpt(std::string_view text, std::size_t max_bytes = kExcerptBytes);
 
 // An internal invariant failed: throws std::logic_error with the source location.

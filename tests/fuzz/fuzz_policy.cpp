@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Routed r = route(p.stages, x, ctx);
     if (r.stage.size() != x.rows() || r.label.size() != x.rows()) std::abort();
     for (std::size_t i = 0; i < x.rows(); ++i)
-      if (r.stage[i] >= 0 && (r.label[i] < 0 || static_cast<std::size_t>(r.label[i]) >= p.labels->size()))
+      if (r.stage[i] >= 0 &&
+          (r.label[i] < 0 || static_cast<std::size_t>(r.label[i]) >= p.labels->size()))
         std::abort();
   } catch (const Error& e) {
     fuzz::check_message(e.what(), std::size_t(-1));  // policy_io.cpp's messages: any length

@@ -52,9 +52,10 @@ inline std::filesystem::path write_input(const std::string& name, const std::uin
 // (abort, so that libFuzzer saves the input).
 inline void check_message(std::string_view message, std::size_t max_bytes) {
   if (message.find('\n') != std::string_view::npos || message.size() > max_bytes) {
-    std::fprintf(stderr, "fuzz: bad error message (%zu bytes, one line expected, at most %zu): %.*s\n",
-                 message.size(), max_bytes, static_cast<int>(std::min<std::size_t>(message.size(), 2000)),
-                 message.data());
+    std::fprintf(stderr,
+                 "fuzz: bad error message (%zu bytes, one line expected, at most %zu): %.*s\n",
+                 message.size(), max_bytes,
+                 static_cast<int>(std::min<std::size_t>(message.size(), 2000)), message.data());
     std::abort();
   }
 }

@@ -288,6 +288,18 @@ TEST(JsonlReaderTest, HugeMalformedLineGivesAShortErrorNamingFileAndLine) {
                              HasSubstr("last read"), HasSubstr("…")));
 }
 
+TEST(JsonlReaderTest, QuotedTokenThatLooksLikeTheMessageStaysShort) {
+  // Found by tests/fuzz/fuzz_jsonl: a token holding "'; expected " and a control character
+  // made the message's tail (taken as what follows the token) input-sized.
+  testing::TempDir dir;
+  auto p = dir.write("t.jsonl", "{\"input\": \"((((1234=67" + std::string(2000, '$') +
+                                    "'; expected " + std::string(2000, '$') + "\x1b<<\n");
+  const std::string message = read_error(p);
+  EXPECT_LT(message.size(), 300u + p.string().size()) << message.substr(0, 1000);
+  EXPECT_THAT(message,
+              AllOf(HasSubstr(p.string() + ":1:"), HasSubstr("control character"), HasSubstr("…")));
+}
+
 TEST(JsonlReaderTest, HugeBadTimeValueIsQuotedShort) {
   testing::TempDir dir;
   auto p = dir.write("t.jsonl",
@@ -295,7 +307,7 @@ TEST(JsonlReaderTest, HugeBadTimeValueIsQuotedShort) {
                      "{\"timestamp\": \"" +
                          std::string(5u << 20, '9') + "x\"}}\n");
   const std::string message = read_error(p);
-  EXPECT_LT(message.size(), 300u) << message.substr(0, 1000);
+  EXPECT_LT(message.size(), 300u + p.string().size()) << message.substr(0, 1000);
   EXPECT_THAT(message, AllOf(HasSubstr(p.string() + ":1:"), HasSubstr("metadata.timestamp"),
                              HasSubstr("bad time value \"999"), HasSubstr("…")));
   // A list is described, not dumped.
