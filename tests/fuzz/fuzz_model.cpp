@@ -4,6 +4,7 @@
 // when the file tells it (every zoo model checks the width it is given: a mismatch is an Error).
 #include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 #include <string_view>
 
 #include "core/util/context.h"
@@ -24,6 +25,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!model) std::abort();
     // (A file declaring 0 classes loads: findings/model_zero_classes.bin, reported, not fixed
     // here: models/ belongs to others.)
+  } catch (const std::logic_error& e) {
+    // Known finding, reported: a dense model file whose standardization sizes disagree with its
+    // input count passes the loader and trips DB_ASSERT in models/dense/inference.cpp
+    // (findings/model_dense_size_assert.bin). Any other internal error is a new finding.
+    if (std::string_view(e.what()).find("dense/inference.cpp") == std::string_view::npos) throw;
   } catch (const Error& e) {
     fuzz::check_message(e.what(), 1024 + path.string().size());
   }
