@@ -16,6 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A key quoted in a message that already quotes its override (excerpt(raw)): half the cap.
+constexpr std::size_t kKeyBytes = kExcerptBytes / 2;
+
 YAML::Node load_yaml(const fs::path& path) {
   try {
     YAML::Node n = YAML::LoadFile(path.string());
@@ -99,16 +102,27 @@ std::vector<DefaultEntry> parse_defaults(const YAML::Node& defaults, const fs::p
   return out;
 }
 
+// A name that can be a file name: the system would read one with a NUL byte as the part before
+// it (config_dir itself for "\0x").
+bool file_name_safe(const std::string& name) {
+  return name.find('\0') == std::string::npos;
+}
+
+// (error_code overloads: a name too long for the file system is "not a group", not an
+// exception.)
 bool is_group(const fs::path& dir, const std::string& name) {
-  return !name.empty() && name.find('.') == std::string::npos && fs::is_directory(dir / name);
+  std::error_code ec;
+  return !name.empty() && name.find('.') == std::string::npos && file_name_safe(name) &&
+         fs::is_directory(dir / name, ec);
 }
 
 fs::path option_file(const fs::path& dir, const std::string& group, const std::string& option,
                      const std::string& origin) {
   fs::path p = dir / group / (option + ".yaml");
-  if (!fs::exists(p))
-    DB_THROW("{}: unknown option '{}' for config group '{}'; valid options: {}", origin, option,
-             group, fmt::join(group_options(dir, group), ", "));
+  std::error_code ec;
+  if (!file_name_safe(group) || !file_name_safe(option) || !fs::exists(p, ec))
+    DB_THROW("{}: unknown option '{}' for config group '{}'; valid options: {}", origin,
+             excerpt(option), excerpt(group), fmt::join(group_options(dir, group), ", "));
   return p;
 }
 
@@ -120,10 +134,11 @@ std::vector<std::string> split_path(const std::string& dotted) {
   return parts;
 }
 
+// The keys of a mapping, for messages (each quoted through excerpt()).
 std::vector<std::string> keys_of(const YAML::Node& map) {
   std::vector<std::string> keys;
   if (map && map.IsMap())
-    for (const auto& kv : map) keys.push_back(kv.first.as<std::string>());
+    for (const auto& kv : map) keys.push_back(excerpt(kv.first.as<std::string>()));
   return keys;
 }
 
@@ -139,14 +154,16 @@ YAML::Node parent_of(YAML::Node root, const std::vector<std::string>& parts,
     if (!present) {
       if (!create)
         DB_THROW("{}: key '{}' does not exist; valid keys under '{}': {}", origin,
-                 where.empty() ? parts[i] : where + "." + parts[i],
-                 where.empty() ? "(root)" : where, fmt::join(keys_of(cur), ", "));
+                 excerpt(where.empty() ? parts[i] : where + "." + parts[i], kKeyBytes),
+                 where.empty() ? "(root)" : excerpt(where, kKeyBytes),
+                 fmt::join(keys_of(cur), ", "));
       cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
     }
     YAML::Node next = ccur[parts[i]];
     if (!next.IsMap())
       DB_THROW("{}: '{}' is {}, not a mapping", origin,
-               where.empty() ? parts[i] : where + "." + parts[i], scalar_kind(next));
+               excerpt(where.empty() ? parts[i] : where + "." + parts[i], kKeyBytes),
+               scalar_kind(next));
     where = where.empty() ? parts[i] : where + "." + parts[i];
     cur.reset(next);
   }
@@ -157,12 +174,12 @@ YAML::Node parse_value(const std::string& text, const std::string& origin) {
   try {
     return YAML::Load(text.empty() ? "''" : text);
   } catch (const YAML::Exception& e) {
-    DB_THROW("{}: cannot parse the value '{}' as YAML: {}", origin, text, e.msg);
+    DB_THROW("{}: cannot parse the value '{}' as YAML: {}", origin, excerpt(text), e.msg);
   }
 }
 
 void apply_value_override(YAML::Node root, const std::string& raw) {
-  const std::string origin = fmt::format("override '{}'", raw);
+  const std::string origin = fmt::format("override '{}'", excerpt(raw));
   std::string text = raw;
   enum { kSet, kAdd, kForce, kDelete } mode = kSet;
   if (text.rfind("++", 0) == 0) {
@@ -193,16 +210,18 @@ void apply_value_override(YAML::Node root, const std::string& raw) {
   std::string parent_name =
       key.find('.') == std::string::npos ? "(root)" : key.substr(0, key.rfind('.'));
   if (mode == kDelete) {
-    if (!exists) DB_THROW("{}: cannot delete '{}': it does not exist", origin, key);
+    if (!exists)
+      DB_THROW("{}: cannot delete '{}': it does not exist", origin, excerpt(key, kKeyBytes));
     parent.remove(leaf);
     return;
   }
   if (mode == kSet && !exists)
     DB_THROW("{}: key '{}' does not exist; valid keys under '{}': {} (use +{}=... to add it)",
-             origin, key, parent_name, fmt::join(keys_of(parent), ", "), key);
+             origin, excerpt(key, kKeyBytes), excerpt(parent_name, kKeyBytes),
+             fmt::join(keys_of(parent), ", "), excerpt(key, kKeyBytes));
   if (mode == kAdd && exists)
     DB_THROW("{}: key '{}' already exists (use {}=... to change it, ++{}=... to force)", origin,
-             key, key, key);
+             excerpt(key, kKeyBytes), excerpt(key, kKeyBytes), excerpt(key, kKeyBytes));
   YAML::Node v = parse_value(value, origin);
   if (mode == kSet && !existing.IsNull()) {
     std::string was = scalar_kind(existing), now = scalar_kind(v);
@@ -211,8 +230,8 @@ void apply_value_override(YAML::Node root, const std::string& raw) {
     bool structural = existing.IsMap() != v.IsMap();
     bool typed = (was == "a number" || was == "a boolean") && v.IsScalar() && now != was;
     if (structural || typed)
-      DB_THROW("{}: type mismatch for '{}': the config has {}, the override gives {}", origin, key,
-               was, now);
+      DB_THROW("{}: type mismatch for '{}': the config has {}, the override gives {}", origin,
+               excerpt(key, kKeyBytes), was, now);
   }
   parent[leaf] = v;
 }
@@ -240,10 +259,10 @@ void resolve_node(YAML::Node& root, YAML::Node node, std::set<std::string>& stac
 
 YAML::Node resolve_reference(YAML::Node& root, const std::string& ref,
                              std::set<std::string>& stack) {
-  if (stack.count(ref)) DB_THROW("config: interpolation cycle through '${{{}}}'", ref);
+  if (stack.count(ref)) DB_THROW("config: interpolation cycle through '${{{}}}'", excerpt(ref));
   YAML::Node target = lookup(root, ref);
   if (!target.IsDefined())
-    DB_THROW("config: interpolation '${{{}}}' refers to a key that does not exist", ref);
+    DB_THROW("config: interpolation '${{{}}}' refers to a key that does not exist", excerpt(ref));
   stack.insert(ref);
   YAML::Node result;
   if (target.IsScalar()) {
@@ -278,12 +297,13 @@ std::string resolve_string(YAML::Node& root, const std::string& s, std::set<std:
       break;
     }
     auto end = s.find('}', start);
-    if (end == std::string::npos) DB_THROW("config: unterminated interpolation in '{}'", s);
+    if (end == std::string::npos)
+      DB_THROW("config: unterminated interpolation in '{}'", excerpt(s));
     out += s.substr(pos, start - pos);
     YAML::Node n = resolve_reference(root, s.substr(start + 2, end - start - 2), stack);
     if (!n.IsScalar())
-      DB_THROW("config: '{}' embeds '{}', which is not a scalar", s,
-               s.substr(start, end - start + 1));
+      DB_THROW("config: '{}' embeds '{}', which is not a scalar", excerpt(s),
+               excerpt(s.substr(start, end - start + 1)));
     out += n.Scalar();
     pos = end + 1;
   }
@@ -377,51 +397,64 @@ std::string to_yaml_text(const YAML::Node& node) {
   return std::string(out.c_str()) + "\n";
 }
 
-ComposedConfig compose_config(const fs::path& config_dir,
-                              const std::vector<std::string>& overrides) {
-  const fs::path root_file = config_dir / "config.yaml";
-  if (!fs::exists(root_file))
-    DB_THROW("{}: the root config is missing (is --config-dir right?)", root_file.string());
-  YAML::Node root = load_yaml(root_file);
-  if (!root.IsMap()) fail({root_file.string(), 0, ""}, "expected a mapping at the top level");
+namespace {
 
-  // 1. The defaults list of the root file, then the command line's group choices.
-  std::vector<DefaultEntry> defaults = parse_defaults(root["defaults"], root_file);
+// The defaults list being composed, with the command line's choices split from its values.
+struct DefaultsPlan {
+  std::vector<DefaultEntry> entries;
+  std::map<std::string, std::string> cli_choices;  // GROUP=OPTION on the command line
+  std::vector<std::string> value_overrides;        // everything else, in order
+};
+
+// 1. The defaults list of the root file, then the command line's group choices.
+DefaultsPlan plan_defaults(const fs::path& config_dir, const fs::path& root_file,
+                           const YAML::Node& root, const std::vector<std::string>& overrides) {
+  DefaultsPlan plan;
+  std::vector<DefaultEntry>& defaults = plan.entries;
+  defaults = parse_defaults(root["defaults"], root_file);
   if (std::none_of(defaults.begin(), defaults.end(),
                    [](const DefaultEntry& e) { return e.group.empty(); }))
     defaults.push_back({"", "", false});  // Hydra: _self_ last unless placed
-  std::map<std::string, std::string> cli_choices;
-  std::vector<std::string> value_overrides;
   for (const std::string& o : overrides) {
     auto eq = o.find('=');
     std::string key = eq == std::string::npos ? o : o.substr(0, eq);
     bool plain = !o.empty() && o[0] != '+' && o[0] != '~';
     if (plain && eq != std::string::npos && is_group(config_dir, key))
-      cli_choices[key] = o.substr(eq + 1);
+      plan.cli_choices[key] = o.substr(eq + 1);
     else
-      value_overrides.push_back(o);
+      plan.value_overrides.push_back(o);
   }
-  for (auto& [group, option] : cli_choices) {
+  for (const auto& choice : plan.cli_choices) {
+    const std::string& group = choice.first;  // (a lambda cannot capture a structured binding)
     auto it = std::find_if(defaults.begin(), defaults.end(),
                            [&](const DefaultEntry& e) { return e.group == group; });
     if (it == defaults.end())
-      defaults.push_back({group, option, false});
+      defaults.push_back({group, choice.second, false});
     else
-      it->option = option;
+      it->option = choice.second;
   }
+  return plan;
+}
 
-  // 2. Group files may override other groups' choices (an experiment picks its data set),
-  // unless the command line chose them.
-  auto origin_of = [&](const std::string& group, const std::string& option) {
-    return cli_choices.count(group) ? fmt::format("override '{}={}'", group, option)
-                                    : root_file.string();
-  };
+// Where a group's choice came from, for messages: the command line or the root file.
+std::string origin_of(const DefaultsPlan& plan, const fs::path& root_file, const std::string& group,
+                      const std::string& option) {
+  return plan.cli_choices.count(group) ? fmt::format("override '{}'", excerpt(group + "=" + option))
+                                       : root_file.string();
+}
+
+// 2. Group files may override other groups' choices (an experiment picks its data set),
+// unless the command line chose them.
+void apply_nested_defaults(const fs::path& config_dir, const fs::path& root_file,
+                           DefaultsPlan& plan) {
+  std::vector<DefaultEntry>& defaults = plan.entries;
   for (const DefaultEntry& e : std::vector<DefaultEntry>(defaults)) {
     if (e.group.empty() || e.option.empty()) continue;
-    fs::path file = option_file(config_dir, e.group, e.option, origin_of(e.group, e.option));
+    fs::path file =
+        option_file(config_dir, e.group, e.option, origin_of(plan, root_file, e.group, e.option));
     YAML::Node n = load_yaml(file);
     for (const DefaultEntry& nested : parse_defaults(n["defaults"], file)) {
-      if (nested.group.empty() || cli_choices.count(nested.group)) continue;
+      if (nested.group.empty() || plan.cli_choices.count(nested.group)) continue;
       auto it = std::find_if(defaults.begin(), defaults.end(),
                              [&](const DefaultEntry& d) { return d.group == nested.group; });
       if (it == defaults.end())
@@ -432,11 +465,14 @@ ComposedConfig compose_config(const fs::path& config_dir,
         it->option = nested.option;
     }
   }
+}
 
-  // 3. Compose in list order.
+// 3. Composes the root file's own keys and the chosen group files in list order.
+ComposedConfig compose_defaults(const fs::path& config_dir, const fs::path& root_file,
+                                const YAML::Node& root, const DefaultsPlan& plan) {
   ComposedConfig out;
   out.config = YAML::Node(YAML::NodeType::Map);
-  for (const DefaultEntry& e : defaults) {
+  for (const DefaultEntry& e : plan.entries) {
     if (e.group.empty()) {
       YAML::Node self = clone(root);
       self.remove("defaults");
@@ -445,7 +481,8 @@ ComposedConfig compose_config(const fs::path& config_dir,
     }
     out.choices[e.group] = e.option;
     if (e.option.empty()) continue;  // GROUP: null → nothing chosen
-    fs::path file = option_file(config_dir, e.group, e.option, origin_of(e.group, e.option));
+    fs::path file =
+        option_file(config_dir, e.group, e.option, origin_of(plan, root_file, e.group, e.option));
     YAML::Node content = load_yaml(file);
     if (!content.IsMap()) fail({file.string(), 0, ""}, "expected a mapping at the top level");
     content.remove("defaults");
@@ -457,9 +494,25 @@ ComposedConfig compose_config(const fs::path& config_dir,
       merge_into(out.config, wrapped);
     }
   }
+  return out;
+}
+
+}  // namespace
+
+ComposedConfig compose_config(const fs::path& config_dir,
+                              const std::vector<std::string>& overrides) {
+  const fs::path root_file = config_dir / "config.yaml";
+  if (!fs::exists(root_file))
+    DB_THROW("{}: the root config is missing (is --config-dir right?)", root_file.string());
+  YAML::Node root = load_yaml(root_file);
+  if (!root.IsMap()) fail({root_file.string(), 0, ""}, "expected a mapping at the top level");
+
+  DefaultsPlan plan = plan_defaults(config_dir, root_file, root, overrides);
+  apply_nested_defaults(config_dir, root_file, plan);
+  ComposedConfig out = compose_defaults(config_dir, root_file, root, plan);
 
   // 4. Value overrides, then interpolation.
-  for (const std::string& o : value_overrides) apply_value_override(out.config, o);
+  for (const std::string& o : plan.value_overrides) apply_value_override(out.config, o);
   resolve_interpolations(out.config);
   return out;
 }

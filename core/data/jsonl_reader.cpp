@@ -79,16 +79,34 @@ bool string_or_integer(const json& v, std::string& out) {
   return false;
 }
 
+// The parser's message with the token it quotes ("last read: '...'", input-sized) capped at
+// half the usual excerpt (the column is named already); the token may itself hold
+// "'; expected ", so it and what follows share one cap.
+std::string cap_last_read(std::string_view what) {
+  constexpr std::string_view kLastRead = "last read: '";
+  const std::size_t at = what.find(kLastRead);
+  if (at == std::string_view::npos) return excerpt(what, 3 * kExcerptBytes);
+  const std::size_t split = at + kLastRead.size();
+  return excerpt(what.substr(0, split), 3 * kExcerptBytes) +
+         excerpt(what.substr(split), kExcerptBytes / 2);
+}
+
 // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." becomes
-// "column 5: syntax error ...".
-std::string short_reason(const json::parse_error& e) {
+// "column 5: syntax error ...", with the token it quotes ("last read: '...'") capped.
+std::string short_reason(const json::exception& e) {
   std::string_view what = e.what();
   if (auto close = what.find("] "); close != std::string_view::npos) what.remove_prefix(close + 2);
   if (what.rfind("parse error at line 1, ", 0) == 0)
     what.remove_prefix(std::strlen("parse error at line 1, "));
   else if (what.rfind("parse error: ", 0) == 0)
     what.remove_prefix(std::strlen("parse error: "));
-  return std::string(what);
+  return cap_last_read(what);
+}
+
+// A JSON value quoted in a message: a scalar as written (capped), a list or object described.
+std::string quoted(const json& v) {
+  if (v.is_structured()) return describe(v);
+  return excerpt(v.dump());
 }
 
 // Seconds in a JSON time value: a number, a numeric string, or an ISO-8601 string.
@@ -184,6 +202,126 @@ bool parse_iso8601(const std::string& text, double& seconds) {
   return true;
 }
 
+namespace {
+
+// One parsed line: what a kept row contributes to the traces.
+struct Row {
+  std::string input, teacher, id, gold;
+  double time = std::numeric_limits<double>::quiet_NaN();
+  std::string slice;
+  bool has_time = false;
+};
+
+// Where a line sits and how to read it, shared by every line of a file.
+struct LineContext {
+  const std::string& file;
+  const std::string& name;  // the file name, for invented ids
+  const JsonlOptions& options;
+};
+
+json parse_line(std::string_view line, const Where& where) {
+  try {
+    return json::parse(line.begin(), line.end());
+  } catch (const json::exception& e) {  // parse_error, or out_of_range.406 (number overflow)
+    fail(where, "malformed JSON: " + short_reason(e));
+  }
+}
+
+// `time` and `slice` from the line's metadata object (absent or null: none).
+void read_metadata(const json& row, const LineContext& c, std::size_t line_no, Row& r) {
+  auto meta = row.find("metadata");
+  if (meta == row.end() || meta->is_null()) return;
+  if (!meta->is_object())
+    fail({c.file, line_no, "metadata"}, fmt::format("expected an object, got {}", describe(*meta)));
+  if (auto t = meta->find(c.options.time_key); t != meta->end() && !t->is_null()) {
+    if (!json_time(*t, r.time))
+      fail({c.file, line_no, "metadata." + c.options.time_key},
+           fmt::format("bad time value {}: expected seconds since the Unix epoch (a number) "
+                       "or an ISO-8601 time such as \"2024-03-01T12:30:00Z\"",
+                       quoted(*t)));
+    r.has_time = true;
+  }
+  if (auto s = meta->find(c.options.slice_key); s != meta->end() && !s->is_null()) {
+    if (!string_or_integer(*s, r.slice))
+      fail({c.file, line_no, "metadata." + c.options.slice_key},
+           fmt::format("expected a string, got {}", describe(*s)));
+  }
+}
+
+Row read_row(std::string_view line, const LineContext& c, std::size_t line_no) {
+  const json row = parse_line(line, {c.file, line_no, ""});
+  if (!row.is_object())
+    fail({c.file, line_no, ""}, fmt::format("expected a JSON object, got {}", describe(row)));
+  Row r;
+  auto input = row.find("input");
+  if (input == row.end()) fail({c.file, line_no, "input"}, "missing (every line needs an input)");
+  if (!input->is_string())
+    fail({c.file, line_no, "input"}, fmt::format("expected a string, got {}", describe(*input)));
+  r.input = input->get<std::string>();
+
+  auto teacher = row.find("teacher");
+  if (teacher == row.end() && c.options.require_teacher)
+    fail({c.file, line_no, "teacher"}, "missing (every line needs the teacher's answer)");
+  if (teacher != row.end() && !string_or_integer(*teacher, r.teacher))
+    fail({c.file, line_no, "teacher"},
+         fmt::format("expected a string or an integer, got {}", describe(*teacher)));
+
+  if (auto it = row.find("id"); it != row.end() && !it->is_null()) {
+    if (!string_or_integer(*it, r.id))
+      fail({c.file, line_no, "id"},
+           fmt::format("expected a string or an integer, got {}", describe(*it)));
+  }
+  if (r.id.empty()) r.id = fmt::format("{}:{}", c.name, line_no);
+
+  if (auto it = row.find("ground_truth"); it != row.end() && !it->is_null()) {
+    if (!string_or_integer(*it, r.gold))
+      fail({c.file, line_no, "ground_truth"},
+           fmt::format("expected a string, an integer or null, got {}", describe(*it)));
+  }
+  read_metadata(row, c, line_no, r);
+  return r;
+}
+
+// The embeddings file to read: the explicit one (which must exist), else <stem>.npy beside the
+// traces when it exists; empty when there is none (an error if options require one).
+std::filesystem::path embeddings_path(const std::filesystem::path& path,
+                                      const JsonlOptions& options) {
+  const std::string file = path.string();
+  std::filesystem::path embeddings = options.embeddings;
+  std::filesystem::path beside = path;
+  beside.replace_extension(".npy");
+  std::error_code ec;
+  if (!embeddings.empty()) {
+    if (!std::filesystem::exists(embeddings, ec))
+      fail({embeddings.string(), 0, ""},
+           fmt::format("embeddings file not found (named for the traces {})", file));
+  } else if (std::filesystem::exists(beside, ec)) {
+    embeddings = beside;
+  }
+  if (embeddings.empty() && options.require_embeddings)
+    fail({file, 0, ""},
+         fmt::format("embeddings are required but there are none: expected {} beside the traces "
+                     "or an explicit embeddings path",
+                     beside.string()));
+  return embeddings;
+}
+
+// Reads the embeddings (one row per non-blank line) and keeps the rows of the kept lines.
+void attach_embeddings(const std::filesystem::path& path, const JsonlOptions& options,
+                       std::size_t n_lines, const std::vector<std::size_t>& kept, Traces& out) {
+  const std::filesystem::path embeddings = embeddings_path(path, options);
+  if (embeddings.empty()) return;
+  Matrix m = read_npy(embeddings);
+  if (m.rows() != n_lines)
+    fail({embeddings.string(), 0, ""},
+         fmt::format("has {} rows, but {} has {} traces (non-blank lines); expected one "
+                     "embedding row per trace",
+                     m.rows(), path.string(), n_lines));
+  out.embeddings = kept.size() == n_lines ? std::move(m) : gather_rows(m, kept);
+}
+
+}  // namespace
+
 Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& options) {
   const std::string file = path.string();
   const std::string name = path.filename().string();
@@ -205,9 +343,7 @@ Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& 
   std::vector<std::size_t> kept;  // index among non-blank lines of each kept row
   kept.reserve(physical_lines);
   std::size_t n_lines = 0;  // non-blank lines
-  const double kNaN = std::numeric_limits<double>::quiet_NaN();
-  const std::string time_field = "metadata." + options.time_key;
-  const std::string slice_field = "metadata." + options.slice_key;
+  const LineContext context{file, name, options};
 
   std::size_t line_no = 0;
   while (!rest.empty()) {
@@ -218,79 +354,22 @@ Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& 
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (is_blank(line)) continue;
     const std::size_t index = n_lines++;
-
-    json row;
-    try {
-      row = json::parse(line.begin(), line.end());
-    } catch (const json::parse_error& e) {
-      fail({file, line_no, ""}, "malformed JSON: " + short_reason(e));
-    }
-    if (!row.is_object())
-      fail({file, line_no, ""}, fmt::format("expected a JSON object, got {}", describe(row)));
-
-    auto input = row.find("input");
-    if (input == row.end()) fail({file, line_no, "input"}, "missing (every line needs an input)");
-    if (!input->is_string())
-      fail({file, line_no, "input"}, fmt::format("expected a string, got {}", describe(*input)));
-
-    auto teacher_it = row.find("teacher");
-    if (teacher_it == row.end() && options.require_teacher)
-      fail({file, line_no, "teacher"}, "missing (every line needs the teacher's answer)");
-    std::string teacher;
-    if (teacher_it != row.end() && !string_or_integer(*teacher_it, teacher))
-      fail({file, line_no, "teacher"},
-           fmt::format("expected a string or an integer, got {}", describe(*teacher_it)));
-
-    std::string id;
-    if (auto it = row.find("id"); it != row.end() && !it->is_null()) {
-      if (!string_or_integer(*it, id))
-        fail({file, line_no, "id"},
-             fmt::format("expected a string or an integer, got {}", describe(*it)));
-    }
-    if (id.empty()) id = fmt::format("{}:{}", name, line_no);
-
-    std::string gold_value;
-    if (auto it = row.find("ground_truth"); it != row.end() && !it->is_null()) {
-      if (!string_or_integer(*it, gold_value))
-        fail({file, line_no, "ground_truth"},
-             fmt::format("expected a string, an integer or null, got {}", describe(*it)));
-      any_gold = any_gold || !gold_value.empty();
-    }
-
-    double time = kNaN;
-    std::string slice;
-    if (auto meta = row.find("metadata"); meta != row.end() && !meta->is_null()) {
-      if (!meta->is_object())
-        fail({file, line_no, "metadata"},
-             fmt::format("expected an object, got {}", describe(*meta)));
-      if (auto t = meta->find(options.time_key); t != meta->end() && !t->is_null()) {
-        if (!json_time(*t, time))
-          fail({file, line_no, time_field},
-               fmt::format("bad time value {}: expected seconds since the Unix epoch (a number) "
-                           "or an ISO-8601 time such as \"2024-03-01T12:30:00Z\"",
-                           t->dump()));
-        any_time = true;
-      }
-      if (auto s = meta->find(options.slice_key); s != meta->end() && !s->is_null()) {
-        if (!string_or_integer(*s, slice))
-          fail({file, line_no, slice_field},
-               fmt::format("expected a string, got {}", describe(*s)));
-        any_slice = any_slice || !slice.empty();
-      }
-    }
-
-    if (std::find(options.no_answer.begin(), options.no_answer.end(), teacher) !=
+    Row r = read_row(line, context, line_no);
+    any_gold = any_gold || !r.gold.empty();
+    any_time = any_time || r.has_time;
+    any_slice = any_slice || !r.slice.empty();
+    if (std::find(options.no_answer.begin(), options.no_answer.end(), r.teacher) !=
         options.no_answer.end()) {
       ++out.dropped_no_answer;
       continue;
     }
     kept.push_back(index);
-    out.texts.push_back(input->get<std::string>());
-    out.teacher.push_back(std::move(teacher));
-    out.ids.push_back(std::move(id));
-    gold.push_back(std::move(gold_value));
-    times.push_back(time);
-    slices.push_back(std::move(slice));
+    out.texts.push_back(std::move(r.input));
+    out.teacher.push_back(std::move(r.teacher));
+    out.ids.push_back(std::move(r.id));
+    gold.push_back(std::move(r.gold));
+    times.push_back(r.time);
+    slices.push_back(std::move(r.slice));
   }
   if (n_lines == 0)
     fail({file, 0, ""}, "empty file (no traces; expected one JSON object per line)");
@@ -298,35 +377,7 @@ Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& 
   if (any_gold) out.gold = std::move(gold);
   if (any_time) out.times = std::move(times);
   if (any_slice) out.slices = std::move(slices);
-
-  std::filesystem::path embeddings = options.embeddings;
-  std::error_code ec;
-  if (!embeddings.empty()) {
-    if (!std::filesystem::exists(embeddings, ec))
-      fail({embeddings.string(), 0, ""},
-           fmt::format("embeddings file not found (named for the traces {})", file));
-  } else {
-    std::filesystem::path beside = path;
-    beside.replace_extension(".npy");
-    if (std::filesystem::exists(beside, ec)) embeddings = beside;
-  }
-  if (embeddings.empty() && options.require_embeddings) {
-    std::filesystem::path beside = path;
-    beside.replace_extension(".npy");
-    fail({file, 0, ""},
-         fmt::format("embeddings are required but there are none: expected {} beside the traces "
-                     "or an explicit embeddings path",
-                     beside.string()));
-  }
-  if (!embeddings.empty()) {
-    Matrix m = read_npy(embeddings);
-    if (m.rows() != n_lines)
-      fail({embeddings.string(), 0, ""},
-           fmt::format("has {} rows, but {} has {} traces (non-blank lines); expected one "
-                       "embedding row per trace",
-                       m.rows(), file, n_lines));
-    out.embeddings = kept.size() == n_lines ? std::move(m) : gather_rows(m, kept);
-  }
+  attach_embeddings(path, options, n_lines, kept, out);
 
   if (out.dropped_no_answer > 0)
     spdlog::info("{}: dropped {} rows whose teacher gave no usable answer ({})", name,

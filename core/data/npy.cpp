@@ -189,19 +189,17 @@ std::string shape_text(const std::vector<std::uint64_t>& shape) {
                    index / cols + 1, index % cols + 1, what));
 }
 
-}  // namespace
+// What the preamble and header of a .npy file say.
+struct NpyLayout {
+  std::uint64_t data_offset = 0;  // where the values start
+  std::string dtype;              // '<f4' or '<f8'
+  std::size_t item_size = 0;      // 4 or 8
+  std::vector<std::uint64_t> shape;
+};
 
-Matrix read_npy(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  const Where where{file, 0, ""};
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) fail(where, "file not found (expected a .npy file)");
-  const std::uintmax_t file_size = std::filesystem::file_size(path, ec);
-  if (ec) fail(where, "cannot read the file size: " + ec.message());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(where, "cannot open for reading");
-  if (file_size == 0) fail(where, "empty file (expected a .npy array)");
-
+// Reads the magic, version and header length; returns the header text and sets data_offset.
+std::string read_header_text(std::ifstream& in, const Where& where, std::uintmax_t file_size,
+                             NpyLayout& layout) {
   char preamble[kMagicSize + 2];
   const std::size_t got = std::min<std::uintmax_t>(sizeof(preamble), file_size);
   in.read(preamble, static_cast<std::streamsize>(got));
@@ -220,15 +218,19 @@ Matrix read_npy(const std::filesystem::path& path) {
   if (!in) fail(where, "the .npy header is truncated");
   std::uint64_t header_len = 0;
   for (std::size_t i = len_bytes; i-- > 0;) header_len = (header_len << 8) | len_buf[i];
-  const std::uint64_t data_offset = kMagicSize + 2 + len_bytes + header_len;
-  if (data_offset > file_size)
+  layout.data_offset = kMagicSize + 2 + len_bytes + header_len;
+  if (layout.data_offset > file_size)
     fail(where, fmt::format("the .npy header is truncated (it says {} bytes, the file has {})",
                             header_len, file_size - (kMagicSize + 2 + len_bytes)));
   std::string header(static_cast<std::size_t>(header_len), '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
   if (!in) fail(where, "the .npy header is truncated");
+  return header;
+}
 
-  const PyValue dict = PyLiteralParser(header, file).parse_top();
+// The dtype, order and shape of the header dict, checked: a 2-D C-order <f4 or <f8 array.
+void read_header_dict(const std::string& header, const Where& where, NpyLayout& layout) {
+  const PyValue dict = PyLiteralParser(header, where.file).parse_top();
   const PyValue* descr = nullptr;
   const PyValue* fortran = nullptr;
   const PyValue* shape_value = nullptr;
@@ -246,18 +248,17 @@ Matrix read_npy(const std::filesystem::path& path) {
   }
 
   const bool is_string = descr->kind == PyValue::Kind::kString;
-  const std::string& dtype = descr->text;
-  std::size_t item_size = 0;
-  if (is_string && dtype == "<f4") item_size = 4;
-  if (is_string && dtype == "<f8") item_size = 8;
-  if (item_size == 0)
-    fail(where, fmt::format("unsupported dtype {}{}{} (expected {})", is_string ? "'" : "", dtype,
-                            is_string ? "'" : "", kAccepted));
+  layout.dtype = descr->text;
+  if (is_string && layout.dtype == "<f4") layout.item_size = 4;
+  if (is_string && layout.dtype == "<f8") layout.item_size = 8;
+  if (layout.item_size == 0)
+    fail(where, fmt::format("unsupported dtype {}{}{} (expected {})", is_string ? "'" : "",
+                            excerpt(layout.dtype), is_string ? "'" : "", kAccepted));
 
   if (fortran->kind != PyValue::Kind::kBool)
     fail(where, fmt::format("unreadable .npy header: 'fortran_order' is {} (expected True or "
                             "False)",
-                            fortran->text));
+                            excerpt(fortran->text)));
   if (fortran->flag)
     fail(where,
          "the array is in Fortran order (fortran_order: True); expected C order "
@@ -265,55 +266,79 @@ Matrix read_npy(const std::filesystem::path& path) {
 
   if (shape_value->kind != PyValue::Kind::kTuple)
     fail(where, fmt::format("unreadable .npy header: 'shape' is {} (expected a tuple)",
-                            shape_value->text));
-  std::vector<std::uint64_t> shape;
+                            excerpt(shape_value->text)));
   for (const PyValue& d : shape_value->items) {
     if (d.kind != PyValue::Kind::kInt)
       fail(where, fmt::format("unreadable .npy header: 'shape' is {} (expected a tuple of "
                               "non-negative integers)",
-                              shape_value->text));
-    shape.push_back(d.number);
+                              excerpt(shape_value->text)));
+    layout.shape.push_back(d.number);
   }
-  if (shape.size() != 2)
+  if (layout.shape.size() != 2)
     fail(where, fmt::format("the array has shape {} ({}-D); expected a 2-D array (rows, columns)",
-                            shape_text(shape), shape.size()));
+                            excerpt(shape_text(layout.shape)), layout.shape.size()));
+}
 
+// Reads rows × cols values of the layout's dtype as floats, rejecting non-finite values and
+// float64 values outside the float32 range.
+std::vector<float> read_values(std::ifstream& in, const Where& where, const NpyLayout& layout,
+                               std::uint64_t count, std::uint64_t cols) {
+  const auto n = static_cast<std::size_t>(count);
+  std::vector<float> values(n);
+  if (layout.item_size == 4) {
+    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(n * 4));
+    if (!in) fail(where, "read failed");
+    for (std::size_t k = 0; k < n; ++k)
+      if (!std::isfinite(values[k])) fail_value(where.file, k, cols, values[k]);
+    return values;
+  }
+  constexpr double kMaxFloat = std::numeric_limits<float>::max();
+  constexpr std::size_t kChunk = 1 << 16;
+  std::vector<double> buffer(std::min<std::size_t>(kChunk, n));
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t take = std::min(kChunk, n - done);
+    in.read(reinterpret_cast<char*>(buffer.data()),
+            static_cast<std::streamsize>(take * sizeof(double)));
+    if (!in) fail(where, "read failed");
+    for (std::size_t k = 0; k < take; ++k) {
+      const double x = buffer[k];
+      if (!(std::fabs(x) <= kMaxFloat)) fail_value(where.file, done + k, cols, x);
+      values[done + k] = static_cast<float>(x);
+    }
+    done += take;
+  }
+  return values;
+}
+
+}  // namespace
+
+Matrix read_npy(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  const Where where{file, 0, ""};
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail(where, "file not found (expected a .npy file)");
+  const std::uintmax_t file_size = std::filesystem::file_size(path, ec);
+  if (ec) fail(where, "cannot read the file size: " + ec.message());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(where, "cannot open for reading");
+  if (file_size == 0) fail(where, "empty file (expected a .npy array)");
+
+  NpyLayout layout;
+  read_header_dict(read_header_text(in, where, file_size, layout), where, layout);
+  const std::vector<std::uint64_t>& shape = layout.shape;
   const std::uint64_t rows = shape[0], cols = shape[1];
-  const std::uint64_t available = file_size - data_offset;
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() / item_size;
+  const std::uint64_t available = file_size - layout.data_offset;
+  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() / layout.item_size;
   if (cols != 0 && rows > limit / cols)
     fail(where, fmt::format("the shape {} is too large", shape_text(shape)));
   const std::uint64_t count = rows * cols;
-  const std::uint64_t needed = count * item_size;
+  const std::uint64_t needed = count * layout.item_size;
   if (available < needed)
     fail(where, fmt::format("the data is truncated: shape {} of {} needs {} bytes, the file has {}",
-                            shape_text(shape), dtype, needed, available));
+                            shape_text(shape), layout.dtype, needed, available));
 
   DB_ASSERT_MSG(host_is_little_endian(), "the .npy reader assumes a little-endian host");
-  const auto n = static_cast<std::size_t>(count);
-  std::vector<float> values(n);
-  if (item_size == 4) {
-    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(needed));
-    if (!in) fail(where, "read failed");
-    for (std::size_t k = 0; k < n; ++k)
-      if (!std::isfinite(values[k])) fail_value(file, k, cols, values[k]);
-  } else {
-    constexpr double kMaxFloat = std::numeric_limits<float>::max();
-    constexpr std::size_t kChunk = 1 << 16;
-    std::vector<double> buffer(std::min<std::size_t>(kChunk, n));
-    for (std::size_t done = 0; done < n;) {
-      const std::size_t take = std::min(kChunk, n - done);
-      in.read(reinterpret_cast<char*>(buffer.data()),
-              static_cast<std::streamsize>(take * sizeof(double)));
-      if (!in) fail(where, "read failed");
-      for (std::size_t k = 0; k < take; ++k) {
-        const double x = buffer[k];
-        if (!(std::fabs(x) <= kMaxFloat)) fail_value(file, done + k, cols, x);
-        values[done + k] = static_cast<float>(x);
-      }
-      done += take;
-    }
-  }
+  std::vector<float> values = read_values(in, where, layout, count, cols);
   return Matrix(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), std::move(values));
 }
 

@@ -39,6 +39,97 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+// The columns of x holding a nonzero, ascending.
+std::vector<std::uint32_t> active_columns(const SparseRows& x) {
+  std::vector<char> seen(x.cols, 0);
+  for (std::size_t p = 0; p < x.nnz(); ++p)
+    if (x.values[p] != 0.0f) seen[x.indices[p]] = 1;
+  std::vector<std::uint32_t> columns;
+  for (std::size_t j = 0; j < x.cols; ++j)
+    if (seen[j]) columns.push_back(static_cast<std::uint32_t>(j));
+  return columns;
+}
+
+// x restricted to its active columns, renumbered 0..n_active-1 by `slot` (column → new index).
+SparseRows restrict_columns(const SparseRows& x, const std::vector<std::int32_t>& slot,
+                            std::size_t active) {
+  const std::size_t rows = x.rows();
+  SparseRows xc;
+  xc.cols = active;
+  xc.indptr.resize(rows + 1);
+  xc.indptr[0] = 0;
+  xc.indices.reserve(x.nnz());
+  xc.values.reserve(x.nnz());
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t p = x.indptr[i]; p < x.indptr[i + 1]; ++p) {
+      if (x.values[p] == 0.0f) continue;
+      xc.indices.push_back(static_cast<std::uint32_t>(slot[x.indices[p]]));
+      xc.values.push_back(x.values[p]);
+    }
+    xc.indptr[i + 1] = xc.values.size();
+  }
+  return xc;
+}
+
+// Ω: one Gaussian row of k values per active column, seeded by the column's id.
+Matrix gaussian_test_matrix(const std::vector<std::uint32_t>& columns, std::size_t k,
+                            std::uint64_t seed, int threads) {
+  Matrix omega(columns.size(), k);
+  const auto n_active = static_cast<std::ptrdiff_t>(columns.size());
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::ptrdiff_t c = 0; c < n_active; ++c) {
+    std::mt19937_64 gen(mix_seed(seed, columns[static_cast<std::size_t>(c)]));
+    fill_gaussian(gen, omega.row(static_cast<std::size_t>(c)), k);
+  }
+  return omega;
+}
+
+// Signs: the largest-magnitude loading of each component is positive (the first one on ties).
+void fix_signs(Matrix& loadings) {
+  const std::size_t active = loadings.rows(), dim = loadings.cols();
+  std::vector<float> best(dim, 0.0f);
+  for (std::size_t c = 0; c < active; ++c) {
+    const float* r = loadings.row(c);
+    for (std::size_t d = 0; d < dim; ++d)
+      if (std::fabs(r[d]) > std::fabs(best[d])) best[d] = r[d];
+  }
+  for (std::size_t c = 0; c < active; ++c) {
+    float* r = loadings.row(c);
+    for (std::size_t d = 0; d < dim; ++d)
+      if (best[d] < 0.0f) r[d] = -r[d];
+  }
+}
+
+// Time spent in the steps of a fit, for the debug log.
+struct LsaTimes {
+  double setup = 0, products = 0, orth = 0, svd = 0;
+};
+
+// Range finder with subspace (power) iterations, re-orthonormalized at every step; returns
+// Bᵀ = Xᵀ Q (n_active × k) with Q (rows × k) the basis found. Consumes omega.
+Matrix range_finder(const SparseRows& xc, const SparseRows& xt, Matrix omega,
+                    const DenseSolver& solver, int power_iterations, int threads, LsaTimes& times) {
+  auto product = [&](const SparseRows& a, MatrixView b) {
+    Stopwatch w;
+    Matrix out = sparse_times_dense(a, b, threads);
+    times.products += w.seconds();
+    return out;
+  };
+  auto orth = [&](MatrixView a) {
+    Stopwatch w;
+    Matrix out = solver.orthonormalize(a);
+    times.orth += w.seconds();
+    return out;
+  };
+  Matrix q = orth(product(xc, omega));  // rows × k
+  omega = Matrix();
+  for (int it = 0; it < power_iterations; ++it) {
+    Matrix z = orth(product(xt, q));  // n_active × k
+    q = orth(product(xc, z));
+  }
+  return product(xt, q);
+}
+
 }  // namespace
 
 void Lsa::index_columns() {
@@ -60,97 +151,40 @@ void Lsa::fit(const SparseRows& x, const DenseSolver& solver, const LsaOptions& 
 
   // Active columns, and x restricted to them (indices renumbered 0..n_active-1).
   next.cols_ = x.cols;
-  std::vector<char> seen(next.cols_, 0);
-  for (std::size_t p = 0; p < x.nnz(); ++p)
-    if (x.values[p] != 0.0f) seen[x.indices[p]] = 1;
-  next.columns_.clear();
-  for (std::size_t j = 0; j < next.cols_; ++j)
-    if (seen[j]) next.columns_.push_back(static_cast<std::uint32_t>(j));
-  std::vector<char>().swap(seen);
+  next.columns_ = active_columns(x);
   DB_CHECK(!next.columns_.empty(), "lsa: cannot fit on a matrix with no nonzero entry ({} rows)",
            x.rows());
   next.index_columns();
   const std::size_t active = next.columns_.size(), rows = x.rows();
-
-  SparseRows xc;
-  xc.cols = active;
-  xc.indptr.resize(rows + 1);
-  xc.indptr[0] = 0;
-  xc.indices.reserve(x.nnz());
-  xc.values.reserve(x.nnz());
-  for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t p = x.indptr[i]; p < x.indptr[i + 1]; ++p) {
-      if (x.values[p] == 0.0f) continue;
-      xc.indices.push_back(static_cast<std::uint32_t>(next.slot_[x.indices[p]]));
-      xc.values.push_back(x.values[p]);
-    }
-    xc.indptr[i + 1] = xc.values.size();
-  }
+  const SparseRows xc = restrict_columns(x, next.slot_, active);
   const SparseRows xt = transpose(xc);  // n_active × rows: Xᵀ products become row-parallel
 
   const std::size_t dim = std::min({static_cast<std::size_t>(options.dim), rows, active});
   const std::size_t k =
       std::min({dim + static_cast<std::size_t>(options.oversampling), rows, active});
+  Matrix omega = gaussian_test_matrix(next.columns_, k, ctx.seed, threads);
 
-  // Ω: one Gaussian row per active column, seeded by the column's id.
-  Matrix omega(active, k);
-  const auto n_active = static_cast<std::ptrdiff_t>(active);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (std::ptrdiff_t c = 0; c < n_active; ++c) {
-    std::mt19937_64 gen(mix_seed(ctx.seed, next.columns_[static_cast<std::size_t>(c)]));
-    fill_gaussian(gen, omega.row(static_cast<std::size_t>(c)), k);
-  }
-
-  // Range finder with subspace (power) iterations, re-orthonormalized at every step.
-  double t_products = 0, t_orth = 0;
-  auto product = [&](const SparseRows& a, MatrixView b) {
-    Stopwatch w;
-    Matrix out = sparse_times_dense(a, b, threads);
-    t_products += w.seconds();
-    return out;
-  };
-  auto orth = [&](MatrixView a) {
-    Stopwatch w;
-    Matrix out = solver.orthonormalize(a);
-    t_orth += w.seconds();
-    return out;
-  };
-  const double t_setup = total.seconds();
-  Matrix q = orth(product(xc, omega));  // rows × k
-  omega = Matrix();
-  for (int it = 0; it < options.power_iterations; ++it) {
-    Matrix z = orth(product(xt, q));  // n_active × k
-    q = orth(product(xc, z));
-  }
+  LsaTimes times;
+  times.setup = total.seconds();
   // B = Qᵀ X, kept transposed (n_active × k): Bᵀ = U S Wᵀ gives B = W S Uᵀ, so the right
   // singular vectors of B (the components) are the columns of U.
-  const Matrix bt = product(xt, q);
+  const Matrix bt =
+      range_finder(xc, xt, std::move(omega), solver, options.power_iterations, threads, times);
   Stopwatch svd_time;
   DenseSolver::Svd svd = solver.svd(bt);
-  const double t_svd = svd_time.seconds();
+  times.svd = svd_time.seconds();
   DB_ASSERT(svd.u.rows() == active && svd.u.cols() >= dim && svd.s.size() >= dim);
 
   next.loadings_ = Matrix(active, dim);
   for (std::size_t c = 0; c < active; ++c)
     std::copy(svd.u.row(c), svd.u.row(c) + dim, next.loadings_.row(c));
   next.singular_values_.assign(svd.s.begin(), svd.s.begin() + static_cast<std::ptrdiff_t>(dim));
-
-  // Signs: the largest-magnitude loading of each component is positive (the first one on ties).
-  std::vector<float> best(dim, 0.0f);
-  for (std::size_t c = 0; c < active; ++c) {
-    const float* r = next.loadings_.row(c);
-    for (std::size_t d = 0; d < dim; ++d)
-      if (std::fabs(r[d]) > std::fabs(best[d])) best[d] = r[d];
-  }
-  for (std::size_t c = 0; c < active; ++c) {
-    float* r = next.loadings_.row(c);
-    for (std::size_t d = 0; d < dim; ++d)
-      if (best[d] < 0.0f) r[d] = -r[d];
-  }
+  fix_signs(next.loadings_);
   spdlog::debug(
       "lsa: {} rows × {} active columns ({} nonzeros) → dim {} (k = {}): setup {:.2f} s, "
       "sparse products {:.2f} s, orthonormalization {:.2f} s, svd {:.2f} s, total {:.2f} s",
-      rows, active, xc.nnz(), dim, k, t_setup, t_products, t_orth, t_svd, total.seconds());
+      rows, active, xc.nnz(), dim, k, times.setup, times.products, times.orth, times.svd,
+      total.seconds());
   *this = std::move(next);
 }
 

@@ -19,6 +19,20 @@ std::string format_error(const Where& where, std::string_view message) {
   return out;
 }
 
+std::string excerpt(std::string_view text, std::size_t max_bytes) {
+  const bool cut = text.size() > max_bytes;
+  std::size_t n = cut ? max_bytes : text.size();
+  // Do not split a UTF-8 sequence: back off over continuation bytes (10xxxxxx), at most 3.
+  if (cut)
+    for (int k = 0; k < 3 && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80; ++k)
+      --n;
+  std::string out(text.substr(0, n));
+  for (char& c : out)  // control characters (a NUL would end what()) become spaces
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  if (cut) out += "…";
+  return out;
+}
+
 void fail(const Where& where, std::string_view message) {
   throw Error(format_error(where, message));
 }

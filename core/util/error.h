@@ -32,6 +32,15 @@ std::string format_error(const Where& where, std::string_view message);
 
 [[noreturn]] void fail(const Where& where, std::string_view message);
 
+// How many bytes of user input a message quotes at most (see excerpt()).
+inline constexpr std::size_t kExcerptBytes = 80;
+
+// User input quoted in an error message, capped so that a malformed 5 MB line does not make a
+// 5 MB message: at most `max_bytes` bytes of `text` (cut back to a UTF-8 character boundary)
+// followed by "…" when anything was cut. Control characters (line breaks, NUL) become spaces:
+// messages are one line, and a NUL would end what().
+std::string excerpt(std::string_view text, std::size_t max_bytes = kExcerptBytes);
+
 // An internal invariant failed: throws std::logic_error with the source location.
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line,
                                    const std::string& message);

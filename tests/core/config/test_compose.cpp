@@ -164,5 +164,33 @@ TEST(RepoConfigs, BankingExperimentPicksItsDatasetAndTeacher) {
   EXPECT_EQ(d.config["dataset"]["format"].as<std::string>(), "synthetic");
 }
 
+TEST_F(ComposeTest, NulBytesInGroupOrOptionNamesAreErrors) {
+  // Found by tests/fuzz/fuzz_overrides: a name holding a NUL byte reached the file system as
+  // the part before it (the config folder itself), and reading that folder as YAML threw
+  // std::ios_base::failure instead of a deferbench::Error.
+  EXPECT_THAT(error_of({std::string("\0\0++c=1", 7)}), HasSubstr("does not exist"));
+  EXPECT_THAT(error_of({std::string("dataset=\0", 9)}), HasSubstr("unknown option"));
+  EXPECT_THAT(error_of({std::string("dataset=a\0b", 11)}), HasSubstr("unknown option"));
+}
+
+TEST_F(ComposeTest, HugeOverridesAreQuotedShortInErrors) {
+  // Bounded whatever the input's size: the override, its key and the valid keys.
+  const std::string big(5u << 20, 'k');
+  std::string message = error_of({big + "=1"});  // no such key
+  EXPECT_LT(message.size(), 400u) << message.substr(0, 1000);
+  EXPECT_THAT(message, AllOf(HasSubstr("override 'kkk"), HasSubstr("…"),
+                             HasSubstr("does not exist"), HasSubstr("name, seed")));
+  message = error_of({"seed=[" + big});  // not YAML
+  EXPECT_LT(message.size(), 300u) << message.substr(0, 1000);
+  EXPECT_THAT(message, AllOf(HasSubstr("cannot parse the value '[kkk"), HasSubstr("…")));
+  message = error_of({"dataset=" + std::string(1000, 'o')});  // a name too long for a file
+  EXPECT_LT(message.size(), 300u) << message.substr(0, 1000);
+  EXPECT_THAT(message, AllOf(HasSubstr("unknown option 'ooo"), HasSubstr("valid options: a, b")));
+  message = error_of({std::string(1000, 'g') + "=x"});  // a group name too long for a folder
+  EXPECT_THAT(message, HasSubstr("does not exist"));
+  message = error_of({"++line=a\nb", "~line\nbreak"});  // one line even when the input is not
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace deferbench

@@ -265,5 +265,68 @@ TEST(JsonlIso8601Test, RejectsNonTimes) {
   }
 }
 
+// ---- hostile input (what the fuzzer of tests/fuzz/ checks, kept as regression tests) ----
+
+TEST(ErrorExcerpt, CapsQuotedInputAtACharacterBoundary) {
+  EXPECT_EQ(excerpt("short"), "short");
+  EXPECT_EQ(excerpt(std::string(80, 'a')), std::string(80, 'a'));  // exactly the cap: kept
+  EXPECT_EQ(excerpt(std::string(81, 'a')), std::string(80, 'a') + "…");
+  EXPECT_EQ(excerpt("two\nlines\r"), "two lines ");
+  // "é" is two bytes (C3 A9): a cut after the C3 backs off to before it.
+  EXPECT_EQ(excerpt("abcé", 4), "abc…");
+  EXPECT_EQ(excerpt("abcé", 5), "abcé");
+}
+
+TEST(JsonlReaderTest, HugeMalformedLineGivesAShortErrorNamingFileAndLine) {
+  testing::TempDir dir;
+  // Line 2 is a 5 MB string that never ends: the parser's message quotes it ("last read").
+  auto p = dir.write("big.jsonl", "{\"input\": \"a\", \"teacher\": \"x\"}\n{\"input\": \"" +
+                                      std::string(5u << 20, 'z') + "\n");
+  const std::string message = read_error(p);
+  EXPECT_LT(message.size(), 300u) << message.substr(0, 1000);
+  EXPECT_THAT(message, AllOf(HasSubstr(p.string() + ":2:"), HasSubstr("malformed JSON"),
+                             HasSubstr("last read"), HasSubstr("…")));
+}
+
+TEST(JsonlReaderTest, QuotedTokenThatLooksLikeTheMessageStaysShort) {
+  // Found by tests/fuzz/fuzz_jsonl: a token holding "'; expected " and a control character
+  // made the message's tail (taken as what follows the token) input-sized.
+  testing::TempDir dir;
+  auto p = dir.write("t.jsonl", "{\"input\": \"((((1234=67" + std::string(2000, '$') +
+                                    "'; expected " + std::string(2000, '$') + "\x1b<<\n");
+  const std::string message = read_error(p);
+  EXPECT_LT(message.size(), 300u + p.string().size()) << message.substr(0, 1000);
+  EXPECT_THAT(message,
+              AllOf(HasSubstr(p.string() + ":1:"), HasSubstr("control character"), HasSubstr("…")));
+}
+
+TEST(JsonlReaderTest, HugeBadTimeValueIsQuotedShort) {
+  testing::TempDir dir;
+  auto p = dir.write("t.jsonl",
+                     "{\"input\": \"a\", \"teacher\": \"x\", \"metadata\": "
+                     "{\"timestamp\": \"" +
+                         std::string(5u << 20, '9') + "x\"}}\n");
+  const std::string message = read_error(p);
+  EXPECT_LT(message.size(), 300u + p.string().size()) << message.substr(0, 1000);
+  EXPECT_THAT(message, AllOf(HasSubstr(p.string() + ":1:"), HasSubstr("metadata.timestamp"),
+                             HasSubstr("bad time value \"999"), HasSubstr("…")));
+  // A list is described, not dumped.
+  p = dir.write("l.jsonl",
+                "{\"input\": \"a\", \"teacher\": \"x\", \"metadata\": "
+                "{\"timestamp\": [[[1, 2]]]}}\n");
+  EXPECT_THAT(read_error(p), HasSubstr("bad time value a list"));
+}
+
+TEST(JsonlReaderTest, NumberOverflowIsAnErrorNotAJsonException) {
+  // nlohmann's parser throws out_of_range (not parse_error) for a number beyond a double: it
+  // escaped the reader as a foreign exception (found by tests/fuzz/fuzz_jsonl).
+  testing::TempDir dir;
+  auto p = dir.write("n.jsonl",
+                     "{\"input\": \"a\", \"teacher\": \"x\"}\n"
+                     "{\"input\": \"b\", \"teacher\": \"x\", \"id\": 1e999}\n");
+  EXPECT_THAT(read_error(p), AllOf(HasSubstr(p.string() + ":2:"), HasSubstr("malformed JSON"),
+                                   HasSubstr("number overflow")));
+}
+
 }  // namespace
 }  // namespace deferbench

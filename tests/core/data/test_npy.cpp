@@ -242,5 +242,27 @@ TEST(NpyTest, ErrorNaNAndInfNameRowAndColumn) {
               AllOf(HasSubstr("row 2 (1-based), column 3 (1-based)"), HasSubstr("float32 range")));
 }
 
+TEST(NpyTest, HugeHeaderValuesAreQuotedShort) {
+  testing::TempDir dir;
+  const std::string long_text(5000, 'q');
+  auto p = dir / "dtype.npy";
+  std::ofstream(p, std::ios::binary)
+      << npy_bytes(1, "{'descr': '" + long_text + "', 'fortran_order': False, 'shape': (1, 1), }",
+                   raw(std::vector<float>{1.0f}));
+  std::string message = testing::error_of([&] { read_npy(p); });
+  EXPECT_LT(message.size(), 300u) << message.substr(0, 1000);
+  EXPECT_THAT(message,
+              AllOf(HasSubstr(p.string()), HasSubstr("unsupported dtype 'qqq"), HasSubstr("…")));
+
+  p = dir / "shape.npy";
+  std::string shape = "(";
+  for (int i = 0; i < 2000; ++i) shape += "1, ";
+  std::ofstream(p, std::ios::binary)
+      << npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + "), }", "");
+  message = testing::error_of([&] { read_npy(p); });
+  EXPECT_LT(message.size(), 300u) << message.substr(0, 1000);
+  EXPECT_THAT(message, AllOf(HasSubstr("(1, 1, 1"), HasSubstr("2000-D")));
+}
+
 }  // namespace
 }  // namespace deferbench
