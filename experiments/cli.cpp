@@ -129,6 +129,13 @@ CLI::App* add_route_command(CLI::App& app, RouteArgs& a, CommonArgs& c) {
 
 int route_command(const RouteArgs& a, bool quiet) {
   const Context ctx = make_context(parse_device_request(a.device), 0, a.threads);
+  if (!a.output.empty()) {
+    check_output_file(a.output, "route -o");
+    DB_CHECK(!same_file(a.output, a.input),
+             "route -o: {} is the --input file; expected another file (routing would overwrite "
+             "its input)",
+             excerpt(a.output));
+  }
   const SavedPolicy policy = load_policy(a.policy_dir);
   const RoutedFile routed = route_file(policy, a.input, a.opts, ctx);
   if (a.output.empty())

@@ -22,8 +22,7 @@ fs::path featurize_to(const YAML::Node& config, const RunOptions& options, const
   const RunSettings s = RunSettings::from_config(config, options.project_root);
   Context ctx = s.context();
   const fs::path target = out.is_absolute() ? out : fs::current_path() / out;
-  DB_CHECK(!fs::exists(target) || fs::is_empty(target),
-           "featurize: output folder {} exists and is not empty", target.string());
+  check_output_folder(target, "featurize -o", true);
   PreparedData p = prepare_data(s, ctx);
 
   // All rows in one matrix, ordered train, val, cal, test; labels.csv says which row is which.

@@ -1,5 +1,11 @@
 #include "experiments/prepare.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string_view>
+#include <utility>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +16,65 @@
 namespace deferbench {
 
 namespace {
+
+// The fewest rows a split may have: below it a model cannot be trained, a candidate selected or
+// a test split measured (the numbers would be noise presented as results).
+constexpr std::size_t kMinSplitRows = 10;
+
+// The fewest calibration rows that can certify anything at `target` in guaranteed mode: the
+// first threshold tested needs min_accepted rows, and even with every accepted row agreeing
+// the one-sided Clopper–Pearson bound δ^(1/n) reaches the target only when n ≥ log δ / log
+// target.
+std::size_t min_certifying_rows(double target, const GuaranteedOptions& g) {
+  const double need = std::ceil(std::log(g.delta) / std::log(target) - 1e-9);
+  return std::max(g.min_accepted, static_cast<std::size_t>(std::min(need, 1e15)));
+}
+
+double fraction_of(const SplitFractions& f, std::string_view split) {
+  return split == "train" ? f.train : split == "val" ? f.val : split == "cal" ? f.cal : f.test;
+}
+
+// Stops a run whose splits are too small to train, select, calibrate or measure on, or whose
+// teacher gives one class only (nothing to defer), before any model is fitted.
+void check_split_sizes(const RunSettings& s, const PreparedData& p) {
+  const std::string& name = p.dataset_name;
+  std::vector<bool> seen(p.labels->size(), false);
+  std::size_t classes = 0;
+  for (LabelId t : p.train.teacher)
+    if (!seen.at(static_cast<std::size_t>(t))) seen[static_cast<std::size_t>(t)] = true, ++classes;
+  DB_CHECK(classes >= 2 || p.train.size() == 0,
+           "dataset '{}': the teacher gives one class only ('{}') on the {} training rows; "
+           "expected at least 2 classes (nothing to learn to defer)",
+           name, excerpt(p.labels->name(p.train.teacher.front())), p.train.size());
+  const bool guaranteed = s.calibration.mode == "guaranteed";
+  const std::pair<const char*, std::size_t> splits[] = {{"train", p.train.size()},
+                                                        {"val", p.val.size()},
+                                                        {"cal", p.cal.size()},
+                                                        {"test", p.test.size()}};
+  for (const auto& [split, rows] : splits) {
+    const bool cal_checked_below = guaranteed && std::string_view(split) == "cal";
+    DB_CHECK(cal_checked_below || rows >= kMinSplitRows,
+             "dataset '{}': split.{} has {} rows of {} (split.{} = {}); expected at least {} "
+             "(more traces or a larger split.{})",
+             name, split, rows, p.total_rows, split, fraction_of(s.split, split), kMinSplitRows,
+             split);
+  }
+  if (!guaranteed || s.calibration.window > 0 || s.calibration.window_test) return;
+  for (double target : s.calibration.targets) {
+    DB_CHECK(
+        target < 1.0,
+        "calibration.target: 1 cannot be certified in guaranteed mode (a confidence bound "
+        "on agreement stays below 1); expected a target below 1, or calibration.mode=empirical");
+    const std::size_t need = min_certifying_rows(target, s.calibration.guaranteed);
+    DB_CHECK(p.cal.size() >= need,
+             "dataset '{}': split.cal has {} rows; certifying target {} at delta {} needs at "
+             "least {} (min_accepted {}, log delta / log target {:.0f}); use more traces, a "
+             "larger split.cal, a lower target or a larger delta",
+             name, p.cal.size(), target, s.calibration.guaranteed.delta, need,
+             s.calibration.guaranteed.min_accepted,
+             std::ceil(std::log(s.calibration.guaranteed.delta) / std::log(target)));
+  }
+}
 
 // Reads the traces, builds the label space and splits (stratified by teacher label); returns
 // every row as one data set.
@@ -29,6 +94,7 @@ Dataset read_and_split(const RunSettings& s, PreparedData& p) {
   p.val = data.subset(p.splits.val);
   p.cal = data.subset(p.splits.cal);
   p.test = data.subset(p.splits.test);
+  check_split_sizes(s, p);
   return data;
 }
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "core/config/compose.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "experiments/run_log.h"
 #include "experiments/run_steps.h"
@@ -39,8 +40,9 @@ RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
   const auto t_start = RunClock::now();
   const RunPlan plan = plan_run(config, options);
   const RunSettings& s = plan.settings;
-  DB_CHECK(s.save_policy.empty() || !fs::exists(s.save_policy) || fs::is_empty(s.save_policy),
-           "save_policy: {} exists and is not empty (choose a new folder)", s.save_policy.string());
+  // Every output path is checked before any work: a bad one costs nothing.
+  check_output_folder(s.results_dir / s.name, "results_dir");
+  if (!s.save_policy.empty()) check_output_folder(s.save_policy, "save_policy", true);
 
   RunOutput out;
   out.prep =

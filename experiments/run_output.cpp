@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config/compose.h"
+#include "core/data/csv_reader.h"
 #include "core/metrics/metrics.h"
 #include "core/util/atomic_file.h"
 #include "experiments/policy_io.h"
@@ -53,9 +54,7 @@ nlohmann::json thresholds_json(const std::vector<Stage>& stages) {
   return out;
 }
 
-std::string csv_number(double x) {
-  return std::isnan(x) ? "" : fmt::format("{:.6g}", x);
-}
+std::string csv_number(double x) { return format_csv_number(x, 6); }
 
 nlohmann::json zoo_json(const FittedZoo& zoo, const Dataset& test) {
   nlohmann::json out = nlohmann::json::array();
@@ -103,8 +102,8 @@ std::string frontier_csv_rows(double target, const std::vector<Candidate>& candi
     const bool on_front =
         std::find(selection.front.begin(), selection.front.end(), k) != selection.front.end();
     const Stage& st1 = r.on_cal.stages.front();
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, r.family,
-                       r.model, csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target,
+                       csv_field(r.family), csv_field(r.model), csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
                        csv_number(r.val.cost_per_1k), r.on_val.feasible ? 1 : 0, on_front ? 1 : 0,
                        static_cast<std::ptrdiff_t>(k) == selection.chosen ? 1 : 0,
                        r.on_cal.feasible ? 1 : 0,

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/routing/family.h"
 #include "core/routing/frontier.h"
 #include "models/registry.h"
 
@@ -40,19 +41,6 @@ std::vector<ZooMember> zoo_of(const RunSettings& s, const ModelFactory& factory)
   return zoo;
 }
 
-// The outputs each stage of a `family` policy with `n_stages` stages sees on a split, from its
-// fitted stages' outputs on every row of the split: l2d and rsb stage k use fitted stage k;
-// global is stage 1 without its acceptor (every score 1, out-of-distribution rows kept −∞).
-std::vector<StageOutput> policy_outputs(const std::string& family, std::size_t n_stages,
-                                        const std::vector<const StageOutput*>& fitted) {
-  std::vector<StageOutput> out;
-  for (std::size_t k = 0; k < n_stages; ++k) out.push_back(*fitted.at(k));
-  if (family == "global")
-    for (float& sc : out.at(0).score)
-      if (!(std::isinf(sc) && sc < 0)) sc = 1.0f;
-  return out;
-}
-
 }  // namespace
 
 RunPlan plan_run(const YAML::Node& config, const RunOptions& options) {
@@ -65,9 +53,7 @@ RunPlan plan_run(const YAML::Node& config, const RunOptions& options) {
   };
   p.zoo = zoo_of(s, p.factory);
   p.factory(s.pipeline.acceptor.model, "pipeline.acceptor.model");
-  const auto& families = s.pipeline.families;
-  const bool need_rsb = std::find(families.begin(), families.end(), "rsb") != families.end();
-  p.stages = need_rsb ? s.pipeline.rsb_stages : 1;
+  p.stages = stages_to_fit(s.pipeline);
 
   p.prep_key = prep_cache_key(config, s, p.ctx);
   std::vector<YAML::Node> specs;
@@ -119,7 +105,7 @@ Evaluated evaluate(const std::vector<Stage>& stages, const std::string& family,
     r.score.assign(split.size(), 0.0f);
     r.first_prediction.assign(split.size(), kNoLabel);
   } else {
-    r = route_outputs(stages, policy_outputs(family, stages.size(), fitted));
+    r = route_outputs(stages, routing_family(family).stage_outputs(stages.size(), fitted));
   }
   std::vector<std::uint8_t> handled(split.size());
   std::vector<LabelId> answer(split.size());

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/compose.h"
+#include "core/data/csv_reader.h"
 #include "core/util/atomic_file.h"
 #include "core/util/context.h"
 #include "core/util/error.h"
@@ -142,7 +143,7 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
       ",test_coverage,test_agreement,test_e2e_accuracy,test_e2e_macro_f1,family,model,"
       "guarantee_met,seconds,message\n";
   auto num = [](const nlohmann::json& v) {
-    return v.is_number() ? fmt::format("{:.6g}", v.get<double>()) : std::string();
+    return v.is_number() ? format_csv_number(v.get<double>(), 6) : std::string();
   };
   auto row = [&](const std::string& prefix, const std::string& status,
                  const std::vector<std::string>& fixed_values,
@@ -159,24 +160,33 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
     for (const SweepAxis& a : plan.axes)
       prefix += "," + csv_field(parse_override(plan.runs[n][a.position]).value);
     const fs::path run_dir = dir / "runs" / std::to_string(n);
-    if (fs::exists(run_dir / "metrics.json")) {
-      const nlohmann::json m = nlohmann::json::parse(read_file(run_dir / "metrics.json"));
-      for (const auto& t : m["targets"]) {
-        const auto& test = t["test"];
-        const double target = t["target"].get<double>();
-        std::string met;
-        if (test["teacher_agreement"].is_number())
-          met = test["teacher_agreement"].get<double>() >= target ? "1" : "0";
-        const bool sel = t["selected"].is_object() && t["deployed"].get<bool>();
-        out += row(prefix, "ok",
-                   {csv_field(m["dataset"].get<std::string>()),
-                    std::to_string(m["seed"].get<std::uint64_t>()),
-                    m["calibration"]["mode"].get<std::string>(), num(t["target"])},
-                   {num(test["coverage"]), num(test["teacher_agreement"]),
-                    num(test["e2e_accuracy"]), num(test["e2e_macro_f1"]),
-                    sel ? csv_field(t["selected"]["family"].get<std::string>()) : "teacher",
-                    sel ? csv_field(t["selected"]["model"].get<std::string>()) : "", met,
-                    fmt::format("{:.3f}", m["seconds"]["total"].get<double>()), ""});
+    const fs::path metrics_file = run_dir / "metrics.json";
+    if (fs::exists(metrics_file)) {
+      try {
+        // Not const: a missing key reads as null (and a type error below) instead of UB.
+        nlohmann::json m = nlohmann::json::parse(read_file(metrics_file));
+        for (auto& t : m.at("targets")) {
+          auto& test = t["test"];
+          const double target = t["target"].get<double>();
+          std::string met;
+          if (test["teacher_agreement"].is_number())
+            met = test["teacher_agreement"].get<double>() >= target ? "1" : "0";
+          const bool sel = t["selected"].is_object() && t["deployed"].get<bool>();
+          out += row(prefix, "ok",
+                     {csv_field(m["dataset"].get<std::string>()),
+                      std::to_string(m["seed"].get<std::uint64_t>()),
+                      m["calibration"]["mode"].get<std::string>(), num(t["target"])},
+                     {num(test["coverage"]), num(test["teacher_agreement"]),
+                      num(test["e2e_accuracy"]), num(test["e2e_macro_f1"]),
+                      sel ? csv_field(t["selected"]["family"].get<std::string>()) : "teacher",
+                      sel ? csv_field(t["selected"]["model"].get<std::string>()) : "", met,
+                      fmt::format("{:.3f}", m["seconds"]["total"].get<double>()), ""});
+        }
+      } catch (const nlohmann::json::exception& e) {
+        // A metrics.json this build did not write (truncated, edited): name it and how to redo it.
+        fail(Where{metrics_file.string(), 0, ""},
+             fmt::format("not a complete run's metrics ({}); delete {} to run it again",
+                         excerpt(e.what()), run_dir.string()));
       }
     } else if (fs::exists(run_dir / "error.txt")) {
       std::string msg = read_file(run_dir / "error.txt");
@@ -198,10 +208,27 @@ YAML::Node string_list(const std::vector<std::string>& v) {
 
 std::vector<std::string> read_string_list(const YAML::Node& n, const fs::path& file,
                                           const char* key) {
-  DB_CHECK(n && n.IsSequence(), "{}: '{}': expected a list of strings", file.string(), key);
+  DB_CHECK(n && n.IsSequence(), "{}: field '{}': expected a list of strings", file.string(), key);
   std::vector<std::string> out;
-  for (const auto& v : n) out.push_back(v.as<std::string>());
+  for (const auto& v : n) {
+    DB_CHECK(v.IsScalar(), "{}:{}: field '{}': expected a list of strings", file.string(),
+             v.Mark().line + 1, key);
+    out.push_back(v.Scalar());
+  }
   return out;
+}
+
+// A sweep.yaml as --resume reads it: a YAML mapping, or an error naming the file and line.
+YAML::Node load_sweep_file(const fs::path& file) {
+  YAML::Node saved;
+  try {
+    saved = YAML::LoadFile(file.string());
+  } catch (const YAML::Exception& e) {
+    fail(Where{file.string(), static_cast<std::size_t>(e.mark.line + 1), ""},
+         fmt::format("not valid YAML: {}", excerpt(e.msg)));
+  }
+  if (!saved.IsMap()) fail(Where{file.string(), 0, ""}, "expected a mapping (a sweep.yaml)");
+  return saved;
 }
 
 }  // namespace
@@ -325,16 +352,21 @@ SweepSetup resolve_setup(const std::vector<std::string>& given, const SweepOptio
     const fs::path file = setup.dir / "sweep.yaml";
     DB_CHECK(fs::exists(file), "--resume {}: no sweep.yaml there (not a sweep folder)",
              setup.dir.string());
-    const YAML::Node saved = YAML::LoadFile(file.string());
+    const YAML::Node saved = load_sweep_file(file);
     const std::vector<std::string> saved_overrides =
         read_string_list(saved["overrides"], file, "overrides");
     DB_CHECK(setup.overrides.empty() || setup.overrides == saved_overrides,
              "--resume {}: the overrides differ from the sweep's ({}); give none or the same",
              setup.dir.string(), fmt::join(saved_overrides, " "));
     setup.overrides = saved_overrides;
-    if (setup.jobs <= 0 && saved["jobs"]) setup.jobs = saved["jobs"].as<int>();
+    int jobs = 0;
+    DB_CHECK(!saved["jobs"] || (YAML::convert<int>::decode(saved["jobs"], jobs) && jobs >= 1),
+             "{}: field 'jobs': expected a whole number ≥ 1", file.string());
+    if (setup.jobs <= 0 && jobs > 0) setup.jobs = jobs;
+    DB_CHECK(!saved["config_dir"] || saved["config_dir"].IsScalar(),
+             "{}: field 'config_dir': expected a folder path", file.string());
     if (options.config_dir.empty() && saved["config_dir"])
-      setup.config_dir = saved["config_dir"].as<std::string>();
+      setup.config_dir = saved["config_dir"].Scalar();
   }
   if (setup.jobs <= 0) setup.jobs = resolve_threads(0);
   return setup;
@@ -366,6 +398,7 @@ fs::path create_sweep_folder(const SweepSetup& setup, const SweepPlan& plan, con
   DB_CHECK(!name.empty() && name.find('/') == std::string::npos && name[0] != '.',
            "config: 'name': expected a folder name (no '/', not starting with '.'), got '{}'",
            name);
+  check_output_folder(results.lexically_normal() / name, "results_dir");
   const fs::path dir = new_stamped_folder(results.lexically_normal() / name);
   YAML::Node sweep;
   sweep["overrides"] = string_list(setup.overrides);
@@ -565,6 +598,8 @@ SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions&
   run_options.cache = &cache;
   const Schedule schedule = schedule_runs(plan, configs, runs_dir, run_options, cache);
   result.skipped = schedule.skipped;
+  // A resumed sweep reads its finished runs now, so a damaged one stops it before any work.
+  if (!setup.dir.empty()) summary_csv(result.dir, plan);
 
   SweepProgress progress(options.progress, plan.runs.size(), result.skipped);
   SweepExecution execution(plan, configs, result.dir, schedule, cache, run_options, progress);

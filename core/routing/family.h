@@ -1,6 +1,6 @@
 // A routing family turns the fitted stages of one surrogate into a policy at a target. The
-// built-in families (global, l2d, rsb; families.h) and any new one implement RoutingFamily and
-// are listed once in routing_families() (families.cpp); the config validation, the runner, the
+// built-in families (global, l2d, rsb) and any new one implement RoutingFamily and
+// are listed once in routing_families() (family.cpp); the config validation, the runner, the
 // frontier, the report and the policy artifact find them by name. CONTRIBUTING.md, "Adding a
 // routing family", is the recipe.
 #pragma once

@@ -20,6 +20,42 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) {
 
 }  // namespace
 
+void check_output_folder(const std::filesystem::path& dir, std::string_view what,
+                         bool must_be_empty) {
+  namespace fs = std::filesystem;
+  const fs::path full = fs::absolute(dir).lexically_normal();
+  std::error_code ec;
+  fs::path existing = full;
+  while (!fs::exists(existing, ec) && existing.has_relative_path())
+    existing = existing.parent_path();
+  if (!fs::is_directory(existing, ec))
+    fail({}, fmt::format("{}: {}: {} is a file, not a folder", what, excerpt(dir.string()),
+                         excerpt(existing.string())));
+  if (existing == full && must_be_empty && !fs::is_empty(existing, ec))
+    fail({}, fmt::format("{}: {}: the folder exists and is not empty (choose a new one)", what,
+                         excerpt(dir.string())));
+  if (::access(existing.c_str(), W_OK | X_OK) != 0)
+    fail({}, fmt::format("{}: {}: cannot write in {} (permission denied)", what,
+                         excerpt(dir.string()), excerpt(existing.string())));
+}
+
+void check_output_file(const std::filesystem::path& file, std::string_view what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    fail({}, fmt::format("{}: {}: is a folder; expected a file name", what,
+                         excerpt(file.string())));
+  const std::filesystem::path parent = std::filesystem::absolute(file).parent_path();
+  check_output_folder(parent, what);
+  if (std::filesystem::exists(file, ec) && ::access(file.c_str(), W_OK) != 0)
+    fail({}, fmt::format("{}: {}: cannot write it (permission denied)", what,
+                         excerpt(file.string())));
+}
+
+bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec) && !ec;
+}
+
 AtomicFile::AtomicFile(std::filesystem::path path)
     : path_(std::move(path)), tmp_(temporary_name(path_)) {
   if (path_.has_parent_path()) {
