@@ -23,7 +23,7 @@ fs::path featurize_to(const YAML::Node& config, const RunOptions& options, const
   Context ctx = s.context();
   const fs::path target = out.is_absolute() ? out : fs::current_path() / out;
   check_output_folder(target, "featurize -o", true);
-  PreparedData p = prepare_data(s, ctx);
+  PreparedData p = prepare_data(s, ctx, /*calibrates=*/false);
 
   // All rows in one matrix, ordered train, val, cal, test; labels.csv says which row is which.
   const std::size_t d = p.train.features.cols();

@@ -35,8 +35,9 @@ double fraction_of(const SplitFractions& f, std::string_view split) {
 }
 
 // Stops a run whose splits are too small to train, select, calibrate or measure on, or whose
-// teacher gives one class only (nothing to defer), before any model is fitted.
-void check_split_sizes(const RunSettings& s, const PreparedData& p) {
+// teacher gives one class only (nothing to defer), before any model is fitted. `calibrates`:
+// whether the calibration split will certify targets (not when only featurizing).
+void check_split_sizes(const RunSettings& s, const PreparedData& p, bool calibrates) {
   const std::string& name = p.dataset_name;
   std::vector<bool> seen(p.labels->size(), false);
   std::size_t classes = 0;
@@ -59,7 +60,7 @@ void check_split_sizes(const RunSettings& s, const PreparedData& p) {
              name, split, rows, p.total_rows, split, fraction_of(s.split, split), kMinSplitRows,
              split);
   }
-  if (!guaranteed || s.calibration.window > 0 || s.calibration.window_test) return;
+  if (!calibrates || !guaranteed || s.calibration.window > 0 || s.calibration.window_test) return;
   for (double target : s.calibration.targets) {
     DB_CHECK(
         target < 1.0,
@@ -78,7 +79,7 @@ void check_split_sizes(const RunSettings& s, const PreparedData& p) {
 
 // Reads the traces, builds the label space and splits (stratified by teacher label); returns
 // every row as one data set.
-Dataset read_and_split(const RunSettings& s, PreparedData& p) {
+Dataset read_and_split(const RunSettings& s, PreparedData& p, bool calibrates) {
   const auto t = RunClock::now();
   Traces traces = load_traces(s.dataset, s.data_dir, s.seed);
   DB_CHECK(traces.size() > 0, "dataset '{}': no usable traces", p.dataset_name);
@@ -94,7 +95,7 @@ Dataset read_and_split(const RunSettings& s, PreparedData& p) {
   p.val = data.subset(p.splits.val);
   p.cal = data.subset(p.splits.cal);
   p.test = data.subset(p.splits.test);
-  check_split_sizes(s, p);
+  check_split_sizes(s, p, calibrates);
   return data;
 }
 
@@ -119,10 +120,10 @@ void featurize(const RunSettings& s, const Context& ctx, const Dataset& data, Pr
 
 }  // namespace
 
-PreparedData prepare_data(const RunSettings& s, const Context& ctx) {
+PreparedData prepare_data(const RunSettings& s, const Context& ctx, bool calibrates) {
   PreparedData p;
   p.dataset_name = s.dataset["name"] ? s.dataset["name"].as<std::string>() : std::string("?");
-  const Dataset data = read_and_split(s, p);
+  const Dataset data = read_and_split(s, p, calibrates);
   featurize(s, ctx, data, p);
   // Only when a kNN feature or the OOD guard will search it (the index copies train's features);
   // without one, fit_cascade builds its own where needed.

@@ -32,6 +32,8 @@ struct PreparedData {
   double load_seconds = 0, featurize_seconds = 0;
 };
 
-PreparedData prepare_data(const RunSettings& settings, const Context& ctx);
+// Stops with an error naming the counts when a split is too small, or (when `calibrates`) when
+// the calibration split cannot certify a target in guaranteed mode.
+PreparedData prepare_data(const RunSettings& settings, const Context& ctx, bool calibrates = true);
 
 }  // namespace deferbench

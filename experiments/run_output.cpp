@@ -54,7 +54,9 @@ nlohmann::json thresholds_json(const std::vector<Stage>& stages) {
   return out;
 }
 
-std::string csv_number(double x) { return format_csv_number(x, 6); }
+std::string csv_number(double x) {
+  return format_csv_number(x, 6);
+}
 
 nlohmann::json zoo_json(const FittedZoo& zoo, const Dataset& test) {
   nlohmann::json out = nlohmann::json::array();
@@ -102,15 +104,15 @@ std::string frontier_csv_rows(double target, const std::vector<Candidate>& candi
     const bool on_front =
         std::find(selection.front.begin(), selection.front.end(), k) != selection.front.end();
     const Stage& st1 = r.on_cal.stages.front();
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target,
-                       csv_field(r.family), csv_field(r.model), csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
-                       csv_number(r.val.cost_per_1k), r.on_val.feasible ? 1 : 0, on_front ? 1 : 0,
-                       static_cast<std::ptrdiff_t>(k) == selection.chosen ? 1 : 0,
-                       r.on_cal.feasible ? 1 : 0,
-                       csv_number(st1.thresholds.size() == 1 ? st1.thresholds[0] : std::nan("")),
-                       csv_number(st1.lower_bound), csv_number(r.test.m.coverage),
-                       csv_number(r.test.m.teacher_agreement), csv_number(r.test.m.e2e_accuracy),
-                       csv_number(r.test.m.e2e_macro_f1), csv_number(r.test.cost_per_1k));
+    out += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, csv_field(r.family),
+        csv_field(r.model), csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
+        csv_number(r.val.cost_per_1k), r.on_val.feasible ? 1 : 0, on_front ? 1 : 0,
+        static_cast<std::ptrdiff_t>(k) == selection.chosen ? 1 : 0, r.on_cal.feasible ? 1 : 0,
+        csv_number(st1.thresholds.size() == 1 ? st1.thresholds[0] : std::nan("")),
+        csv_number(st1.lower_bound), csv_number(r.test.m.coverage),
+        csv_number(r.test.m.teacher_agreement), csv_number(r.test.m.e2e_accuracy),
+        csv_number(r.test.m.e2e_macro_f1), csv_number(r.test.cost_per_1k));
   }
   return out;
 }

@@ -598,8 +598,9 @@ SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions&
   run_options.cache = &cache;
   const Schedule schedule = schedule_runs(plan, configs, runs_dir, run_options, cache);
   result.skipped = schedule.skipped;
-  // A resumed sweep reads its finished runs now, so a damaged one stops it before any work.
-  if (!setup.dir.empty()) summary_csv(result.dir, plan);
+  // The summary before any run (every run pending, or a resumed sweep's finished ones): a sweep
+  // killed at any moment leaves one, and a damaged finished run stops a resume before any work.
+  write_file_atomic(result.dir / "summary.csv", summary_csv(result.dir, plan));
 
   SweepProgress progress(options.progress, plan.runs.size(), result.skipped);
   SweepExecution execution(plan, configs, result.dir, schedule, cache, run_options, progress);

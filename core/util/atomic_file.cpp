@@ -42,13 +42,13 @@ void check_output_folder(const std::filesystem::path& dir, std::string_view what
 void check_output_file(const std::filesystem::path& file, std::string_view what) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec))
-    fail({}, fmt::format("{}: {}: is a folder; expected a file name", what,
-                         excerpt(file.string())));
+    fail({},
+         fmt::format("{}: {}: is a folder; expected a file name", what, excerpt(file.string())));
   const std::filesystem::path parent = std::filesystem::absolute(file).parent_path();
   check_output_folder(parent, what);
   if (std::filesystem::exists(file, ec) && ::access(file.c_str(), W_OK) != 0)
-    fail({}, fmt::format("{}: {}: cannot write it (permission denied)", what,
-                         excerpt(file.string())));
+    fail({},
+         fmt::format("{}: {}: cannot write it (permission denied)", what, excerpt(file.string())));
 }
 
 bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
