@@ -1,7 +1,8 @@
 // Policy artifacts: a deployed routing policy saved as a folder, and routing new traffic with it.
 //
 //   DIR/manifest.json          format, version, label space, features, stages (model files,
-//                              thresholds, kNN settings), the run's metrics and config
+//                              thresholds, kNN settings), the run's metrics and config, and
+//                              "files": every other file's name and XXH3-128 checksum
 //   DIR/featurizer.bin         the text featurizer (when the policy was trained on text)
 //   DIR/stage<k>_surrogate.bin, stage<k>_acceptor.bin, stage<k>_neighbours.{npy,bin}
 #pragma once
@@ -27,7 +28,9 @@ struct SavedPolicy {
   nlohmann::json manifest;
 };
 
-inline constexpr int kPolicyFormatVersion = 1;
+// Version 2: manifest.json lists every file of the folder with its checksum ("files"), verified
+// on load. Version 1 folders (no checksums) are refused with a message to save them again.
+inline constexpr int kPolicyFormatVersion = 2;
 
 // Writes the folder atomically (a temporary folder renamed at the end). `info` is stored in the
 // manifest as is (family, model, target, metrics, config). DIR must not exist or be empty.
@@ -35,7 +38,10 @@ void save_policy(const std::filesystem::path& dir, const std::vector<Stage>& sta
                  const TextFeaturizer* featurizer, const LabelSpace& labels,
                  std::size_t feature_dim, const nlohmann::json& info);
 
-// Errors name the folder and what is missing or inconsistent.
+// Errors name manifest.json, the field and what was expected. Every file the manifest names must
+// be listed in its "files" with a matching checksum, be a plain file name of the folder and no
+// link leading out of it; each model's class count must match the labels, each size the
+// feature width. A checksum detects damage and edits; it is not a signature.
 SavedPolicy load_policy(const std::filesystem::path& dir);
 
 struct RouteOptions {

@@ -39,6 +39,21 @@ double fraction_of(const SplitFractions& f, std::string_view split) {
 // whether the calibration split will certify targets (not when only featurizing).
 void check_split_sizes(const RunSettings& s, const PreparedData& p, bool calibrates) {
   const std::string& name = p.dataset_name;
+  // Whether calibration certifies targets (its split is then checked against what that needs).
+  const bool certifies = calibrates && s.calibration.mode == "guaranteed" &&
+                         s.calibration.window == 0 && !s.calibration.window_test;
+  const std::pair<const char*, std::size_t> splits[] = {{"train", p.train.size()},
+                                                        {"val", p.val.size()},
+                                                        {"cal", p.cal.size()},
+                                                        {"test", p.test.size()}};
+  for (const auto& [split, rows] : splits) {
+    const bool cal_checked_below = certifies && std::string_view(split) == "cal";
+    DB_CHECK(cal_checked_below || rows >= kMinSplitRows,
+             "dataset '{}': split.{} has {} rows of {} (split.{} = {}); expected at least {} "
+             "(more traces or a larger split.{})",
+             name, split, rows, p.total_rows, split, fraction_of(s.split, split), kMinSplitRows,
+             split);
+  }
   std::vector<bool> seen(p.labels->size(), false);
   std::size_t classes = 0;
   for (LabelId t : p.train.teacher)
@@ -47,20 +62,7 @@ void check_split_sizes(const RunSettings& s, const PreparedData& p, bool calibra
            "dataset '{}': the teacher gives one class only ('{}') on the {} training rows; "
            "expected at least 2 classes (nothing to learn to defer)",
            name, excerpt(p.labels->name(p.train.teacher.front())), p.train.size());
-  const bool guaranteed = s.calibration.mode == "guaranteed";
-  const std::pair<const char*, std::size_t> splits[] = {{"train", p.train.size()},
-                                                        {"val", p.val.size()},
-                                                        {"cal", p.cal.size()},
-                                                        {"test", p.test.size()}};
-  for (const auto& [split, rows] : splits) {
-    const bool cal_checked_below = guaranteed && std::string_view(split) == "cal";
-    DB_CHECK(cal_checked_below || rows >= kMinSplitRows,
-             "dataset '{}': split.{} has {} rows of {} (split.{} = {}); expected at least {} "
-             "(more traces or a larger split.{})",
-             name, split, rows, p.total_rows, split, fraction_of(s.split, split), kMinSplitRows,
-             split);
-  }
-  if (!calibrates || !guaranteed || s.calibration.window > 0 || s.calibration.window_test) return;
+  if (!certifies) return;
   for (double target : s.calibration.targets) {
     DB_CHECK(
         target < 1.0,

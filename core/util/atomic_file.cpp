@@ -12,6 +12,9 @@
 namespace deferbench {
 namespace {
 
+// How much of a path an error quotes (paths are longer than other quoted input).
+constexpr std::size_t kPathExcerpt = 240;
+
 std::filesystem::path temporary_name(const std::filesystem::path& path) {
   static std::atomic<unsigned> counter{0};
   return path.parent_path() /
@@ -29,26 +32,28 @@ void check_output_folder(const std::filesystem::path& dir, std::string_view what
   while (!fs::exists(existing, ec) && existing.has_relative_path())
     existing = existing.parent_path();
   if (!fs::is_directory(existing, ec))
-    fail({}, fmt::format("{}: {}: {} is a file, not a folder", what, excerpt(dir.string()),
-                         excerpt(existing.string())));
+    fail({}, fmt::format("{}: {}: {} is a file, not a folder", what,
+                         excerpt(dir.string(), kPathExcerpt),
+                         excerpt(existing.string(), kPathExcerpt)));
   if (existing == full && must_be_empty && !fs::is_empty(existing, ec))
     fail({}, fmt::format("{}: {}: the folder exists and is not empty (choose a new one)", what,
-                         excerpt(dir.string())));
+                         excerpt(dir.string(), kPathExcerpt)));
   if (::access(existing.c_str(), W_OK | X_OK) != 0)
     fail({}, fmt::format("{}: {}: cannot write in {} (permission denied)", what,
-                         excerpt(dir.string()), excerpt(existing.string())));
+                         excerpt(dir.string(), kPathExcerpt),
+                         excerpt(existing.string(), kPathExcerpt)));
 }
 
 void check_output_file(const std::filesystem::path& file, std::string_view what) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec))
-    fail({},
-         fmt::format("{}: {}: is a folder; expected a file name", what, excerpt(file.string())));
+    fail({}, fmt::format("{}: {}: is a folder; expected a file name", what,
+                         excerpt(file.string(), kPathExcerpt)));
   const std::filesystem::path parent = std::filesystem::absolute(file).parent_path();
   check_output_folder(parent, what);
   if (std::filesystem::exists(file, ec) && ::access(file.c_str(), W_OK) != 0)
-    fail({},
-         fmt::format("{}: {}: cannot write it (permission denied)", what, excerpt(file.string())));
+    fail({}, fmt::format("{}: {}: cannot write it (permission denied)", what,
+                         excerpt(file.string(), kPathExcerpt)));
 }
 
 bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
