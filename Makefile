@@ -1,12 +1,12 @@
 # The two commands of the README:
 #   make demo   installs what is missing, builds, runs the default experiment
 #   make test   installs what is missing, builds, runs the whole test suite
-# PRESET=debug (or asan) picks another CMake preset.
+# PRESET=debug (or asan) picks another CMake preset; make test-asan runs the sanitizer subset.
 PRESET ?= release
 BUILD := build/$(PRESET)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build demo test format clean
+.PHONY: all deps configure build demo test test-asan format clean
 
 all: build
 
@@ -24,6 +24,13 @@ demo: build
 
 test: build
 	OMP_WAIT_POLICY=passive ctest --preset $(PRESET) -j $(JOBS)
+
+# The asan preset (ASan + UBSan, Debug) over the tests of the readers, the routing core, the
+# sweep engine and the policy I/O (the testPreset's filter); CI runs it after `make test`.
+test-asan: deps
+	@cmake --preset asan > /dev/null
+	cmake --build --preset asan -j $(JOBS) --target deferbench deferbench_tests
+	ctest --preset asan -j $(JOBS)
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
