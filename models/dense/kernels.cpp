@@ -163,27 +163,32 @@ void affine_columns(const float* x, std::size_t ldx, std::size_t columns, const 
 
 namespace {
 
+// Entries z[c … c + 8) with those past k read as −∞ (e^−∞ → 0), masked in registers: scalar
+// stores followed by a vector load of the same bytes would stall store-to-load forwarding. (A
+// function, not a lambda: a lambda is compiled for the baseline target, and at -O0 its v8
+// result would cross from it into the AVX2 caller with another calling convention.)
+DB_SIMD_BODY v8 softmax_group(const float* z, std::size_t k, std::size_t c) {
+  const simd::v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  const v8 v = load8(z + c);
+  return c + 8 <= k ? v
+                    : (lane < static_cast<int>(k - c)
+                           ? v
+                           : simd::splat(-std::numeric_limits<float>::infinity()));
+}
+
 // In place: z[0 … k) → softmax(z), eight entries at a time (the last group padded).
 DB_SIMD_BODY float softmax_any_body(float* z, std::size_t k) {
   const std::size_t k8 = (k + 7) / 8 * 8;
-  // Entries past k read as −∞ (e^−∞ → 0), masked in registers: scalar stores followed by a
-  // vector load of the same bytes would stall store-to-load forwarding.
-  const simd::v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
-  const v8 minus_inf = simd::splat(-std::numeric_limits<float>::infinity());
-  auto group = [&](std::size_t c) {
-    const v8 v = load8(z + c);
-    return c + 8 <= k ? v : (lane < static_cast<int>(k - c) ? v : minus_inf);
-  };
-  v8 m = group(0);
+  v8 m = softmax_group(z, k, 0);
   for (std::size_t c = 8; c < k8; c += 8) {
-    const v8 v = group(c);
+    const v8 v = softmax_group(z, k, c);
     m = v > m ? v : m;
   }
   float top = m[0];
   for (int l = 1; l < 8; ++l) top = std::max(top, m[l]);
   v8 sum = simd::splat(0.0f);
   for (std::size_t c = 0; c < k8; c += 8) {
-    const v8 e = simd::exp_nonpositive8(group(c) - top);
+    const v8 e = simd::exp_nonpositive8(softmax_group(z, k, c) - top);
     store8(z + c, e);
     sum += e;
   }
