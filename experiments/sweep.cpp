@@ -78,31 +78,58 @@ double parse_number(const std::string& s, const std::string& where) {
     if (used == s.size()) return v;
   } catch (const std::exception&) {
   }
-  DB_THROW("sweep '{}': expected a number, got '{}'", where, s);
+  DB_THROW("sweep '{}': expected a number, got '{}'", excerpt(where), excerpt(s));
 }
 
-// range(stop) | range(start, stop) | range(start, stop, step): Python's range, stop excluded;
-// decimal bounds give decimal values (rounded to 12 significant digits: 0.8 + 0.05 k).
-std::vector<std::string> expand_range(const std::string& args, const std::string& where) {
+// The bounds of range(stop) | range(start, stop) | range(start, stop, step): Python's range,
+// stop excluded. `count` is how many values it has (checked: at most kMaxSweepRuns).
+struct RangeSpec {
+  double start = 0, stop = 0, step = 1, count = 0;
+  bool ints = true;  // every bound an integer: integer values
+};
+
+RangeSpec parse_range(const std::string& args, const std::string& where) {
   std::vector<std::string> a = split_top_level(args);
   DB_CHECK(a.size() >= 1 && a.size() <= 3, "sweep '{}': range takes 1 to 3 arguments, got {}",
-           where, a.size());
+           excerpt(where), a.size());
   if (a.size() == 1) a.insert(a.begin(), "0");
   if (a.size() == 2) a.push_back("1");
-  const bool ints = std::all_of(a.begin(), a.end(), is_integer);
-  const double start = parse_number(a[0], where), stop = parse_number(a[1], where),
-               step = parse_number(a[2], where);
-  DB_CHECK(step != 0, "sweep '{}': range step must not be 0", where);
-  const double count = std::ceil((stop - start) / step - 1e-9);
-  DB_CHECK(count <= 100000, "sweep '{}': range has {} values (at most 100000)", where, count);
+  RangeSpec r;
+  r.ints = std::all_of(a.begin(), a.end(), is_integer);
+  r.start = parse_number(a[0], where);
+  r.stop = parse_number(a[1], where);
+  r.step = parse_number(a[2], where);
+  DB_CHECK(r.step != 0, "sweep '{}': range step must not be 0", excerpt(where));
+  r.count = std::ceil((r.stop - r.start) / r.step - 1e-9);
+  DB_CHECK(r.count <= static_cast<double>(kMaxSweepRuns),
+           "sweep '{}': range has {} values (at most {})", excerpt(where), r.count, kMaxSweepRuns);
+  DB_CHECK(r.count >= 1, "sweep '{}': range({}) is empty", excerpt(where), excerpt(args));
+  return r;
+}
+
+// The values of a range (see parse_range); decimal bounds give decimal values (rounded to 12
+// significant digits: 0.8 + 0.05 k).
+std::vector<std::string> expand_range(const std::string& args, const std::string& where) {
+  const RangeSpec r = parse_range(args, where);
   std::vector<std::string> out;
-  for (long k = 0; k < static_cast<long>(count); ++k) {
-    const double v = start + static_cast<double>(k) * step;
-    out.push_back(ints ? fmt::format("{}", static_cast<long long>(std::llround(v)))
-                       : fmt::format("{}", std::stod(fmt::format("{:.12g}", v))));
+  for (long k = 0; k < static_cast<long>(r.count); ++k) {
+    const double v = r.start + static_cast<double>(k) * r.step;
+    out.push_back(r.ints ? fmt::format("{}", static_cast<long long>(std::llround(v)))
+                         : fmt::format("{}", std::stod(fmt::format("{:.12g}", v))));
   }
-  DB_CHECK(!out.empty(), "sweep '{}': range({}) is empty", where, args);
   return out;
+}
+
+bool is_range_item(const std::string& item) {
+  return item.rfind("range(", 0) == 0 && item.back() == ')';
+}
+bool is_choice_item(const std::string& item) {
+  return item.rfind("choice(", 0) == 0 && item.back() == ')';
+}
+
+// A run count for a message: exact while a double holds it exactly, else rounded.
+std::string format_count(double n) {
+  return n < 1e15 ? fmt::format("{:.0f}", n) : fmt::format("{:.3g}", n);
 }
 
 struct ParsedOverride {
@@ -248,7 +275,7 @@ std::vector<std::string> with_config_axes(const std::vector<std::string>& overri
   std::vector<std::string> out = overrides;
   if (!sweep || sweep.IsNull()) return out;
   DB_CHECK(sweep.IsMap(), "config: 'sweep': expected a mapping of key: values, got {}",
-           to_yaml_text(sweep));
+           excerpt(to_yaml_text(sweep)));
   for (const auto& kv : sweep) {
     const std::string key = kv.first.as<std::string>();
     const bool given = std::any_of(overrides.begin(), overrides.end(),
@@ -257,12 +284,12 @@ std::vector<std::string> with_config_axes(const std::vector<std::string>& overri
     std::string values;
     if (kv.second.IsSequence()) {
       for (const auto& v : kv.second) {
-        DB_CHECK(v.IsScalar(), "config: 'sweep.{}': expected scalar values", key);
+        DB_CHECK(v.IsScalar(), "config: 'sweep.{}': expected scalar values", excerpt(key));
         values += (values.empty() ? "" : ",") + v.Scalar();
       }
     } else {
       DB_CHECK(kv.second.IsScalar(), "config: 'sweep.{}': expected a value list such as a,b,c",
-               key);
+               excerpt(key));
       values = kv.second.Scalar();
     }
     out.push_back(key + "=" + values);
@@ -270,20 +297,43 @@ std::vector<std::string> with_config_axes(const std::vector<std::string>& overri
   return out;
 }
 
+double sweep_value_count(const std::string& value) {
+  double n = 0;
+  for (const std::string& item : split_top_level(value)) {
+    if (is_range_item(item))
+      n += parse_range(item.substr(6, item.size() - 7), value).count;
+    else if (is_choice_item(item))
+      n += static_cast<double>(split_top_level(item.substr(7, item.size() - 8)).size());
+    else
+      n += 1;
+  }
+  return n;
+}
+
 std::vector<std::string> sweep_values(const std::string& value) {
+  // Counted before anything is materialized: one axis alone is a factor of the run count.
+  const double n = sweep_value_count(value);
+  DB_CHECK(n <= static_cast<double>(kMaxSweepRuns),
+           "sweep '{}': {} values, more than a sweep may run ({} runs at most)", excerpt(value),
+           format_count(n), kMaxSweepRuns);
   std::vector<std::string> out;
   for (const std::string& item : split_top_level(value)) {
-    const bool is_range = item.rfind("range(", 0) == 0 && item.back() == ')';
-    const bool is_choice = item.rfind("choice(", 0) == 0 && item.back() == ')';
-    if (is_range) {
+    if (is_range_item(item)) {
       for (auto& v : expand_range(item.substr(6, item.size() - 7), value)) out.push_back(v);
-    } else if (is_choice) {
+    } else if (is_choice_item(item)) {
       for (auto& v : split_top_level(item.substr(7, item.size() - 8))) out.push_back(v);
     } else {
       out.push_back(item);
     }
   }
   return out;
+}
+
+double sweep_run_count(const std::vector<std::string>& overrides) {
+  double runs = 1;
+  for (const std::string& o : overrides)
+    if (is_sweep_override(o)) runs *= sweep_value_count(parse_override(o).value);
+  return runs;
 }
 
 bool is_sweep_override(const std::string& override_text) {
@@ -294,6 +344,12 @@ bool is_sweep_override(const std::string& override_text) {
 }
 
 SweepPlan expand_sweep(const std::vector<std::string>& overrides) {
+  // The product of the axes' sizes, before any run is materialized.
+  const double runs = sweep_run_count(overrides);
+  DB_CHECK(runs <= static_cast<double>(kMaxSweepRuns),
+           "sweep: {} runs (the product of the swept values' counts), more than the {} a sweep "
+           "may run; sweep fewer values or split the sweep",
+           format_count(runs), kMaxSweepRuns);
   SweepPlan plan;
   std::vector<std::vector<std::string>> choices;  // per override: its alternatives
   for (const std::string& o : overrides) {
@@ -304,11 +360,12 @@ SweepPlan expand_sweep(const std::vector<std::string>& overrides) {
     }
     SweepAxis axis{p.key, choices.size(), {}};
     for (const std::string& v : sweep_values(p.value)) {
-      DB_CHECK(!v.empty(), "override '{}': an empty value in the sweep list", o);
+      DB_CHECK(!v.empty(), "override '{}': an empty value in the sweep list", excerpt(o));
       axis.overrides.push_back(p.prefix + p.key + "=" + v);
     }
     for (const SweepAxis& a : plan.axes)
-      DB_CHECK(a.key != axis.key, "override '{}': '{}' is swept twice", o, p.key);
+      DB_CHECK(a.key != axis.key, "override '{}': '{}' is swept twice", excerpt(o),
+               excerpt(p.key, kExcerptBytes / 2));
     choices.push_back(axis.overrides);
     plan.axes.push_back(std::move(axis));
   }
@@ -357,7 +414,8 @@ SweepSetup resolve_setup(const std::vector<std::string>& given, const SweepOptio
         read_string_list(saved["overrides"], file, "overrides");
     DB_CHECK(setup.overrides.empty() || setup.overrides == saved_overrides,
              "--resume {}: the overrides differ from the sweep's ({}); give none or the same",
-             setup.dir.string(), fmt::join(saved_overrides, " "));
+             setup.dir.string(),
+             excerpt(fmt::format("{}", fmt::join(saved_overrides, " ")), 3 * kExcerptBytes));
     setup.overrides = saved_overrides;
     int jobs = 0;
     DB_CHECK(!saved["jobs"] || (YAML::convert<int>::decode(saved["jobs"], jobs) && jobs >= 1),
@@ -397,7 +455,7 @@ fs::path create_sweep_folder(const SweepSetup& setup, const SweepPlan& plan, con
   if (!results.is_absolute()) results = fs::current_path() / results;
   DB_CHECK(!name.empty() && name.find('/') == std::string::npos && name[0] != '.',
            "config: 'name': expected a folder name (no '/', not starting with '.'), got '{}'",
-           name);
+           excerpt(name));
   check_output_folder(results.lexically_normal() / name, "results_dir");
   const fs::path dir = new_stamped_folder(results.lexically_normal() / name);
   YAML::Node sweep;

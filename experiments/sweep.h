@@ -22,10 +22,22 @@
 
 namespace deferbench {
 
+// The most runs a sweep may have: expand_sweep refuses a larger product of the swept values'
+// counts (and sweep_values a single override with more values) before materializing anything.
+inline constexpr std::size_t kMaxSweepRuns = 100000;
+
 // Sweep values of one override: `key=a,b,c` (top-level commas; brackets, braces, parentheses
 // and quotes protect theirs), `key=range(stop)`, `range(start,stop[,step])` (stop excluded;
 // integers, or decimals when any bound is one), `choice(a,b)`. A plain value: itself.
 std::vector<std::string> sweep_values(const std::string& value);
+
+// How many values sweep_values(value) gives, computed without materializing them (a range
+// counts arithmetically); errors as sweep_values's.
+double sweep_value_count(const std::string& value);
+
+// How many runs expand_sweep(overrides) gives: the product of the sweeping overrides' value
+// counts, computed without materializing them (a double: the product may exceed any integer).
+double sweep_run_count(const std::vector<std::string>& overrides);
 
 // Whether an override sweeps (more than one value, or a range/choice).
 bool is_sweep_override(const std::string& override_text);

@@ -68,6 +68,8 @@ void BinaryReader::expect_end() {
 Matrix BinaryReader::matrix() {
   auto rows = pod<std::uint64_t>();
   auto cols = pod<std::uint64_t>();
+  if (cols != 0 && rows > UINT64_MAX / cols)  // rows × cols would wrap around
+    fail({source_, 0, ""}, "file is truncated or corrupt (a length exceeds the bytes left)");
   check_size(rows * cols, sizeof(float));
   Matrix m(rows, cols);
   read_bytes(reinterpret_cast<char*>(m.data()), m.size() * sizeof(float));

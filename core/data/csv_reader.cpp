@@ -146,12 +146,28 @@ class CsvTraceBuilder {
     auto it = std::find(begin, end, name);
     if (it == end)
       fail({file_, 0, config_field},
-           fmt::format("column '{}' is not in the header; the file has the columns: {}", name,
-                       fmt::join(header_, ", ")));
+           fmt::format("column '{}' is not in the header; the file has the columns: {}",
+                       excerpt(name), header_list()));
     if (std::find(it + 1, end, name) != end)
       fail({file_, 0, config_field},
-           fmt::format("column '{}' appears more than once in the header", name));
+           fmt::format("column '{}' appears more than once in the header", excerpt(name)));
     return static_cast<std::size_t>(it - begin);
+  }
+
+  // The header's columns for a message: the first kListed, each quoted through excerpt() at half
+  // the usual cap, then how many more (a header line may hold any number of any length).
+  std::string header_list() const {
+    constexpr std::size_t kListed = 10;
+    std::string out;
+    for (std::size_t i = 0; i < header_.size() && i < kListed; ++i)
+      out += (i ? ", " : "") + excerpt(header_[i], kExcerptBytes / 2);
+    if (header_.size() > kListed) out += fmt::format(", … ({} columns in all)", header_.size());
+    return out;
+  }
+
+  // A column's name as the field of a message.
+  std::string column_field(std::size_t column) const {
+    return excerpt(header_[column], kExcerptBytes / 2);
   }
 
   void header() {
@@ -174,7 +190,7 @@ class CsvTraceBuilder {
     static const std::string kNoTeacher;
     const std::string& teacher = teacher_ == kNone ? kNoTeacher : fields[teacher_];
     if (teacher_ != kNone && teacher.empty())
-      fail({file_, line, header_[teacher_]}, "empty teacher value");
+      fail({file_, line, column_field(teacher_)}, "empty teacher value");
     if (teacher_ != kNone && std::find(columns_.no_answer.begin(), columns_.no_answer.end(),
                                        teacher) != columns_.no_answer.end()) {
       ++out_.dropped_no_answer;
@@ -184,10 +200,10 @@ class CsvTraceBuilder {
     if (time_ != kNone) {
       double t = std::numeric_limits<double>::quiet_NaN();
       if (!trim(fields[time_]).empty() && !cell_time(fields[time_], t))
-        fail({file_, line, header_[time_]},
+        fail({file_, line, column_field(time_)},
              fmt::format("bad time value '{}': expected seconds since the Unix epoch (a number) "
                          "or an ISO-8601 time such as 2024-03-01T12:30:00Z",
-                         fields[time_]));
+                         excerpt(fields[time_])));
       out_.times.push_back(t);
     }
     out_.teacher.push_back(teacher);

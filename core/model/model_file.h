@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "core/data/binary_io.h"
 #include "core/model/params.h"
@@ -35,6 +36,20 @@ inline constexpr std::uint32_t kModelFileVersion = 2;
 void write_model_header(BinaryWriter& w, std::string_view name);
 // Checks the magic tag and the version (exactly kModelFileVersion); returns the model name.
 std::string read_model_header(BinaryReader& r);
+
+// The most classes a model file's label space may have (n_classes): far beyond any dataset's,
+// and small enough that predict_proba's output (rows × n_classes) cannot overflow a size.
+inline constexpr std::uint64_t kMaxModelClasses = std::uint64_t{1} << 24;
+
+// Checks the classes a model's state declares, with errors naming r.source() and the field:
+// `n_classes`, the size of the global label space, in [1, kMaxModelClasses]; `classes`, the
+// global ids the model predicts, at least one, strictly ascending (so unique), each below
+// n_classes. predict_proba writes a row's probabilities into the columns `classes` names of an
+// n_classes-wide row, which is safe exactly when these hold. At least 1 class, not 2: a model
+// fitted on a training set of one class predicts it with probability 1 and saves one class, a
+// valid file; with 0 classes there is no distribution to predict.
+void check_model_classes(const BinaryReader& r, const std::string& model, std::uint64_t n_classes,
+                         const std::vector<std::int32_t>& classes);
 
 // The table of a params struct: P::table(model) when it takes the name, else P::table().
 template <class P>

@@ -10,6 +10,38 @@
 
 namespace deferbench::dense {
 
+void check_dense_shapes(const BinaryReader& r, const std::string& model,
+                        const std::vector<float>& mean, const std::vector<float>& scale,
+                        const std::vector<Matrix>& weights,
+                        const std::vector<std::vector<float>>& biases,
+                        const std::vector<int>& hidden, std::size_t n_classes_predicted,
+                        const std::string& weights_field, const std::string& bias_field) {
+  DB_ASSERT(weights.size() == hidden.size() + 1 && biases.size() == weights.size());
+  const std::size_t inputs = mean.size();
+  if (scale.size() != inputs)
+    fail({r.source(), 0, "scale"},
+         fmt::format("{} model: expected {} values (one per input, as 'mean' has), got {}", model,
+                     inputs, scale.size()));
+  std::size_t in = inputs;
+  for (std::size_t l = 0; l < weights.size(); ++l) {
+    const bool last = l + 1 == weights.size();
+    const std::size_t out = last ? n_classes_predicted : static_cast<std::size_t>(hidden[l]);
+    const std::string layer = weights.size() > 1 ? fmt::format("[{}]", l) : std::string();
+    const std::string what =
+        last ? fmt::format("{} classes", out) : fmt::format("hidden layer {}'s width", l + 1);
+    const std::string from = l == 0 ? "inputs ('mean')" : fmt::format("layer {}'s outputs", l);
+    if (weights[l].rows() != out || weights[l].cols() != in)
+      fail({r.source(), 0, weights_field + layer},
+           fmt::format("{} model: expected a {} × {} matrix ({} × {}), got {} × {}", model, out, in,
+                       what, from, weights[l].rows(), weights[l].cols()));
+    if (biases[l].size() != out)
+      fail({r.source(), 0, bias_field + layer},
+           fmt::format("{} model: expected {} values ({}), got {}", model, out, what,
+                       biases[l].size()));
+    in = out;
+  }
+}
+
 DenseInference::DenseInference(const std::vector<Matrix>& weights,
                                const std::vector<std::vector<float>>& biases, Activation activation,
                                const std::vector<float>& mean, const std::vector<float>& scale,
@@ -25,6 +57,9 @@ DenseInference::DenseInference(const std::vector<Matrix>& weights,
   inputs_ = weights_.front().cols();
   DB_ASSERT(mean.size() == inputs_ && scale.size() == inputs_);
   DB_ASSERT(weights_.back().rows() == classes_.size());
+  for (std::size_t l = 0; l < weights_.size(); ++l)
+    DB_ASSERT(biases_[l].size() == weights_[l].rows() &&
+              (l == 0 || weights_[l].cols() == weights_[l - 1].rows()));
   // Fold (x − mean) ⊙ scale into the first layer.
   Matrix& w0 = weights_.front();
   std::vector<float>& b0 = biases_.front();

@@ -29,12 +29,26 @@
 #include <string>
 #include <vector>
 
+#include "core/data/binary_io.h"
 #include "core/data/matrix.h"
 #include "core/model/device_model.h"
 #include "core/util/context.h"
 #include "models/dense/kernels.h"
 
 namespace deferbench::dense {
+
+// Checks the shapes of a dense network read from a model file against one another, with an
+// Error naming r.source(), the field and what was expected (what DenseInference asserts):
+// `scale` has as many values as `mean` (the inputs); weights[l] is out_l × in_l with in_0 the
+// inputs, in_l = out_(l−1), out_l = hidden[l] for the hidden layers and the number of classes
+// for the last; biases[l] has out_l values. `weights_field` / `bias_field` name the fields of a
+// one-layer file (logreg's weight and bias); with several layers the messages add the layer.
+void check_dense_shapes(const BinaryReader& r, const std::string& model,
+                        const std::vector<float>& mean, const std::vector<float>& scale,
+                        const std::vector<Matrix>& weights,
+                        const std::vector<std::vector<float>>& biases,
+                        const std::vector<int>& hidden, std::size_t n_classes_predicted,
+                        const std::string& weights_field, const std::string& bias_field);
 
 class DenseInference {
  public:

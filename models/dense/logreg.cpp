@@ -11,6 +11,7 @@
 #include "core/util/error.h"
 #include "core/util/lbfgs.h"
 #include "models/dense/host_data.h"
+#include "models/dense/inference.h"
 #include "models/torch/dense_device.h"
 
 namespace deferbench {
@@ -167,12 +168,9 @@ void LogReg::load_state(BinaryReader& r) {
   scale_ = r.vector<float>();
   weight_ = r.matrix();
   bias_ = r.vector<float>();
-  const bool classes_ok =
-      classes_.empty() ||
-      (classes_.front() >= 0 && static_cast<std::size_t>(classes_.back()) < n_classes_);
-  if (!classes_ok || weight_.rows() != classes_.size() || weight_.cols() != mean_.size() ||
-      scale_.size() != mean_.size() || bias_.size() != classes_.size())
-    fail({r.source(), 0, ""}, "logreg model file is inconsistent (corrupt?)");
+  check_model_classes(r, "logreg", n_classes_, classes_);
+  dense::check_dense_shapes(r, "logreg", mean_, scale_, {weight_}, {bias_}, {}, classes_.size(),
+                            "weight", "bias");
   make_inference();
 }
 

@@ -7,6 +7,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "models/dense/host_data.h"
+#include "models/dense/inference.h"
 #include "models/torch/dense_device.h"
 
 namespace deferbench {
@@ -129,30 +130,24 @@ void Mlp::save_state(BinaryWriter& w) const {
 }
 
 void Mlp::load_state(BinaryReader& r) {
-  auto corrupt = [&] {
-    fail({r.source(), 0, ""}, name_ + " model file is inconsistent (corrupt?)");
-  };
   n_classes_ = r.pod<std::uint64_t>();
   classes_ = r.vector<std::int32_t>();
   mean_ = r.vector<float>();
   scale_ = r.vector<float>();
   const auto layers = r.pod<std::uint64_t>();
-  if (layers != params_.hidden.size() + 1) corrupt();
+  if (layers != params_.hidden.size() + 1)
+    fail({r.source(), 0, "layers"},
+         fmt::format("{} model: expected {} layers ({} hidden, as its 'hidden' parameter says, and "
+                     "the output layer), got {}",
+                     name_, params_.hidden.size() + 1, params_.hidden.size(), layers));
   for (std::uint64_t i = 0; i < layers; ++i) {
     weights_.push_back(r.matrix());
     biases_.push_back(r.vector<float>());
   }
   // Shapes chain: d → hidden... → classes.
-  std::size_t prev = mean_.size();
-  bool ok = scale_.size() == prev && !classes_.empty() && classes_.front() >= 0 &&
-            static_cast<std::size_t>(classes_.back()) < n_classes_;
-  for (std::size_t i = 0; ok && i < weights_.size(); ++i) {
-    const std::size_t out =
-        i + 1 < weights_.size() ? static_cast<std::size_t>(params_.hidden[i]) : classes_.size();
-    ok = weights_[i].cols() == prev && weights_[i].rows() == out && biases_[i].size() == out;
-    prev = out;
-  }
-  if (!ok) corrupt();
+  check_model_classes(r, name_, n_classes_, classes_);
+  dense::check_dense_shapes(r, name_, mean_, scale_, weights_, biases_, params_.hidden,
+                            classes_.size(), "weights", "biases");
   make_inference();
 }
 

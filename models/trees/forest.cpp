@@ -247,11 +247,11 @@ void TreeEnsemble::load_state(BinaryReader& r) {
   n_classes_ = r.pod<std::uint64_t>();
   n_features_ = r.pod<std::uint64_t>();
   classes_ = r.vector<std::int32_t>();
+  check_model_classes(r, model_, n_classes_, classes_);
   const auto& cls = classes_;
-  if (cls.empty() || cls.size() > 65536 || !std::is_sorted(cls.begin(), cls.end()) ||
-      cls.front() < 0 || static_cast<std::size_t>(cls.back()) >= n_classes_ ||
-      std::adjacent_find(cls.begin(), cls.end()) != cls.end())
-    corrupt();
+  if (cls.size() > 65536)  // as fit allows
+    fail({r.source(), 0, "classes"},
+         fmt::format("{} model: expected at most 65536 classes, got {}", model_, cls.size()));
   const auto n_trees = r.pod<std::uint64_t>();
   if (n_trees != static_cast<std::uint64_t>(params_.n_trees)) corrupt();
   trees_.resize(n_trees);

@@ -630,9 +630,8 @@ void GbtClassifier::load_state(BinaryReader& r) {
   const auto n_trees = r.pod<std::uint64_t>();
   const std::size_t K = classes_.size();
   auto corrupt = [&] { fail({r.source(), 0, ""}, "gbt model file is inconsistent (corrupt?)"); };
-  if (K == 0 || init_.size() != K || n_trees % K != 0) corrupt();
-  for (std::int32_t c : classes_)
-    if (c < 0 || static_cast<std::size_t>(c) >= n_classes_) corrupt();
+  check_model_classes(r, "gbt", n_classes_, classes_);
+  if (init_.size() != K || n_trees % K != 0) corrupt();
   for (std::uint64_t t = 0; t < n_trees; ++t) {
     trees_.push_back(r.vector<GbtNode>());
     const auto& nodes = trees_.back();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include <xgboost/c_api.h>
@@ -107,14 +108,26 @@ class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
   std::vector<std::vector<GbtNode>> nodes;  // each tree, converted as soon as it is read
   bool compilable = true;
 
+  // A value that an integer array (tree_info, children, split indices or types) cannot hold:
+  // a float that is not a whole number in int64's range, or an unsigned number beyond it. Set
+  // when the parse stopped on it (bad_array names the array, bad_value the value).
+  std::string bad_array, bad_value;
+
   bool null() override { return true; }
   bool boolean(bool) override { return true; }
   bool number_integer(number_integer_t v) override { return number(static_cast<double>(v), v); }
   bool number_unsigned(number_unsigned_t v) override {
-    return number(static_cast<double>(v), static_cast<std::int64_t>(v));
+    const bool fits = v <= static_cast<number_unsigned_t>(std::numeric_limits<std::int64_t>::max());
+    return number(static_cast<double>(v),
+                  fits ? std::optional<std::int64_t>(static_cast<std::int64_t>(v)) : std::nullopt);
   }
   bool number_float(number_float_t v, const string_t&) override {
-    return number(v, static_cast<std::int64_t>(v));
+    // Cast only a whole number that int64 holds: [−2^63, 2^63) (a float at or beyond 2^63, or
+    // NaN, would make the cast undefined).
+    constexpr double kTwo63 = 9223372036854775808.0;
+    const bool whole = v >= -kTwo63 && v < kTwo63 && std::trunc(v) == v;
+    return number(v,
+                  whole ? std::optional<std::int64_t>(static_cast<std::int64_t>(v)) : std::nullopt);
   }
   bool string(string_t& v) override {
     if (key_ == "base_score") base_score = std::strtod(v.c_str(), nullptr);
@@ -213,25 +226,29 @@ class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
     return !stack_.empty() && stack_.back().kind == '[' && stack_.back().key == "trees" &&
            path_has("gradient_booster");
   }
-  bool number(double d, std::int64_t i) {
+  // A number: `d` as a double, `i` as an integer when it is one that int64 holds. An array of
+  // integers that meets anything else stops the parse.
+  bool number(double d, std::optional<std::int64_t> i) {
     if (stack_.empty() || stack_.back().kind != '[') return true;
     const std::string& array = stack_.back().key;
+    std::vector<std::int64_t>* ints = nullptr;
     if (array == "tree_info" && stack_.size() >= 2 && stack_[stack_.size() - 2].key == "model") {
-      tree_info.push_back(i);
-      return true;
+      ints = &tree_info;
+    } else if (in_tree_ && stack_.size() >= 2 && stack_[stack_.size() - 2].key == "trees") {
+      Tree& t = tree_;
+      if (array == "split_conditions") t.condition.push_back(d);
+      if (array == "left_children") ints = &t.left;
+      if (array == "right_children") ints = &t.right;
+      if (array == "split_indices") ints = &t.feature;
+      if (array == "split_type") ints = &t.split_type;
     }
-    if (!in_tree_ || stack_.size() < 2 || stack_[stack_.size() - 2].key != "trees") return true;
-    Tree& t = tree_;
-    if (array == "left_children")
-      t.left.push_back(i);
-    else if (array == "right_children")
-      t.right.push_back(i);
-    else if (array == "split_indices")
-      t.feature.push_back(i);
-    else if (array == "split_conditions")
-      t.condition.push_back(d);
-    else if (array == "split_type")
-      t.split_type.push_back(i);
+    if (!ints) return true;
+    if (!i) {
+      bad_array = array;
+      bad_value = fmt::format("{}", d);
+      return false;
+    }
+    ints->push_back(*i);
     return true;
   }
 };
@@ -435,11 +452,11 @@ void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   check(XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "ubj"})", &len, &data),
         "serializing the booster");
   model_bytes_.assign(data, data + len);
-  compile();
+  compile("xgb (the booster XGBoost just fitted)");
   if (compiled_) booster_.reset();  // reloaded from model_bytes_ if a NaN ever needs it
 }
 
-void XgbClassifier::compile() {
+void XgbClassifier::compile(const std::string& source) {
   compiled_ = false;
   scorer_ = TreeScorer();
   init_.clear();
@@ -447,6 +464,11 @@ void XgbClassifier::compile() {
   BoosterReader reader(n_features_);
   const bool parsed = nlohmann::json::sax_parse(model_bytes_.begin(), model_bytes_.end(), &reader,
                                                 nlohmann::json::input_format_t::ubjson);
+  if (!reader.bad_array.empty())
+    fail({source, 0, "booster"},
+         fmt::format("xgb model: the booster's '{}' holds {}, expected whole numbers in int64's "
+                     "range",
+                     excerpt(reader.bad_array, kExcerptBytes / 2), excerpt(reader.bad_value)));
   const std::size_t K = classes_.size();
   if (!parsed || !reader.compilable || reader.nodes.size() != reader.tree_info.size() ||
       reader.nodes.empty())
@@ -550,13 +572,11 @@ void XgbClassifier::load_state(BinaryReader& r) {
   classes_ = r.vector<std::int32_t>();
   rounds_ = r.pod<int>();
   std::vector<char> bytes = r.vector<char>();
-  const bool consistent = !classes_.empty() && (classes_.size() < 2) == bytes.empty() &&
-                          std::all_of(classes_.begin(), classes_.end(), [&](std::int32_t c) {
-                            return c >= 0 && static_cast<std::size_t>(c) < n_classes_;
-                          });
-  if (!consistent) fail({r.source(), 0, ""}, "xgb model file is inconsistent (corrupt?)");
+  check_model_classes(r, "xgb", n_classes_, classes_);
+  if ((classes_.size() < 2) != bytes.empty())
+    fail({r.source(), 0, ""}, "xgb model file is inconsistent (corrupt?)");
   model_bytes_ = std::move(bytes);
-  compile();
+  compile(r.source());
   if (!compiled_ && !model_bytes_.empty()) {
     // XGBoost predicts everything: load it now (and check that it reads the model).
     Booster booster = make_booster({});

@@ -107,7 +107,9 @@ class XgbClassifier final : public Classifier {
   bool compiled_ = false;
   TreeScorer scorer_;
   std::vector<double> init_;  // the base score, per class
-  void compile();
+  // An index array of the booster (tree_info, children, split indices or types) holding what
+  // is not a whole number in int64's range is an Error naming `source` (the model file).
+  void compile(const std::string& source);
   Matrix predict_with_xgboost(MatrixView x, const Context& ctx) const;
 };
 

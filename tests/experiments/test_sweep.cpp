@@ -23,6 +23,7 @@ namespace deferbench {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::TempDir;
@@ -49,6 +50,48 @@ TEST(SweepValues, ListsRangesAndChoices) {
   EXPECT_THAT(testing::error_of([] { sweep_values("range(0,3,0)"); }), HasSubstr("step"));
   EXPECT_THAT(testing::error_of([] { sweep_values("range(a,3)"); }),
               HasSubstr("expected a number"));
+}
+
+// Fuzzer finding 7 (tests/fuzz/README.md): a few range(100000) axes expanded into billions of
+// runs (out of memory). The product of the axes' sizes is counted first and refused above
+// kMaxSweepRuns, before anything is materialized.
+TEST(ExpandSweep, RefusesMoreRunsThanTheLimitBeforeExpanding) {
+  EXPECT_EQ(kMaxSweepRuns, 100000u);
+  EXPECT_EQ(sweep_run_count({"a=range(100000)", "b=1,2", "c=3"}), 200000.0);
+  EXPECT_EQ(sweep_value_count("range(0,10,3),x,choice(y,z)"), 7.0);
+  // 10^20 runs: refused at once (materializing them would never end).
+  const std::string msg = testing::error_of([] {
+    expand_sweep({"a=range(100000)", "b=range(100000)", "c=range(100000)", "d=range(100000)"});
+  });
+  EXPECT_THAT(msg, AllOf(HasSubstr("sweep: 1e+20 runs"),
+                         HasSubstr("more than the 100000 a sweep may run")));
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
+  EXPECT_THAT(testing::error_of([] {
+                expand_sweep({"a=range(1000)", "b=range(101)"});
+              }),
+              HasSubstr("sweep: 101000 runs"));
+  // At the limit: expanded.
+  EXPECT_EQ(expand_sweep({"a=range(1000)", "b=range(100)", "seed=1"}).runs.size(), 100000u);
+  // One override whose ranges add up beyond the limit is refused by sweep_values itself (each
+  // range alone is within its own limit).
+  EXPECT_THAT(testing::error_of([] { sweep_values("range(100000),range(100000)"); }),
+              HasSubstr("200000 values, more than a sweep may run (100000 runs at most)"));
+}
+
+// Fuzzer finding 7: sweep messages quoted whole overrides; they quote through excerpt() now.
+TEST(ExpandSweep, MessagesQuoteOverridesCapped) {
+  const std::string huge(100000, 'v');
+  for (const std::string& msg :
+       {testing::error_of([&] { sweep_values("range(" + huge + ")"); }),
+        testing::error_of([&] { sweep_values("range(1," + huge + ",2,3)"); }),
+        testing::error_of([&] { sweep_values("range(5,2)," + huge); }),
+        testing::error_of([&] { expand_sweep({"k=a,," + huge}); }), testing::error_of([&] {
+          expand_sweep({huge + "=0,1", huge + "=2,3"});
+        })}) {
+    EXPECT_FALSE(msg.empty());
+    EXPECT_LT(msg.size(), 400u) << msg.substr(0, 200);
+    EXPECT_THAT(msg, HasSubstr("…"));
+  }
 }
 
 TEST(SweepValues, WhichOverridesSweep) {

@@ -19,8 +19,9 @@ namespace {
 const std::filesystem::path kConfigDir =
     std::filesystem::path(DEFERBENCH_ROOT) / "experiments" / "configs";
 
-// Expanding a sweep materializes every run: only small products are expanded here (a product
-// too large to hold is reported in tests/fuzz/README.md, not fuzzed into an out-of-memory).
+// Expanding a sweep materializes every run: only small products are expanded here, to keep runs
+// fast (expand_sweep itself refuses more than kMaxSweepRuns before materializing anything:
+// experiments/sweep.h).
 constexpr double kMaxRuns = 4096;
 
 std::vector<std::string> lines_of(const std::uint8_t* data, std::size_t size) {
@@ -38,18 +39,6 @@ std::vector<std::string> lines_of(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
-// The number of runs `overrides` expand to (each sweep's value count multiplied), or -1 when
-// a value list is itself an error.
-double product_of(const std::vector<std::string>& overrides) {
-  double runs = 1;
-  for (const std::string& o : overrides) {
-    if (!deferbench::is_sweep_override(o)) continue;
-    const auto eq = o.find('=');
-    runs *= static_cast<double>(deferbench::sweep_values(o.substr(eq + 1)).size());
-  }
-  return runs;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -59,15 +48,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     for (const std::string& o : overrides)
       if (!is_sweep_override(o)) plain.push_back(o);
-    if (product_of(overrides) <= kMaxRuns) {
+    if (sweep_run_count(overrides) <= kMaxRuns) {
       const std::vector<std::string> all = with_config_axes(overrides, kConfigDir);
-      if (product_of(all) <= kMaxRuns) {
+      if (sweep_run_count(all) <= kMaxRuns) {
         const SweepPlan plan = expand_sweep(all);
         if (plan.runs.empty()) std::abort();  // the product of non-empty lists is not empty
       }
     }
-  } catch (const Error&) {
-    // Sweep messages (experiments/sweep.cpp) are not checked for length here.
+  } catch (const Error& e) {
+    fuzz::check_message(e.what(), 4096);  // sweep.cpp quotes overrides through excerpt()
   }
   try {
     const ComposedConfig c = compose_config(kConfigDir, plain);

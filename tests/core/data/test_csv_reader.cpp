@@ -183,6 +183,45 @@ TEST(CsvReaderTest, BadTimeValue) {
                                       HasSubstr("'last tuesday'")));
 }
 
+// Fuzzer finding 7 (tests/fuzz/README.md): messages quoted whole header lists, column names and
+// time cells. Each is quoted through excerpt() now: a huge header or cell makes a short message.
+TEST(CsvReaderTest, MessagesQuoteHeadersAndCellsCapped) {
+  testing::TempDir dir;
+  const std::string huge(100000, 'h');
+  // A header of 5000 columns: the first 10 listed, each capped, then the count.
+  std::string header = "text,label";
+  for (int i = 0; i < 5000; ++i) header += ",c" + std::to_string(i) + huge.substr(0, 200);
+  auto p = dir.write("wide.csv", header + "\n");
+  CsvColumns c = text_and_label();
+  c.gold = "gold" + huge;
+  std::string msg = read_error(p, c);
+  EXPECT_THAT(msg, AllOf(HasSubstr(p.string()), HasSubstr("field 'gold_column'"),
+                         HasSubstr("column 'goldhhhh"), HasSubstr("text, label, c0hhh"),
+                         HasSubstr("… (5002 columns in all)"), Not(HasSubstr("c10h"))));
+  EXPECT_LT(msg.size(), 1024 + p.string().size()) << msg.size();
+  // The same column twice, its name huge.
+  p = dir.write("twice.csv", "text," + huge + ",label," + huge + "\na,b,c,d\n");
+  c = text_and_label();
+  c.gold = huge;
+  msg = read_error(p, c);
+  EXPECT_THAT(msg, AllOf(HasSubstr("field 'gold_column'"), HasSubstr("appears more than once")));
+  EXPECT_LT(msg.size(), 400 + p.string().size()) << msg.size();
+  // A huge column name as a message's field, and a huge time cell.
+  p = dir.write("t.csv", "text,label," + huge + "\na,x,5\nb,y,last tuesday" + huge + "\n");
+  c = text_and_label();
+  c.time = huge;
+  msg = read_error(p, c);
+  EXPECT_THAT(msg, AllOf(HasSubstr(p.string() + ":3:"), HasSubstr("field 'hhhh"),
+                         HasSubstr("bad time value 'last tuesdayhhh"), HasSubstr("…")));
+  EXPECT_LT(msg.size(), 400 + p.string().size()) << msg.size();
+  p = dir.write("e.csv", "text," + huge + "\na,x\nb,\n");
+  c = text_and_label();
+  c.teacher = huge;
+  msg = read_error(p, c);
+  EXPECT_THAT(msg, AllOf(HasSubstr(p.string() + ":3:"), HasSubstr("empty teacher value")));
+  EXPECT_LT(msg.size(), 400 + p.string().size()) << msg.size();
+}
+
 TEST(CsvReaderTest, EmptyFileAndHeaderOnly) {
   testing::TempDir dir;
   for (const std::string content : {"", "\xEF\xBB\xBF", "\n\r\n"}) {
