@@ -25,12 +25,10 @@ demo: build
 test: build
 	OMP_WAIT_POLICY=passive ctest --preset $(PRESET) -j $(JOBS)
 
-# The asan preset (ASan + UBSan, Debug) over the tests of the readers, the routing core, the
-# sweep engine and the policy I/O (the testPreset's filter); CI runs it after `make test`.
+# The asan preset (ASan + UBSan, Debug) over the suites of tests/asan_suites.txt: the readers,
+# the routing core, the sweep engine and the policy I/O. CI runs it after `make test`.
 test-asan: deps
-	@cmake --preset asan > /dev/null
-	cmake --build --preset asan -j $(JOBS) --target deferbench deferbench_tests
-	ctest --preset asan -j $(JOBS)
+	bash scripts/test-asan.sh $(JOBS)
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
