@@ -24,7 +24,7 @@ done
 status=0
 for ((i = 0; i < shards; i++)); do
   if wait "${pids[$i]}"; then
-    echo "asan shard $i: $(grep -c '^\[       OK' "$logs/shard$i.log" || true) passed"
+    echo "asan shard $i: $(grep -E "^\[  PASSED  \]" "$logs/shard$i.log" | tail -n 1)"
   else
     status=1
     echo "asan shard $i FAILED (its log: $logs/shard$i.log):"
