@@ -22,6 +22,13 @@
 
 namespace deferbench {
 
+// An override split as the command line gives it: `+`/`~` prefix, key and value.
+struct ParsedOverride {
+  std::string prefix, key, value;
+  bool has_value = false;
+};
+ParsedOverride parse_override(const std::string& text);
+
 // The most runs a sweep may have: expand_sweep refuses a larger product of the swept values'
 // counts (and sweep_values a single override with more values) before materializing anything.
 inline constexpr std::size_t kMaxSweepRuns = 100000;
