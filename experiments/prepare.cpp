@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/stats/binomial.h"
 #include "core/util/error.h"
 #include "experiments/traces.h"
 #include "models/backend.h"
@@ -20,15 +21,6 @@ namespace {
 // The fewest rows a split may have: below it a model cannot be trained, a candidate selected or
 // a test split measured (the numbers would be noise presented as results).
 constexpr std::size_t kMinSplitRows = 10;
-
-// The fewest calibration rows that can certify anything at `target` in guaranteed mode: the
-// first threshold tested needs min_accepted rows, and even with every accepted row agreeing
-// the one-sided Clopper–Pearson bound δ^(1/n) reaches the target only when n ≥ log δ / log
-// target.
-std::size_t min_certifying_rows(double target, const GuaranteedOptions& g) {
-  const double need = std::ceil(std::log(g.delta) / std::log(target) - 1e-9);
-  return std::max(g.min_accepted, static_cast<std::size_t>(std::min(need, 1e15)));
-}
 
 double fraction_of(const SplitFractions& f, std::string_view split) {
   return split == "train" ? f.train : split == "val" ? f.val : split == "cal" ? f.cal : f.test;
@@ -68,14 +60,16 @@ void check_split_sizes(const RunSettings& s, const PreparedData& p, bool calibra
         target < 1.0,
         "calibration.target: 1 cannot be certified in guaranteed mode (a confidence bound "
         "on agreement stays below 1); expected a target below 1, or calibration.mode=empirical");
-    const std::size_t need = min_certifying_rows(target, s.calibration.guaranteed);
+    // The first threshold tested needs min_accepted rows, and even with every accepted row
+    // agreeing a test passes only from min_passable_rows (the least n with target^n ≤ δ).
+    const GuaranteedOptions& g = s.calibration.guaranteed;
+    const std::uint64_t passable = min_passable_rows(target, g.delta);
+    const std::uint64_t need = std::max<std::uint64_t>(g.min_accepted, passable);
     DB_CHECK(p.cal.size() >= need,
              "dataset '{}': split.cal has {} rows; certifying target {} at delta {} needs at "
-             "least {} (min_accepted {}, log delta / log target {:.0f}); use more traces, a "
-             "larger split.cal, a lower target or a larger delta",
-             name, p.cal.size(), target, s.calibration.guaranteed.delta, need,
-             s.calibration.guaranteed.min_accepted,
-             std::ceil(std::log(s.calibration.guaranteed.delta) / std::log(target)));
+             "least {} (min_accepted {}, all-agreeing rows for the test to pass {}); use more "
+             "traces, a larger split.cal, a lower target or a larger delta",
+             name, p.cal.size(), target, g.delta, need, g.min_accepted, passable);
   }
 }
 
