@@ -1,5 +1,7 @@
 #include "experiments/cli.h"
 
+#include "experiments/launcher.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -41,6 +43,17 @@ struct RunArgs {
   std::string resume_dir;
   int jobs = 0;
   std::string progress = "auto";
+  bool wait = false;
+  double poll = 10;
+  std::string task_file;  // a Slurm array task (hidden options: the sbatch script's)
+  std::size_t task = 0;
+};
+
+struct StatusArgs {
+  std::string dir;
+  bool wait = false, no_report = false;
+  double poll = 10;
+  std::string progress = "auto";
 };
 
 struct ReportArgs {
@@ -78,7 +91,32 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& a, CommonArgs& c) {
       ->check(CLI::Range(1, 1024));
   run->add_option("--progress", a.progress, "Sweep progress: auto | bar | lines | none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  run->add_flag("--wait", a.wait,
+                "launcher=slurm: follow the job array to its end, then write the summary and "
+                "the report (as deferbench status DIR --wait)");
+  run->add_option("--poll", a.poll, "launcher=slurm --wait: seconds between Slurm queries")
+      ->check(CLI::Range(0.1, 3600.0));
+  // What the sbatch script of launcher=slurm runs in each array task.
+  run->add_option("--task-file", a.task_file)->group("");
+  run->add_option("--task", a.task)->group("");
   return run;
+}
+
+CLI::App* add_status_command(CLI::App& app, StatusArgs& a, CommonArgs& c) {
+  CLI::App* status = app.add_subcommand(
+      "status", "Where a sweep folder stands: runs complete, failed, pending, and its Slurm tasks");
+  status->add_option("dir", a.dir, "Sweep folder (results/<name>/<stamp> or .../latest)")
+      ->required();
+  status->add_flag("--wait", a.wait,
+                   "Poll Slurm until no task of the sweep is pending or running (a progress "
+                   "bar), then write the summary and the report");
+  status->add_option("--poll", a.poll, "Seconds between Slurm queries (--wait)")
+      ->check(CLI::Range(0.1, 3600.0));
+  status->add_option("--progress", a.progress, "Progress: auto | bar | lines | none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  status->add_flag("--no-report", a.no_report, "Do not write tables/ and plots/");
+  status->add_flag("-q,--quiet", c.quiet, "Errors only");
+  return status;
 }
 
 CLI::App* add_report_command(CLI::App& app, ReportArgs& a, CommonArgs& c) {
@@ -189,6 +227,41 @@ int take_jobs_override(std::vector<std::string>& overrides, int jobs) {
   return jobs;
 }
 
+ProgressMode progress_mode(const std::string& progress, bool quiet) {
+  return quiet                 ? ProgressMode::kNone
+         : progress == "bar"   ? ProgressMode::kBar
+         : progress == "lines" ? ProgressMode::kLines
+         : progress == "none"  ? ProgressMode::kNone
+                               : ProgressMode::kAuto;
+}
+
+void print_status(const SweepStatus& st) {
+  fmt::print("sweep {}: {} runs: {} complete, {} failed, {} in Slurm, {} not started\n",
+             st.dir.string(), st.runs, st.complete, st.failed, st.active, st.pending);
+  for (const auto& [job, states] : st.jobs) fmt::print("  slurm job {}: tasks {}\n", job, states);
+  constexpr std::size_t kShown = 20;
+  for (std::size_t i = 0; i < st.failures.size() && i < kShown; ++i)
+    fmt::print("  run {} failed: {}\n", st.failures[i].first, st.failures[i].second);
+  if (st.failures.size() > kShown)
+    fmt::print("  ... and {} more failed runs (summary.csv lists them)\n",
+               st.failures.size() - kShown);
+  if (st.active == 0 && st.complete < st.runs)
+    fmt::print("  deferbench run --resume {} runs the {} runs without metrics.json again\n",
+               st.dir.string(), st.runs - st.complete);
+}
+
+int status_command(const StatusArgs& a, const CommonArgs& c, const fs::path& root) {
+  SweepOptions so;
+  so.project_root = root;
+  so.wait = a.wait;
+  so.poll_seconds = a.poll;
+  so.report = !a.no_report;
+  so.progress = progress_mode(a.progress, c.quiet);
+  const SweepStatus st = sweep_status(a.dir, so);
+  if (!c.quiet) print_status(st);
+  return static_cast<int>(std::min<std::size_t>(st.failed, 100));
+}
+
 int sweep_command(const RunArgs& a, const CommonArgs& c, const fs::path& root) {
   DB_CHECK(!a.print_cfg, "--cfg prints one composed config: drop -m (or give one value per key)");
   SweepOptions so;
@@ -196,12 +269,20 @@ int sweep_command(const RunArgs& a, const CommonArgs& c, const fs::path& root) {
   so.config_dir = c.config_dir;
   so.jobs = a.jobs;
   so.resume = a.resume_dir;
-  so.progress = c.quiet                 ? ProgressMode::kNone
-                : a.progress == "bar"   ? ProgressMode::kBar
-                : a.progress == "lines" ? ProgressMode::kLines
-                : a.progress == "none"  ? ProgressMode::kNone
-                                        : ProgressMode::kAuto;
+  so.progress = progress_mode(a.progress, c.quiet);
+  so.wait = a.wait;
+  so.poll_seconds = a.poll;
+  so.task_file = a.task_file;
+  so.task = a.task;
+  if (!a.task_file.empty())
+    DB_CHECK(!a.resume_dir.empty(), "--task-file: expected --resume DIR (the sweep folder)");
   const SweepResult r = run_sweep(a.overrides, so);
+  if (!r.job_id.empty() && !c.quiet && !a.wait)
+    fmt::print(
+        "sweep: submitted slurm job {} ({} tasks, {} runs; {} already complete) for {}\n"
+        "  follow it: deferbench status {} --wait\n",
+        r.job_id, r.tasks, r.active, r.skipped, r.dir.string(), r.dir.string());
+  if (!r.job_id.empty() && !a.wait) return 0;
   if (!c.quiet || r.failed > 0)
     fmt::print(
         "sweep: {} runs ({} already complete, {} failed) in {}; shared work: {} "
@@ -216,6 +297,10 @@ int run_command(RunArgs a, const CommonArgs& c, const fs::path& root, const fs::
   for (const std::string& o : a.overrides)
     DB_CHECK(!is_sweep_override(o), "override '{}' lists several values: add -m to sweep them", o);
   ComposedConfig composed = compose_config(config_dir, a.overrides);
+  const LauncherSettings launcher = LauncherSettings::from_yaml(composed.config["launcher"]);
+  DB_CHECK(a.print_cfg || launcher.kind == "local",
+           "launcher={}: the launcher runs sweeps; add -m (a sweep of one run is fine)",
+           launcher.kind);
   if (a.print_cfg) {
     fmt::print("{}", to_yaml_text(composed.config));
     return 0;
@@ -240,7 +325,9 @@ int cli_main(int argc, char** argv) {
   ReportArgs report_args;
   FeaturizeArgs featurize_args;
   RouteArgs route_args;
+  StatusArgs status_args;
   add_run_command(app, run_args, common);
+  CLI::App* status = add_status_command(app, status_args, common);
   CLI::App* report = add_report_command(app, report_args, common);
   CLI::App* featurize = add_featurize_command(app, featurize_args, common);
   CLI::App* route = add_route_command(app, route_args, common);
@@ -263,6 +350,7 @@ int cli_main(int argc, char** argv) {
       common.config_dir.empty() ? root / "experiments" / "configs" : fs::path(common.config_dir);
   if (route->parsed()) return route_command(route_args, common.quiet);
   if (report->parsed()) return report_command(report_args, common.quiet);
+  if (status->parsed()) return status_command(status_args, common, root);
   if (featurize->parsed()) return featurize_command(featurize_args, common.quiet, root, dir);
   return run_command(run_args, common, root, dir);
 }

@@ -65,7 +65,8 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
 
   s.dataset = r.get_map("dataset");
   s.model = r.get_map("model");
-  r.allow("sweep");  // the axes `run -m` adds (ignored by a single run)
+  r.allow("sweep");     // the axes `run -m` adds (ignored by a single run)
+  r.allow("launcher");  // where a sweep's runs execute (experiments/launcher.h)
   r.finish();
   return s;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -24,17 +25,17 @@
 #include "experiments/report.h"
 #include "experiments/run.h"
 #include "experiments/run_log.h"
+#include "experiments/sweep_internal.h"
 #include "experiments/sweep_progress.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
-
-namespace {
+using namespace sweep_internal;
 
 using Clock = std::chrono::steady_clock;
 
-// One row per run and target, built from what is on disk (so a resumed sweep writes the same
-// summary as an uninterrupted one).
+namespace sweep_internal {
+
 std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
   // The swept keys, then what every row has; a swept key named like one of those (seed) is
   // not repeated.
@@ -109,6 +110,14 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
   return out;
 }
 
+void write_summary(const fs::path& dir, const SweepPlan& plan) {
+  write_file_atomic(dir / "summary.csv", summary_csv(dir, plan));
+}
+
+}  // namespace sweep_internal
+
+namespace {
+
 YAML::Node string_list(const std::vector<std::string>& v) {
   YAML::Node n(YAML::NodeType::Sequence);
   for (const auto& s : v) n.push_back(s);
@@ -149,22 +158,37 @@ int sweep_exit_status(const SweepResult& result) {
 namespace {
 
 // Where a sweep runs and with what: the command line's overrides, or (--resume) the saved
-// sweep's, with its jobs and config folder unless given again.
+// sweep's, with its jobs and config folder unless given again. Launcher overrides are kept
+// apart from the runs': a resume may give new ones (a longer time limit) and nothing else.
 struct SweepSetup {
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides, launcher_overrides;
   fs::path config_dir;
   int jobs = 0;  // resolved (≥ 1)
   fs::path dir;  // the sweep folder being resumed ("": a new one)
 };
 
+void split_launcher_overrides(const std::vector<std::string>& given, SweepSetup& setup) {
+  for (const std::string& o : given) {
+    if (!is_launcher_override(o)) {
+      setup.overrides.push_back(o);
+      continue;
+    }
+    DB_CHECK(!is_sweep_override(o),
+             "override '{}': the launcher's keys take one value (a sweep runs on one launcher)",
+             excerpt(o));
+    setup.launcher_overrides.push_back(o);
+  }
+}
+
 SweepSetup resolve_setup(const std::vector<std::string>& given, const SweepOptions& options) {
   SweepSetup setup;
-  setup.overrides = given;
+  split_launcher_overrides(given, setup);
   setup.config_dir = options.config_dir.empty() ? options.project_root / "experiments" / "configs"
                                                 : options.config_dir;
   setup.jobs = options.jobs;
   if (!options.resume.empty()) {
-    setup.dir = fs::absolute(options.resume).lexically_normal();
+    // Resolved (a `latest` link moves when another sweep starts; Slurm tasks must not follow).
+    setup.dir = fs::weakly_canonical(fs::absolute(options.resume));
     const fs::path file = setup.dir / "sweep.yaml";
     DB_CHECK(fs::exists(file), "--resume {}: no sweep.yaml there (not a sweep folder)",
              setup.dir.string());
@@ -172,10 +196,14 @@ SweepSetup resolve_setup(const std::vector<std::string>& given, const SweepOptio
     const std::vector<std::string> saved_overrides =
         read_string_list(saved["overrides"], file, "overrides");
     DB_CHECK(setup.overrides.empty() || setup.overrides == saved_overrides,
-             "--resume {}: the overrides differ from the sweep's ({}); give none or the same",
+             "--resume {}: the overrides differ from the sweep's ({}); give none or the same "
+             "(launcher overrides may differ)",
              setup.dir.string(),
              excerpt(fmt::format("{}", fmt::join(saved_overrides, " ")), 3 * kExcerptBytes));
     setup.overrides = saved_overrides;
+    if (setup.launcher_overrides.empty() && saved["launcher_overrides"])
+      setup.launcher_overrides =
+          read_string_list(saved["launcher_overrides"], file, "launcher_overrides");
     int jobs = 0;
     DB_CHECK(!saved["jobs"] || (YAML::convert<int>::decode(saved["jobs"], jobs) && jobs >= 1),
              "{}: field 'jobs': expected a whole number ≥ 1", file.string());
@@ -190,20 +218,33 @@ SweepSetup resolve_setup(const std::vector<std::string>& given, const SweepOptio
 }
 
 // Every run's composed config. With several jobs, runs share the cores: each gets cores / jobs
-// threads (recorded in its config.yaml).
-std::vector<YAML::Node> compose_runs(const SweepPlan& plan, const fs::path& config_dir, int jobs) {
+// threads (recorded in its config.yaml); `cores` > 0 (a Slurm task's CPUs) replaces threads=0.
+std::vector<YAML::Node> compose_runs(const SweepPlan& plan, const fs::path& config_dir, int jobs,
+                                     int cores) {
   std::vector<YAML::Node> configs;
   for (const auto& run : plan.runs) {
     YAML::Node c = compose_config(config_dir, run).config;
-    c.remove("sweep");  // the launcher's, not the run's
-    if (jobs > 1) {
-      int requested = 0;
-      if (c["threads"] && !YAML::convert<int>::decode(c["threads"], requested)) requested = -1;
-      if (requested >= 0) c["threads"] = std::max(1, resolve_threads(requested) / jobs);
+    c.remove("sweep");  // the sweep's, not the run's
+    c.remove("launcher");
+    int requested = 0;
+    if (c["threads"] && !YAML::convert<int>::decode(c["threads"], requested)) requested = -1;
+    if (requested == 0 && cores > 0) c["threads"] = cores;
+    if (jobs > 1 && requested >= 0) {
+      const int available = requested == 0 && cores > 0 ? cores : resolve_threads(requested);
+      c["threads"] = std::max(1, available / jobs);
     }
     configs.push_back(c);
   }
   return configs;
+}
+
+// The launcher: the `launcher` section composed with run 0's overrides and the launcher's.
+LauncherSettings compose_launcher(const SweepSetup& setup, const SweepPlan& plan) {
+  std::vector<std::string> overrides = plan.runs.front();
+  overrides.insert(overrides.end(), setup.launcher_overrides.begin(),
+                   setup.launcher_overrides.end());
+  return LauncherSettings::from_yaml(
+      compose_config(setup.config_dir, overrides).config["launcher"]);
 }
 
 // A new sweep folder <results_dir>/<name>/<stamp> with sweep.yaml (what --resume reads) and
@@ -219,6 +260,8 @@ fs::path create_sweep_folder(const SweepSetup& setup, const SweepPlan& plan, con
   const fs::path dir = new_stamped_folder(results.lexically_normal() / name);
   YAML::Node sweep;
   sweep["overrides"] = string_list(setup.overrides);
+  if (!setup.launcher_overrides.empty())
+    sweep["launcher_overrides"] = string_list(setup.launcher_overrides);
   YAML::Node axes(YAML::NodeType::Map);
   for (const SweepAxis& a : plan.axes) {
     std::vector<std::string> values;
@@ -235,14 +278,34 @@ fs::path create_sweep_folder(const SweepSetup& setup, const SweepPlan& plan, con
   return dir;
 }
 
-// dir/runs, created, without the temporary folders of a killed sweep.
-fs::path clean_runs_dir(const fs::path& dir) {
+}  // namespace
+
+fs::path sweep_internal::clean_runs_dir(const fs::path& dir) {
   const fs::path runs_dir = dir / "runs";
   fs::create_directories(runs_dir);
   for (const auto& entry : fs::directory_iterator(runs_dir))
     if (entry.path().filename().string().rfind(".tmp-", 0) == 0) fs::remove_all(entry.path());
   return runs_dir;
 }
+
+std::string sweep_internal::prep_key_of(const YAML::Node& config, const RunOptions& run_options) {
+  try {
+    const std::vector<std::string> keys = run_cache_keys(config, run_options);
+    return keys.empty() ? std::string() : keys.front();
+  } catch (const std::exception&) {
+    return "";  // the run will fail and be recorded as such; it shares nothing
+  }
+}
+
+std::vector<std::size_t> sweep_internal::runs_without_metrics(
+    const fs::path& dir, const std::vector<std::size_t>& runs) {
+  std::vector<std::size_t> out;
+  for (std::size_t n : runs)
+    if (!fs::exists(dir / "runs" / std::to_string(n) / "metrics.json")) out.push_back(n);
+  return out;
+}
+
+namespace {
 
 // The runs still to do and the cached work each declared.
 struct Schedule {
@@ -253,12 +316,14 @@ struct Schedule {
 
 // Pending runs, ordered so that runs sharing prepared data run together (the cache then holds
 // one preparation's fits at a time); each declares the cached work it will use.
+// `runs`: the runs this process is to do (every run of the plan, or a Slurm task's).
 Schedule schedule_runs(const SweepPlan& plan, const std::vector<YAML::Node>& configs,
-                       const fs::path& runs_dir, const RunOptions& run_options, FitCache& cache) {
+                       const std::vector<std::size_t>& runs, const fs::path& runs_dir,
+                       const RunOptions& run_options, FitCache& cache) {
   Schedule s;
   s.keys.resize(plan.runs.size());
   std::map<std::string, std::size_t> first_use;
-  for (std::size_t n = 0; n < plan.runs.size(); ++n) {
+  for (std::size_t n : runs) {
     if (fs::exists(runs_dir / std::to_string(n) / "metrics.json")) {
       ++s.skipped;
       continue;
@@ -286,14 +351,15 @@ class SweepExecution {
  public:
   SweepExecution(const SweepPlan& plan, const std::vector<YAML::Node>& configs, const fs::path& dir,
                  const Schedule& schedule, FitCache& cache, const RunOptions& run_options,
-                 SweepProgress& progress)
+                 SweepProgress& progress, bool write_summary)
       : plan_(plan),
         configs_(configs),
         dir_(dir),
         schedule_(schedule),
         cache_(cache),
         run_options_(run_options),
-        progress_(progress) {}
+        progress_(progress),
+        write_summary_(write_summary) {}
 
   // Runs the pending runs on min(jobs, pending) threads; returns how many failed.
   std::size_t run_all(int jobs) {
@@ -335,9 +401,9 @@ class SweepExecution {
     cache_.release(schedule_.keys[n]);
     fs::remove_all(final_dir);  // a failed attempt of an earlier sweep
     fs::rename(tmp, final_dir);
-    {
+    if (write_summary_) {  // (a Slurm task leaves the summary to `deferbench status`)
       std::lock_guard<std::mutex> lock(summary_mu_);
-      write_file_atomic(dir_ / "summary.csv", summary_csv(dir_, plan_));
+      write_summary(dir_, plan_);
     }
     progress_.finished(n, error.empty(), std::chrono::duration<double>(Clock::now() - t0).count(),
                        error);
@@ -382,12 +448,14 @@ class SweepExecution {
   FitCache& cache_;
   const RunOptions& run_options_;
   SweepProgress& progress_;
+  const bool write_summary_;
   std::mutex summary_mu_;
   std::atomic<std::size_t> next_{0}, failed_{0};
 };
 
-// tables/ and plots/ of the sweep; a warning when they cannot be written.
-void write_sweep_report(const fs::path& dir) {
+}  // namespace
+
+void sweep_internal::write_sweep_report(const fs::path& dir) {
   try {
     const ReportResult report = write_report(dir, ReportOptions{});
     if (!report.warning.empty()) spdlog::warn("{}", report.warning);
@@ -396,37 +464,99 @@ void write_sweep_report(const fs::path& dir) {
   }
 }
 
-}  // namespace
-
-SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions& options) {
+PreparedSweep sweep_internal::prepare_sweep(const std::vector<std::string>& given,
+                                            const SweepOptions& options, int cores) {
   const SweepSetup setup = resolve_setup(given, options);
-  // Expand and compose every run first: a bad override stops the sweep before anything runs.
-  const SweepPlan plan = expand_sweep(with_config_axes(setup.overrides, setup.config_dir));
-  const std::vector<YAML::Node> configs = compose_runs(plan, setup.config_dir, setup.jobs);
-  SweepResult result;
-  result.runs = plan.runs.size();
-  result.dir = setup.dir.empty() ? create_sweep_folder(setup, plan, configs.front()) : setup.dir;
-  const fs::path runs_dir = clean_runs_dir(result.dir);
+  PreparedSweep p;
+  p.overrides = setup.overrides;
+  p.launcher_overrides = setup.launcher_overrides;
+  p.config_dir = setup.config_dir;
+  p.jobs = setup.jobs;
+  p.plan = expand_sweep(with_config_axes(setup.overrides, setup.config_dir));
+  p.launcher = compose_launcher(setup, p.plan);
+  const int jobs = p.launcher.kind == "local" ? setup.jobs : 1;
+  p.configs = compose_runs(p.plan, setup.config_dir, jobs, cores);
+  p.resumed = !setup.dir.empty();
+  p.dir = p.resumed ? setup.dir : create_sweep_folder(setup, p.plan, p.configs.front());
+  return p;
+}
 
-  FitCache cache;
+namespace {
+
+RunOptions sweep_run_options(const SweepOptions& options, FitCache* cache) {
   RunOptions run_options;
   run_options.project_root = options.project_root;
   run_options.quiet = true;
-  run_options.cache = &cache;
-  const Schedule schedule = schedule_runs(plan, configs, runs_dir, run_options, cache);
+  run_options.cache = cache;
+  return run_options;
+}
+
+// The CPUs Slurm gave this task (0: not in a Slurm task, or not said).
+int slurm_task_cpus() {
+  const char* v = std::getenv("SLURM_CPUS_PER_TASK");
+  const int cpus = v ? std::atoi(v) : 0;
+  return cpus > 0 ? cpus : 0;
+}
+
+// One task of a Slurm array (--task-file F --task K): its runs without metrics.json, one at a
+// time with the task's CPUs, sharing their preparation; the summary and the report are left to
+// `deferbench status`.
+SweepResult run_slurm_task(const SweepOptions& options) {
+  const PreparedSweep p = prepare_sweep({}, options, slurm_task_cpus());
+  const std::vector<std::size_t> runs =
+      read_task(options.task_file, options.task, p.plan.runs.size());
+  fmt::print(stderr, "[sweep] {}: task {} of {}: runs {}\n", p.dir.string(), options.task,
+             options.task_file.filename().string(), fmt::join(runs, " "));
+  SweepResult result;
+  result.dir = p.dir;
+  result.runs = runs.size();
+  FitCache cache;
+  const RunOptions run_options = sweep_run_options(options, &cache);
+  const Schedule schedule =
+      schedule_runs(p.plan, p.configs, runs, p.dir / "runs", run_options, cache);
+  result.skipped = schedule.skipped;
+  SweepProgress progress(ProgressMode::kLines, runs.size(), result.skipped);
+  SweepExecution execution(p.plan, p.configs, p.dir, schedule, cache, run_options, progress, false);
+  install_run_log_sink(false);
+  result.failed = execution.run_all(1);
+  install_run_log_sink(true);
+  result.fits_computed = cache.computed();
+  result.fits_reused = cache.reused();
+  return result;
+}
+
+}  // namespace
+
+SweepResult run_sweep(const std::vector<std::string>& given, const SweepOptions& options) {
+  if (!options.task_file.empty()) return run_slurm_task(options);
+  // Expand and compose every run first: a bad override stops the sweep before anything runs.
+  const PreparedSweep p = prepare_sweep(given, options, 0);
+  if (p.launcher.kind == "slurm") return submit_slurm_sweep(p, options);
+  if (p.resumed) check_no_slurm_task_active(p);  // a Slurm sweep resumed here
+  SweepResult result;
+  result.runs = p.plan.runs.size();
+  result.dir = p.dir;
+  const fs::path runs_dir = clean_runs_dir(result.dir);
+
+  FitCache cache;
+  const RunOptions run_options = sweep_run_options(options, &cache);
+  std::vector<std::size_t> all(p.plan.runs.size());
+  for (std::size_t n = 0; n < all.size(); ++n) all[n] = n;
+  const Schedule schedule = schedule_runs(p.plan, p.configs, all, runs_dir, run_options, cache);
   result.skipped = schedule.skipped;
   // The summary before any run (every run pending, or a resumed sweep's finished ones): a sweep
   // killed at any moment leaves one, and a damaged finished run stops a resume before any work.
-  write_file_atomic(result.dir / "summary.csv", summary_csv(result.dir, plan));
+  write_summary(result.dir, p.plan);
 
-  SweepProgress progress(options.progress, plan.runs.size(), result.skipped);
-  SweepExecution execution(plan, configs, result.dir, schedule, cache, run_options, progress);
+  SweepProgress progress(options.progress, p.plan.runs.size(), result.skipped);
+  SweepExecution execution(p.plan, p.configs, result.dir, schedule, cache, run_options, progress,
+                           true);
   // Messages logged inside runs go to their log.txt only (the progress shows on the console).
   install_run_log_sink(false);
-  result.failed = execution.run_all(setup.jobs);
+  result.failed = execution.run_all(p.jobs);
   install_run_log_sink(true);
   progress.close();
-  write_file_atomic(result.dir / "summary.csv", summary_csv(result.dir, plan));
+  write_summary(result.dir, p.plan);
 
   result.fits_computed = cache.computed();
   result.fits_reused = cache.reused();

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace deferbench {
@@ -78,6 +79,14 @@ struct SweepOptions {
   std::filesystem::path resume;  // an existing sweep folder to complete
   ProgressMode progress = ProgressMode::kAuto;  // auto: a bar on a terminal, lines otherwise
   bool report = true;                           // write tables/ and plots/ at the end
+  // launcher=slurm: follow the submitted job array to its end (as `deferbench status --wait`),
+  // polling Slurm every poll_seconds.
+  bool wait = false;
+  double poll_seconds = 10;
+  // A Slurm array task (the sbatch script's command): run task `task` of `task_file` in the
+  // sweep folder `resume`.
+  std::filesystem::path task_file;
+  std::size_t task = 0;
 };
 
 struct SweepResult {
@@ -86,11 +95,37 @@ struct SweepResult {
   std::size_t skipped = 0;  // already complete (resume)
   std::size_t failed = 0;
   std::size_t fits_computed = 0, fits_reused = 0;  // shared work (preparations and fits)
+  std::string job_id;      // launcher=slurm: the job array submitted ("": none)
+  std::size_t tasks = 0;   // its tasks
+  std::size_t active = 0;  // runs whose task is still pending or running (no --wait)
 };
 
-// Runs (or resumes) a sweep. Overrides that fail to compose are bad input (an Error before any
+// Runs (or resumes) a sweep, in this process (launcher=local) or as a Slurm job array
+// (launcher=slurm: the folder also holds .slurm/ with the scripts, task lists, jobs.txt and the
+// tasks' logs <job>_<task>.out). Overrides that fail to compose are bad input (an Error before any
 // run starts); a run that throws is recorded as failed and the sweep goes on.
 SweepResult run_sweep(const std::vector<std::string>& overrides, const SweepOptions& options);
+
+// What a sweep folder holds now, and (launcher=slurm) where its tasks stand in Slurm.
+struct SweepStatus {
+  std::filesystem::path dir;
+  std::size_t runs = 0, complete = 0, failed = 0;
+  std::size_t active = 0;   // runs whose Slurm task is pending or running
+  std::size_t pending = 0;  // neither finished nor in Slurm
+  // The sweep's job arrays, oldest first, each with its tasks' states counted ("COMPLETED 3,
+  // CANCELLED 1"); tasks Slurm no longer knows count as UNKNOWN.
+  std::vector<std::pair<std::string, std::string>> jobs;
+  // Failed runs: run number, the first line of its error.txt (a task that ended without
+  // writing its runs: "slurm task 17_2 ended CANCELLED before this run finished; log: ...").
+  std::vector<std::pair<std::size_t, std::string>> failures;
+};
+
+// The status of a sweep folder (`deferbench status DIR`). Runs whose Slurm task ended without
+// writing them are recorded as failed runs (error.txt with Slurm's state and the task's log),
+// so the summary and --resume see them; summary.csv is rewritten, and the report too once no
+// task is active. With options.wait, polls Slurm every options.poll_seconds (with the progress
+// of options.progress) until no task is active.
+SweepStatus sweep_status(const std::filesystem::path& dir, const SweepOptions& options);
 
 // The exit status of a sweep: the number of failed runs, at most 100.
 int sweep_exit_status(const SweepResult& result);

@@ -59,6 +59,32 @@ void SweepProgress::close() {
   if (mode_ == ProgressMode::kBar) fmt::print(stderr, "\n");
 }
 
+void SweepProgress::show(std::size_t done, const std::string& in_flight, bool first) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (first) {
+    start_ = Clock::now();
+    done_here_ = 0;
+  } else if (done > done_) {
+    done_here_ += done - done_;
+  }
+  const bool changed = first || done != done_;
+  done_ = done;
+  in_flight_ = in_flight;
+  if (mode_ == ProgressMode::kLines && changed) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    fmt::print(stderr, "[sweep] {}/{} runs finished ({}) elapsed {} ETA {}\n", done_, total_,
+               in_flight_, fmt_duration(elapsed), fmt_duration(eta(elapsed)));
+  }
+  draw();
+}
+
+void SweepProgress::note(const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (mode_ == ProgressMode::kNone) return;
+  fmt::print(stderr, "{}[sweep] {}\n", mode_ == ProgressMode::kBar ? "\r\033[K" : "", message);
+  draw();
+}
+
 double SweepProgress::eta(double elapsed) const {
   if (done_here_ == 0) return -1;
   return elapsed / static_cast<double>(done_here_) * static_cast<double>(total_ - done_);
@@ -74,6 +100,7 @@ void SweepProgress::draw() {
   std::string now;
   for (const auto& [run, label] : running_)
     now += fmt::format("{}run {}: {}", now.empty() ? "" : " | ", run, label);
+  if (now.empty()) now = in_flight_;
   std::string line = fmt::format("{} {}/{}  {} elapsed  ETA {}  {}", bar, done_, total_,
                                  fmt_duration(elapsed), fmt_duration(eta(elapsed)), now);
   winsize w{};

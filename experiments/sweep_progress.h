@@ -22,6 +22,13 @@ class SweepProgress {
   void finished(std::size_t run, bool ok, double seconds, const std::string& message);
   void close();
 
+  // A sweep followed from outside (Slurm): `done` runs finished, `in_flight` says what runs.
+  // The first call sets where the ETA starts counting; lines mode prints a line when `done`
+  // changes (and at the first call).
+  void show(std::size_t done, const std::string& in_flight, bool first);
+  // A message on a line of its own (a run recorded as failed).
+  void note(const std::string& message);
+
  private:
   using Clock = std::chrono::steady_clock;
   double eta(double elapsed) const;
@@ -31,6 +38,7 @@ class SweepProgress {
   std::size_t total_, done_, done_here_ = 0;
   Clock::time_point start_;
   std::map<std::size_t, std::string> running_;
+  std::string in_flight_;  // show()'s text, drawn when no run of this process is in flight
   std::mutex mu_;
 };
 

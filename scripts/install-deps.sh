@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcsv-dev libutf8proc-dev libxxhash-dev
   libxgboost-dev
   gnuplot-nox          # the plots of `deferbench report` (PNG and SVG)
+  slurm-wlm munge      # launcher=slurm and its tests (a private single-node cluster)
 )
 
 missing=()

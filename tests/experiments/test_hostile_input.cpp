@@ -15,6 +15,7 @@
 
 #include "core/util/atomic_file.h"
 #include "core/util/checksum.h"
+#include "experiments/subprocess.h"
 #include "tests/test_util.h"
 
 namespace deferbench {
@@ -26,27 +27,15 @@ using testing::TempDir;
 
 const fs::path kRoot = DEFERBENCH_ROOT;
 
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 struct Cli {
   int status = -1;
   std::string err;
 };
 
-// deferbench with `args` (each quoted for the shell) in `workdir`; its stderr.
+// deferbench with `args` in `workdir` (no shell); its exit status and stderr.
 Cli cli(const std::vector<std::string>& args, const fs::path& workdir) {
-  const fs::path err = workdir / ".stderr";
-  std::string cmd = "cd " + quoted(workdir.string()) + " && " + quoted(DEFERBENCH_BINARY);
-  for (const auto& a : args) cmd += " " + quoted(a);
-  cmd += " 2>" + quoted(err.string()) + " >/dev/null";
-  const int raw = std::system(cmd.c_str());
-  Cli r{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_file(err)};
-  fs::remove(err);
-  return r;
+  const ProgramOutput r = run_capture(DEFERBENCH_BINARY, args, workdir);
+  return Cli{r.status, r.err};
 }
 
 // Exit 2 and one error line holding every needle.
