@@ -9,7 +9,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/config/fields.h"
+#include "core/data/splits.h"
 #include "core/stats/binomial.h"
+#include "core/util/context.h"
 #include "core/util/error.h"
 #include "experiments/traces.h"
 #include "models/backend.h"
@@ -82,6 +85,20 @@ Dataset read_and_split(const RunSettings& s, PreparedData& p, bool calibrates) {
   p.dropped_no_answer = traces.dropped_no_answer;
   p.labels = std::make_shared<const LabelSpace>(label_space_of({&traces}));
   Dataset data = to_dataset(std::move(traces), p.labels);
+  // dataset.subsample: N rows of the traces, stratified by teacher label (small trace sets
+  // studied on large ones); dataset.subsample_seed picks them (default: the run's seed).
+  FieldReader sub(s.dataset, "dataset");
+  const auto rows = static_cast<std::size_t>(sub.get_int("subsample", 0, 0, INT64_MAX));
+  if (rows > 0) {
+    const auto seed = static_cast<std::uint64_t>(
+        sub.get_int("subsample_seed", static_cast<std::int64_t>(s.seed), 0, INT64_MAX));
+    DB_CHECK(rows <= data.size(),
+             "config: 'dataset.subsample': {} rows asked of dataset '{}', which has {}; expected "
+             "at most {} (or 0: every row)",
+             rows, p.dataset_name, data.size(), data.size());
+    data = data.subset(stratified_subsample(data.teacher, rows, mix_seed(seed, 0x5ab5a3b1e)));
+    spdlog::info("{}: subsampled to {} rows (stratified, seed {})", p.dataset_name, rows, seed);
+  }
   p.total_rows = data.size();
   p.load_seconds = seconds_since(t);
   spdlog::info("{}: {} traces, {} classes, {} dropped (no teacher answer)", p.dataset_name,

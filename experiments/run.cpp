@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "core/config/compose.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
@@ -26,7 +28,9 @@ TargetResult run_target(double target, const RunPlan& plan, const PreparedData& 
   std::vector<Candidate> candidates = candidates_at(target, plan, prep, zoo, calib);
   candidates = with_val_fallback(std::move(candidates), target, plan, prep, zoo, calib);
   const Selection selection = select_on_val(candidates);
-  Deployment deployment = deploy(candidates, selection, prep, plan.settings.pipeline);
+  Deployment deployment =
+      deploy(candidates, selection, prep, zoo, target, calib, plan.settings.pipeline);
+  if (!deployment.diagnostic.empty()) spdlog::info("{}", deployment.diagnostic);
   TargetResult r;
   r.frontier_csv = frontier_csv_rows(target, candidates, selection);
   r.json = target_json(target, candidates, selection, deployment);

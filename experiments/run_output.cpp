@@ -125,6 +125,18 @@ nlohmann::json target_json(double target, const std::vector<Candidate>& candidat
   t["deployed"] = deployment.deployed;
   t["test"] = routing_json(e.m);
   t["test"]["cost_per_1k"] = e.cost_per_1k;
+  t["test"]["oracle_coverage"] = nan_to_json(deployment.oracle_coverage);
+  t["test"]["efficiency"] = nan_to_json(
+      deployment.oracle_coverage > 0 ? e.m.coverage / deployment.oracle_coverage : std::nan(""));
+  if (!deployment.diagnostic.empty()) {
+    t["diagnostic"] = deployment.diagnostic;
+    const auto& f = deployment.first_test;
+    t["first_test"] = {{"cal_rows", f.cal_rows},
+                       {"tests", f.tests},
+                       {"accepted", f.accepted},
+                       {"agreed", f.agreed},
+                       {"needed", f.needed}};
+  }
   if (selection.chosen < 0) {
     t["selected"] = nullptr;
     t["note"] = "no candidate meets the target on val: every query goes to the teacher";
@@ -257,6 +269,7 @@ void print_run_summary(const RunOutput& out, const fs::path& run_dir) {
         t["target"].get<double>(), who, t["deployed"].get<bool>() ? "" : " (not deployed)",
         num("coverage"), num("teacher_agreement"), num("e2e_accuracy"), num("e2e_macro_f1"),
         num("teacher_accuracy"));
+    if (t.contains("diagnostic")) fmt::print("    {}\n", t["diagnostic"].get<std::string>());
   }
   fmt::print("  {:.1f} s; saved {}\n", m["seconds"]["total"].get<double>(), run_dir.string());
 }

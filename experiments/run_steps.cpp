@@ -6,8 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "core/routing/calibration.h"
 #include "core/routing/family.h"
 #include "core/routing/frontier.h"
+#include "core/stats/binomial.h"
 #include "models/registry.h"
 
 namespace deferbench {
@@ -181,12 +183,76 @@ Selection select_on_val(const std::vector<Candidate>& candidates) {
   return sel;
 }
 
+namespace {
+
+double oracle_coverage(const Candidate& c, const FittedZoo& zoo, const Dataset& test,
+                       double target) {
+  if (test.size() == 0) return std::nan("");
+  const Surrogate& z = zoo.members[c.member];
+  const std::vector<StageOutput> outs = routing_family(c.family).stage_outputs(
+      std::max<std::size_t>(1, c.on_cal.stages.size()), z.test_outputs);
+  const StageOutput& first = outs.front();
+  std::vector<std::uint8_t> agrees(test.size());
+  for (std::size_t i = 0; i < agrees.size(); ++i) agrees[i] = first.pred[i] == test.teacher[i];
+  const ThresholdChoice best = empirical_threshold(first.score, agrees, target);
+  return static_cast<double>(best.accepted) / static_cast<double>(test.size());
+}
+
+// Why a guaranteed calibration certified nothing, from its first stage's counts.
+std::string diagnostic(const Stage& st, double target, const CalibrationSettings& calib) {
+  GuaranteedOptions g = calib.guaranteed;
+  g.delta = st.cal_delta;  // a cascade stage's share
+  if (st.cal_tests == 0) {
+    const std::uint64_t need =
+        std::max<std::uint64_t>(g.min_accepted, min_passable_rows(target, g.delta));
+    return fmt::format(
+        "nothing certified at target {}: no threshold accepted the {} calibration rows a test "
+        "needs (min_accepted {}; {} of {} agreeing passes at delta {}), of {} calibration rows: "
+        "no coverage below {:.2f} can be tested",
+        target, need, g.min_accepted, min_passable_rows(target, g.delta),
+        min_passable_rows(target, g.delta), g.delta, st.cal_rows,
+        st.cal_rows ? static_cast<double>(need) / static_cast<double>(st.cal_rows) : 1.0);
+  }
+  const double required = std::isnan(st.cal_first_required) ? target : st.cal_first_required;
+  const std::uint64_t needed = min_passing_agreements(st.cal_first_accepted, required, g.delta);
+  return fmt::format(
+      "nothing certified at target {}: the first threshold tested accepted {} of {} "
+      "calibration rows ({:.2f}) with {} agreeing ({:.3f}); passing needed {} agreeing ({:.3f}) "
+      "at delta {}",
+      target, st.cal_first_accepted, st.cal_rows,
+      st.cal_rows ? static_cast<double>(st.cal_first_accepted) / static_cast<double>(st.cal_rows)
+                  : 0.0,
+      st.cal_first_agreed,
+      st.cal_first_accepted
+          ? static_cast<double>(st.cal_first_agreed) / static_cast<double>(st.cal_first_accepted)
+          : 0.0,
+      needed,
+      st.cal_first_accepted
+          ? static_cast<double>(needed) / static_cast<double>(st.cal_first_accepted)
+          : 1.0,
+      g.delta);
+}
+
+}  // namespace
+
 Deployment deploy(const std::vector<Candidate>& candidates, const Selection& selection,
-                  const PreparedData& prep, const FamilyOptions& pipeline) {
+                  const PreparedData& prep, const FittedZoo& zoo, double target,
+                  const CalibrationSettings& calib, const FamilyOptions& pipeline) {
   Deployment d;
   if (selection.chosen >= 0) {
     const Candidate& c = candidates[static_cast<std::size_t>(selection.chosen)];
+    d.oracle_coverage = oracle_coverage(c, zoo, prep.test, target);
     d.deployed = c.on_cal.feasible;
+    // The first stage's calibration, when it is what failed (one threshold, guaranteed).
+    const Stage* st = c.on_cal.stages.empty() ? nullptr : &c.on_cal.stages.front();
+    if (!d.deployed && st && !st->feasible && !std::isnan(st->cal_delta) && !calib.per_class) {
+      d.diagnostic = diagnostic(*st, target, calib);
+      const double required = std::isnan(st->cal_first_required) ? target : st->cal_first_required;
+      d.first_test = {st->cal_rows, st->cal_tests, st->cal_first_accepted, st->cal_first_agreed,
+                      st->cal_tests ? static_cast<std::size_t>(min_passing_agreements(
+                                          st->cal_first_accepted, required, st->cal_delta))
+                                    : 0};
+    }
     if (d.deployed) {
       d.stages = c.on_cal.stages;
       d.test = c.test;

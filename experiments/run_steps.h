@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -118,9 +119,20 @@ struct Deployment {
   bool deployed = false;
   std::vector<Stage> stages;  // empty: teacher only
   Evaluated test;
+  // The selected candidate's oracle coverage on test: the largest test coverage one hindsight
+  // threshold on its first stage's score reaches with test agreement ≥ the target (NaN: nothing
+  // selected). test.m.coverage / oracle_coverage is the calibration's efficiency.
+  double oracle_coverage = std::numeric_limits<double>::quiet_NaN();
+  // Guaranteed mode, a candidate selected but nothing certified on cal: why, in one line, and
+  // the first stage's counts behind it (tests 0: no threshold accepted enough rows to test).
+  std::string diagnostic;
+  struct FirstTest {
+    std::size_t cal_rows = 0, tests = 0, accepted = 0, agreed = 0, needed = 0;
+  } first_test;
 };
 
 Deployment deploy(const std::vector<Candidate>& candidates, const Selection& selection,
-                  const PreparedData& prep, const FamilyOptions& pipeline);
+                  const PreparedData& prep, const FittedZoo& zoo, double target,
+                  const CalibrationSettings& calib, const FamilyOptions& pipeline);
 
 }  // namespace deferbench

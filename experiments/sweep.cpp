@@ -50,8 +50,8 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
   for (std::size_t k = 0; k < fixed.size(); ++k)
     if (keep[k]) out += "," + fixed[k];
   out +=
-      ",test_coverage,test_agreement,test_e2e_accuracy,test_e2e_macro_f1,family,model,"
-      "guarantee_met,seconds,message\n";
+      ",test_coverage,test_agreement,test_e2e_accuracy,test_e2e_macro_f1,"
+      "test_oracle_coverage,efficiency,family,model,guarantee_met,seconds,message\n";
   auto num = [](const nlohmann::json& v) {
     return v.is_number() ? format_csv_number(v.get<double>(), 6) : std::string();
   };
@@ -64,7 +64,7 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
     for (const std::string& v : rest) line += "," + v;
     return line + "\n";
   };
-  const std::vector<std::string> nothing(9);
+  const std::vector<std::string> nothing(11);
   for (std::size_t n = 0; n < plan.runs.size(); ++n) {
     std::string prefix = std::to_string(n);
     for (const SweepAxis& a : plan.axes)
@@ -82,15 +82,16 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
           if (test["teacher_agreement"].is_number())
             met = test["teacher_agreement"].get<double>() >= target ? "1" : "0";
           const bool sel = t["selected"].is_object() && t["deployed"].get<bool>();
-          out += row(prefix, "ok",
-                     {csv_field(m["dataset"].get<std::string>()),
-                      std::to_string(m["seed"].get<std::uint64_t>()),
-                      m["calibration"]["mode"].get<std::string>(), num(t["target"])},
-                     {num(test["coverage"]), num(test["teacher_agreement"]),
-                      num(test["e2e_accuracy"]), num(test["e2e_macro_f1"]),
-                      sel ? csv_field(t["selected"]["family"].get<std::string>()) : "teacher",
-                      sel ? csv_field(t["selected"]["model"].get<std::string>()) : "", met,
-                      fmt::format("{:.3f}", m["seconds"]["total"].get<double>()), ""});
+          out +=
+              row(prefix, "ok",
+                  {csv_field(m["dataset"].get<std::string>()),
+                   std::to_string(m["seed"].get<std::uint64_t>()),
+                   m["calibration"]["mode"].get<std::string>(), num(t["target"])},
+                  {num(test["coverage"]), num(test["teacher_agreement"]), num(test["e2e_accuracy"]),
+                   num(test["e2e_macro_f1"]), num(test["oracle_coverage"]), num(test["efficiency"]),
+                   sel ? csv_field(t["selected"]["family"].get<std::string>()) : "teacher",
+                   sel ? csv_field(t["selected"]["model"].get<std::string>()) : "", met,
+                   fmt::format("{:.3f}", m["seconds"]["total"].get<double>()), ""});
         }
       } catch (const nlohmann::json::exception& e) {
         // A metrics.json this build did not write (truncated, edited): name it and how to redo it.

@@ -106,6 +106,8 @@ std::vector<fs::path> resolve_files(const std::vector<std::string>& files,
 Traces load_traces(const YAML::Node& dataset, const fs::path& data_dir, std::uint64_t seed) {
   FieldReader r(dataset, "dataset");
   r.get_string("name", "");
+  r.allow("subsample");  // read by prepare_data (after the label space is built)
+  r.allow("subsample_seed");
   const std::string format =
       r.get_choice("format", "", {"synthetic", "csv", "jsonl", "json_pairs"});
   if (format == "synthetic") {

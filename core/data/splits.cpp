@@ -155,4 +155,46 @@ Splits stratified_split(const std::vector<LabelId>& strata, const SplitFractions
   return out;
 }
 
+std::vector<std::size_t> stratified_subsample(const std::vector<LabelId>& strata, std::size_t rows,
+                                              std::uint64_t seed) {
+  const std::size_t n = strata.size();
+  std::vector<std::size_t> out;
+  if (rows >= n) {
+    out.resize(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = i;
+    return out;
+  }
+  std::vector<std::vector<std::size_t>> by_class;
+  for (std::size_t i = 0; i < n; ++i) {
+    DB_CHECK(strata[i] >= 0, "subsample strata: row {} has label id {}; expected a class id >= 0",
+             i, strata[i]);
+    const auto c = static_cast<std::size_t>(strata[i]);
+    if (c >= by_class.size()) by_class.resize(c + 1);
+    by_class[c].push_back(i);
+  }
+  // Quotas: floor of each class's share, then the leftover rows to the largest remainders.
+  std::vector<std::size_t> quota(by_class.size());
+  std::vector<std::pair<double, std::size_t>> remainders;
+  std::size_t given = 0;
+  for (std::size_t c = 0; c < by_class.size(); ++c) {
+    const double share = static_cast<double>(rows) * static_cast<double>(by_class[c].size()) /
+                         static_cast<double>(n);
+    quota[c] = static_cast<std::size_t>(std::floor(share));
+    given += quota[c];
+    remainders.emplace_back(share - static_cast<double>(quota[c]), c);
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t k = 0; given < rows; ++k, ++given) ++quota[remainders[k].second];
+  for (std::size_t c = 0; c < by_class.size(); ++c) {
+    if (quota[c] == 0) continue;
+    Rng rng(mix_seed(seed, c));
+    rng.shuffle(by_class[c].data(), by_class[c].size());
+    out.insert(out.end(), by_class[c].begin(),
+               by_class[c].begin() + static_cast<std::ptrdiff_t>(quota[c]));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace deferbench

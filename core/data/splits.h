@@ -42,4 +42,12 @@ void validate(const SplitFractions& fractions);
 Splits stratified_split(const std::vector<LabelId>& strata, const SplitFractions& fractions,
                         std::uint64_t seed);
 
+// `rows` of the rows, stratified by `strata` (a data set subsampled to study small trace sets):
+// each class keeps rows · size / total of its rows, rounded by largest remainder over all classes
+// so that exactly `rows` are kept (ties: the smaller class id), each class's rows drawn uniformly
+// with its own generator (mix_seed(seed, class)). rows ≥ strata.size() keeps every row. Sorted
+// ascending (the rows' order, and so their time order, is kept). Deterministic for a seed.
+std::vector<std::size_t> stratified_subsample(const std::vector<LabelId>& strata, std::size_t rows,
+                                              std::uint64_t seed);
+
 }  // namespace deferbench

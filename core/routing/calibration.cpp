@@ -173,7 +173,11 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
       ++skipped;
       continue;
     }
-    ++tests;
+    if (++tests == 1) {
+      best.first_accepted = m;
+      best.first_agreed = k;
+      best.first_required = req;
+    }
     const double p = binomial_p_value(k, m, req);
     if (p > level) break;  // first failure: the walk stops here
     best.required = req;

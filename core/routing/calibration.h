@@ -109,6 +109,10 @@ struct ThresholdChoice {
   double p_value = std::numeric_limits<double>::quiet_NaN();      // P(X ≥ k | m, target) at τ
   std::size_t tests = 0;    // thresholds tested (p-values computed), the failing one included
   std::size_t skipped = 0;  // leading grid thresholds skipped for too few accepted rows
+  // The first threshold tested (passed or not): its accepted rows, their agreements and the
+  // agreement it had to certify (0 / 0 / NaN when no threshold was tested).
+  std::size_t first_accepted = 0, first_agreed = 0;
+  double first_required = std::numeric_limits<double>::quiet_NaN();
   // The agreement the deployed threshold certified: target, or p_w with a window.
   double required = std::numeric_limits<double>::quiet_NaN();
 };

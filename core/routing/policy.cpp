@@ -266,6 +266,11 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
   stage.cal_agreement = c.agreement;
   stage.lower_bound = c.lower_bound;
   stage.feasible = c.feasible;
+  stage.cal_tests = c.tests;
+  stage.cal_first_accepted = c.first_accepted;
+  stage.cal_first_agreed = c.first_agreed;
+  stage.cal_first_required = c.first_required;
+  if (guaranteed) stage.cal_delta = delta;
 }
 
 }  // namespace deferbench

@@ -53,6 +53,11 @@ struct Stage {
   double cal_agreement = std::numeric_limits<double>::quiet_NaN();
   double lower_bound = std::numeric_limits<double>::quiet_NaN();
   bool feasible = false;
+  // Guaranteed mode, one threshold: thresholds tested and the first one's counts (what the
+  // diagnostic of a calibration that certified nothing reports).
+  std::size_t cal_tests = 0, cal_first_accepted = 0, cal_first_agreed = 0;
+  double cal_first_required = std::numeric_limits<double>::quiet_NaN();
+  double cal_delta = std::numeric_limits<double>::quiet_NaN();  // this stage's share of δ
 };
 
 // A stage's view of some rows: the surrogate's prediction and the acceptor's score.

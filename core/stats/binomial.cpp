@@ -191,6 +191,21 @@ std::uint64_t min_passable_rows(double target, double delta) {
   return m;
 }
 
+std::uint64_t min_passing_agreements(std::uint64_t m, double target, double delta) {
+  DB_CHECK(delta > 0.0 && delta < 1.0, "binomial: delta {} is outside (0, 1)", delta);
+  if (m == 0 || binomial_p_value(m, m, target) > delta) return m + 1;
+  // P(X ≥ k) falls as k grows: the least passing k by bisection over [0, m].
+  std::uint64_t lo = 0, hi = m;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    if (binomial_p_value(mid, m, target) <= delta)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 double window_requirement(double target, std::uint64_t m, double delta) {
   DB_CHECK(m >= 1, "window_requirement: a window must handle at least one row");
   DB_CHECK(target > 0.0 && target <= 1.0, "window_requirement: target {} outside (0, 1]", target);

@@ -49,6 +49,11 @@ double clopper_pearson_upper(std::uint64_t k, std::uint64_t n, double delta);
 // target = 1 no count suffices: returns UINT64_MAX.
 std::uint64_t min_passable_rows(double target, double delta);
 
+// The fewest agreements out of m accepted rows with which the test of H0: agreement < target
+// passes at level δ: the least k with P(X ≥ k | m, target) ≤ δ; m + 1 when none does (m below
+// min_passable_rows). For the one-line diagnostic of a calibration that certified nothing.
+std::uint64_t min_passing_agreements(std::uint64_t m, double target, double delta);
+
 // The agreement a threshold must truly have so that a window in which it handles `m` rows
 // agrees on at least ceil(target · m) of them with probability ≥ 1 − δ: the smallest p with
 // P(X ≤ ceil(target·m) − 1 | m, p) ≤ δ, which is clopper_pearson_upper(ceil(target·m) − 1, m, δ).

@@ -32,7 +32,7 @@ std::map<GroupKey, TargetStats> target_stats(const Sweep& s) {
   std::map<GroupKey, TargetStats> out;
   for (const auto& [key, members] : groups) {
     TargetStats st;
-    std::vector<double> coverage, agreement, f1;
+    std::vector<double> coverage, agreement, f1, oracle, efficiency;
     std::map<std::string, std::size_t> selections;
     for (const auto& [run, t] : members) {
       ++st.runs;
@@ -40,6 +40,8 @@ std::map<GroupKey, TargetStats> target_stats(const Sweep& s) {
       coverage.push_back(t->coverage);
       agreement.push_back(t->agreement);
       f1.push_back(t->macro_f1);
+      oracle.push_back(t->oracle_coverage);
+      efficiency.push_back(t->efficiency);
       if (!std::isnan(t->agreement)) {
         ++st.defined;
         st.violations += t->agreement < t->target;
@@ -53,6 +55,8 @@ std::map<GroupKey, TargetStats> target_stats(const Sweep& s) {
     st.coverage = mean_ci(defined(coverage));
     st.agreement = mean_ci(defined(agreement));
     st.macro_f1 = mean_ci(defined(f1));
+    st.oracle = mean_ci(defined(oracle));
+    st.efficiency = mean_ci(defined(efficiency));
     st.delta = members.front().first->delta;
     out[key] = st;
   }

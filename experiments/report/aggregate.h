@@ -24,7 +24,8 @@ struct TargetStats {
   std::string selection;       // the most frequent selection (ties: the first in sort order)
   std::size_t selection_count = 0;
   MeanCI coverage, agreement, macro_f1;
-  double delta = kNaN;  // the first run's
+  MeanCI oracle, efficiency;  // over the runs where they are defined
+  double delta = kNaN;        // the first run's
 };
 
 std::map<GroupKey, TargetStats> target_stats(const Sweep& s);

@@ -190,6 +190,10 @@ Run read_run(const fs::path& run_dir) {
     r.coverage = in.number(test, "coverage", path + "test.");
     r.agreement = in.number(test, "teacher_agreement", path + "test.", true);
     r.macro_f1 = in.number(test, "e2e_macro_f1", path + "test.", true);
+    if (test.contains("oracle_coverage"))
+      r.oracle_coverage = in.number(test, "oracle_coverage", path + "test.", true);
+    if (test.contains("efficiency"))
+      r.efficiency = in.number(test, "efficiency", path + "test.", true);
     run.targets.push_back(r);
   }
   const json& zoo = in.array(m, "zoo");

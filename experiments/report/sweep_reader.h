@@ -26,6 +26,9 @@ struct TargetResult {  // metrics.json targets[i]
   double target = kNaN;
   std::string selection;  // "family/model"; "teacher only" when nothing is selected or deployed
   double coverage = kNaN, agreement = kNaN, macro_f1 = kNaN;  // test; agreement NaN: none handled
+  // The selected candidate's oracle coverage on test and coverage / oracle (NaN: nothing
+  // selected, an oracle of 0, or a metrics.json written before they were).
+  double oracle_coverage = kNaN, efficiency = kNaN;
 };
 
 struct Run {

@@ -126,7 +126,9 @@ Table selection_table(const Sweep& s, const std::map<GroupKey, TargetStats>& sta
       "selected: the most frequent deployed family/model over seeds (teacher only: nothing "
       "selected, or its calibration on cal failed). agreement: over the runs that handled "
       "something; none handled: runs that sent everything to the teacher. violations: runs with "
-      "test agreement < target / runs.";
+      "test agreement < target / runs. oracle: the largest test coverage one hindsight threshold "
+      "on the selected candidate's first-stage score reaches at the target; efficiency: "
+      "coverage / oracle per run.";
   t.columns = key_columns(s, true, true);
   t.columns.insert(t.columns.end(), {{"runs", {"runs"}},
                                      {"selected", {"selected", "selected_runs"}, false},
@@ -134,21 +136,24 @@ Table selection_table(const Sweep& s, const std::map<GroupKey, TargetStats>& sta
                                      ci_column("agreement", "agreement"),
                                      {"none handled", {"none_handled"}},
                                      ci_column("macro-F1", "e2e_macro_f1"),
-                                     {"violations", {"violations"}}});
+                                     {"violations", {"violations"}},
+                                     ci_column("oracle", "oracle_coverage"),
+                                     ci_column("efficiency", "efficiency")});
   for (const auto& [key, st] : stats) {
     const auto& [dataset, mode, setting, target] = key;
     std::vector<Cell> row = key_cells(dataset, &mode, setting, &target);
-    row.insert(
-        row.end(),
-        {count_cell(st.runs),
-         {fmt::format("{} ({}/{})", st.selection, st.selection_count, st.runs),
-          "",
-          {st.selection, std::to_string(st.selection_count)}},
-         ci_cell(st.coverage),
-         ci_cell(st.agreement),
-         count_cell(st.runs - st.defined),
-         ci_cell(st.macro_f1),
-         {fmt::format("{}/{}", st.violations, st.runs), "", {std::to_string(st.violations)}}});
+    row.insert(row.end(),
+               {count_cell(st.runs),
+                {fmt::format("{} ({}/{})", st.selection, st.selection_count, st.runs),
+                 "",
+                 {st.selection, std::to_string(st.selection_count)}},
+                ci_cell(st.coverage),
+                ci_cell(st.agreement),
+                count_cell(st.runs - st.defined),
+                ci_cell(st.macro_f1),
+                {fmt::format("{}/{}", st.violations, st.runs), "", {std::to_string(st.violations)}},
+                ci_cell(st.oracle),
+                ci_cell(st.efficiency)});
     t.rows.push_back(std::move(row));
   }
   return t;

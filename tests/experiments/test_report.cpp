@@ -119,13 +119,17 @@ json metrics_json(const std::string& dataset, const std::string& mode, int seed,
                   {"val_coverage", 0.5},
                   {"val_agreement", 0.9}};
     }
-    const json test = {{"rows", 100},
-                       {"handled", 50},
-                       {"coverage", o.coverage},
-                       {"teacher_agreement", std::isnan(o.agreement) ? json() : json(o.agreement)},
-                       {"e2e_accuracy", 0.8},
-                       {"e2e_macro_f1", o.f1},
-                       {"cost_per_1k", 500.0}};
+    json test = {{"rows", 100},
+                 {"handled", 50},
+                 {"coverage", o.coverage},
+                 {"teacher_agreement", std::isnan(o.agreement) ? json() : json(o.agreement)},
+                 {"e2e_accuracy", 0.8},
+                 {"e2e_macro_f1", o.f1},
+                 {"cost_per_1k", 500.0}};
+    if (!o.selection.empty()) {  // an oracle 0.1 above the coverage
+      test["oracle_coverage"] = o.coverage + 0.1;
+      test["efficiency"] = o.coverage / (o.coverage + 0.1);
+    }
     targets.push_back({{"target", o.target},
                        {"candidates", 12},
                        {"frontier", 4},
@@ -394,6 +398,11 @@ TEST_F(ReportSweep, SelectionTableMatchesHandComputation) {
   EXPECT_EQ(e9.at("violations"), "1");
   EXPECT_NEAR(num(e9, "coverage_mean"), 0.45, 1e-12);
   EXPECT_NEAR(num(e9, "coverage_sd"), 0.05, 1e-12);
+  // Each run's oracle is its coverage + 0.1: the mean moves by 0.1, the spread stays.
+  EXPECT_NEAR(num(e9, "oracle_coverage_mean"), 0.55, 1e-12);
+  EXPECT_NEAR(num(e9, "oracle_coverage_sd"), 0.05, 1e-12);
+  EXPECT_GT(num(e9, "efficiency_mean"), 0.0);
+  EXPECT_LT(num(e9, "efficiency_mean"), 1.0);
 }
 
 TEST_F(ReportSweep, MarkdownAndLatexShowMeanPlusMinusHalfWidth) {
@@ -405,7 +414,7 @@ TEST_F(ReportSweep, MarkdownAndLatexShowMeanPlusMinusHalfWidth) {
       << md;
   EXPECT_NE(md.find("teacher only (2/3) | 0.100 ± 0.430 | 0.950 | 2 |"), std::string::npos) << md;
   const std::string tex = read_file(dir_ / "tables/table1_selection.tex");
-  for (const char* needle : {"\\begin{table}", "\\begin{tabular}{llrrlrrrrr}", "\\toprule",
+  for (const char* needle : {"\\begin{table}", "\\begin{tabular}{llrrlrrrrrrr}", "\\toprule",
                              "\\midrule", "\\bottomrule", "0.600 $\\pm$ 0.248", "95\\% CI"})
     EXPECT_NE(tex.find(needle), std::string::npos) << needle << "\n" << tex;
   EXPECT_EQ(tex.find("±"), std::string::npos);

@@ -13,6 +13,7 @@
 
 #include "core/config/compose.h"
 #include "core/data/npy.h"
+#include "core/stats/binomial.h"
 #include "core/util/error.h"
 #include "tests/test_util.h"
 
@@ -100,6 +101,70 @@ TEST(EndToEnd, SameConfigAndSeedGiveIdenticalNumbers) {
   o.push_back("seed=1");
   auto c = run_quiet(o);
   EXPECT_NE(a.metrics["targets"], c.metrics["targets"]);
+}
+
+// dataset.subsample keeps that many rows (stratified); more than the data set has is an error.
+TEST(EndToEnd, SubsampleKeepsThatManyRows) {
+  TempDir out;
+  const std::vector<std::string> o = {"results_dir=" + out.path().string(), "threads=1",
+                                      "device=cpu", "dataset.subsample=1500"};
+  const auto r = run_quiet(o);
+  EXPECT_EQ(r.metrics["rows"]["total"].get<int>(), 1500);
+  EXPECT_THAT(testing::error_of([&] { run_quiet({"dataset.subsample=7000"}); }),
+              HasSubstr("'dataset.subsample': 7000 rows asked of dataset 'synthetic', which has "
+                        "6000"));
+}
+
+// The oracle coverage is the largest test coverage of one threshold on the selected candidate's
+// score with test agreement ≥ the target: an l2d policy deployed with test agreement ≥ target
+// uses one such threshold, so its coverage can never exceed it; efficiency = coverage / oracle.
+TEST(EndToEnd, OracleCoverageBoundsEveryDeployedPolicyThatMeetsTheTarget) {
+  TempDir out;
+  int checked = 0;
+  for (int seed = 0; seed < 6; ++seed) {
+    const auto r = run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                              "dataset.synthetic.rows=3000", "pipeline.families=[l2d]",
+                              "calibration.target=[0.85,0.9]", "seed=" + std::to_string(seed)});
+    for (const auto& t : r.metrics["targets"]) {
+      const auto& test = t["test"];
+      ASSERT_TRUE(test["oracle_coverage"].is_number());
+      const double oracle = test["oracle_coverage"].get<double>();
+      EXPECT_GE(oracle, 0.0);
+      EXPECT_LE(oracle, 1.0);
+      if (!t["deployed"].get<bool>()) continue;
+      const double coverage = test["coverage"].get<double>();
+      EXPECT_NEAR(test["efficiency"].get<double>(), coverage / oracle, 1e-12);
+      if (test["teacher_agreement"].get<double>() >= t["target"].get<double>()) {
+        EXPECT_LE(coverage, oracle + 1e-12) << "seed " << seed;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 6);  // the property was exercised
+}
+
+// A guaranteed calibration that certifies nothing says why: the first threshold's counts, and
+// the agreements it needed (checked against min_passing_agreements).
+TEST(EndToEnd, NothingCertifiedComesWithTheFirstTestsCounts) {
+  TempDir out;
+  const auto r =
+      run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                 "dataset.subsample=3000", "pipeline.families=[l2d]", "calibration.target=0.99"});
+  const auto& t = r.metrics["targets"][0];
+  ASSERT_FALSE(t["deployed"].get<bool>());
+  ASSERT_TRUE(t.contains("diagnostic")) << t.dump();
+  const auto& f = t["first_test"];
+  EXPECT_EQ(f["cal_rows"].get<std::size_t>(), r.metrics["rows"]["cal"].get<std::size_t>());
+  if (f["tests"].get<std::size_t>() > 0) {
+    const auto accepted = f["accepted"].get<std::uint64_t>();
+    EXPECT_LT(f["agreed"].get<std::uint64_t>(), f["needed"].get<std::uint64_t>());
+    EXPECT_EQ(f["needed"].get<std::uint64_t>(), min_passing_agreements(accepted, 0.99, 0.1));
+    EXPECT_THAT(t["diagnostic"].get<std::string>(),
+                HasSubstr(fmt::format("accepted {} of {} calibration rows", accepted,
+                                      f["cal_rows"].get<std::size_t>())));
+  } else {
+    EXPECT_THAT(t["diagnostic"].get<std::string>(), HasSubstr("no threshold accepted"));
+  }
 }
 
 TEST(EndToEnd, BankingLlmTracesEndToEnd) {

@@ -259,5 +259,45 @@ TEST(Splits, NegativeClassIdIsRejected) {
             std::string::npos);
 }
 
+// Quotas by largest remainder over all classes, worked by hand: 20 of 100 rows from classes of
+// 50, 30, 13, 7 → shares 10, 6, 2.6, 1.4 → floors 10, 6, 2, 1 (19) and the leftover row to the
+// largest remainder (class 2: .6 > .4) → 10, 6, 3, 1.
+TEST(Subsample, ExactCountStratifiedByLargestRemainderSortedAndSeeded) {
+  const std::vector<LabelId> strata = make_strata({50, 30, 13, 7});
+  const std::vector<std::size_t> rows = stratified_subsample(strata, 20, 5);
+  ASSERT_EQ(rows.size(), 20u);
+  EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end()));
+  EXPECT_EQ(std::adjacent_find(rows.begin(), rows.end()), rows.end());  // no row twice
+  std::map<LabelId, std::size_t> per_class;
+  for (std::size_t r : rows) ++per_class[strata.at(r)];
+  EXPECT_EQ(per_class[0], 10u);
+  EXPECT_EQ(per_class[1], 6u);
+  EXPECT_EQ(per_class[2], 3u);
+  EXPECT_EQ(per_class[3], 1u);
+  EXPECT_EQ(stratified_subsample(strata, 20, 5), rows);
+  EXPECT_NE(stratified_subsample(strata, 20, 6), rows);
+  // Every row, in order, when as many or more are asked for.
+  std::vector<std::size_t> all(strata.size());
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(stratified_subsample(strata, 100, 5), all);
+  EXPECT_EQ(stratified_subsample(strata, 1000, 5), all);
+  EXPECT_TRUE(stratified_subsample(strata, 0, 5).empty());
+}
+
+// Each class's rows are drawn uniformly: over many seeds every row of a class is kept about
+// equally often (quota / size of the time).
+TEST(Subsample, EveryRowOfAClassIsEquallyLikely) {
+  const std::vector<LabelId> strata = make_strata({40, 10});
+  std::vector<int> kept(strata.size(), 0);
+  const int seeds = 4000;
+  for (int seed = 0; seed < seeds; ++seed)
+    for (std::size_t r : stratified_subsample(strata, 10, static_cast<std::uint64_t>(seed)))
+      ++kept[r];
+  for (std::size_t r = 0; r < strata.size(); ++r) {
+    // Quotas: 8 of 40 (p = 0.2) and 2 of 10 (p = 0.2); binomial sd sqrt(4000·0.2·0.8) ≈ 25.
+    EXPECT_NEAR(kept[r], 800, 6 * 25.3) << "row " << r;
+  }
+}
+
 }  // namespace
 }  // namespace deferbench

@@ -506,5 +506,50 @@ TEST(CalibrationPerClass, EmpiricalPerClassAndBadInput) {
   EXPECT_THROW(accept_mask_per_class({0.5f}, {2}, {0.1, 0.2}), Error);
 }
 
+TEST(BinomialTail, MinPassingAgreementsIsTheLeastPassingCount) {
+  // Against a direct scan of the p-value, for many m, targets and δ.
+  for (double target : {0.5, 0.8, 0.9, 0.95})
+    for (double delta : {0.01, 0.05, 0.1})
+      for (std::uint64_t m : {1, 5, 21, 22, 50, 100, 151, 400}) {
+        std::uint64_t want = m + 1;
+        for (std::uint64_t k = 0; k <= m; ++k)
+          if (binomial_p_value(k, m, target) <= delta) {
+            want = k;
+            break;
+          }
+        EXPECT_EQ(min_passing_agreements(m, target, delta), want)
+            << "m " << m << " target " << target << " delta " << delta;
+      }
+  EXPECT_EQ(min_passing_agreements(21, 0.9, 0.1), 22u);  // below min_passable_rows: none
+  EXPECT_EQ(min_passing_agreements(22, 0.9, 0.1), 22u);  // only 22 of 22
+  EXPECT_EQ(min_passing_agreements(0, 0.9, 0.1), 1u);
+}
+
+TEST(CalibrationGuaranteed, ReportsTheFirstTestedThresholdsCounts) {
+  // Scores 1.0 … 0.01 (100 rows); the 30 highest agree, then every other row.
+  std::vector<float> scores;
+  std::vector<std::uint8_t> agrees;
+  for (int i = 0; i < 100; ++i) {
+    scores.push_back(static_cast<float>(100 - i) / 100.0f);
+    agrees.push_back(i < 30 || i % 2 == 0);
+  }
+  // Grid 0.995 (accepts 0 rows: skipped), 0.705 (accepts 30, all agreeing), 0.405 (60 rows,
+  // 45 agreeing: fails at target 0.9).
+  const ThresholdChoice c =
+      guaranteed_threshold(scores, agrees, {0.995, 0.705, 0.405}, 0.9, 0.1, 25);
+  EXPECT_EQ(c.skipped, 1u);
+  EXPECT_EQ(c.tests, 2u);
+  EXPECT_EQ(c.first_accepted, 30u);
+  EXPECT_EQ(c.first_agreed, 30u);
+  EXPECT_DOUBLE_EQ(c.first_required, 0.9);
+  EXPECT_TRUE(c.feasible);
+  EXPECT_EQ(c.accepted, 30u);
+  // No threshold with enough rows: nothing tested, counts 0.
+  const ThresholdChoice none = guaranteed_threshold(scores, agrees, {0.995}, 0.9, 0.1, 25);
+  EXPECT_EQ(none.tests, 0u);
+  EXPECT_EQ(none.first_accepted, 0u);
+  EXPECT_TRUE(std::isnan(none.first_required));
+}
+
 }  // namespace
 }  // namespace deferbench
