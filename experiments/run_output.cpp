@@ -93,7 +93,7 @@ std::string frontier_csv_header() {
   return "target,family,model,val_coverage,val_agreement,val_cost_per_1k,val_feasible,on_frontier,"
          "selected,"
          "cal_feasible,stage1_threshold,stage1_lower_bound,test_coverage,test_agreement,"
-         "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k\n";
+         "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k,test_aurc,test_e_aurc\n";
 }
 
 std::string frontier_csv_rows(double target, const std::vector<Candidate>& candidates,
@@ -105,14 +105,15 @@ std::string frontier_csv_rows(double target, const std::vector<Candidate>& candi
         std::find(selection.front.begin(), selection.front.end(), k) != selection.front.end();
     const Stage& st1 = r.on_cal.stages.front();
     out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, csv_field(r.family),
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", target, csv_field(r.family),
         csv_field(r.model), csv_number(r.val.m.coverage), csv_number(r.val.m.teacher_agreement),
         csv_number(r.val.cost_per_1k), r.on_val.feasible ? 1 : 0, on_front ? 1 : 0,
         static_cast<std::ptrdiff_t>(k) == selection.chosen ? 1 : 0, r.on_cal.feasible ? 1 : 0,
         csv_number(st1.thresholds.size() == 1 ? st1.thresholds[0] : std::nan("")),
         csv_number(st1.lower_bound), csv_number(r.test.m.coverage),
         csv_number(r.test.m.teacher_agreement), csv_number(r.test.m.e2e_accuracy),
-        csv_number(r.test.m.e2e_macro_f1), csv_number(r.test.cost_per_1k));
+        csv_number(r.test.m.e2e_macro_f1), csv_number(r.test.cost_per_1k),
+        csv_number(r.test_risk.aurc), csv_number(r.test_risk.e_aurc));
   }
   return out;
 }
@@ -148,6 +149,8 @@ nlohmann::json target_json(double target, const std::vector<Candidate>& candidat
                    {"val_coverage", nan_to_json(r.val.m.coverage)},
                    {"val_agreement", nan_to_json(r.val.m.teacher_agreement)}};
   t["stages"] = thresholds_json(r.on_cal.stages);
+  t["selected"]["test_aurc"] = nan_to_json(r.test_risk.aurc);
+  t["selected"]["test_e_aurc"] = nan_to_json(r.test_risk.e_aurc);
   if (!deployment.deployed)
     t["note"] =
         "the selected candidate's calibration on cal does not hold: every query goes "

@@ -131,6 +131,30 @@ Evaluated evaluate(const std::vector<Stage>& stages, const std::string& family,
   return e;
 }
 
+namespace {
+
+// A candidate's first stage on test: its score and whether its prediction agrees with the
+// teacher, for every test row (what the oracle threshold and the risk–coverage curve read).
+struct FirstStageView {
+  std::vector<float> score;
+  std::vector<std::uint8_t> agrees;
+};
+
+FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo,
+                                   const Dataset& test) {
+  const Surrogate& z = zoo.members[c.member];
+  std::vector<StageOutput> outs = routing_family(c.family).stage_outputs(
+      std::max<std::size_t>(1, c.on_cal.stages.size()), z.test_outputs);
+  FirstStageView v;
+  v.score = std::move(outs.front().score);
+  v.agrees.resize(test.size());
+  for (std::size_t i = 0; i < v.agrees.size(); ++i)
+    v.agrees[i] = outs.front().pred[i] == test.teacher[i];
+  return v;
+}
+
+}  // namespace
+
 std::vector<Candidate> candidates_at(double target, const RunPlan& plan, const PreparedData& prep,
                                      const FittedZoo& zoo, const CalibrationSettings& calib) {
   const RunSettings& s = plan.settings;
@@ -138,13 +162,15 @@ std::vector<Candidate> candidates_at(double target, const RunPlan& plan, const P
   for (std::size_t i = 0; i < zoo.members.size(); ++i) {
     const Surrogate& z = zoo.members[i];
     for (const std::string& family : s.pipeline.families) {
-      Candidate c{family, z.label, i, {}, {}, {}, {}};
+      Candidate c{family, z.label, i, {}, {}, {}, {}, {}};
       c.on_val = build_policy(family, z.fitted->stages, prep.val, prep.cal, target, calib,
                               s.pipeline, CalibrateOn::kVal, s.seed);
       c.on_cal = build_policy(family, z.fitted->stages, prep.val, prep.cal, target, calib,
                               s.pipeline, CalibrateOn::kCal, s.seed);
       c.val = evaluate(c.on_val.stages, family, z.val_outputs, prep.val, s.pipeline);
       c.test = evaluate(c.on_cal.stages, family, z.test_outputs, prep.test, s.pipeline);
+      const FirstStageView v = first_stage_on_test(c, zoo, prep.test);
+      c.test_risk = risk_coverage(v.score, v.agrees);
       out.push_back(std::move(c));
     }
   }
@@ -188,13 +214,8 @@ namespace {
 double oracle_coverage(const Candidate& c, const FittedZoo& zoo, const Dataset& test,
                        double target) {
   if (test.size() == 0) return std::nan("");
-  const Surrogate& z = zoo.members[c.member];
-  const std::vector<StageOutput> outs = routing_family(c.family).stage_outputs(
-      std::max<std::size_t>(1, c.on_cal.stages.size()), z.test_outputs);
-  const StageOutput& first = outs.front();
-  std::vector<std::uint8_t> agrees(test.size());
-  for (std::size_t i = 0; i < agrees.size(); ++i) agrees[i] = first.pred[i] == test.teacher[i];
-  const ThresholdChoice best = empirical_threshold(first.score, agrees, target);
+  const FirstStageView v = first_stage_on_test(c, zoo, test);
+  const ThresholdChoice best = empirical_threshold(v.score, v.agrees, target);
   return static_cast<double>(best.accepted) / static_cast<double>(test.size());
 }
 

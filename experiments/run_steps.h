@@ -16,6 +16,7 @@
 #include "core/data/dataset.h"
 #include "core/metrics/metrics.h"
 #include "core/routing/families.h"
+#include "core/metrics/metrics.h"
 #include "core/routing/policy.h"
 #include "core/util/context.h"
 #include "experiments/fit_cache.h"
@@ -89,6 +90,8 @@ struct Candidate {
   std::size_t member = 0;  // its surrogate's place in the zoo
   BuiltPolicy on_val, on_cal;
   Evaluated val, test;
+  // The risk–coverage curve of its first stage's score on test (AURC, E-AURC; threshold-free).
+  RiskCoverage test_risk;
 };
 
 // Every candidate at `target`, in zoo × family order.

@@ -1,6 +1,7 @@
 #include "core/metrics/metrics.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "core/util/error.h"
@@ -106,6 +107,39 @@ RoutingMetrics routing_metrics(const std::vector<LabelId>& surrogate,
     m.teacher_accuracy = accuracy(gold, teacher);
   }
   return m;
+}
+
+RiskCoverage risk_coverage(const std::vector<float>& scores,
+                           const std::vector<std::uint8_t>& agrees) {
+  DB_CHECK(scores.size() == agrees.size(), "risk_coverage: {} scores but {} agreement flags",
+           scores.size(), agrees.size());
+  RiskCoverage rc;
+  const std::size_t n = scores.size();
+  if (n == 0) return rc;
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    DB_CHECK(!std::isnan(scores[i]), "risk_coverage: row {} has a NaN score", i);
+    order[i] = i;
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  double sum = 0;
+  std::size_t errors = 0;
+  for (std::size_t begin = 0; begin < n;) {
+    std::size_t end = begin;
+    while (end < n && scores[order[end]] == scores[order[begin]]) errors += !agrees[order[end++]];
+    // Every k in (begin, end] sees the block's end: errors / end.
+    sum += static_cast<double>(end - begin) * static_cast<double>(errors) / static_cast<double>(end);
+    begin = end;
+  }
+  rc.aurc = sum / static_cast<double>(n);
+  // Oracle: the n − e agreeing rows first (risk 0), then the e disagreeing ones.
+  double best = 0;
+  for (std::size_t k = n - errors + 1; k <= n; ++k)
+    best += static_cast<double>(k - (n - errors)) / static_cast<double>(k);
+  rc.optimal = best / static_cast<double>(n);
+  rc.e_aurc = rc.aurc - rc.optimal;
+  return rc;
 }
 
 }  // namespace deferbench

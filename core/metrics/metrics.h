@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "core/data/label_space.h"
@@ -38,5 +39,20 @@ RoutingMetrics routing_metrics(const std::vector<LabelId>& surrogate,
                                const std::vector<LabelId>& teacher,
                                const std::vector<LabelId>& gold,
                                const std::vector<std::uint8_t>& accepted);
+
+// The risk–coverage curve of a score (selective prediction: Geifman & El-Yaniv; AURC and E-AURC
+// as in Geifman et al. 2019), with risk = disagreement with the teacher. Rows are accepted from the
+// highest score down; at coverage k/n the risk is the share of disagreeing rows among the k
+// accepted. Tied scores enter together (a threshold cannot split them): every k inside a block of
+// equal scores takes the risk at the block's end. AURC = (1/n) Σ_k risk(k); `optimal` is the AURC
+// of the oracle ordering (every agreeing row first) with the same disagreement count; E-AURC =
+// AURC − optimal ≥ 0. n = 0: NaN. NaN scores throw deferbench::Error.
+struct RiskCoverage {
+  double aurc = std::numeric_limits<double>::quiet_NaN();
+  double optimal = std::numeric_limits<double>::quiet_NaN();
+  double e_aurc = std::numeric_limits<double>::quiet_NaN();
+};
+RiskCoverage risk_coverage(const std::vector<float>& scores,
+                           const std::vector<std::uint8_t>& agrees);
 
 }  // namespace deferbench

@@ -44,6 +44,13 @@ std::vector<Candidate> read_frontier(const fs::path& file) {
                     val_coverage = column("val_coverage"), val_feasible = column("val_feasible"),
                     on_frontier = column("on_frontier"), test_coverage = column("test_coverage"),
                     test_agreement = column("test_agreement");
+  // Written since December 2026 (AURC): absent from older frontier.csv files.
+  const auto optional_column = [&](const char* name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    return it == header.end() ? header.size() : static_cast<std::size_t>(it - header.begin());
+  };
+  const std::size_t test_aurc = optional_column("test_aurc"),
+                    test_e_aurc = optional_column("test_e_aurc");
   std::vector<Candidate> out;
   for (const CsvRecord& record : csv.records) {
     const std::size_t line = record.line;
@@ -76,6 +83,8 @@ std::vector<Candidate> read_frontier(const fs::path& file) {
     c.on_frontier = flag(on_frontier);
     c.test_coverage = number(test_coverage);
     c.test_agreement = number(test_agreement);
+    if (test_aurc < header.size()) c.test_aurc = number(test_aurc);
+    if (test_e_aurc < header.size()) c.test_e_aurc = number(test_e_aurc);
     out.push_back(std::move(c));
   }
   return out;

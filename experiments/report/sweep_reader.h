@@ -20,6 +20,7 @@ struct Candidate {  // one frontier.csv row
   double val_coverage = kNaN;
   bool val_feasible = false, on_frontier = false;
   double test_coverage = kNaN, test_agreement = kNaN;
+  double test_aurc = kNaN, test_e_aurc = kNaN;  // its first stage's risk–coverage curve on test
 };
 
 struct TargetResult {  // metrics.json targets[i]

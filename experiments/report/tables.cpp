@@ -163,7 +163,7 @@ Table zoo_table(const Sweep& s, double target) {
   using Key = std::tuple<std::string, std::string, std::vector<std::string>, std::string>;
   struct Values {
     std::size_t runs = 0;
-    std::vector<double> l2d_cov, l2d_agr, rsb_cov, rsb_agr, fit;
+    std::vector<double> l2d_cov, l2d_agr, rsb_cov, rsb_agr, fit, aurc, e_aurc;
   };
   std::map<Key, Values> groups;
   for (const Run& r : s.runs) {
@@ -180,6 +180,10 @@ Table zoo_table(const Sweep& s, double target) {
       Values& v = groups[{r.dataset, r.mode, r.setting, c.model}];
       (c.family == "l2d" ? v.l2d_cov : v.rsb_cov).push_back(c.test_coverage);
       (c.family == "l2d" ? v.l2d_agr : v.rsb_agr).push_back(c.test_agreement);
+      if (c.family == "l2d") {
+        v.aurc.push_back(c.test_aurc);
+        v.e_aurc.push_back(c.test_e_aurc);
+      }
       models.insert(c.model);
     }
     for (const std::string& m : models) ++groups[{r.dataset, r.mode, r.setting, m}].runs;
@@ -190,7 +194,9 @@ Table zoo_table(const Sweep& s, double target) {
       "Surrogate zoo at target {}: L2D and RSB per model (test; mean ± 95% CI over seeds)", target);
   t.note =
       "Each candidate is calibrated on cal with the run's mode and evaluated on test; agreement "
-      "over the runs where it handled something. fit s: mean fit seconds.";
+      "over the runs where it handled something. AURC, E-AURC: the area under L2D's "
+      "risk–coverage curve on test (risk = disagreement with the teacher, every threshold), and "
+      "its excess over the oracle ordering; lower is better. fit s: mean fit seconds.";
   t.columns = key_columns(s, true, false);
   t.columns.insert(t.columns.end(), {text_column("model", "model"),
                                      {"runs", {"runs"}},
@@ -198,6 +204,8 @@ Table zoo_table(const Sweep& s, double target) {
                                      ci_column("L2D agreement", "l2d_agreement"),
                                      ci_column("RSB coverage", "rsb_coverage"),
                                      ci_column("RSB agreement", "rsb_agreement"),
+                                     ci_column("L2D AURC", "l2d_aurc"),
+                                     ci_column("L2D E-AURC", "l2d_e_aurc"),
                                      {"fit s", {"fit_seconds_mean"}}});
   for (const auto& [key, v] : groups) {
     const auto& [dataset, mode, setting, model] = key;
@@ -205,7 +213,8 @@ Table zoo_table(const Sweep& s, double target) {
     row.insert(row.end(),
                {text_cell(model), count_cell(v.runs), ci_cell(mean_ci(defined(v.l2d_cov))),
                 ci_cell(mean_ci(defined(v.l2d_agr))), ci_cell(mean_ci(defined(v.rsb_cov))),
-                ci_cell(mean_ci(defined(v.rsb_agr))), number_cell(mean_ci(defined(v.fit)).mean)});
+                ci_cell(mean_ci(defined(v.rsb_agr))), ci_cell(mean_ci(defined(v.aurc))),
+                ci_cell(mean_ci(defined(v.e_aurc))), number_cell(mean_ci(defined(v.fit)).mean)});
     t.rows.push_back(std::move(row));
   }
   return t;

@@ -183,19 +183,24 @@ std::string frontier_csv(const std::string& mode, int seed) {
       {0.9, "l2d", "logreg(C=10)", false, 0.60, 0.35, 0.88, false},
       {0.9, "rsb", "logreg(C=10)", true, 0.55, 0.28, 0.91, false},
   };
+  // Seed 2's file is one written before the AURC columns: they are optional.
+  const bool aurc = seed != 2;
   std::string out =
       "target,family,model,val_coverage,val_agreement,val_cost_per_1k,val_feasible,on_frontier,"
       "selected,cal_feasible,stage1_threshold,stage1_lower_bound,test_coverage,test_agreement,"
-      "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k\n";
+      "test_e2e_accuracy,test_e2e_macro_f1,test_cost_per_1k";
+  out += aurc ? ",test_aurc,test_e_aurc\n" : "\n";
   for (const Spec& s : kSpecs) {
     const bool global = std::string(s.family) == "global";
     const double coverage =
         global ? 0 : s.test_coverage + 0.01 * seed + (mode == "empirical" ? 0.05 : 0);
     const std::string agreement = global ? "" : fmt::format("{}", s.test_agreement - 0.01 * seed);
     // The model field is quoted, as a CSV writer may do.
-    out += fmt::format("{},{},\"{}\",{},0.9,100,{},{},0,1,0.5,0.85,{},{},0.8,0.75,500\n", s.target,
+    out += fmt::format("{},{},\"{}\",{},0.9,100,{},{},0,1,0.5,0.85,{},{},0.8,0.75,500", s.target,
                        s.family, s.model, s.val_coverage, s.feasible ? 1 : 0, s.frontier ? 1 : 0,
                        coverage, agreement);
+    // AURC 0.2 + 0.01·seed, E-AURC 0.05.
+    out += aurc ? fmt::format(",{},0.05\n", 0.2 + 0.01 * seed) : "\n";
   }
   return out;
 }
@@ -435,6 +440,9 @@ TEST_F(ReportSweep, ZooTableAveragesEachModelOverSeeds) {
   EXPECT_NEAR(num(g, "rsb_coverage_mean"), 0.26, 1e-9);
   EXPECT_NEAR(num(g, "rsb_agreement_mean"), 0.94, 1e-9);
   EXPECT_NEAR(num(g, "fit_seconds_mean"), 2.0, 1e-12);  // 1 + seed
+  // AURC from the two runs whose frontier.csv has it: 0.20 and 0.21.
+  EXPECT_NEAR(num(g, "l2d_aurc_mean"), 0.205, 1e-9);
+  EXPECT_NEAR(num(g, "l2d_e_aurc_mean"), 0.05, 1e-9);
   const Row& gc = find_row(rows, {{"mode", "guaranteed"}, {"model", "logreg(C=10)"}});
   EXPECT_NEAR(num(gc, "l2d_coverage_mean"), 0.36, 1e-9);
   EXPECT_NEAR(num(gc, "rsb_agreement_mean"), 0.90, 1e-9);
@@ -699,7 +707,7 @@ TEST_F(ReportBadInput, FrontierCsvErrorsNameLineAndField) {
       << missing;
   const std::string ragged =
       error_after("runs/1/frontier.csv", frontier_csv("guaranteed", 1) + "0.8,l2d,\"a,b\",1\n");
-  EXPECT_NE(ragged.find("frontier.csv:14: 4 fields, expected 17"), std::string::npos) << ragged;
+  EXPECT_NE(ragged.find("frontier.csv:14: 4 fields, expected 19"), std::string::npos) << ragged;
 }
 
 TEST_F(ReportBadInput, QuotedCommasInModelLabelsParse) {

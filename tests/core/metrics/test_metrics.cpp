@@ -127,5 +127,64 @@ TEST(Metrics, RoutingSizeMismatchThrows) {
   EXPECT_THROW(routing_metrics({0, 1}, {0, 1}, {0}, {1, 0}), Error);
 }
 
+// Worked by hand: scores 0.9 0.8 0.7 0.6, agreement 1 0 1 1 → risk at k = 1..4: 0, 1/2, 1/3,
+// 1/4; AURC = (0 + 1/2 + 1/3 + 1/4) / 4 = 13/48. Oracle (the three agreeing rows first): 0, 0, 0,
+// 1/4 → 1/16. E-AURC = 13/48 − 3/48 = 10/48.
+TEST(RiskCoverage, HandWorkedCurve) {
+  const RiskCoverage rc = risk_coverage({0.9f, 0.8f, 0.7f, 0.6f}, {1, 0, 1, 1});
+  EXPECT_NEAR(rc.aurc, 13.0 / 48, 1e-15);
+  EXPECT_NEAR(rc.optimal, 1.0 / 16, 1e-15);
+  EXPECT_NEAR(rc.e_aurc, 10.0 / 48, 1e-15);
+  // Row order does not matter, only the scores.
+  EXPECT_NEAR(risk_coverage({0.6f, 0.9f, 0.7f, 0.8f}, {1, 1, 1, 0}).aurc, 13.0 / 48, 1e-15);
+  // A perfect ranking has E-AURC 0; all agreeing: AURC 0.
+  EXPECT_NEAR(risk_coverage({0.9f, 0.8f, 0.1f}, {1, 1, 0}).e_aurc, 0.0, 1e-15);
+  EXPECT_EQ(risk_coverage({0.5f, 0.4f}, {1, 1}).aurc, 0.0);
+  EXPECT_TRUE(std::isnan(risk_coverage({}, {}).aurc));
+}
+
+// Tied scores enter together: 0.9, 0.9, 0.5 with agreement 0 1 1 → k = 1 and 2 both see the
+// block's risk 1/2, k = 3 sees 1/3: AURC = (1/2 + 1/2 + 1/3) / 3 = 4/9. A constant score gives
+// the overall disagreement rate at every k.
+TEST(RiskCoverage, TiesEnterTogether) {
+  EXPECT_NEAR(risk_coverage({0.9f, 0.9f, 0.5f}, {0, 1, 1}).aurc, 4.0 / 9, 1e-15);
+  EXPECT_NEAR(risk_coverage({0.9f, 0.9f, 0.5f}, {1, 0, 1}).aurc, 4.0 / 9, 1e-15);
+  EXPECT_NEAR(risk_coverage({1.f, 1.f, 1.f, 1.f}, {1, 0, 1, 1}).aurc, 0.25, 1e-15);
+}
+
+// Against a direct O(n²) sum on distinct random scores, and the oracle against its closed
+// form's exact sum.
+TEST(RiskCoverage, MatchesADirectSum) {
+  std::uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) / 9007199254740992.0;
+  };
+  const std::size_t n = 300;
+  std::vector<float> scores(n);
+  std::vector<std::uint8_t> agrees(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    scores[i] = static_cast<float>(i) / n + 0.5f / n;  // distinct
+    agrees[i] = next() < 0.3 + 0.6 * static_cast<double>(i) / n;  // better when scored higher
+  }
+  double direct = 0;
+  std::size_t errors = 0;
+  for (std::size_t k = 1; k <= n; ++k) {
+    std::size_t e = 0;
+    for (std::size_t j = 0; j < k; ++j) e += !agrees[n - 1 - j];  // the k highest scores
+    direct += static_cast<double>(e) / static_cast<double>(k);
+  }
+  for (std::uint8_t a : agrees) errors += !a;
+  const RiskCoverage rc = risk_coverage(scores, agrees);
+  EXPECT_NEAR(rc.aurc, direct / n, 1e-12);
+  double oracle = 0;
+  for (std::size_t k = 1; k <= n; ++k)
+    oracle += k <= n - errors ? 0.0 : static_cast<double>(k - (n - errors)) / k;
+  EXPECT_NEAR(rc.optimal, oracle / n, 1e-12);
+  EXPECT_GT(rc.e_aurc, 0.0);
+  EXPECT_THROW(risk_coverage({0.5f, std::nanf("")}, {1, 1}), Error);
+  EXPECT_THROW(risk_coverage({0.5f}, {1, 1}), Error);
+}
+
 }  // namespace
 }  // namespace deferbench
