@@ -140,8 +140,7 @@ struct FirstStageView {
   std::vector<std::uint8_t> agrees;
 };
 
-FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo,
-                                   const Dataset& test) {
+FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, const Dataset& test) {
   const Surrogate& z = zoo.members[c.member];
   std::vector<StageOutput> outs = routing_family(c.family).stage_outputs(
       std::max<std::size_t>(1, c.on_cal.stages.size()), z.test_outputs);

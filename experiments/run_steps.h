@@ -16,7 +16,6 @@
 #include "core/data/dataset.h"
 #include "core/metrics/metrics.h"
 #include "core/routing/families.h"
-#include "core/metrics/metrics.h"
 #include "core/routing/policy.h"
 #include "core/util/context.h"
 #include "experiments/fit_cache.h"

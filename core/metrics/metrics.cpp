@@ -129,7 +129,8 @@ RiskCoverage risk_coverage(const std::vector<float>& scores,
     std::size_t end = begin;
     while (end < n && scores[order[end]] == scores[order[begin]]) errors += !agrees[order[end++]];
     // Every k in (begin, end] sees the block's end: errors / end.
-    sum += static_cast<double>(end - begin) * static_cast<double>(errors) / static_cast<double>(end);
+    sum +=
+        static_cast<double>(end - begin) * static_cast<double>(errors) / static_cast<double>(end);
     begin = end;
   }
   rc.aurc = sum / static_cast<double>(n);

@@ -164,7 +164,7 @@ TEST(RiskCoverage, MatchesADirectSum) {
   std::vector<float> scores(n);
   std::vector<std::uint8_t> agrees(n);
   for (std::size_t i = 0; i < n; ++i) {
-    scores[i] = static_cast<float>(i) / n + 0.5f / n;  // distinct
+    scores[i] = static_cast<float>(i) / n + 0.5f / n;             // distinct
     agrees[i] = next() < 0.3 + 0.6 * static_cast<double>(i) / n;  // better when scored higher
   }
   double direct = 0;
