@@ -7,6 +7,7 @@
 #include "core/config/compose.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "experiments/audit.h"
 #include "experiments/run_log.h"
 #include "experiments/run_steps.h"
 
@@ -20,6 +21,7 @@ struct TargetResult {
   nlohmann::json json;       // its entry in metrics.json's `targets`
   std::string frontier_csv;  // its candidates' lines of frontier.csv
   std::vector<Stage> deployed;
+  nlohmann::json audit;  // audit=true: its audit.json entry
 };
 
 // Candidates at one target: selection on val, deployment calibrated on cal, test metrics.
@@ -34,6 +36,11 @@ TargetResult run_target(double target, const RunPlan& plan, const PreparedData& 
   TargetResult r;
   r.frontier_csv = frontier_csv_rows(target, candidates, selection);
   r.json = target_json(target, candidates, selection, deployment);
+  if (plan.settings.audit)
+    r.audit = audit_json(
+        target,
+        selection.chosen >= 0 ? &candidates[static_cast<std::size_t>(selection.chosen)] : nullptr,
+        deployment, prep, zoo, plan.settings.audit_fdr);
   r.deployed = std::move(deployment.stages);
   return r;
 }
@@ -62,6 +69,10 @@ RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
     out.frontier_csv += r.frontier_csv;
     per_target.push_back(std::move(r.json));
     out.deployed.push_back(std::move(r.deployed));
+    if (s.audit) {
+      if (out.audit.is_null()) out.audit = nlohmann::json::array();
+      out.audit.push_back(std::move(r.audit));
+    }
   }
   out.metrics = run_metrics(plan, prep, zoo, calib, per_target, seconds_since(t_start));
   out.config = clone(config);

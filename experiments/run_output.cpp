@@ -223,6 +223,7 @@ void write_run_files(const RunOutput& out, const fs::path& dir, const std::strin
   write_file_atomic(dir / "config.yaml", to_yaml_text(out.config));
   write_file_atomic(dir / "metrics.json", out.metrics.dump(2) + "\n");
   write_file_atomic(dir / "frontier.csv", out.frontier_csv);
+  if (!out.audit.is_null()) write_file_atomic(dir / "audit.json", out.audit.dump(2) + "\n");
   write_file_atomic(dir / "log.txt", log_text);
 }
 

@@ -26,6 +26,7 @@ struct RunOutput {
   std::string frontier_csv;
   std::vector<std::vector<Stage>> deployed;  // per target (empty: teacher only)
   std::shared_ptr<const PreparedData> prep;
+  nlohmann::json audit;  // null: no audit; else audit.json (one entry per target)
 };
 
 // frontier.csv: its header line, then one line per candidate of each target.

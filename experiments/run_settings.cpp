@@ -54,6 +54,8 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
   s.split = read_split(r.get_map("split"));
   const std::string save = r.get_string("save_policy", "");
   if (!save.empty()) s.save_policy = absolute_against(save, fs::current_path());
+  s.audit = r.get_bool("audit", false);
+  s.audit_fdr = r.get_double("audit_fdr", 0.1, 1e-6, 0.5);
 
   FieldReader f(r.get_map("features"), "features");
   s.feature_kind = f.get_choice("kind", "auto", {"auto", "embeddings", "text"});

@@ -32,6 +32,8 @@ struct RunSettings {
   CalibrationSettings calibration;    // the `calibration` section (targets, mode, δ, ...)
   FamilyOptions pipeline;             // the `pipeline` section (families, zoo, acceptor, rsb)
   std::filesystem::path save_policy;  // "" (none) or the folder for the deployed policy
+  bool audit = false;                 // write audit.json (experiments/audit.h)
+  double audit_fdr = 0.1;             // the false discovery rate of its slice flags
   YAML::Node dataset;                 // the `dataset` section (read by load_traces)
   YAML::Node model;                   // the `model` section (read by the model registry)
 

@@ -123,22 +123,16 @@ Evaluated evaluate(const std::vector<Stage>& stages, const std::string& family,
     }
   }
   e.m = routing_metrics(answer, split.teacher, split.gold, handled);
+  e.first_prediction = r.first_prediction;
   e.cost_per_1k = cost_per_1k(e.m.coverage, opt.teacher_cost, opt.surrogate_cost);
   for (std::size_t k = 0; k < stages.size(); ++k)
     e.agreement_per_stage.push_back(e.handled_per_stage[k]
                                         ? static_cast<double>(agreed[k]) / e.handled_per_stage[k]
                                         : std::nan(""));
+  e.handled = std::move(handled);
+  e.answer = std::move(answer);
   return e;
 }
-
-namespace {
-
-// A candidate's first stage on test: its score and whether its prediction agrees with the
-// teacher, for every test row (what the oracle threshold and the risk–coverage curve read).
-struct FirstStageView {
-  std::vector<float> score;
-  std::vector<std::uint8_t> agrees;
-};
 
 FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, const Dataset& test) {
   const Surrogate& z = zoo.members[c.member];
@@ -151,8 +145,6 @@ FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, con
     v.agrees[i] = outs.front().pred[i] == test.teacher[i];
   return v;
 }
-
-}  // namespace
 
 std::vector<Candidate> candidates_at(double target, const RunPlan& plan, const PreparedData& prep,
                                      const FittedZoo& zoo, const CalibrationSettings& calib) {

@@ -74,6 +74,10 @@ struct Evaluated {
   double cost_per_1k = 0;
   std::vector<std::size_t> handled_per_stage;
   std::vector<double> agreement_per_stage;
+  // Per row of the split: handled by the surrogate, the answer given where handled (stage 1's
+  // prediction where deferred) and stage 1's prediction (what the audit reads).
+  std::vector<std::uint8_t> handled;
+  std::vector<LabelId> answer, first_prediction;
 };
 
 // Routes a split with a built policy from precomputed stage outputs (no stages: all deferred)
@@ -132,6 +136,14 @@ struct Deployment {
     std::size_t cal_rows = 0, tests = 0, accepted = 0, agreed = 0, needed = 0;
   } first_test;
 };
+
+// A candidate's first stage on test: its score and whether its prediction agrees with the
+// teacher, for every test row (what the oracle threshold and the risk–coverage curve read).
+struct FirstStageView {
+  std::vector<float> score;
+  std::vector<std::uint8_t> agrees;
+};
+FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, const Dataset& test);
 
 Deployment deploy(const std::vector<Candidate>& candidates, const Selection& selection,
                   const PreparedData& prep, const FittedZoo& zoo, double target,

@@ -14,6 +14,7 @@
 #include "core/config/compose.h"
 #include "core/data/npy.h"
 #include "core/stats/binomial.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "tests/test_util.h"
 
@@ -165,6 +166,58 @@ TEST(EndToEnd, NothingCertifiedComesWithTheFirstTestsCounts) {
   } else {
     EXPECT_THAT(t["diagnostic"].get<std::string>(), HasSubstr("no threshold accepted"));
   }
+}
+
+// audit=true: audit.json beside metrics.json, one entry per target, whose slices partition the
+// test rows and add up to the run's own test counts; its gap and risk–coverage agree with
+// metrics.json.
+TEST(EndToEnd, AuditAddsUpToTheRunsTestMetrics) {
+  TempDir out;
+  const auto r =
+      run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                 "dataset.synthetic.rows=3000", "calibration.target=[0.85,0.9]", "audit=true"});
+  ASSERT_TRUE(fs::exists(r.run_dir / "audit.json"));
+  const nlohmann::json audit = nlohmann::json::parse(read_file(r.run_dir / "audit.json"));
+  ASSERT_EQ(audit.size(), 2u);
+  for (std::size_t t = 0; t < audit.size(); ++t) {
+    const auto& a = audit[t];
+    const auto& m = r.metrics["targets"][t];
+    const auto handled = m["test"]["handled"].get<std::size_t>();
+    const auto rows = m["test"]["rows"].get<std::size_t>();
+    EXPECT_EQ(a["target"], m["target"]);
+    for (const char* kind : {"teacher_label", "predicted_label"}) {
+      std::size_t slice_rows = 0, slice_handled = 0, slice_agreed = 0;
+      for (const auto& s : a["slices"][kind]) {
+        slice_rows += s["rows"].get<std::size_t>();
+        slice_handled += s["coverage"]["k"].get<std::size_t>();
+        slice_agreed += s["agreement"]["k"].get<std::size_t>();
+        if (s["flagged"].get<bool>()) EXPECT_LE(s["p_value"].get<double>(), 0.1);
+        if (s["agreement"]["n"].get<std::size_t>() > 0) {
+          const double v = s["agreement"]["value"].get<double>();
+          EXPECT_LE(s["agreement"]["ci95"][0].get<double>(), v);
+          EXPECT_GE(s["agreement"]["ci95"][1].get<double>(), v);
+        }
+      }
+      EXPECT_EQ(slice_rows, rows) << kind;
+      EXPECT_EQ(slice_handled, handled) << kind;
+      const auto& gap = a["agreement_gap"];
+      EXPECT_EQ(gap["handled"].get<std::size_t>(), handled);
+      EXPECT_EQ(gap["disagreements"].get<std::size_t>(), handled - slice_agreed);
+      if (handled > 0)
+        EXPECT_NEAR(static_cast<double>(slice_agreed) / static_cast<double>(handled),
+                    m["test"]["teacher_agreement"].get<double>(), 1e-12);
+    }
+    if (!m["selected"].is_null()) {
+      EXPECT_NEAR(a["risk_coverage"]["aurc"].get<double>(),
+                  m["selected"]["test_aurc"].get<double>(), 1e-15);
+      EXPECT_NEAR(a["risk_coverage"]["deployed_point"][0].get<double>(),
+                  m["test"]["coverage"].get<double>(), 1e-15);
+    }
+  }
+  // Without audit=true there is no audit.json.
+  const auto plain = run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                                "dataset.synthetic.rows=3000"});
+  EXPECT_FALSE(fs::exists(plain.run_dir / "audit.json"));
 }
 
 TEST(EndToEnd, BankingLlmTracesEndToEnd) {

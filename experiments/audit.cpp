@@ -1,0 +1,186 @@
+#include "experiments/audit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "core/audit/slices.h"
+#include "core/metrics/metrics.h"
+#include "core/util/error.h"
+
+namespace deferbench {
+
+namespace {
+
+using json = nlohmann::json;
+
+json number_or_null(double v) {
+  return std::isnan(v) ? json() : json(v);
+}
+
+json proportion_json(const Proportion& p) {
+  return {{"k", p.k},
+          {"n", p.n},
+          {"value", number_or_null(p.value)},
+          {"ci95", {number_or_null(p.low), number_or_null(p.high)}}};
+}
+
+json slice_json(const SliceStats& s) {
+  return {{"name", s.name},
+          {"rows", s.rows},
+          {"coverage", proportion_json(s.coverage)},
+          {"agreement", proportion_json(s.agreement)},
+          {"e2e_accuracy", proportion_json(s.e2e_accuracy)},
+          {"p_value", number_or_null(s.p_value)},
+          {"flagged", s.flagged}};
+}
+
+// Every kind of slice the test split supports, flagged together (one Benjamini–Hochberg family).
+json slices_json(const AuditRows& rows, const PreparedData& prep, double target, double fdr,
+                 std::size_t* flagged) {
+  const Dataset& test = prep.test;
+  const LabelSpace& labels = *prep.labels;
+  std::vector<std::pair<std::string, std::vector<std::string>>> kinds;
+  std::vector<std::string> teacher, predicted;
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    teacher.push_back(labels.name(test.teacher[i]));
+    predicted.push_back(rows.prediction[i] == kNoLabel ? "(none)"
+                                                       : labels.name(rows.prediction[i]));
+  }
+  kinds.emplace_back("teacher_label", teacher);
+  kinds.emplace_back("predicted_label", predicted);
+  if (!test.texts.empty() && test.texts.size() == test.size()) {
+    std::vector<std::size_t> lengths;
+    for (const std::string& t : test.texts) lengths.push_back(t.size());
+    const std::vector<std::size_t> tertile = length_tertiles(lengths);
+    static const char* const kNames[] = {"short", "medium", "long"};
+    std::vector<std::string> names;
+    for (std::size_t t : tertile) names.emplace_back(kNames[t]);
+    kinds.emplace_back("length_tertile", names);
+  }
+  if (!test.slices.empty() && test.slices.size() == test.size())
+    kinds.emplace_back("tag", test.slices);
+  std::vector<SliceStats> all;
+  std::vector<std::size_t> kind_of;
+  for (std::size_t k = 0; k < kinds.size(); ++k)
+    for (SliceStats& s : slices_by(rows, kinds[k].second, kinds[k].first, target)) {
+      all.push_back(std::move(s));
+      kind_of.push_back(k);
+    }
+  *flagged = flag_slices(all, fdr);
+  json out = json::object();
+  for (const auto& [kind, keys] : kinds) out[kind] = json::array();
+  for (std::size_t i = 0; i < all.size(); ++i)
+    out[kinds[kind_of[i]].first].push_back(slice_json(all[i]));
+  return out;
+}
+
+json gap_json(const AuditRows& rows, const PreparedData& prep) {
+  const AgreementGap g = agreement_gap(rows, 15, 3);
+  const LabelSpace& labels = *prep.labels;
+  json pairs = json::array();
+  for (const GapPair& p : g.pairs) {
+    json examples = json::array();
+    for (std::size_t i : p.examples) {
+      json e = {{"row", i}, {"id", prep.test.ids.at(i)}};
+      if (!prep.test.texts.empty()) e["text"] = excerpt(prep.test.texts[i], 300);
+      examples.push_back(e);
+    }
+    pairs.push_back({{"answer", labels.name(p.answer)},
+                     {"teacher", labels.name(p.teacher)},
+                     {"count", p.count},
+                     {"examples", examples}});
+  }
+  json out = {{"handled", g.handled}, {"disagreements", g.disagreements}, {"pairs", pairs}};
+  if (!rows.gold.empty())
+    out["who_was_right"] = {{"surrogate", g.surrogate_right},
+                            {"teacher", g.teacher_right},
+                            {"neither", g.both_wrong},
+                            {"without_gold", g.without_gold}};
+  return out;
+}
+
+// The risk–coverage curve of a score (risk = disagreement), at every tie-block end, thinned to
+// at most ~100 points, beside the oracle ordering's.
+json curve_json(const FirstStageView& v) {
+  const std::size_t n = v.score.size();
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return v.score[a] > v.score[b]; });
+  std::size_t errors_total = 0;
+  for (std::uint8_t a : v.agrees) errors_total += !a;
+  json points = json::array();
+  const std::size_t step = std::max<std::size_t>(1, n / 100);
+  std::size_t errors = 0, last_k = 0;
+  for (std::size_t begin = 0; begin < n;) {
+    std::size_t end = begin;
+    while (end < n && v.score[order[end]] == v.score[order[begin]])
+      errors += !v.agrees[order[end++]];
+    if (end - last_k >= step || end == n) {
+      const double k = static_cast<double>(end);
+      const double oracle_errors = std::max(0.0, k - static_cast<double>(n - errors_total));
+      points.push_back(
+          {k / static_cast<double>(n), static_cast<double>(errors) / k, oracle_errors / k});
+      last_k = end;
+    }
+    begin = end;
+  }
+  return points;
+}
+
+}  // namespace
+
+json audit_json(double target, const Candidate* selected, const Deployment& deployment,
+                const PreparedData& prep, const FittedZoo& zoo, double fdr) {
+  const Evaluated& e = deployment.test;
+  AuditRows rows;
+  rows.teacher = prep.test.teacher;
+  rows.gold = prep.test.gold;
+  rows.handled = e.handled;
+  rows.prediction = e.first_prediction;
+  rows.answer.resize(e.answer.size());
+  for (std::size_t i = 0; i < rows.answer.size(); ++i)
+    rows.answer[i] = e.handled[i] ? e.answer[i] : kNoLabel;
+  if (!selected) {  // nothing selected: no surrogate prediction to audit
+    std::fill(rows.prediction.begin(), rows.prediction.end(), kNoLabel);
+  } else if (!deployment.deployed) {
+    // Selected but not deployed: the audit still reads the selected surrogate's predictions.
+    std::vector<StageOutput> outs =
+        routing_family(selected->family)
+            .stage_outputs(std::max<std::size_t>(1, selected->on_cal.stages.size()),
+                           zoo.members[selected->member].test_outputs);
+    rows.prediction = std::move(outs.front().pred);
+  }
+  std::size_t flagged = 0;
+  json out = {{"target", target},
+              {"split", "test"},
+              {"rows", prep.test.size()},
+              {"deployed", deployment.deployed},
+              {"fdr", fdr}};
+  out["slices"] = slices_json(rows, prep, target, fdr, &flagged);
+  out["flagged_slices"] = flagged;
+  out["agreement_gap"] = gap_json(rows, prep);
+  if (selected) {
+    const FirstStageView v = first_stage_on_test(*selected, zoo, prep.test);
+    const RiskCoverage rc = risk_coverage(v.score, v.agrees);
+    out["risk_coverage"] = {
+        {"family", selected->family},
+        {"model", selected->model},
+        {"aurc", number_or_null(rc.aurc)},
+        {"e_aurc", number_or_null(rc.e_aurc)},
+        {"optimal_aurc", number_or_null(rc.optimal)},
+        {"curve_columns", {"coverage", "risk", "oracle_risk"}},
+        {"curve", curve_json(v)},
+        {"deployed_point",
+         {number_or_null(e.m.coverage),
+          number_or_null(e.m.coverage > 0 ? 1.0 - e.m.teacher_agreement : std::nan(""))}}};
+  } else {
+    out["risk_coverage"] = nullptr;
+  }
+  return out;
+}
+
+}  // namespace deferbench
