@@ -238,6 +238,24 @@ TEST(SlurmLauncher, ATaskOverItsTimeLimitIsRecordedAsTimeout) {
   EXPECT_THAT(read_file(sweep / "summary.csv"), HasSubstr("ended TIMEOUT"));
 }
 
+// A task whose script fails (its setup line exits 3) is FAILED: each of its runs is recorded so.
+TEST(SlurmLauncher, ATaskThatFailsIsRecordedAsFailed) {
+  REQUIRE_SLURM();
+  testing::TempDir work;
+  const ProgramOutput r =
+      deferbench({"run", "-m", "name=fails", "results_dir=out", "seed=0,1", "launcher=slurm",
+                  "launcher.cpus_per_task=1", "launcher.setup=[exit 3]", "--wait", "--poll", "0.5"},
+                 work.path());
+  EXPECT_EQ(r.status, 2) << r.out << r.err;  // two failed runs
+  const fs::path sweep = fs::canonical(work / "out/fails/latest");
+  EXPECT_EQ(read_file(sweep / ".slurm/tasks-1.txt"), "0\n1\n");  // two seeds: two preparations
+  for (const char* run : {"0", "1"})
+    EXPECT_THAT(read_file(sweep / "runs" / run / "error.txt"), HasSubstr("ended FAILED"));
+  const ProgramOutput st = deferbench({"status", sweep.string(), "--no-report"}, work.path());
+  EXPECT_THAT(st.out, HasSubstr("2 runs: 0 complete, 2 failed"));
+  EXPECT_THAT(st.out, HasSubstr("tasks FAILED 2"));
+}
+
 }  // namespace
 }  // namespace deferbench
 
