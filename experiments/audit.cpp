@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/audit/examples.h"
 #include "core/audit/slices.h"
 #include "core/metrics/metrics.h"
 #include "core/util/error.h"
@@ -102,6 +103,49 @@ json gap_json(const AuditRows& rows, const PreparedData& prep) {
   return out;
 }
 
+// A row as the audit shows it: id, text (an excerpt), teacher label.
+json row_json(std::size_t i, const PreparedData& prep) {
+  json r = {{"row", i},
+            {"id", prep.test.ids.at(i)},
+            {"teacher", prep.labels->name(prep.test.teacher[i])}};
+  if (!prep.test.texts.empty()) r["text"] = excerpt(prep.test.texts[i], 300);
+  return r;
+}
+
+json examples_json(const AuditRows& rows, const std::vector<float>& score,
+                   const PreparedData& prep) {
+  const LabelSpace& labels = *prep.labels;
+  const MatrixView x = prep.test.features.view();
+  json pairs = json::array();
+  for (const BoundaryPair& p : boundary_pairs(x, rows.prediction, rows.handled, 5, 3)) {
+    json h = row_json(p.handled_row, prep), d = row_json(p.deferred_row, prep);
+    h["score"] = score.at(p.handled_row);
+    d["score"] = score.at(p.deferred_row);
+    pairs.push_back({{"predicted", labels.name(p.predicted)},
+                     {"distance", p.distance},
+                     {"handled", h},
+                     {"deferred", d}});
+  }
+  json reps = json::array();
+  for (const Representatives& r : representatives(x, rows.teacher, rows.handled)) {
+    json e = {{"teacher", labels.name(r.label)}, {"rows", r.rows}};
+    const auto none = static_cast<std::size_t>(-1);
+    e["handled"] = r.handled_row == none ? json() : row_json(r.handled_row, prep);
+    e["deferred"] = r.deferred_row == none ? json() : row_json(r.deferred_row, prep);
+    reps.push_back(e);
+  }
+  json confident = json::array();
+  for (std::size_t i :
+       confident_disagreements(score, rows.answer, rows.teacher, rows.handled, 10)) {
+    json e = row_json(i, prep);
+    e["answer"] = labels.name(rows.answer[i]);
+    e["score"] = score[i];
+    confident.push_back(e);
+  }
+  return {
+      {"boundary_pairs", pairs}, {"representatives", reps}, {"confident_disagreements", confident}};
+}
+
 // The risk–coverage curve of a score (risk = disagreement), at every tie-block end, thinned to
 // at most ~100 points, beside the oracle ordering's.
 json curve_json(const FirstStageView& v) {
@@ -166,6 +210,7 @@ json audit_json(double target, const Candidate* selected, const Deployment& depl
   if (selected) {
     const FirstStageView v = first_stage_on_test(*selected, zoo, prep.test);
     const RiskCoverage rc = risk_coverage(v.score, v.agrees);
+    out["examples"] = examples_json(rows, v.score, prep);
     out["risk_coverage"] = {
         {"family", selected->family},
         {"model", selected->model},
@@ -179,6 +224,7 @@ json audit_json(double target, const Candidate* selected, const Deployment& depl
           number_or_null(e.m.coverage > 0 ? 1.0 - e.m.teacher_agreement : std::nan(""))}}};
   } else {
     out["risk_coverage"] = nullptr;
+    out["examples"] = nullptr;
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // The audit of a run's deployed policy on its held-out test split (`audit=true`): audit.json
 // next to metrics.json, one entry per target. Statistics from core/audit/slices.h and
-// core/metrics/metrics.h (risk_coverage). Built so far (issue 15, stage 2): slices, the
-// agreement gap and the risk–coverage curve; boundary pairs, representative examples, temporal
-// deltas, `deferbench audit --policy` and the page are not built yet.
+// core/metrics/metrics.h (risk_coverage). Built so far (issue 15): slices, the agreement gap,
+// the risk–coverage curve, boundary pairs, representative examples and confident
+// disagreements; temporal deltas, `deferbench audit --policy` and the page are not built yet.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -208,6 +208,22 @@ TEST(EndToEnd, AuditAddsUpToTheRunsTestMetrics) {
                     m["test"]["teacher_agreement"].get<double>(), 1e-12);
     }
     if (!m["selected"].is_null()) {
+      // Boundary pairs: a handled and a deferred row of one predicted class, closest first.
+      double last = 0;
+      std::string last_class;
+      for (const auto& p : a["examples"]["boundary_pairs"]) {
+        const double dist = p["distance"].get<double>();
+        if (p["predicted"] == last_class) EXPECT_GE(dist, last);
+        last = dist;
+        last_class = p["predicted"].get<std::string>();
+        EXPECT_NE(p["handled"]["row"], p["deferred"]["row"]);
+      }
+      std::size_t rep_rows = 0;
+      for (const auto& r : a["examples"]["representatives"])
+        rep_rows += r["rows"].get<std::size_t>();
+      EXPECT_EQ(rep_rows, rows);  // one entry per teacher class
+      for (const auto& c : a["examples"]["confident_disagreements"])
+        EXPECT_NE(c["answer"], c["teacher"]);
       EXPECT_NEAR(a["risk_coverage"]["aurc"].get<double>(),
                   m["selected"]["test_aurc"].get<double>(), 1e-15);
       EXPECT_NEAR(a["risk_coverage"]["deployed_point"][0].get<double>(),
