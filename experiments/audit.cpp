@@ -8,6 +8,7 @@
 
 #include "core/audit/examples.h"
 #include "core/audit/slices.h"
+#include "core/audit/temporal.h"
 #include "core/metrics/metrics.h"
 #include "core/util/error.h"
 
@@ -177,8 +178,33 @@ json curve_json(const FirstStageView& v) {
 
 }  // namespace
 
+// Coverage and agreement per window in time order, with drift flags (null: no time order).
+json temporal_json(const AuditRows& rows, const PreparedData& prep, const AuditOptions& o) {
+  const std::vector<double>& times = prep.test.times;
+  const bool has_times = !times.empty() && std::any_of(times.begin(), times.end(),
+                                                       [](double t) { return !std::isnan(t); });
+  if (o.time == "none" || (o.time == "auto" && !has_times) || rows.size() < 2) return nullptr;
+  const bool by_time = o.time == "auto";
+  json windows = json::array();
+  for (const Window& w :
+       temporal_windows(rows, by_time ? times : std::vector<double>{}, o.windows, o.fdr))
+    windows.push_back({{"first_rank", w.first_row_rank},
+                       {"rows", w.rows},
+                       {"time_begin", number_or_null(w.time_begin)},
+                       {"time_end", number_or_null(w.time_end)},
+                       {"coverage", proportion_json(w.coverage)},
+                       {"agreement", proportion_json(w.agreement)},
+                       {"coverage_change", number_or_null(w.coverage_change)},
+                       {"agreement_change", number_or_null(w.agreement_change)},
+                       {"coverage_p", number_or_null(w.coverage_p)},
+                       {"agreement_p", number_or_null(w.agreement_p)},
+                       {"drift", w.drift}});
+  return {{"order", by_time ? "time" : "row_order"}, {"windows", windows}};
+}
+
 json audit_json(double target, const Candidate* selected, const Deployment& deployment,
-                const PreparedData& prep, const FittedZoo& zoo, double fdr) {
+                const PreparedData& prep, const FittedZoo& zoo, const AuditOptions& options) {
+  const double fdr = options.fdr;
   const Evaluated& e = deployment.test;
   AuditRows rows;
   rows.teacher = prep.test.teacher;
@@ -207,6 +233,7 @@ json audit_json(double target, const Candidate* selected, const Deployment& depl
   out["slices"] = slices_json(rows, prep, target, fdr, &flagged);
   out["flagged_slices"] = flagged;
   out["agreement_gap"] = gap_json(rows, prep);
+  out["temporal"] = temporal_json(rows, prep, options);
   if (selected) {
     const FirstStageView v = first_stage_on_test(*selected, zoo, prep.test);
     const RiskCoverage rc = risk_coverage(v.score, v.agrees);

@@ -40,7 +40,9 @@ TargetResult run_target(double target, const RunPlan& plan, const PreparedData& 
     r.audit = audit_json(
         target,
         selection.chosen >= 0 ? &candidates[static_cast<std::size_t>(selection.chosen)] : nullptr,
-        deployment, prep, zoo, plan.settings.audit_fdr);
+        deployment, prep, zoo,
+        AuditOptions{plan.settings.audit_fdr, plan.settings.audit_time,
+                     static_cast<std::size_t>(plan.settings.audit_windows)});
   r.deployed = std::move(deployment.stages);
   return r;
 }

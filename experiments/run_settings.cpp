@@ -56,6 +56,8 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
   if (!save.empty()) s.save_policy = absolute_against(save, fs::current_path());
   s.audit = r.get_bool("audit", false);
   s.audit_fdr = r.get_double("audit_fdr", 0.1, 1e-6, 0.5);
+  s.audit_time = r.get_choice("audit_time", "auto", {"auto", "row_order", "none"});
+  s.audit_windows = static_cast<int>(r.get_int("audit_windows", 5, 2, 1000));
 
   FieldReader f(r.get_map("features"), "features");
   s.feature_kind = f.get_choice("kind", "auto", {"auto", "embeddings", "text"});

@@ -33,7 +33,9 @@ struct RunSettings {
   FamilyOptions pipeline;             // the `pipeline` section (families, zoo, acceptor, rsb)
   std::filesystem::path save_policy;  // "" (none) or the folder for the deployed policy
   bool audit = false;                 // write audit.json (experiments/audit.h)
-  double audit_fdr = 0.1;             // the false discovery rate of its slice flags
+  double audit_fdr = 0.1;             // the false discovery rate of its slice and drift flags
+  std::string audit_time = "auto";    // auto (the rows' times, if any) | row_order | none
+  int audit_windows = 5;              // windows of the temporal view
   YAML::Node dataset;                 // the `dataset` section (read by load_traces)
   YAML::Node model;                   // the `model` section (read by the model registry)
 

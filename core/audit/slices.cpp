@@ -6,6 +6,7 @@
 #include <numeric>
 #include <utility>
 
+#include "core/audit/temporal.h"
 #include "core/stats/binomial.h"
 #include "core/util/error.h"
 
@@ -81,21 +82,15 @@ std::vector<std::size_t> length_tertiles(const std::vector<std::size_t>& lengths
 }
 
 std::size_t flag_slices(std::vector<SliceStats>& slices, double alpha) {
-  DB_CHECK(alpha > 0.0 && alpha < 1.0, "audit: alpha {} is outside (0, 1)", alpha);
-  std::vector<std::size_t> tested;
+  std::vector<double> p;
+  for (const SliceStats& s : slices) p.push_back(s.p_value);
+  const std::vector<bool> found = benjamini_hochberg(p, alpha);
+  std::size_t flagged = 0;
   for (std::size_t i = 0; i < slices.size(); ++i) {
-    slices[i].flagged = false;
-    if (!std::isnan(slices[i].p_value)) tested.push_back(i);
+    slices[i].flagged = found[i];
+    flagged += found[i];
   }
-  std::stable_sort(tested.begin(), tested.end(), [&](std::size_t a, std::size_t b) {
-    return slices[a].p_value < slices[b].p_value;
-  });
-  const auto m = static_cast<double>(tested.size());
-  std::size_t cut = 0;  // the largest rank i (1-based) with p_(i) ≤ i·α/m
-  for (std::size_t i = 1; i <= tested.size(); ++i)
-    if (slices[tested[i - 1]].p_value <= static_cast<double>(i) * alpha / m) cut = i;
-  for (std::size_t i = 0; i < cut; ++i) slices[tested[i]].flagged = true;
-  return cut;
+  return flagged;
 }
 
 AgreementGap agreement_gap(const AuditRows& r, std::size_t max_pairs, std::size_t examples) {

@@ -230,6 +230,21 @@ TEST(EndToEnd, AuditAddsUpToTheRunsTestMetrics) {
                   m["test"]["coverage"].get<double>(), 1e-15);
     }
   }
+  // Synthetic rows carry no time: no temporal view unless asked for in row order, whose windows
+  // partition the test rows.
+  EXPECT_TRUE(audit[0]["temporal"].is_null());
+  const auto ordered = run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                                  "dataset.synthetic.rows=3000", "audit=true",
+                                  "audit_time=row_order", "audit_windows=4"});
+  const nlohmann::json a2 = nlohmann::json::parse(read_file(ordered.run_dir / "audit.json"))[0];
+  ASSERT_EQ(a2["temporal"]["windows"].size(), 4u);
+  std::size_t window_rows = 0, window_handled = 0;
+  for (const auto& w : a2["temporal"]["windows"]) {
+    window_rows += w["rows"].get<std::size_t>();
+    window_handled += w["coverage"]["k"].get<std::size_t>();
+  }
+  EXPECT_EQ(window_rows, ordered.metrics["targets"][0]["test"]["rows"].get<std::size_t>());
+  EXPECT_EQ(window_handled, ordered.metrics["targets"][0]["test"]["handled"].get<std::size_t>());
   // Without audit=true there is no audit.json.
   const auto plain = run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
                                 "dataset.synthetic.rows=3000"});
