@@ -25,6 +25,7 @@
 #include "experiments/report.h"
 #include "experiments/run.h"
 #include "experiments/run_log.h"
+#include "experiments/subprocess.h"
 #include "experiments/sweep_internal.h"
 #include "experiments/sweep_progress.h"
 
@@ -478,6 +479,10 @@ PreparedSweep sweep_internal::prepare_sweep(const std::vector<std::string>& give
   const int jobs = p.launcher.kind == "local" ? setup.jobs : 1;
   p.configs = compose_runs(p.plan, setup.config_dir, jobs, cores);
   p.resumed = !setup.dir.empty();
+  // A new Slurm sweep on a machine without sbatch stops before its folder exists.
+  DB_CHECK(p.resumed || p.launcher.kind != "slurm" || !find_executable("sbatch").empty(),
+           "launcher=slurm: 'sbatch' not found on PATH; expected a machine with Slurm's client "
+           "commands (a login node)");
   p.dir = p.resumed ? setup.dir : create_sweep_folder(setup, p.plan, p.configs.front());
   return p;
 }

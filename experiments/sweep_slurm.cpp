@@ -228,7 +228,14 @@ SweepResult sweep_internal::submit_slurm_sweep(const PreparedSweep& p,
   command.task_file = task_file;
   command.tasks = tasks.size();
   write_file_atomic(script, sbatch_script(p.launcher.slurm, command));
-  result.job_id = sbatch_submit(script, sdir);
+  try {
+    result.job_id = sbatch_submit(script, sdir);
+  } catch (const Error& e) {
+    DB_THROW(
+        "{}; the sweep folder {} is kept: deferbench run --resume {} with corrected "
+        "launcher overrides submits it",
+        e.what(), p.dir.string(), p.dir.string());
+  }
   result.tasks = tasks.size();
   const fs::path jobs = sdir / "jobs.txt";
   write_file_atomic(jobs, (fs::exists(jobs) ? read_file(jobs) : std::string()) +

@@ -2,6 +2,7 @@
 // array tasks, the task list, the sbatch script's text, and the parsers of Slurm's output
 // (checked against output captured from Slurm 22.05). The real Slurm tests: tests/slurm/.
 #include <algorithm>
+#include <cstdlib>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -173,6 +174,17 @@ TEST(Launcher, BadLauncherKeysStopTheSweepBeforeAnyFolder) {
     EXPECT_THAT(r.err, HasSubstr(needle));
     EXPECT_FALSE(fs::exists(dir / "out")) << overrides.back();
   }
+  // Without sbatch on PATH a new Slurm sweep stops before any folder.
+  const char* path = std::getenv("PATH");
+  const std::string saved = path ? path : "";
+  ::setenv("PATH", "/nonexistent", 1);
+  const ProgramOutput no_sbatch =
+      run_capture(DEFERBENCH_BINARY, {"run", "-m", "seed=0,1", "results_dir=out", "launcher=slurm"},
+                  dir.path());
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_EQ(no_sbatch.status, 2) << no_sbatch.err;
+  EXPECT_THAT(no_sbatch.err, HasSubstr("'sbatch' not found on PATH"));
+  EXPECT_FALSE(fs::exists(dir / "out"));
   const ProgramOutput single =
       run_capture(DEFERBENCH_BINARY, {"run", "launcher=slurm", "results_dir=out"}, dir.path());
   EXPECT_EQ(single.status, 2);

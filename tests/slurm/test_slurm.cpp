@@ -4,6 +4,7 @@
 // package missing) every test skips, naming what is missing.
 //
 // One program, one ctest test (RUN_SERIAL): the cluster starts once for all of them.
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <thread>
@@ -254,6 +255,27 @@ TEST(SlurmLauncher, ATaskThatFailsIsRecordedAsFailed) {
   const ProgramOutput st = deferbench({"status", sweep.string(), "--no-report"}, work.path());
   EXPECT_THAT(st.out, HasSubstr("2 runs: 0 complete, 2 failed"));
   EXPECT_THAT(st.out, HasSubstr("tasks FAILED 2"));
+}
+
+// sbatch refusing the script (an unknown partition) is a one-line error that keeps the folder;
+// --resume with corrected launcher overrides submits it.
+TEST(SlurmLauncher, ARefusedSubmissionCanBeResubmittedWithOtherLauncherKeys) {
+  REQUIRE_SLURM();
+  testing::TempDir work;
+  const ProgramOutput r = deferbench({"run", "-m", "name=refused", "results_dir=out", "seed=0,1",
+                                      "launcher=slurm", "launcher.partition=nope"},
+                                     work.path());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("sbatch"));
+  EXPECT_THAT(r.err, HasSubstr("partition"));
+  EXPECT_THAT(r.err, HasSubstr("--resume"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  const fs::path sweep = fs::canonical(work / "out/refused/latest");
+  const ProgramOutput resumed = deferbench(
+      cat({"run", "--resume", sweep.string(), "--wait", "--poll", "0.5"}, kSlurm), work.path());
+  EXPECT_EQ(resumed.status, 0) << resumed.out << resumed.err;
+  EXPECT_TRUE(fs::exists(sweep / "runs/0/metrics.json"));
+  EXPECT_TRUE(fs::exists(sweep / "runs/1/metrics.json"));
 }
 
 }  // namespace
