@@ -11,6 +11,7 @@
 #include "core/audit/temporal.h"
 #include "core/metrics/metrics.h"
 #include "core/util/error.h"
+#include "experiments/run_output.h"
 
 namespace deferbench {
 
@@ -18,15 +19,11 @@ namespace {
 
 using json = nlohmann::json;
 
-json number_or_null(double v) {
-  return std::isnan(v) ? json() : json(v);
-}
-
 json proportion_json(const Proportion& p) {
   return {{"k", p.k},
           {"n", p.n},
-          {"value", number_or_null(p.value)},
-          {"ci95", {number_or_null(p.low), number_or_null(p.high)}}};
+          {"value", nan_to_json(p.value)},
+          {"ci95", {nan_to_json(p.low), nan_to_json(p.high)}}};
 }
 
 json slice_json(const SliceStats& s) {
@@ -35,7 +32,7 @@ json slice_json(const SliceStats& s) {
           {"coverage", proportion_json(s.coverage)},
           {"agreement", proportion_json(s.agreement)},
           {"e2e_accuracy", proportion_json(s.e2e_accuracy)},
-          {"p_value", number_or_null(s.p_value)},
+          {"p_value", nan_to_json(s.p_value)},
           {"flagged", s.flagged}};
 }
 
@@ -176,8 +173,6 @@ json curve_json(const FirstStageView& v) {
   return points;
 }
 
-}  // namespace
-
 // Coverage and agreement per window in time order, with drift flags (null: no time order).
 json temporal_json(const AuditRows& rows, const PreparedData& prep, const AuditOptions& o) {
   const std::vector<double>& times = prep.test.times;
@@ -190,17 +185,19 @@ json temporal_json(const AuditRows& rows, const PreparedData& prep, const AuditO
        temporal_windows(rows, by_time ? times : std::vector<double>{}, o.windows, o.fdr))
     windows.push_back({{"first_rank", w.first_row_rank},
                        {"rows", w.rows},
-                       {"time_begin", number_or_null(w.time_begin)},
-                       {"time_end", number_or_null(w.time_end)},
+                       {"time_begin", nan_to_json(w.time_begin)},
+                       {"time_end", nan_to_json(w.time_end)},
                        {"coverage", proportion_json(w.coverage)},
                        {"agreement", proportion_json(w.agreement)},
-                       {"coverage_change", number_or_null(w.coverage_change)},
-                       {"agreement_change", number_or_null(w.agreement_change)},
-                       {"coverage_p", number_or_null(w.coverage_p)},
-                       {"agreement_p", number_or_null(w.agreement_p)},
+                       {"coverage_change", nan_to_json(w.coverage_change)},
+                       {"agreement_change", nan_to_json(w.agreement_change)},
+                       {"coverage_p", nan_to_json(w.coverage_p)},
+                       {"agreement_p", nan_to_json(w.agreement_p)},
                        {"drift", w.drift}});
   return {{"order", by_time ? "time" : "row_order"}, {"windows", windows}};
 }
+
+}  // namespace
 
 json audit_json(double target, const Candidate* selected, const Deployment& deployment,
                 const PreparedData& prep, const FittedZoo& zoo, const AuditOptions& options) {
@@ -210,20 +207,13 @@ json audit_json(double target, const Candidate* selected, const Deployment& depl
   rows.teacher = prep.test.teacher;
   rows.gold = prep.test.gold;
   rows.handled = e.handled;
-  rows.prediction = e.first_prediction;
   rows.answer.resize(e.answer.size());
   for (std::size_t i = 0; i < rows.answer.size(); ++i)
     rows.answer[i] = e.handled[i] ? e.answer[i] : kNoLabel;
-  if (!selected) {  // nothing selected: no surrogate prediction to audit
-    std::fill(rows.prediction.begin(), rows.prediction.end(), kNoLabel);
-  } else if (!deployment.deployed) {
-    // Selected but not deployed: the audit still reads the selected surrogate's predictions.
-    std::vector<StageOutput> outs =
-        routing_family(selected->family)
-            .stage_outputs(std::max<std::size_t>(1, selected->on_cal.stages.size()),
-                           zoo.members[selected->member].test_outputs);
-    rows.prediction = std::move(outs.front().pred);
-  }
+  // The selected surrogate's first stage, deployed or not (nothing selected: no prediction).
+  FirstStageView v;
+  if (selected) v = first_stage_on_test(*selected, zoo, prep.test);
+  rows.prediction = selected ? v.pred : std::vector<LabelId>(prep.test.size(), kNoLabel);
   std::size_t flagged = 0;
   json out = {{"target", target},
               {"split", "test"},
@@ -235,20 +225,19 @@ json audit_json(double target, const Candidate* selected, const Deployment& depl
   out["agreement_gap"] = gap_json(rows, prep);
   out["temporal"] = temporal_json(rows, prep, options);
   if (selected) {
-    const FirstStageView v = first_stage_on_test(*selected, zoo, prep.test);
     const RiskCoverage rc = risk_coverage(v.score, v.agrees);
     out["examples"] = examples_json(rows, v.score, prep);
     out["risk_coverage"] = {
         {"family", selected->family},
         {"model", selected->model},
-        {"aurc", number_or_null(rc.aurc)},
-        {"e_aurc", number_or_null(rc.e_aurc)},
-        {"optimal_aurc", number_or_null(rc.optimal)},
+        {"aurc", nan_to_json(rc.aurc)},
+        {"e_aurc", nan_to_json(rc.e_aurc)},
+        {"optimal_aurc", nan_to_json(rc.optimal)},
         {"curve_columns", {"coverage", "risk", "oracle_risk"}},
         {"curve", curve_json(v)},
         {"deployed_point",
-         {number_or_null(e.m.coverage),
-          number_or_null(e.m.coverage > 0 ? 1.0 - e.m.teacher_agreement : std::nan(""))}}};
+         {nan_to_json(e.m.coverage),
+          nan_to_json(e.m.coverage > 0 ? 1.0 - e.m.teacher_agreement : std::nan(""))}}};
   } else {
     out["risk_coverage"] = nullptr;
     out["examples"] = nullptr;

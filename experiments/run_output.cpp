@@ -22,11 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// NaN (an undefined metric, e.g. agreement when nothing is handled) is written as null.
-nlohmann::json nan_to_json(double x) {
-  return std::isnan(x) ? nlohmann::json() : nlohmann::json(x);
-}
-
 nlohmann::json routing_json(const RoutingMetrics& m) {
   return {{"rows", m.rows},
           {"handled", m.handled},
@@ -88,6 +83,10 @@ nlohmann::json calibration_json(const CalibrationSettings& calib) {
 }
 
 }  // namespace
+
+nlohmann::json nan_to_json(double x) {
+  return std::isnan(x) ? nlohmann::json() : nlohmann::json(x);
+}
 
 std::string frontier_csv_header() {
   return "target,family,model,val_coverage,val_agreement,val_cost_per_1k,val_feasible,on_frontier,"

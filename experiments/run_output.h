@@ -29,6 +29,9 @@ struct RunOutput {
   nlohmann::json audit;  // null: no audit; else audit.json (one entry per target)
 };
 
+// A number as JSON, NaN (an undefined metric) as null.
+nlohmann::json nan_to_json(double x);
+
 // frontier.csv: its header line, then one line per candidate of each target.
 std::string frontier_csv_header();
 std::string frontier_csv_rows(double target, const std::vector<Candidate>& candidates,

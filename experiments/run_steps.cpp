@@ -123,7 +123,6 @@ Evaluated evaluate(const std::vector<Stage>& stages, const std::string& family,
     }
   }
   e.m = routing_metrics(answer, split.teacher, split.gold, handled);
-  e.first_prediction = r.first_prediction;
   e.cost_per_1k = cost_per_1k(e.m.coverage, opt.teacher_cost, opt.surrogate_cost);
   for (std::size_t k = 0; k < stages.size(); ++k)
     e.agreement_per_stage.push_back(e.handled_per_stage[k]
@@ -139,10 +138,10 @@ FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, con
   std::vector<StageOutput> outs = routing_family(c.family).stage_outputs(
       std::max<std::size_t>(1, c.on_cal.stages.size()), z.test_outputs);
   FirstStageView v;
+  v.pred = std::move(outs.front().pred);
   v.score = std::move(outs.front().score);
   v.agrees.resize(test.size());
-  for (std::size_t i = 0; i < v.agrees.size(); ++i)
-    v.agrees[i] = outs.front().pred[i] == test.teacher[i];
+  for (std::size_t i = 0; i < v.agrees.size(); ++i) v.agrees[i] = v.pred[i] == test.teacher[i];
   return v;
 }
 

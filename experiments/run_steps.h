@@ -74,10 +74,10 @@ struct Evaluated {
   double cost_per_1k = 0;
   std::vector<std::size_t> handled_per_stage;
   std::vector<double> agreement_per_stage;
-  // Per row of the split: handled by the surrogate, the answer given where handled (stage 1's
-  // prediction where deferred) and stage 1's prediction (what the audit reads).
+  // Per row of the split: handled by the surrogate, and the answer given where handled (stage
+  // 1's prediction where deferred): what the audit reads.
   std::vector<std::uint8_t> handled;
-  std::vector<LabelId> answer, first_prediction;
+  std::vector<LabelId> answer;
 };
 
 // Routes a split with a built policy from precomputed stage outputs (no stages: all deferred)
@@ -137,9 +137,11 @@ struct Deployment {
   } first_test;
 };
 
-// A candidate's first stage on test: its score and whether its prediction agrees with the
-// teacher, for every test row (what the oracle threshold and the risk–coverage curve read).
+// A candidate's first stage on test: its prediction, its score and whether the prediction agrees
+// with the teacher, for every test row (what the oracle threshold, the risk–coverage curve and
+// the audit read).
 struct FirstStageView {
+  std::vector<LabelId> pred;
   std::vector<float> score;
   std::vector<std::uint8_t> agrees;
 };
