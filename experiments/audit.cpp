@@ -37,10 +37,9 @@ json slice_json(const SliceStats& s) {
 }
 
 // Every kind of slice the test split supports, flagged together (one Benjamini–Hochberg family).
-json slices_json(const AuditRows& rows, const PreparedData& prep, double target, double fdr,
+json slices_json(const AuditRows& rows, const Dataset& test, double target, double fdr,
                  std::size_t* flagged) {
-  const Dataset& test = prep.test;
-  const LabelSpace& labels = *prep.labels;
+  const LabelSpace& labels = *test.labels;
   std::vector<std::pair<std::string, std::vector<std::string>>> kinds;
   std::vector<std::string> teacher, predicted;
   for (std::size_t i = 0; i < test.size(); ++i) {
@@ -76,15 +75,15 @@ json slices_json(const AuditRows& rows, const PreparedData& prep, double target,
   return out;
 }
 
-json gap_json(const AuditRows& rows, const PreparedData& prep) {
+json gap_json(const AuditRows& rows, const Dataset& d) {
   const AgreementGap g = agreement_gap(rows, 15, 3);
-  const LabelSpace& labels = *prep.labels;
+  const LabelSpace& labels = *d.labels;
   json pairs = json::array();
   for (const GapPair& p : g.pairs) {
     json examples = json::array();
     for (std::size_t i : p.examples) {
-      json e = {{"row", i}, {"id", prep.test.ids.at(i)}};
-      if (!prep.test.texts.empty()) e["text"] = excerpt(prep.test.texts[i], 300);
+      json e = {{"row", i}, {"id", d.ids.at(i)}};
+      if (!d.texts.empty()) e["text"] = excerpt(d.texts[i], 300);
       examples.push_back(e);
     }
     pairs.push_back({{"answer", labels.name(p.answer)},
@@ -102,40 +101,37 @@ json gap_json(const AuditRows& rows, const PreparedData& prep) {
 }
 
 // A row as the audit shows it: id, text (an excerpt), teacher label.
-json row_json(std::size_t i, const PreparedData& prep) {
-  json r = {{"row", i},
-            {"id", prep.test.ids.at(i)},
-            {"teacher", prep.labels->name(prep.test.teacher[i])}};
-  if (!prep.test.texts.empty()) r["text"] = excerpt(prep.test.texts[i], 300);
+json row_json(std::size_t i, const Dataset& d) {
+  json r = {{"row", i}, {"id", d.ids.at(i)}, {"teacher", d.labels->name(d.teacher[i])}};
+  if (!d.texts.empty()) r["text"] = excerpt(d.texts[i], 300);
   return r;
 }
 
-json examples_json(const AuditRows& rows, const std::vector<float>& score,
-                   const PreparedData& prep) {
-  const LabelSpace& labels = *prep.labels;
-  const MatrixView x = prep.test.features.view();
+json examples_json(const AuditRows& rows, const std::vector<float>& score, const Dataset& d) {
+  const LabelSpace& labels = *d.labels;
+  const MatrixView x = d.features.view();
   json pairs = json::array();
   for (const BoundaryPair& p : boundary_pairs(x, rows.prediction, rows.handled, 5, 3)) {
-    json h = row_json(p.handled_row, prep), d = row_json(p.deferred_row, prep);
+    json h = row_json(p.handled_row, d), def = row_json(p.deferred_row, d);
     h["score"] = score.at(p.handled_row);
-    d["score"] = score.at(p.deferred_row);
+    def["score"] = score.at(p.deferred_row);
     pairs.push_back({{"predicted", labels.name(p.predicted)},
                      {"distance", p.distance},
                      {"handled", h},
-                     {"deferred", d}});
+                     {"deferred", def}});
   }
   json reps = json::array();
   for (const Representatives& r : representatives(x, rows.teacher, rows.handled)) {
     json e = {{"teacher", labels.name(r.label)}, {"rows", r.rows}};
     const auto none = static_cast<std::size_t>(-1);
-    e["handled"] = r.handled_row == none ? json() : row_json(r.handled_row, prep);
-    e["deferred"] = r.deferred_row == none ? json() : row_json(r.deferred_row, prep);
+    e["handled"] = r.handled_row == none ? json() : row_json(r.handled_row, d);
+    e["deferred"] = r.deferred_row == none ? json() : row_json(r.deferred_row, d);
     reps.push_back(e);
   }
   json confident = json::array();
   for (std::size_t i :
        confident_disagreements(score, rows.answer, rows.teacher, rows.handled, 10)) {
-    json e = row_json(i, prep);
+    json e = row_json(i, d);
     e["answer"] = labels.name(rows.answer[i]);
     e["score"] = score[i];
     confident.push_back(e);
@@ -174,8 +170,8 @@ json curve_json(const FirstStageView& v) {
 }
 
 // Coverage and agreement per window in time order, with drift flags (null: no time order).
-json temporal_json(const AuditRows& rows, const PreparedData& prep, const AuditOptions& o) {
-  const std::vector<double>& times = prep.test.times;
+json temporal_json(const AuditRows& rows, const Dataset& d, const AuditOptions& o) {
+  const std::vector<double>& times = d.times;
   const bool has_times = !times.empty() && std::any_of(times.begin(), times.end(),
                                                        [](double t) { return !std::isnan(t); });
   if (o.time == "none" || (o.time == "auto" && !has_times) || rows.size() < 2) return nullptr;
@@ -199,50 +195,125 @@ json temporal_json(const AuditRows& rows, const PreparedData& prep, const AuditO
 
 }  // namespace
 
-json audit_json(double target, const Candidate* selected, const Deployment& deployment,
-                const PreparedData& prep, const FittedZoo& zoo, const AuditOptions& options) {
-  const double fdr = options.fdr;
-  const Evaluated& e = deployment.test;
-  AuditRows rows;
-  rows.teacher = prep.test.teacher;
-  rows.gold = prep.test.gold;
-  rows.handled = e.handled;
-  rows.answer.resize(e.answer.size());
-  for (std::size_t i = 0; i < rows.answer.size(); ++i)
-    rows.answer[i] = e.handled[i] ? e.answer[i] : kNoLabel;
-  // The selected surrogate's first stage, deployed or not (nothing selected: no prediction).
-  FirstStageView v;
-  if (selected) v = first_stage_on_test(*selected, zoo, prep.test);
-  rows.prediction = selected ? v.pred : std::vector<LabelId>(prep.test.size(), kNoLabel);
-  std::size_t flagged = 0;
-  json out = {{"target", target},
-              {"split", "test"},
-              {"rows", prep.test.size()},
-              {"deployed", deployment.deployed},
-              {"fdr", fdr}};
-  out["slices"] = slices_json(rows, prep, target, fdr, &flagged);
-  out["flagged_slices"] = flagged;
-  out["agreement_gap"] = gap_json(rows, prep);
-  out["temporal"] = temporal_json(rows, prep, options);
+AuditInput audit_input_for_run(const Candidate* selected, const Deployment& deployment,
+                               const PreparedData& prep, const FittedZoo& zoo) {
+  AuditInput in;
+  in.rows = &prep.test;
+  in.deployed = deployment.deployed;
+  in.handled = deployment.test.handled;
+  in.answer = deployment.test.answer;
+  in.handled_per_stage = deployment.test.handled_per_stage;
+  in.agreement_per_stage = deployment.test.agreement_per_stage;
   if (selected) {
-    const RiskCoverage rc = risk_coverage(v.score, v.agrees);
-    out["examples"] = examples_json(rows, v.score, prep);
+    in.first = first_stage_on_test(*selected, zoo, prep.test);
+    in.family = selected->family;
+    in.model = selected->model;
+  }
+  return in;
+}
+
+json audit_json(double target, const AuditInput& in, const AuditOptions& options) {
+  DB_CHECK(in.rows, "audit: no rows");
+  const Dataset& d = *in.rows;
+  const double fdr = options.fdr;
+  const std::size_t n = d.size();
+  DB_CHECK(in.handled.size() == n && in.answer.size() == n,
+           "audit: decisions for {} / {} of {} rows", in.handled.size(), in.answer.size(), n);
+  const bool has_first = !in.first.pred.empty();
+  DB_CHECK(!has_first || (in.first.pred.size() == n && in.first.score.size() == n &&
+                          in.first.agrees.size() == n),
+           "audit: the first stage covers {} of {} rows", in.first.pred.size(), n);
+  AuditRows rows;
+  rows.teacher = d.teacher;
+  rows.gold = d.gold;
+  rows.handled = in.handled;
+  rows.answer.resize(n);
+  for (std::size_t i = 0; i < n; ++i) rows.answer[i] = in.handled[i] ? in.answer[i] : kNoLabel;
+  rows.prediction = has_first ? in.first.pred : std::vector<LabelId>(n, kNoLabel);
+  std::size_t handled = 0, agreed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    handled += rows.handled[i] != 0;
+    agreed += rows.handled[i] && rows.answer[i] == rows.teacher[i];
+  }
+  std::size_t flagged = 0;
+  json out = {
+      {"target", target}, {"split", "test"}, {"rows", n}, {"deployed", in.deployed}, {"fdr", fdr}};
+  // The traffic split: each stage's answered rows, then the teacher's.
+  json stages = json::array();
+  std::size_t reaching = n;
+  for (std::size_t s = 0; s < in.handled_per_stage.size(); ++s) {
+    const double a = s < in.agreement_per_stage.size() ? in.agreement_per_stage[s] : std::nan("");
+    stages.push_back({{"stage", s + 1},
+                      {"reached", reaching},
+                      {"handled", in.handled_per_stage[s]},
+                      {"agreement", nan_to_json(a)}});
+    reaching -= std::min(reaching, in.handled_per_stage[s]);
+  }
+  out["routing"] = {{"stages", stages},
+                    {"handled", proportion_json(proportion(handled, n))},
+                    {"agreement", proportion_json(proportion(agreed, handled))},
+                    {"deferred", n - handled}};
+  out["slices"] = slices_json(rows, d, target, fdr, &flagged);
+  out["flagged_slices"] = flagged;
+  out["agreement_gap"] = gap_json(rows, d);
+  out["temporal"] = temporal_json(rows, d, options);
+  if (has_first) {
+    const RiskCoverage rc = risk_coverage(in.first.score, in.first.agrees);
+    out["examples"] = examples_json(rows, in.first.score, d);
+    const double coverage =
+        n ? static_cast<double>(handled) / static_cast<double>(n) : std::nan("");
     out["risk_coverage"] = {
-        {"family", selected->family},
-        {"model", selected->model},
+        {"family", in.family},
+        {"model", in.model},
         {"aurc", nan_to_json(rc.aurc)},
         {"e_aurc", nan_to_json(rc.e_aurc)},
         {"optimal_aurc", nan_to_json(rc.optimal)},
         {"curve_columns", {"coverage", "risk", "oracle_risk"}},
-        {"curve", curve_json(v)},
+        {"curve", curve_json(in.first)},
         {"deployed_point",
-         {nan_to_json(e.m.coverage),
-          nan_to_json(e.m.coverage > 0 ? 1.0 - e.m.teacher_agreement : std::nan(""))}}};
+         {nan_to_json(coverage),
+          nan_to_json(handled > 0 ? 1.0 - static_cast<double>(agreed) / static_cast<double>(handled)
+                                  : std::nan(""))}}};
   } else {
     out["risk_coverage"] = nullptr;
     out["examples"] = nullptr;
   }
   return out;
+}
+
+json compare_json(const AuditInput& a, const AuditInput& b, const LabelSpace& labels, double fdr) {
+  DB_CHECK(a.rows && a.rows == b.rows, "audit --compare: the policies saw different rows");
+  const Dataset& d = *a.rows;
+  PolicyPair p;
+  p.teacher = d.teacher;
+  p.handled_a = a.handled;
+  p.handled_b = b.handled;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    p.agrees_a.push_back(a.answer.at(i) == d.teacher[i]);
+    p.agrees_b.push_back(b.answer.at(i) == d.teacher[i]);
+  }
+  const PolicyComparison c = compare_policies(p, fdr);
+  json classes = json::array();
+  for (const ClassShift& s : c.classes)
+    classes.push_back({{"teacher", labels.name(s.label)},
+                       {"rows", s.rows},
+                       {"coverage_a", proportion_json(s.coverage_a)},
+                       {"coverage_b", proportion_json(s.coverage_b)},
+                       {"agreement_a", proportion_json(s.agreement_a)},
+                       {"agreement_b", proportion_json(s.agreement_b)},
+                       {"to_handled", s.to_handled},
+                       {"to_deferred", s.to_deferred},
+                       {"coverage_change", nan_to_json(s.coverage_change)},
+                       {"p_value", nan_to_json(s.p_value)},
+                       {"flagged", s.flagged}});
+  return {{"coverage_a", proportion_json(c.coverage_a)},
+          {"coverage_b", proportion_json(c.coverage_b)},
+          {"agreement_a", proportion_json(c.agreement_a)},
+          {"agreement_b", proportion_json(c.agreement_b)},
+          {"to_handled", c.to_handled},
+          {"to_deferred", c.to_deferred},
+          {"flagged_classes", c.flagged},
+          {"classes", classes}};
 }
 
 }  // namespace deferbench

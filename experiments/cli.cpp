@@ -15,6 +15,7 @@
 #include "core/config/compose.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "experiments/audit_command.h"
 #include "experiments/policy_io.h"
 #include "experiments/report.h"
 #include "experiments/run.h"
@@ -65,6 +66,12 @@ struct ReportArgs {
 struct FeaturizeArgs {
   std::vector<std::string> overrides;
   std::string out;
+};
+
+struct AuditArgs {
+  AuditCommandOptions o;
+  std::string policy, input, output, compare;
+  int threads = 0;
 };
 
 struct RouteArgs {
@@ -163,6 +170,51 @@ CLI::App* add_route_command(CLI::App& app, RouteArgs& a, CommonArgs& c) {
       });
   route->add_flag("-q,--quiet", c.quiet, "No summary on stderr");
   return route;
+}
+
+CLI::App* add_audit_command(CLI::App& app, AuditArgs& a, CommonArgs& c) {
+  CLI::App* audit = app.add_subcommand(
+      "audit",
+      "Audit a saved policy on traffic with the teacher's answers: audit.json and report.html");
+  audit->add_option("--policy", a.policy, "Policy folder (run ... save_policy=DIR)")->required();
+  audit->add_option("--input", a.input, "JSONL traces or CSV with the teacher's answers")
+      ->required();
+  audit->add_option("-o,--output", a.output, "Output folder (default: audit-<input stem>)");
+  audit->add_option("--compare", a.compare,
+                    "A second policy folder: which classes move between answered and deferred");
+  audit->add_option("--format", a.o.read.format, "auto | jsonl | csv")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv"}));
+  audit->add_option("--text-column", a.o.read.text_column, "CSV text column");
+  audit->add_option("--teacher-column", a.o.read.teacher_column, "CSV teacher column");
+  audit->add_option("--gold-column", a.o.read.gold_column, "CSV gold column (optional)");
+  audit->add_option("--time-column", a.o.read.time_column, "CSV time column (optional)");
+  audit->add_option("--slice-column", a.o.read.slice_column, "CSV slice-tag column (optional)");
+  audit->add_option("--id-column", a.o.read.id_column, "CSV id column");
+  audit->add_option("--fdr", a.o.audit.fdr, "Benjamini–Hochberg rate of the flags")
+      ->check(CLI::Range(1e-6, 0.5));
+  audit->add_option("--time", a.o.audit.time, "Temporal windows: auto | row_order | none")
+      ->check(CLI::IsMember({"auto", "row_order", "none"}));
+  audit->add_option("--windows", a.o.audit.windows, "Temporal windows")->check(CLI::Range(2, 1000));
+  audit->add_option("--threads", a.threads, "Threads (0: all cores)");
+  audit->add_flag("-q,--quiet", c.quiet, "No summary");
+  return audit;
+}
+
+int audit_command(AuditArgs a, bool quiet) {
+  const Context ctx = make_context(parse_device_request("cpu"), 0, a.threads);
+  a.o.policy = a.policy;
+  a.o.input = a.input;
+  a.o.output = a.output;
+  a.o.compare = a.compare;
+  if (a.o.read.format == "auto" && fs::path(a.input).extension() == ".npy")
+    a.o.read.format = "npy";  // refused by the reader with the reason
+  const AuditCommandResult r = run_audit_command(a.o, ctx);
+  if (!quiet)
+    fmt::print(
+        "deferbench audit: {} rows, {} answered by the policy, {} flagged slices\n  {}\n  {}\n",
+        r.rows, r.handled, r.flagged_slices, (r.dir / "audit.json").string(),
+        (r.dir / "report.html").string());
+  return 0;
 }
 
 int route_command(const RouteArgs& a, bool quiet) {
@@ -326,11 +378,13 @@ int cli_main(int argc, char** argv) {
   FeaturizeArgs featurize_args;
   RouteArgs route_args;
   StatusArgs status_args;
+  AuditArgs audit_args;
   add_run_command(app, run_args, common);
   CLI::App* status = add_status_command(app, status_args, common);
   CLI::App* report = add_report_command(app, report_args, common);
   CLI::App* featurize = add_featurize_command(app, featurize_args, common);
   CLI::App* route = add_route_command(app, route_args, common);
+  CLI::App* audit = add_audit_command(app, audit_args, common);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -349,6 +403,7 @@ int cli_main(int argc, char** argv) {
   const fs::path dir =
       common.config_dir.empty() ? root / "experiments" / "configs" : fs::path(common.config_dir);
   if (route->parsed()) return route_command(route_args, common.quiet);
+  if (audit->parsed()) return audit_command(audit_args, common.quiet);
   if (report->parsed()) return report_command(report_args, common.quiet);
   if (status->parsed()) return status_command(status_args, common, root);
   if (featurize->parsed()) return featurize_command(featurize_args, common.quiet, root, dir);

@@ -323,8 +323,8 @@ SavedPolicy load_policy(const fs::path& dir) {
   return p;
 }
 
-RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const RouteOptions& options,
-                      const Context& ctx) {
+Traffic read_traffic(const SavedPolicy& policy, const fs::path& input, const RouteOptions& options,
+                     const Context& ctx, bool require_teacher) {
   std::string format = options.format;
   if (format == "auto") {
     const std::string ext = input.extension().string();
@@ -336,9 +336,14 @@ RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const Ro
              "{}: cannot tell the format from the extension; use --format jsonl|csv|npy",
              input.string());
   }
-  Traces traces;
-  Matrix x;
+  Traffic t;
+  Traces& traces = t.traces;
+  Matrix& x = t.x;
   if (format == "npy") {
+    DB_CHECK(!require_teacher,
+             "{}: the audit needs the teacher's answers; give JSONL traces (with the embeddings "
+             "in {}.npy beside them) or CSV",
+             input.string(), input.stem().string());
     DB_CHECK(!policy.featurizer,
              "{}: this policy was trained on text; give it JSONL or CSV with the text",
              input.string());
@@ -347,14 +352,20 @@ RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const Ro
   } else {
     if (format == "jsonl") {
       JsonlOptions o;
-      o.require_teacher = false;
+      o.require_teacher = require_teacher;
       traces = read_jsonl_traces(input, o);
     } else {
       CsvColumns c;
       c.text = options.text_column;
       c.id = options.id_column;
       c.delimiter = options.delimiter;
-      c.require_teacher = false;
+      c.require_teacher = require_teacher;
+      if (require_teacher) {
+        c.teacher = options.teacher_column;
+        c.gold = options.gold_column;
+        c.time = options.time_column;
+        c.slice = options.slice_column;
+      }
       traces = read_csv_traces(input, c);
     }
     if (policy.featurizer) {
@@ -369,6 +380,14 @@ RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const Ro
   DB_CHECK(x.cols() == policy.feature_dim || x.rows() == 0,
            "{}: the policy expects {} feature columns, the input has {}", input.string(),
            policy.feature_dim, x.cols());
+  return t;
+}
+
+RoutedFile route_file(const SavedPolicy& policy, const fs::path& input, const RouteOptions& options,
+                      const Context& ctx) {
+  const Traffic t = read_traffic(policy, input, options, ctx, false);
+  const Traces& traces = t.traces;
+  const Matrix& x = t.x;
   RoutedFile result;
   result.rows = x.rows();
   std::string& out = result.lines;

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/data/dataset.h"
 #include "core/data/label_space.h"
 #include "core/features/text_featurizer.h"
 #include "core/routing/policy.h"
@@ -49,7 +50,21 @@ struct RouteOptions {
   std::string text_column = "text";  // csv
   std::string id_column;             // csv ("" = none: ids are <file>:<line>)
   char delimiter = ',';
+  // Read by `deferbench audit`, which needs the teacher's answers (CSV columns; JSONL traces
+  // carry them as `teacher`, `gold`, `metadata.timestamp`, `metadata.slice`).
+  std::string teacher_column = "teacher";
+  std::string gold_column, time_column, slice_column;  // "" = none
 };
+
+// Traffic read for a saved policy: the rows and their features (the policy's featurizer applied
+// to the texts, or the embeddings). `require_teacher`: every row must carry the teacher's answer
+// (JSONL or CSV only), as the audit needs.
+struct Traffic {
+  Traces traces;
+  Matrix x;
+};
+Traffic read_traffic(const SavedPolicy& policy, const std::filesystem::path& input,
+                     const RouteOptions& options, const Context& ctx, bool require_teacher);
 
 // Reads FILE (JSONL traces without teacher, CSV with a text column, or .npy features), routes
 // every row and returns one JSON line per row: {"id", "label" (null when deferred), "decision"

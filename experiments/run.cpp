@@ -37,12 +37,14 @@ TargetResult run_target(double target, const RunPlan& plan, const PreparedData& 
   r.frontier_csv = frontier_csv_rows(target, candidates, selection);
   r.json = target_json(target, candidates, selection, deployment);
   if (plan.settings.audit)
-    r.audit = audit_json(
-        target,
-        selection.chosen >= 0 ? &candidates[static_cast<std::size_t>(selection.chosen)] : nullptr,
-        deployment, prep, zoo,
-        AuditOptions{plan.settings.audit_fdr, plan.settings.audit_time,
-                     static_cast<std::size_t>(plan.settings.audit_windows)});
+    r.audit =
+        audit_json(target,
+                   audit_input_for_run(selection.chosen >= 0
+                                           ? &candidates[static_cast<std::size_t>(selection.chosen)]
+                                           : nullptr,
+                                       deployment, prep, zoo),
+                   AuditOptions{plan.settings.audit_fdr, plan.settings.audit_time,
+                                static_cast<std::size_t>(plan.settings.audit_windows)});
   r.deployed = std::move(deployment.stages);
   return r;
 }

@@ -16,6 +16,7 @@
 #include "core/metrics/metrics.h"
 #include "core/util/atomic_file.h"
 #include "experiments/policy_io.h"
+#include "experiments/report/audit_page.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -218,11 +219,45 @@ fs::path new_stamped_folder(const fs::path& parent) {
   return dir;
 }
 
+std::string run_audit_page(const RunOutput& out) {
+  const nlohmann::json& m = out.metrics;
+  report::AuditPage page;
+  const std::string dataset = m.value("dataset", "");
+  page.title = dataset == out.settings.name
+                   ? "Audit of " + dataset
+                   : fmt::format("Audit of {} on {}", out.settings.name, dataset);
+  const nlohmann::json& rows = m["rows"];
+  page.subtitle = fmt::format(
+      "held-out test split: {} of {} rows · {} classes · features {} · seed {} · calibration {}",
+      rows.value("test", 0), rows.value("total", 0), m.value("classes", 0), m.value("features", ""),
+      m.value("seed", 0), m["calibration"].value("mode", ""));
+  page.facts = {
+      {"experiment", out.settings.name},
+      {"dataset", m.value("dataset", "")},
+      {"rows (train / val / cal / test)",
+       fmt::format("{} / {} / {} / {}", rows.value("train", 0), rows.value("val", 0),
+                   rows.value("cal", 0), rows.value("test", 0))},
+      {"features",
+       fmt::format("{} ({} dimensions)", m.value("features", ""), m.value("feature_dim", 0))},
+      {"calibration", fmt::format("{}, δ = {}", m["calibration"].value("mode", ""),
+                                  m["calibration"].value("delta", 0.0))},
+      {"seed", std::to_string(m.value("seed", 0))},
+      {"device · threads", fmt::format("{} · {}", m.value("device", ""), m.value("threads", 0))}};
+  page.audit = out.audit;
+  page.targets = m["targets"];
+  page.calibration = m["calibration"];
+  page.config_text = to_yaml_text(out.config);
+  return report::audit_page(page);
+}
+
 void write_run_files(const RunOutput& out, const fs::path& dir, const std::string& log_text) {
   write_file_atomic(dir / "config.yaml", to_yaml_text(out.config));
   write_file_atomic(dir / "metrics.json", out.metrics.dump(2) + "\n");
   write_file_atomic(dir / "frontier.csv", out.frontier_csv);
-  if (!out.audit.is_null()) write_file_atomic(dir / "audit.json", out.audit.dump(2) + "\n");
+  if (!out.audit.is_null()) {
+    write_file_atomic(dir / "audit.json", out.audit.dump(2) + "\n");
+    write_file_atomic(dir / "report.html", run_audit_page(out));
+  }
   write_file_atomic(dir / "log.txt", log_text);
 }
 

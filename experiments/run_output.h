@@ -46,7 +46,12 @@ nlohmann::json run_metrics(const RunPlan& plan, const PreparedData& prep, const 
                            const CalibrationSettings& calib, const nlohmann::json& per_target,
                            double total_seconds);
 
-// Writes config.yaml, metrics.json, frontier.csv and log.txt of a run into `dir` (which exists).
+// report.html of a run with audit=true: its audit.json as a page (experiments/report/audit_page.h)
+// with the run's metrics and config.
+std::string run_audit_page(const RunOutput& out);
+
+// Writes config.yaml, metrics.json, frontier.csv and log.txt (with audit=true also audit.json
+// and report.html) of a run into `dir` (which exists).
 void write_run_files(const RunOutput& out, const std::filesystem::path& dir,
                      const std::string& log_text);
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <utf8proc.h>
 
 namespace deferbench::report {
 namespace {
@@ -116,6 +117,54 @@ std::string dat_string(const std::string& s) {
   std::string out = "\"";
   each_char(s, [&](char c) { out += c == '"' ? '\'' : is_control(c) ? ' ' : c; });
   return out + "\"";
+}
+
+std::string html_text(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 8);
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    utf8proc_int32_t cp = -1;
+    const utf8proc_ssize_t len =
+        utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (len <= 0 || cp < 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+      continue;
+    }
+    const char c = s[i];
+    if (len == 1) {
+      switch (c) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
+        case '\t':
+        case '\n':
+          out += c;
+          break;
+        default:
+          out += is_control(c) ? ' ' : c;
+      }
+    } else if ((cp >= 0x80 && cp < 0xa0) || cp == 0x2028 || cp == 0x2029) {
+      out += ' ';  // C1 controls and the line and paragraph separators
+    } else {
+      out.append(s, i, static_cast<std::size_t>(len));
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  return out;
 }
 
 }  // namespace deferbench::report

@@ -30,4 +30,9 @@ std::string dat_comment(const std::string& s);
 // '\'', control characters a space.
 std::string dat_string(const std::string& s);
 
+// HTML (and inline SVG) text or attribute value: & < > " ' as entities; control characters
+// other than tab and line break become a space; a byte sequence that is not valid UTF-8 becomes
+// U+FFFD (the replacement character), one per invalid byte.
+std::string html_text(const std::string& s);
+
 }  // namespace deferbench::report

@@ -11,6 +11,7 @@
 #include "core/util/atomic_file.h"
 #include "experiments/report/aggregate.h"
 #include "experiments/report/plots.h"
+#include "experiments/report/sweep_page.h"
 #include "experiments/report/sweep_reader.h"
 #include "experiments/report/tables.h"
 
@@ -30,8 +31,10 @@ ReportResult write_report(const std::filesystem::path& sweep_dir, const ReportOp
   const double zoo_target = report::choose_zoo_target(s, options.zoo_target);
   const fs::path dir = sweep_dir / "tables";
   fs::create_directories(dir);
-  for (const Table& t : {report::selection_table(s, stats), report::zoo_table(s, zoo_target),
-                         report::modes_table(s, stats)}) {
+  const std::vector<Table> tables = {report::selection_table(s, stats),
+                                     report::zoo_table(s, zoo_target),
+                                     report::modes_table(s, stats)};
+  for (const Table& t : tables) {
     const std::vector<std::pair<std::string, std::string>> files = {
         {".md", report::markdown(t)}, {".tex", report::latex(t)}, {".csv", report::csv(t)}};
     for (const auto& [ext, text] : files) {
@@ -40,6 +43,15 @@ ReportResult write_report(const std::filesystem::path& sweep_dir, const ReportOp
     }
   }
   if (options.plots) report::write_plots(s, stats, zoo_target, options, result);
+  // The page: the tables, and the plots gnuplot rendered as SVG.
+  std::vector<fs::path> svgs;
+  for (const fs::path& f : result.files)
+    if (f.extension() == ".svg") svgs.push_back(f);
+  const std::string warning = !options.plots ? "Plots were not made (--no-plots)."
+                              : svgs.empty() ? result.warning
+                                             : std::string();
+  write_file_atomic(sweep_dir / "report.html", report::sweep_page(s, tables, svgs, warning));
+  result.files.push_back(sweep_dir / "report.html");
   return result;
 }
 

@@ -848,6 +848,11 @@ TEST(ReportHostile, ReportOnAHostileMetricsJsonRunsNothing) {
   const CsvFile csv = read_csv_file(dir / "tables/table1_selection.csv");
   ASSERT_EQ(csv.records.size(), 4u);
   EXPECT_EQ(csv.records[0].fields[0], hostile_dataset(marker));
+  // The sweep's page: the tables are there, the hostile name only as text.
+  const std::string html = read_file(dir / "report.html");
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("set title &quot;y|&lt;script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("id=\"table1_selection\""), std::string::npos);
   if (!on_path("gnuplot"))
     GTEST_SKIP() << "gnuplot not on PATH (Debian: apt-get install gnuplot-nox): tables checked, "
                     "the plot injection is not";
