@@ -107,11 +107,12 @@ json row_json(std::size_t i, const Dataset& d) {
   return r;
 }
 
-json examples_json(const AuditRows& rows, const std::vector<float>& score, const Dataset& d) {
+json examples_json(const AuditRows& rows, const std::vector<float>& score, const Dataset& d,
+                   int threads) {
   const LabelSpace& labels = *d.labels;
   const MatrixView x = d.features.view();
   json pairs = json::array();
-  for (const BoundaryPair& p : boundary_pairs(x, rows.prediction, rows.handled, 5, 3)) {
+  for (const BoundaryPair& p : boundary_pairs(x, rows.prediction, rows.handled, 5, 3, threads)) {
     json h = row_json(p.handled_row, d), def = row_json(p.deferred_row, d);
     h["score"] = score.at(p.handled_row);
     def["score"] = score.at(p.deferred_row);
@@ -259,7 +260,7 @@ json audit_json(double target, const AuditInput& in, const AuditOptions& options
   out["temporal"] = temporal_json(rows, d, options);
   if (has_first) {
     const RiskCoverage rc = risk_coverage(in.first.score, in.first.agrees);
-    out["examples"] = examples_json(rows, in.first.score, d);
+    out["examples"] = examples_json(rows, in.first.score, d, options.threads);
     const double coverage =
         n ? static_cast<double>(handled) / static_cast<double>(n) : std::nan("");
     out["risk_coverage"] = {

@@ -22,6 +22,7 @@ struct AuditOptions {
   double fdr = 0.1;           // Benjamini–Hochberg rate of the slice and drift flags
   std::string time = "auto";  // auto | row_order | none: the temporal windows' order
   std::size_t windows = 5;
+  int threads = 1;  // the boundary pairs' nearest-neighbour search
 };
 
 // What the audit reads: held-out rows (their features, teacher labels and, when present, gold,

@@ -202,6 +202,7 @@ CLI::App* add_audit_command(CLI::App& app, AuditArgs& a, CommonArgs& c) {
 
 int audit_command(AuditArgs a, bool quiet) {
   const Context ctx = make_context(parse_device_request("cpu"), 0, a.threads);
+  a.o.audit.threads = ctx.threads;
   a.o.policy = a.policy;
   a.o.input = a.input;
   a.o.output = a.output;

@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 
+#include "core/routing/acceptor.h"
 #include "core/util/error.h"
 
 namespace deferbench {
@@ -31,7 +32,7 @@ void check_rows(MatrixView features, std::size_t a, std::size_t b, const char* w
 std::vector<BoundaryPair> boundary_pairs(MatrixView features,
                                          const std::vector<LabelId>& prediction,
                                          const std::vector<std::uint8_t>& handled,
-                                         std::size_t classes, std::size_t pairs) {
+                                         std::size_t classes, std::size_t pairs, int threads) {
   check_rows(features, prediction.size(), handled.size(), "boundary pairs");
   std::map<LabelId, std::vector<std::size_t>> handled_of, deferred_of;
   for (std::size_t i = 0; i < prediction.size(); ++i) {
@@ -47,17 +48,18 @@ std::vector<BoundaryPair> boundary_pairs(MatrixView features,
   std::vector<BoundaryPair> out;
   const std::size_t d = features.cols();
   for (const auto& [count, c] : order) {
+    // The blocked nearest-neighbour search of the kNN acceptor (float distances, ties to the
+    // lower handled row); the pair's distance is then recomputed in double.
+    const std::vector<std::size_t>& kept = handled_of[c];
+    const std::vector<std::size_t>& deferred = deferred_of[c];
+    const NeighbourIndex index(gather_rows(features, kept).view(),
+                               std::vector<LabelId>(kept.size(), c));
+    const auto nearest = index.nearest(gather_rows(features, deferred).view(), 1, threads);
     std::vector<BoundaryPair> candidates;
-    for (std::size_t r : deferred_of[c]) {
-      BoundaryPair best{c, 0, r, std::numeric_limits<double>::infinity()};
-      for (std::size_t h : handled_of[c]) {
-        const double dist = squared_distance(features.row(r), features.row(h), d);
-        if (dist < best.distance) {
-          best.distance = dist;
-          best.handled_row = h;
-        }
-      }
-      candidates.push_back(best);
+    for (std::size_t i = 0; i < deferred.size(); ++i) {
+      const std::size_t h = kept[nearest->rows[i]];
+      candidates.push_back(
+          {c, h, deferred[i], squared_distance(features.row(deferred[i]), features.row(h), d)});
     }
     std::stable_sort(
         candidates.begin(), candidates.end(),

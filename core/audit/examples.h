@@ -4,13 +4,16 @@
 // - Contrastive boundary pairs: for each of the most deferred predicted classes, pairs (handled
 //   row, deferred row) with the same surrogate prediction that are nearest neighbours: each
 //   deferred row of the class is paired with its nearest handled row of the class (Euclidean
-//   distance on the features), and the closest pairs are kept.
+//   distance on the features; the search is the kNN acceptor's blocked exact search,
+//   NeighbourIndex, on `threads` threads), and the closest pairs are kept.
 // - Representative examples: per teacher class, the handled row and the deferred row closest to
 //   the class's centroid (the mean feature vector of its rows).
 // - Confident disagreements: handled rows whose answer differs from the teacher, by acceptor
 //   score, highest first.
 //
 // Exact search (every candidate distance computed, ties to the lower row); deterministic.
+// The boundary pairs' search compares float distances; a pair's distance is recomputed in
+// double.
 #pragma once
 
 #include <cstddef>
@@ -33,7 +36,7 @@ struct BoundaryPair {
 std::vector<BoundaryPair> boundary_pairs(MatrixView features,
                                          const std::vector<LabelId>& prediction,
                                          const std::vector<std::uint8_t>& handled,
-                                         std::size_t classes, std::size_t pairs);
+                                         std::size_t classes, std::size_t pairs, int threads = 1);
 
 struct Representatives {
   LabelId label = kNoLabel;
