@@ -32,6 +32,10 @@ json slice_json(const SliceStats& s) {
           {"coverage", proportion_json(s.coverage)},
           {"agreement", proportion_json(s.agreement)},
           {"e2e_accuracy", proportion_json(s.e2e_accuracy)},
+          {"e2e_macro_f1",
+           {{"n", s.e2e_macro_f1.n},
+            {"value", nan_to_json(s.e2e_macro_f1.value)},
+            {"ci95", {nan_to_json(s.e2e_macro_f1.low), nan_to_json(s.e2e_macro_f1.high)}}}},
           {"p_value", nan_to_json(s.p_value)},
           {"flagged", s.flagged}};
 }
@@ -60,6 +64,8 @@ json slices_json(const AuditRows& rows, const Dataset& test, double target, doub
   }
   if (!test.slices.empty() && test.slices.size() == test.size())
     kinds.emplace_back("tag", test.slices);
+  for (const auto& [name, values] : test.fields)
+    if (values.size() == test.size()) kinds.emplace_back("field:" + name, values);
   std::vector<SliceStats> all;
   std::vector<std::size_t> kind_of;
   for (std::size_t k = 0; k < kinds.size(); ++k)
@@ -170,6 +176,33 @@ json curve_json(const FirstStageView& v) {
   return points;
 }
 
+// The risk–coverage of every stage on the rows that reach it (stage 1: every row).
+json stages_curves_json(const AuditInput& in) {
+  json out = json::array();
+  const RiskCoverage first = risk_coverage(in.first.score, in.first.agrees);
+  out.push_back({{"stage", 1},
+                 {"rows", in.first.score.size()},
+                 {"aurc", nan_to_json(first.aurc)},
+                 {"e_aurc", nan_to_json(first.e_aurc)}});
+  for (std::size_t k = 0; k < in.later_stages.size(); ++k) {
+    const AuditInput::LaterStage& l = in.later_stages[k];
+    FirstStageView v;
+    for (std::size_t i = 0; i < l.reached.size(); ++i)
+      if (l.reached[i]) {
+        v.pred.push_back(l.view.pred[i]);
+        v.score.push_back(l.view.score[i]);
+        v.agrees.push_back(l.view.agrees[i]);
+      }
+    const RiskCoverage rc = risk_coverage(v.score, v.agrees);
+    out.push_back({{"stage", k + 2},
+                   {"rows", v.score.size()},
+                   {"aurc", nan_to_json(rc.aurc)},
+                   {"e_aurc", nan_to_json(rc.e_aurc)},
+                   {"curve", v.score.empty() ? json::array() : curve_json(v)}});
+  }
+  return out;
+}
+
 // Coverage and agreement per window in time order, with drift flags (null: no time order).
 json temporal_json(const AuditRows& rows, const Dataset& d, const AuditOptions& o) {
   const std::vector<double>& times = d.times;
@@ -196,6 +229,21 @@ json temporal_json(const AuditRows& rows, const Dataset& d, const AuditOptions& 
 
 }  // namespace
 
+std::vector<AuditInput::LaterStage> later_stages_of(const std::vector<Stage>& stages,
+                                                    std::vector<FirstStageView> views) {
+  std::vector<AuditInput::LaterStage> out;
+  if (views.empty()) return out;
+  const std::size_t n = views.front().pred.size();
+  std::vector<std::uint8_t> reached(n, 1);
+  for (std::size_t k = 0; k + 1 < views.size() && k + 1 < stages.size(); ++k) {
+    const std::vector<std::uint8_t> accepts =
+        stage_accepts(stages[k], StageOutput{views[k].pred, views[k].score});
+    for (std::size_t i = 0; i < n; ++i) reached[i] = reached[i] && !accepts[i];
+    out.push_back({std::move(views[k + 1]), reached});
+  }
+  return out;
+}
+
 AuditInput audit_input_for_run(const Candidate* selected, const Deployment& deployment,
                                const PreparedData& prep, const FittedZoo& zoo) {
   AuditInput in;
@@ -206,7 +254,9 @@ AuditInput audit_input_for_run(const Candidate* selected, const Deployment& depl
   in.handled_per_stage = deployment.test.handled_per_stage;
   in.agreement_per_stage = deployment.test.agreement_per_stage;
   if (selected) {
-    in.first = first_stage_on_test(*selected, zoo, prep.test);
+    std::vector<FirstStageView> views = stages_on_test(*selected, zoo, prep.test);
+    in.first = views.front();
+    if (deployment.deployed) in.later_stages = later_stages_of(deployment.stages, std::move(views));
     in.family = selected->family;
     in.model = selected->model;
   }
@@ -271,6 +321,7 @@ json audit_json(double target, const AuditInput& in, const AuditOptions& options
         {"optimal_aurc", nan_to_json(rc.optimal)},
         {"curve_columns", {"coverage", "risk", "oracle_risk"}},
         {"curve", curve_json(in.first)},
+        {"stages", stages_curves_json(in)},
         {"deployed_point",
          {nan_to_json(coverage),
           nan_to_json(handled > 0 ? 1.0 - static_cast<double>(agreed) / static_cast<double>(handled)

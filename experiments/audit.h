@@ -37,8 +37,20 @@ struct AuditInput {
   // The policy's (or the selected candidate's) first stage on every row: prediction, acceptor
   // score, prediction == teacher. Empty: no surrogate (no curve and no examples).
   FirstStageView first;
+  // A cascade's later stages (rsb): each on every row, and which rows reach it (not accepted by
+  // an earlier stage): the risk–coverage curve of each stage on the traffic it sees.
+  struct LaterStage {
+    FirstStageView view;
+    std::vector<std::uint8_t> reached;
+  };
+  std::vector<LaterStage> later_stages;
   std::string family, model;
 };
+
+// The later stages of `stages` from their views on every row: rows reach stage k when no stage
+// before it accepts them.
+std::vector<AuditInput::LaterStage> later_stages_of(const std::vector<Stage>& stages,
+                                                    std::vector<FirstStageView> views);
 
 // The run's test split at one target: `selected` is the candidate selected on val (null: none),
 // `deployment` what was deployed.

@@ -67,12 +67,27 @@ AuditInput policy_on(const SavedPolicy& policy, MatrixView x, const Dataset& row
                                          ? static_cast<double>(agreed[s]) /
                                                static_cast<double>(in.handled_per_stage[s])
                                          : std::nan(""));
-  const StageOutput first = evaluate_stage(policy.stages.front(), x, ctx);
-  in.first.score = first.score;
-  for (std::size_t i = 0; i < n; ++i) {
-    in.first.pred.push_back(remap(first.pred[i], from, to));
-    in.first.agrees.push_back(in.first.pred[i] == rows.teacher[i]);
+  // Every stage on every row (stage outputs in the policy's label space for its thresholds; the
+  // views in the audit's).
+  std::vector<FirstStageView> views;
+  for (const Stage& stage : policy.stages) {
+    const StageOutput out = evaluate_stage(stage, x, ctx);
+    FirstStageView v;
+    v.score = out.score;
+    v.pred = out.pred;  // policy ids: what stage_accepts reads
+    views.push_back(std::move(v));
   }
+  std::vector<std::uint8_t> reached(n, 1);
+  for (std::size_t s = 0; s < views.size(); ++s) {
+    FirstStageView& v = views[s];
+    const std::vector<std::uint8_t> accepts =
+        stage_accepts(policy.stages[s], StageOutput{v.pred, v.score});
+    for (LabelId& p : v.pred) p = remap(p, from, to);
+    for (std::size_t i = 0; i < n; ++i) v.agrees.push_back(v.pred[i] == rows.teacher[i]);
+    if (s > 0) in.later_stages.push_back({v, reached});
+    for (std::size_t i = 0; i < n; ++i) reached[i] = reached[i] && !accepts[i];
+  }
+  in.first = std::move(views.front());
   const json& info = policy.manifest.contains("info") ? policy.manifest["info"] : json::object();
   if (info.contains("selected") && info["selected"].is_object()) {
     in.family = info["selected"].value("family", "");

@@ -190,6 +190,8 @@ CLI::App* add_audit_command(CLI::App& app, AuditArgs& a, CommonArgs& c) {
   audit->add_option("--time-column", a.o.read.time_column, "CSV time column (optional)");
   audit->add_option("--slice-column", a.o.read.slice_column, "CSV slice-tag column (optional)");
   audit->add_option("--id-column", a.o.read.id_column, "CSV id column");
+  audit->add_option("--field", a.o.read.fields,
+                    "Slice also by this metadata key (JSONL) or column (CSV); repeatable");
   audit->add_option("--fdr", a.o.audit.fdr, "Benjamini–Hochberg rate of the flags")
       ->check(CLI::Range(1e-6, 0.5));
   audit->add_option("--time", a.o.audit.time, "Temporal windows: auto | row_order | none")

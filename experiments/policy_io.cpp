@@ -353,6 +353,7 @@ Traffic read_traffic(const SavedPolicy& policy, const fs::path& input, const Rou
     if (format == "jsonl") {
       JsonlOptions o;
       o.require_teacher = require_teacher;
+      o.field_keys = options.fields;
       traces = read_jsonl_traces(input, o);
     } else {
       CsvColumns c;
@@ -365,6 +366,7 @@ Traffic read_traffic(const SavedPolicy& policy, const fs::path& input, const Rou
         c.gold = options.gold_column;
         c.time = options.time_column;
         c.slice = options.slice_column;
+        c.fields = options.fields;
       }
       traces = read_csv_traces(input, c);
     }

@@ -54,6 +54,7 @@ struct RouteOptions {
   // carry them as `teacher`, `gold`, `metadata.timestamp`, `metadata.slice`).
   std::string teacher_column = "teacher";
   std::string gold_column, time_column, slice_column;  // "" = none
+  std::vector<std::string> fields;  // metadata keys (JSONL) or columns (CSV) to slice by
 };
 
 // Traffic read for a saved policy: the rows and their features (the policy's featurizer applied

@@ -133,16 +133,25 @@ Evaluated evaluate(const std::vector<Stage>& stages, const std::string& family,
   return e;
 }
 
-FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, const Dataset& test) {
+std::vector<FirstStageView> stages_on_test(const Candidate& c, const FittedZoo& zoo,
+                                           const Dataset& test) {
   const Surrogate& z = zoo.members[c.member];
   std::vector<StageOutput> outs = routing_family(c.family).stage_outputs(
       std::max<std::size_t>(1, c.on_cal.stages.size()), z.test_outputs);
-  FirstStageView v;
-  v.pred = std::move(outs.front().pred);
-  v.score = std::move(outs.front().score);
-  v.agrees.resize(test.size());
-  for (std::size_t i = 0; i < v.agrees.size(); ++i) v.agrees[i] = v.pred[i] == test.teacher[i];
-  return v;
+  std::vector<FirstStageView> views;
+  for (StageOutput& o : outs) {
+    FirstStageView v;
+    v.pred = std::move(o.pred);
+    v.score = std::move(o.score);
+    v.agrees.resize(test.size());
+    for (std::size_t i = 0; i < v.agrees.size(); ++i) v.agrees[i] = v.pred[i] == test.teacher[i];
+    views.push_back(std::move(v));
+  }
+  return views;
+}
+
+FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, const Dataset& test) {
+  return std::move(stages_on_test(c, zoo, test).front());
 }
 
 std::vector<Candidate> candidates_at(double target, const RunPlan& plan, const PreparedData& prep,

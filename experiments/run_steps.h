@@ -146,6 +146,9 @@ struct FirstStageView {
   std::vector<std::uint8_t> agrees;
 };
 FirstStageView first_stage_on_test(const Candidate& c, const FittedZoo& zoo, const Dataset& test);
+// The same for every stage of the candidate's policy (one for global and l2d, K for rsb).
+std::vector<FirstStageView> stages_on_test(const Candidate& c, const FittedZoo& zoo,
+                                           const Dataset& test);
 
 Deployment deploy(const std::vector<Candidate>& candidates, const Selection& selection,
                   const PreparedData& prep, const FittedZoo& zoo, double target,

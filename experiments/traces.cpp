@@ -48,6 +48,7 @@ CsvColumns read_csv_columns(const YAML::Node& node) {
   c.id = r.get_string("id_column", "");
   c.time = r.get_string("time_column", "");
   c.slice = r.get_string("slice_column", "");
+  c.fields = r.get_string_list("fields", {});
   c.no_answer = r.get_string_list("no_answer", {});
   std::string delim = r.get_string("delimiter", ",");
   if (delim == "\\t" || delim == "tab") delim = "\t";
@@ -66,6 +67,7 @@ JsonlOptions read_jsonl_options(const YAML::Node& node, const fs::path& data_dir
   o.require_embeddings = r.get_bool("require_embeddings", false);
   o.time_key = r.get_string("time_key", o.time_key);
   o.slice_key = r.get_string("slice_key", o.slice_key);
+  o.field_keys = r.get_string_list("fields", {});
   o.no_answer = r.get_string_list("no_answer", {});
   r.finish();
   return o;

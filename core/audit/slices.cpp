@@ -4,9 +4,11 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <random>
 #include <utility>
 
 #include "core/audit/temporal.h"
+#include "core/metrics/metrics.h"
 #include "core/stats/binomial.h"
 #include "core/util/error.h"
 
@@ -33,6 +35,62 @@ Proportion proportion(std::size_t k, std::size_t n) {
   return p;
 }
 
+Estimate bootstrap_macro_f1(const std::vector<LabelId>& truth, const std::vector<LabelId>& pred,
+                            std::size_t resamples, std::uint64_t seed) {
+  DB_CHECK(truth.size() == pred.size(), "audit: {} gold labels for {} answers", truth.size(),
+           pred.size());
+  // The rows with gold, their labels renumbered densely (a kNoLabel answer is a class of its own).
+  std::map<LabelId, std::size_t> dense;
+  std::vector<std::pair<std::size_t, std::size_t>> rows;
+  std::vector<LabelId> t, p;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    if (truth[i] == kNoLabel) continue;
+    t.push_back(truth[i]);
+    p.push_back(pred[i]);
+    const std::size_t a = dense.emplace(truth[i], dense.size()).first->second;
+    const std::size_t b = dense.emplace(pred[i], dense.size()).first->second;
+    rows.emplace_back(a, b);
+  }
+  Estimate e;
+  e.n = rows.size();
+  if (rows.empty()) return e;
+  e.value = macro_f1(t, p);
+  const std::size_t classes = dense.size();
+  std::vector<std::size_t> tp(classes), n_true(classes), n_pred(classes);
+  std::vector<double> values;
+  values.reserve(resamples);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, rows.size() - 1);
+  for (std::size_t b = 0; b < resamples; ++b) {
+    std::fill(tp.begin(), tp.end(), 0);
+    std::fill(n_true.begin(), n_true.end(), 0);
+    std::fill(n_pred.begin(), n_pred.end(), 0);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const auto [a, c] = rows[pick(rng)];
+      ++n_true[a];
+      ++n_pred[c];
+      tp[a] += a == c;
+    }
+    double sum = 0;
+    std::size_t counted = 0;
+    for (std::size_t c = 0; c < classes; ++c)
+      if (n_true[c] + n_pred[c] > 0) {
+        sum += 2.0 * static_cast<double>(tp[c]) / static_cast<double>(n_true[c] + n_pred[c]);
+        ++counted;
+      }
+    values.push_back(sum / static_cast<double>(counted));
+  }
+  std::sort(values.begin(), values.end());
+  // Percentiles by the nearest rank.
+  auto at = [&](double q) {
+    const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+    return values[std::min(values.size() - 1, k == 0 ? 0 : k - 1)];
+  };
+  e.low = std::min(at(0.025), e.value);
+  e.high = std::max(at(0.975), e.value);
+  return e;
+}
+
 SliceStats slice_stats(const AuditRows& r, const std::vector<std::size_t>& rows,
                        const std::string& kind, const std::string& name, double target) {
   r.check();
@@ -42,6 +100,7 @@ SliceStats slice_stats(const AuditRows& r, const std::vector<std::size_t>& rows,
   s.name = name;
   s.rows = rows.size();
   std::size_t handled = 0, agreed = 0, with_gold = 0, correct = 0;
+  std::vector<LabelId> gold, given;  // the end-to-end answers of the rows with gold
   for (std::size_t i : rows) {
     DB_CHECK(i < r.size(), "audit: slice '{}' names row {} of {}", name, i, r.size());
     if (r.handled[i]) {
@@ -50,9 +109,13 @@ SliceStats slice_stats(const AuditRows& r, const std::vector<std::size_t>& rows,
     }
     if (!r.gold.empty() && r.gold[i] != kNoLabel) {
       ++with_gold;
-      correct += (r.handled[i] ? r.answer[i] : r.teacher[i]) == r.gold[i];
+      const LabelId a = r.handled[i] ? r.answer[i] : r.teacher[i];
+      correct += a == r.gold[i];
+      gold.push_back(r.gold[i]);
+      given.push_back(a);
     }
   }
+  s.e2e_macro_f1 = bootstrap_macro_f1(gold, given, kSliceBootstrap, 0x5eed + rows.size());
   s.coverage = proportion(handled, rows.size());
   s.agreement = proportion(agreed, handled);
   s.e2e_accuracy = proportion(correct, with_gold);

@@ -45,6 +45,22 @@ struct Proportion {
 };
 Proportion proportion(std::size_t k, std::size_t n);
 
+// A statistic with a percentile-bootstrap 95% interval (NaN everything when n = 0).
+struct Estimate {
+  std::size_t n = 0;  // rows it was computed on
+  double value = std::numeric_limits<double>::quiet_NaN();
+  double low = std::numeric_limits<double>::quiet_NaN();
+  double high = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Macro-F1 of `pred` against `truth` (core/metrics macro_f1; rows with truth kNoLabel skipped)
+// with the 2.5% and 97.5% percentiles of its value over `resamples` bootstrap resamples of the
+// rows (drawn with a generator seeded by `seed`: the same inputs give the same interval).
+Estimate bootstrap_macro_f1(const std::vector<LabelId>& truth, const std::vector<LabelId>& pred,
+                            std::size_t resamples, std::uint64_t seed);
+
+inline constexpr std::size_t kSliceBootstrap = 1000;  // resamples of a slice's macro-F1
+
 struct SliceStats {
   std::string kind, name;  // e.g. "teacher_label" / "card_arrival"
   std::size_t rows = 0;
@@ -52,6 +68,7 @@ struct SliceStats {
   Proportion agreement;     // answer == teacher among handled
   Proportion e2e_accuracy;  // vs gold over rows with gold: the answer where handled, the
                             // teacher's where deferred (n = 0 without gold)
+  Estimate e2e_macro_f1;    // the same answers' macro-F1 vs gold, bootstrap 95% interval
   // H0 "agreement ≥ target": P(X ≤ k | m, target); NaN when nothing is handled (not tested).
   double p_value = std::numeric_limits<double>::quiet_NaN();
   bool flagged = false;  // set by flag_slices

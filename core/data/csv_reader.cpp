@@ -177,6 +177,10 @@ class CsvTraceBuilder {
     id_ = find_column(columns_.id, "id_column", false);
     time_ = find_column(columns_.time, "time_column", false);
     slice_ = find_column(columns_.slice, "slice_column", false);
+    for (const std::string& f : columns_.fields) {
+      field_columns_.push_back(find_column(f, "fields", true));
+      out_.fields[f];
+    }
     header_done_ = true;
   }
 
@@ -209,6 +213,8 @@ class CsvTraceBuilder {
     out_.teacher.push_back(teacher);
     if (gold_ != kNone) out_.gold.push_back(fields[gold_]);
     if (slice_ != kNone) out_.slices.push_back(fields[slice_]);
+    for (std::size_t k = 0; k < field_columns_.size(); ++k)
+      out_.fields[columns_.fields[k]].push_back(fields[field_columns_[k]]);
     if (id_ != kNone && !fields[id_].empty())
       out_.ids.push_back(fields[id_]);
     else
@@ -225,6 +231,7 @@ class CsvTraceBuilder {
   std::vector<std::string> header_;
   std::size_t text_ = kNone, teacher_ = kNone, gold_ = kNone, id_ = kNone, time_ = kNone,
               slice_ = kNone;
+  std::vector<std::size_t> field_columns_;  // one per columns_.fields
 };
 
 class CsvParser {

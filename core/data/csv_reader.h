@@ -18,12 +18,13 @@
 namespace deferbench {
 
 struct CsvColumns {
-  std::string text;     // required
-  std::string teacher;  // required
-  std::string gold;     // optional ("" = none)
-  std::string id;       // optional
-  std::string time;     // optional: seconds (a number) or ISO-8601
-  std::string slice;    // optional
+  std::string text;                 // required
+  std::string teacher;              // required
+  std::string gold;                 // optional ("" = none)
+  std::string id;                   // optional
+  std::string time;                 // optional: seconds (a number) or ISO-8601
+  std::string slice;                // optional
+  std::vector<std::string> fields;  // more columns to keep (the audit's slices): Traces::fields
   // Teacher values meaning "the teacher gave no usable answer": those rows are dropped and
   // counted (banking77's LLM traces use "77").
   std::vector<std::string> no_answer;

@@ -52,6 +52,9 @@ void Traces::append(Traces other) {
   append_optional(gold, n, other.gold, m, std::string());
   append_optional(times, n, other.times, m, std::numeric_limits<double>::quiet_NaN());
   append_optional(slices, n, other.slices, m, std::string());
+  for (auto& [name, values] : other.fields) fields[name];  // a field only one side has
+  for (auto& [name, values] : fields)
+    append_optional(values, n, other.fields[name], m, std::string());
   dropped_no_answer += other.dropped_no_answer;
   source += ", " + other.source;
 }
@@ -75,6 +78,7 @@ Dataset Dataset::subset(const std::vector<std::size_t>& rows) const {
   out.times = pick(times, rows);
   out.slices = pick(slices, rows);
   out.texts = pick(texts, rows);
+  for (const auto& [name, values] : fields) out.fields[name] = pick(values, rows);
   out.labels = labels;
   return out;
 }
@@ -93,6 +97,7 @@ Dataset to_dataset(Traces traces, std::shared_ptr<const LabelSpace> labels) {
   d.times = std::move(traces.times);
   d.slices = std::move(traces.slices);
   d.texts = std::move(traces.texts);
+  d.fields = std::move(traces.fields);
   d.labels = std::move(labels);
   return d;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,13 +14,15 @@ namespace deferbench {
 
 // What a reader returns: one entry per usable trace, in file order.
 struct Traces {
-  std::string source;                 // the file(s) the rows came from, for messages
-  std::vector<std::string> texts;     // the input text ("" where the format has none)
-  std::vector<std::string> teacher;   // the teacher's answer
-  std::vector<std::string> gold;      // empty: no gold at all; "" for a row without gold
-  std::vector<std::string> ids;       // always filled (a reader invents "<file>:<line>" if absent)
-  std::vector<double> times;          // empty: none; NaN for a row without a time
-  std::vector<std::string> slices;    // empty: none; "" for a row without a slice
+  std::string source;                // the file(s) the rows came from, for messages
+  std::vector<std::string> texts;    // the input text ("" where the format has none)
+  std::vector<std::string> teacher;  // the teacher's answer
+  std::vector<std::string> gold;     // empty: no gold at all; "" for a row without gold
+  std::vector<std::string> ids;      // always filled (a reader invents "<file>:<line>" if absent)
+  std::vector<double> times;         // empty: none; NaN for a row without a time
+  std::vector<std::string> slices;   // empty: none; "" for a row without a slice
+  // Metadata fields named in config (the audit's slices): name → one value per row ("" none).
+  std::map<std::string, std::vector<std::string>> fields;
   Matrix embeddings;                  // rows × d, or 0 × 0 when the traces carry none
   std::size_t dropped_no_answer = 0;  // rows dropped: the teacher gave no usable answer
 
@@ -41,9 +44,10 @@ struct Dataset {
   std::vector<LabelId> teacher;  // teacher label ids
   std::vector<LabelId> gold;     // empty: no gold; kNoLabel for a row without gold
   std::vector<std::string> ids;
-  std::vector<double> times;        // empty or one per row (NaN: none)
-  std::vector<std::string> slices;  // empty or one per row
-  std::vector<std::string> texts;   // empty or one per row
+  std::vector<double> times;                               // empty or one per row (NaN: none)
+  std::vector<std::string> slices;                         // empty or one per row
+  std::vector<std::string> texts;                          // empty or one per row
+  std::map<std::string, std::vector<std::string>> fields;  // as in Traces
   std::shared_ptr<const LabelSpace> labels;
 
   std::size_t size() const { return teacher.size(); }

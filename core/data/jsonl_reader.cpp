@@ -209,6 +209,7 @@ struct Row {
   std::string input, teacher, id, gold;
   double time = std::numeric_limits<double>::quiet_NaN();
   std::string slice;
+  std::vector<std::string> fields;  // one per options.field_keys
   bool has_time = false;
 };
 
@@ -246,6 +247,16 @@ void read_metadata(const json& row, const LineContext& c, std::size_t line_no, R
       fail({c.file, line_no, "metadata." + c.options.slice_key},
            fmt::format("expected a string, got {}", describe(*s)));
   }
+  for (std::size_t k = 0; k < c.options.field_keys.size(); ++k) {
+    const std::string& key = c.options.field_keys[k];
+    auto f = meta->find(key);
+    if (f == meta->end() || f->is_null()) continue;
+    if (f->is_number() || f->is_boolean())
+      r.fields[k] = f->dump();
+    else if (!string_or_integer(*f, r.fields[k]))
+      fail({c.file, line_no, "metadata." + key},
+           fmt::format("expected a string, a number or a boolean, got {}", describe(*f)));
+  }
 }
 
 Row read_row(std::string_view line, const LineContext& c, std::size_t line_no) {
@@ -253,6 +264,7 @@ Row read_row(std::string_view line, const LineContext& c, std::size_t line_no) {
   if (!row.is_object())
     fail({c.file, line_no, ""}, fmt::format("expected a JSON object, got {}", describe(row)));
   Row r;
+  r.fields.resize(c.options.field_keys.size());
   auto input = row.find("input");
   if (input == row.end()) fail({c.file, line_no, "input"}, "missing (every line needs an input)");
   if (!input->is_string())
@@ -338,6 +350,7 @@ Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& 
   out.ids.reserve(physical_lines);
   std::vector<std::string> gold, slices;
   std::vector<double> times;
+  std::vector<std::vector<std::string>> fields(options.field_keys.size());
   gold.reserve(physical_lines);
   bool any_gold = false, any_time = false, any_slice = false;
   std::vector<std::size_t> kept;  // index among non-blank lines of each kept row
@@ -370,6 +383,7 @@ Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& 
     gold.push_back(std::move(r.gold));
     times.push_back(r.time);
     slices.push_back(std::move(r.slice));
+    for (std::size_t k = 0; k < fields.size(); ++k) fields[k].push_back(std::move(r.fields[k]));
   }
   if (n_lines == 0)
     fail({file, 0, ""}, "empty file (no traces; expected one JSON object per line)");
@@ -377,6 +391,8 @@ Traces read_jsonl_traces(const std::filesystem::path& path, const JsonlOptions& 
   if (any_gold) out.gold = std::move(gold);
   if (any_time) out.times = std::move(times);
   if (any_slice) out.slices = std::move(slices);
+  for (std::size_t k = 0; k < fields.size(); ++k)
+    out.fields[options.field_keys[k]] = std::move(fields[k]);
   attach_embeddings(path, options, n_lines, kept, out);
 
   if (out.dropped_no_answer > 0)

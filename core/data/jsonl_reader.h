@@ -22,6 +22,9 @@ struct JsonlOptions {
   bool require_embeddings = false;     // true: a missing embeddings file is an error
   std::string time_key = "timestamp";  // looked up in `metadata`
   std::string slice_key = "slice";     // looked up in `metadata`
+  // More `metadata` keys to keep (the audit's slices): Traces::fields, a string, a number or a
+  // boolean as text ("" where absent or null).
+  std::vector<std::string> field_keys;
   // Teacher answers meaning "the teacher gave no usable answer": such lines are dropped (and
   // their embedding rows with them) and counted in Traces::dropped_no_answer.
   std::vector<std::string> no_answer;

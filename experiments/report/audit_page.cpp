@@ -50,6 +50,13 @@ std::string with_ci(const Prop& p) {
   if (p.n == 0) return "–";
   return percent(p.value) + " " + interval(p.low, p.high);
 }
+// A bootstrap estimate of audit.json: {n, value, ci95}, shown as a number with its interval.
+std::string f1_with_ci(const json& j) {
+  const Prop p = prop(j);
+  if (p.n == 0 || std::isnan(p.value)) return "–";
+  return fmt::format("{} [{}, {}]", number(p.value), number(p.low), number(p.high));
+}
+
 std::string thousands(std::size_t v) {
   std::string s = std::to_string(v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
@@ -59,17 +66,18 @@ std::string thousands(std::size_t v) {
 
 // The routing flow: stage 1 sees every query; each stage answers a share (green: agrees with the
 // teacher, red: disagrees) and passes the rest on; what no stage answers goes to the teacher.
-// Band widths are to scale.
+// Stages stand in columns; the last column holds the teacher (top) and every stage's answered
+// rows below it, each labelled. Band widths are to scale.
 std::string flow_svg(const json& routing, std::size_t rows) {
   const json& stages = routing.contains("stages") ? routing["stages"] : json::array();
   const std::size_t k_stages = stages.size();
-  const int width = 580, height = 276;
-  const double top = 42, band = 170, node_w = 14, gap = 14;
-  const double label_room = 230;
+  const double top = 42, band = 170, node_w = 14, gap = 16, label_room = 230;
+  // Room for the answered nodes below the teacher, their two-line labels and the note.
+  const double height_d = top + band + gap * static_cast<double>(k_stages) + 30 + 36;
+  const int width = 580, height = static_cast<int>(height_d);
   const double columns = static_cast<double>(std::max<std::size_t>(1, k_stages));
   const double col_step = (width - label_room - 20 - node_w) / columns;
-  const double scale =
-      rows ? (band - gap * static_cast<double>(k_stages)) / static_cast<double>(rows) : 0;
+  const double scale = rows ? band / static_cast<double>(rows) : 0;
   std::string s = fmt::format(
       "<svg class=\"chart\" viewBox=\"0 0 {0} {1}\" width=\"{0}\" height=\"{1}\" role=\"img\" "
       "aria-label=\"routing flow\">",
@@ -80,9 +88,14 @@ std::string flow_svg(const json& routing, std::size_t rows) {
     const double xm = (x0 + x1) / 2;
     return fmt::format(
         "<path d=\"M{0:.1f},{1:.1f} C{2:.1f},{1:.1f} {2:.1f},{3:.1f} {4:.1f},{3:.1f} "
-        "L{4:.1f},{5:.1f} "
-        "C{2:.1f},{5:.1f} {2:.1f},{6:.1f} {0:.1f},{6:.1f} Z\" fill=\"{7}\" fill-opacity=\"0.28\"/>",
+        "L{4:.1f},{5:.1f} C{2:.1f},{5:.1f} {2:.1f},{6:.1f} {0:.1f},{6:.1f} Z\" fill=\"{7}\" "
+        "fill-opacity=\"0.28\"/>",
         x0, y0a, xm, y1a, x1, y1b, y0b, color);
+  };
+  auto rect = [&](double x, double y, double h, const char* color) {
+    return fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"{}\"/>", x, y,
+        node_w, std::max(0.0, h), color);
   };
   auto label = [&](double x, double y, const std::string& a, const std::string& b) {
     return fmt::format(
@@ -90,67 +103,65 @@ std::string flow_svg(const json& routing, std::size_t rows) {
         "y=\"{3:.1f}\" class=\"small\">{4}</text>",
         x, y, html_text(a), y + 13, html_text(b));
   };
-  double reaching = static_cast<double>(rows);
-  double x = 10;
-  double answered_y = top + static_cast<double>(rows) * scale + gap;  // below the main band
+  const double x_final = 10 + col_step * columns;
   if (k_stages == 0) {
-    s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#8a6d3b\"/>", x,
-                     top, node_w, band);
-    s += label(x + node_w + 6, top + 14, "Teacher: " + thousands(rows),
-               "no policy deployed: every query");
+    s += rect(10, top, band, "#8a6d3b");
+    s += label(10 + node_w + 6, top + 14, "Teacher answers all " + thousands(rows),
+               "no policy deployed");
     return s + "</svg>";
   }
-  // Answered nodes stack downward from the bottom of the main band's last position.
-  answered_y = top;
+  // The stages, left to right: each passes the rest on along the top.
+  double reaching = static_cast<double>(rows);
+  std::vector<double> answered(k_stages), agreement(k_stages);
   for (std::size_t k = 0; k < k_stages; ++k) {
-    const double handled = num(stages[k], "handled");
-    const double agreement = num(stages[k], "agreement");
-    const double h_main = reaching * scale, h_ans = handled * scale;
-    const double h_pass = h_main - h_ans;
-    const double x_next = x + col_step;
-    // The stage's node (everything that reaches it).
-    s += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"#2f6db5\"/>", x, top,
-        node_w, std::max(1.0, h_main));
+    answered[k] = num(stages[k], "handled");
+    agreement[k] = num(stages[k], "agreement");
+  }
+  double passed = reaching;
+  for (std::size_t k = 0; k < k_stages; ++k) passed -= answered[k];
+  // The last column: the teacher's node, then each stage's answered node.
+  double y_answer = top + passed * scale + gap;
+  std::vector<double> answer_top(k_stages);
+  for (std::size_t k = 0; k < k_stages; ++k) {
+    answer_top[k] = y_answer;
+    y_answer += answered[k] * scale + gap;
+  }
+  for (std::size_t k = 0; k < k_stages; ++k) {
+    const double x = 10 + col_step * static_cast<double>(k);
+    const double h_main = reaching * scale, h_ans = answered[k] * scale, h_pass = h_main - h_ans;
+    s += rect(x, top, std::max(1.0, h_main), "#2f6db5");
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"small\">stage {}: {}</text>", x,
                      top - 6, k + 1, thousands(static_cast<std::size_t>(reaching)));
-    // Passed on (top part) to the next stage or the teacher.
+    const double x_next = k + 1 < k_stages ? x + col_step : x_final;
     s += link(x + node_w, top, top + h_pass, x_next, top, top + h_pass, "#8a6d3b");
-    // Answered (bottom part) down to its own node in the next column.
-    const double ans_top = top + h_pass + gap * static_cast<double>(k + 1);
-    s += link(x + node_w, top + h_pass, top + h_main, x_next, ans_top, ans_top + h_ans, "#2e8540");
-    const double agree_h = std::isnan(agreement) ? h_ans : h_ans * agreement;
-    s += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"#2e8540\"/>", x_next,
-        ans_top, node_w, std::max(0.0, agree_h));
-    s += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"#c0392b\"/>", x_next,
-        ans_top + agree_h, node_w, std::max(0.0, h_ans - agree_h));
-    const double share = rows ? handled / static_cast<double>(rows) : kNaN;
-    s += label(x_next + node_w + 6, ans_top + std::min(12.0, h_ans / 2 + 4),
-               fmt::format("Stage {} answers {} ({})", k + 1,
-                           thousands(count(stages[k], "handled")), percent(share)),
-               std::isnan(agreement) ? std::string("")
-                                     : "agrees with the teacher on " + percent(agreement));
-    answered_y = ans_top + h_ans;
-    reaching -= handled;
-    x = x_next;
+    s += link(x + node_w, top + h_pass, top + h_main, x_final, answer_top[k], answer_top[k] + h_ans,
+              "#2e8540");
+    reaching -= answered[k];
   }
-  // The teacher's node: what no stage answered.
-  const double h_teacher = reaching * scale;
-  s += fmt::format(
-      "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"#8a6d3b\"/>", x, top,
-      node_w, std::max(1.0, h_teacher));
-  s += label(x + node_w + 6, top + 12,
-             fmt::format("Teacher answers {} ({})", thousands(static_cast<std::size_t>(reaching)),
-                         percent(rows ? reaching / static_cast<double>(rows) : kNaN)),
+  // The teacher.
+  s += rect(x_final, top, std::max(1.0, passed * scale), "#8a6d3b");
+  s += label(x_final + node_w + 6, top + 12,
+             fmt::format("Teacher answers {} ({})", thousands(static_cast<std::size_t>(passed)),
+                         percent(rows ? passed / static_cast<double>(rows) : kNaN)),
              "deferred: paid teacher calls");
-  const double note_y = std::min<double>(height - 18, std::max(answered_y, top + band) + 16);
+  // What each stage answered: agreeing (green) above disagreeing (red).
+  for (std::size_t k = 0; k < k_stages; ++k) {
+    const double h_ans = answered[k] * scale;
+    const double agree_h = std::isnan(agreement[k]) ? h_ans : h_ans * agreement[k];
+    s += rect(x_final, answer_top[k], agree_h, "#2e8540");
+    s += rect(x_final, answer_top[k] + agree_h, h_ans - agree_h, "#c0392b");
+    s += label(x_final + node_w + 6, answer_top[k] + 10,
+               fmt::format("Stage {} answers {} ({})", k + 1,
+                           thousands(static_cast<std::size_t>(answered[k])),
+                           percent(rows ? answered[k] / static_cast<double>(rows) : kNaN)),
+               std::isnan(agreement[k]) ? std::string("")
+                                        : "agrees with the teacher on " + percent(agreement[k]));
+  }
   s += fmt::format(
       "<text x=\"10\" y=\"{:.1f}\" class=\"small\">{} queries enter stage 1 (blue). Answered: "
       "green agrees with the teacher,</text><text x=\"10\" y=\"{:.1f}\" class=\"small\">red "
       "disagrees. Brown: deferred to the teacher.</text>",
-      note_y, thousands(rows), note_y + 13);
+      height_d - 20, thousands(rows), height_d - 7);
   return s + "</svg>";
 }
 
@@ -170,8 +181,26 @@ std::string risk_svg(const json& rc, double target) {
     if (p[2].is_number()) oracle.points.emplace_back(cov, p[2].get<double>());
     y_max = std::max(y_max, risk);
   }
-  c.y_max = std::min(1.0, std::max(0.05, y_max * 1.08));
   c.series = {policy, oracle};
+  // A cascade's later stages, each on the rows that reach it.
+  static const char* const kColors[] = {"#8e44ad", "#d35400", "#16a085", "#7f8c8d"};
+  if (rc.contains("stages") && rc["stages"].is_array())
+    for (std::size_t k = 1; k < rc["stages"].size(); ++k) {
+      const json& st = rc["stages"][k];
+      Series later{fmt::format("stage {} on the {} rows it sees", k + 1, count(st, "rows")),
+                   kColors[(k - 1) % 4],
+                   {},
+                   false,
+                   false};
+      if (st.contains("curve"))
+        for (const json& p : st["curve"])
+          if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
+            later.points.emplace_back(p[0].get<double>(), p[1].get<double>());
+            y_max = std::max(y_max, p[1].get<double>());
+          }
+      c.series.push_back(std::move(later));
+    }
+  c.y_max = std::min(1.0, std::max(0.05, y_max * 1.08));
   c.h_lines.emplace_back(1 - target, fmt::format("target {:g}: risk {:g}", target, 1 - target));
   const json& d = rc["deployed_point"];
   if (d.is_array() && d.size() == 2 && d[0].is_number() && d[1].is_number())
@@ -230,9 +259,10 @@ HtmlTable slice_table(const json& slices, const std::string& caption) {
               "coverage [95% CI]",
               "agreement on answered [95% CI]",
               "end-to-end accuracy [95% CI]",
+              "end-to-end macro-F1 [95% CI]",
               "p (agreement ≥ target)",
               "flag"};
-  t.numeric = {false, true, true, true, true, true, false};
+  t.numeric = {false, true, true, true, true, true, true, false};
   std::vector<const json*> order;
   for (const json& s : slices) order.push_back(&s);
   std::stable_sort(order.begin(), order.end(), [](const json* a, const json* b) {
@@ -242,8 +272,8 @@ HtmlTable slice_table(const json& slices, const std::string& caption) {
     const bool flagged = (*s).value("flagged", false);
     t.rows.push_back({str(*s, "name"), std::to_string(count(*s, "rows")),
                       with_ci(prop((*s)["coverage"])), with_ci(prop((*s)["agreement"])),
-                      with_ci(prop((*s)["e2e_accuracy"])), number(num(*s, "p_value"), 4),
-                      flagged ? "below target" : ""});
+                      with_ci(prop((*s)["e2e_accuracy"])), f1_with_ci((*s)["e2e_macro_f1"]),
+                      number(num(*s, "p_value"), 4), flagged ? "below target" : ""});
     t.flagged_rows.push_back(flagged);
   }
   return t;
@@ -484,14 +514,19 @@ std::string target_section(const json& a, const json& metrics, const json& calib
       {"predicted_label", "per predicted label"},
       {"length_tertile", "per text-length tertile"},
       {"tag", "per slice tag"}};
+  std::vector<std::pair<std::string, std::string>> kinds;
   for (const auto& [kind, caption] : kKinds)
-    if (sl.contains(kind)) {
-      const HtmlTable t = slice_table(sl[kind], std::string("Slices ") + caption);
-      std::size_t f = 0;
-      for (bool b : t.flagged_rows) f += b;
-      s += details(fmt::format("Slices {} ({} slices, {} flagged)", caption, t.rows.size(), f),
-                   table(t), std::string(kind) == "length_tertile" || f > 0);
-    }
+    if (sl.contains(kind)) kinds.emplace_back(kind, caption);
+  for (const auto& item : sl.items())
+    if (item.key().rfind("field:", 0) == 0)
+      kinds.emplace_back(item.key(), "per " + item.key().substr(6));
+  for (const auto& [kind, caption] : kinds) {
+    const HtmlTable t = slice_table(sl[kind], "Slices " + caption);
+    std::size_t f = 0;
+    for (bool b : t.flagged_rows) f += b;
+    s += details(fmt::format("Slices {} ({} slices, {} flagged)", caption, t.rows.size(), f),
+                 table(t), kind == "length_tertile" || f > 0);
+  }
   if (a.contains("agreement_gap")) s += gap_section(a["agreement_gap"]);
   s += examples_section(a["examples"]);
   s += temporal_section(a["temporal"]);

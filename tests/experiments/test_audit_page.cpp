@@ -207,6 +207,33 @@ TEST(AuditPage, TheVerdictStatesTheDeployedNumbers) {
   EXPECT_NE(html.find("Stage 1 answers 55 (55.0%)"), std::string::npos);
 }
 
+// A cascade (rsb): stage 2's risk–coverage is on the rows stage 1 does not accept, and the
+// page draws it beside stage 1's.
+TEST(AuditPage, CascadeStagesHaveTheirOwnCurves) {
+  testing::TempDir dir;
+  const YAML::Node cfg =
+      compose_config(kRoot / "experiments" / "configs",
+                     {"results_dir=" + dir.path().string(), "device=cpu", "threads=1",
+                      "pipeline.families=[rsb]", "calibration.mode=empirical", "audit=true"})
+          .config;
+  RunOptions o;
+  o.project_root = kRoot;
+  o.quiet = true;
+  const RunResult r = run_experiment(cfg, o);
+  const json a = json::parse(read_file(r.run_dir / "audit.json"))[0];
+  ASSERT_TRUE(a["deployed"].get<bool>());
+  const json& routing = a["routing"]["stages"];
+  const json& curves = a["risk_coverage"]["stages"];
+  ASSERT_EQ(routing.size(), 2u);
+  ASSERT_EQ(curves.size(), 2u);
+  EXPECT_EQ(curves[0]["rows"].get<std::size_t>(), a["rows"].get<std::size_t>());
+  EXPECT_EQ(curves[1]["rows"].get<std::size_t>(),
+            a["rows"].get<std::size_t>() - routing[0]["handled"].get<std::size_t>());
+  EXPECT_EQ(routing[1]["reached"], curves[1]["rows"]);
+  EXPECT_FALSE(curves[1]["curve"].empty());
+  EXPECT_NE(read_file(r.run_dir / "report.html").find("stage 2 on the "), std::string::npos);
+}
+
 // --- deferbench audit ------------------------------------------------------------------------
 
 struct SavedRun {
@@ -236,7 +263,10 @@ SavedRun saved_policy(const testing::TempDir& dir, const std::string& name,
 fs::path write_traffic(const testing::TempDir& dir, const Dataset& d) {
   std::string lines;
   for (std::size_t i = 0; i < d.size(); ++i) {
-    json j = {{"id", d.ids[i]}, {"input", ""}, {"teacher", d.labels->name(d.teacher[i])}};
+    json j = {{"id", d.ids[i]},
+              {"input", ""},
+              {"teacher", d.labels->name(d.teacher[i])},
+              {"metadata", {{"domain", "d" + std::to_string(i % 3)}}}};
     if (d.has_gold() && d.gold[i] != kNoLabel) j["ground_truth"] = d.labels->name(d.gold[i]);
     lines += j.dump() + "\n";
   }
@@ -251,11 +281,12 @@ TEST(AuditCommand, AuditsSavedPolicyOnNewTrafficAndCompares) {
   const SavedRun b =
       saved_policy(dir, "policy_b", {"calibration.target=0.8", "calibration.mode=empirical"});
   const fs::path traffic = write_traffic(dir, a.test);
-  const ProgramOutput r = run_capture(
-      DEFERBENCH_BINARY,
-      {"audit", "--policy", a.policy.string(), "--input", traffic.string(), "-o", "out",
-       "--compare", b.policy.string(), "--time", "row_order", "--windows", "3", "--threads", "1"},
-      dir.path());
+  const ProgramOutput r =
+      run_capture(DEFERBENCH_BINARY,
+                  {"audit", "--policy", a.policy.string(), "--input", traffic.string(), "-o", "out",
+                   "--compare", b.policy.string(), "--time", "row_order", "--windows", "3",
+                   "--threads", "1", "--field", "domain"},
+                  dir.path());
   ASSERT_EQ(r.status, 0) << r.err;
   const json audit = json::parse(read_file(dir / "out/audit.json"));
   ASSERT_EQ(audit.size(), 1u);
@@ -285,6 +316,13 @@ TEST(AuditCommand, AuditsSavedPolicyOnNewTrafficAndCompares) {
   for (const json& s : e["slices"]["teacher_label"]) slice_rows += s["rows"].get<std::size_t>();
   EXPECT_EQ(slice_rows, a.test.size());
   ASSERT_EQ(e["temporal"]["windows"].size(), 3u);
+  // The metadata field named with --field is a kind of slice: d0, d1, d2 by row number.
+  const json& domain = e["slices"]["field:domain"];
+  ASSERT_EQ(domain.size(), 3u);
+  for (std::size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(domain[k]["name"], "d" + std::to_string(k));
+    EXPECT_EQ(domain[k]["rows"].get<std::size_t>(), (a.test.size() + 2 - k) / 3);
+  }
   // The comparison: the rows that moved, overall and summed over the classes.
   const json& c = e["compare"];
   EXPECT_EQ(c["coverage_b"]["k"].get<std::size_t>(), handled_b);

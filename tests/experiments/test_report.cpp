@@ -566,7 +566,10 @@ TEST_F(ReportSweep, MissingGnuplotWritesScriptsAndNamesThePackage) {
   fs::remove_all(dir_ / "plots");
   const ReportResult tables_only = report(no_plots);
   EXPECT_FALSE(fs::exists(dir_ / "plots"));
-  EXPECT_EQ(tables_only.files.size(), 9u);
+  // Three tables in three formats, and the page.
+  EXPECT_EQ(tables_only.files.size(), 10u);
+  EXPECT_EQ(tables_only.files.back(), dir_ / "report.html");
+  EXPECT_NE(read_file(dir_ / "report.html").find("Plots were not made"), std::string::npos);
   EXPECT_TRUE(tables_only.warning.empty());
 }
 

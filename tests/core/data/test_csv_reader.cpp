@@ -97,6 +97,15 @@ TEST(CsvReaderTest, AllOptionalColumns) {
   EXPECT_TRUE(std::isnan(t.times[2]));
   EXPECT_EQ(t.times[3], 1709296200.0);
   EXPECT_THAT(t.slices, ElementsAre("web", "", "news", "web"));
+  // More columns kept for the audit's slices; one not in the header is an error naming it.
+  c.fields = {"domain", "gold"};
+  t = read_csv_traces(p, c);
+  EXPECT_THAT(t.fields["domain"], ElementsAre("web", "", "news", "web"));
+  EXPECT_THAT(t.fields["gold"], ElementsAre("a", "", "b", "a"));
+  c.fields = {"nope"};
+  EXPECT_THAT(
+      [&] { read_csv_traces(p, c); },
+      ::testing::ThrowsMessage<Error>(::testing::HasSubstr("column 'nope' is not in the header")));
 }
 
 TEST(CsvReaderTest, SameColumnForTeacherAndGold) {

@@ -94,6 +94,30 @@ TEST(JsonlReaderTest, CustomMetadataKeys) {
   EXPECT_THAT(t.slices, ElementsAre("news"));
 }
 
+// Metadata fields named for the audit's slices: strings, numbers and booleans as text, "" where
+// absent or null; an object is an error naming the line and the key.
+TEST(JsonlReaderTest, MetadataFieldsForSlices) {
+  testing::TempDir dir;
+  auto p = dir.write("t.jsonl",
+                     "{\"input\": \"a\", \"teacher\": \"x\", \"metadata\": {\"domain\": "
+                     "\"news\", \"len\": 3, \"vip\": true}}\n"
+                     "{\"input\": \"b\", \"teacher\": \"y\"}\n"
+                     "{\"input\": \"c\", \"teacher\": \"y\", \"metadata\": {\"domain\": null, "
+                     "\"len\": 2.5}}\n");
+  JsonlOptions o;
+  o.field_keys = {"domain", "len", "vip"};
+  Traces t = read_jsonl_traces(p, o);
+  ASSERT_EQ(t.fields.size(), 3u);
+  EXPECT_THAT(t.fields["domain"], ElementsAre("news", "", ""));
+  EXPECT_THAT(t.fields["len"], ElementsAre("3", "", "2.5"));
+  EXPECT_THAT(t.fields["vip"], ElementsAre("true", "", ""));
+  auto bad = dir.write("bad.jsonl",
+                       "{\"input\": \"a\", \"teacher\": \"x\", \"metadata\": {\"domain\": {}}}\n");
+  EXPECT_THAT([&] { read_jsonl_traces(bad, o); },
+              ::testing::ThrowsMessage<Error>(
+                  ::testing::HasSubstr("bad.jsonl:1: field 'metadata.domain'")));
+}
+
 TEST(JsonlReaderTest, EmbeddingsBesideTheFile) {
   testing::TempDir dir;
   auto p = dir.write("run.jsonl",
