@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -238,7 +239,10 @@ std::vector<AuditInput::LaterStage> later_stages_of(const std::vector<Stage>& st
   for (std::size_t k = 0; k + 1 < views.size() && k + 1 < stages.size(); ++k) {
     const std::vector<std::uint8_t> accepts =
         stage_accepts(stages[k], StageOutput{views[k].pred, views[k].score});
-    for (std::size_t i = 0; i < n; ++i) reached[i] = reached[i] && !accepts[i];
+    // A row stage 1's out-of-distribution guard rejects (score −∞) goes to the teacher.
+    for (std::size_t i = 0; i < n; ++i)
+      reached[i] = reached[i] && !accepts[i] &&
+                   !(k == 0 && views[0].score[i] == -std::numeric_limits<float>::infinity());
     out.push_back({std::move(views[k + 1]), reached});
   }
   return out;
@@ -293,6 +297,9 @@ json audit_json(double target, const AuditInput& in, const AuditOptions& options
   json stages = json::array();
   std::size_t reaching = n;
   for (std::size_t s = 0; s < in.handled_per_stage.size(); ++s) {
+    if (s > 0 && s - 1 < in.later_stages.size())  // counted, out-of-distribution rows left out
+      reaching = static_cast<std::size_t>(std::count(in.later_stages[s - 1].reached.begin(),
+                                                     in.later_stages[s - 1].reached.end(), 1));
     const double a = s < in.agreement_per_stage.size() ? in.agreement_per_stage[s] : std::nan("");
     stages.push_back({{"stage", s + 1},
                       {"reached", reaching},

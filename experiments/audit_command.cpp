@@ -67,27 +67,22 @@ AuditInput policy_on(const SavedPolicy& policy, MatrixView x, const Dataset& row
                                          ? static_cast<double>(agreed[s]) /
                                                static_cast<double>(in.handled_per_stage[s])
                                          : std::nan(""));
-  // Every stage on every row (stage outputs in the policy's label space for its thresholds; the
-  // views in the audit's).
+  // Every stage on every row, in the policy's label space (what its thresholds read), then in
+  // the audit's.
   std::vector<FirstStageView> views;
   for (const Stage& stage : policy.stages) {
-    const StageOutput out = evaluate_stage(stage, x, ctx);
-    FirstStageView v;
-    v.score = out.score;
-    v.pred = out.pred;  // policy ids: what stage_accepts reads
-    views.push_back(std::move(v));
+    StageOutput out = evaluate_stage(stage, x, ctx);
+    views.push_back({std::move(out.pred), std::move(out.score), {}});
   }
-  std::vector<std::uint8_t> reached(n, 1);
-  for (std::size_t s = 0; s < views.size(); ++s) {
-    FirstStageView& v = views[s];
-    const std::vector<std::uint8_t> accepts =
-        stage_accepts(policy.stages[s], StageOutput{v.pred, v.score});
+  in.first = views.front();
+  in.later_stages = later_stages_of(policy.stages, std::move(views));
+  auto to_audit_labels = [&](FirstStageView& v) {
     for (LabelId& p : v.pred) p = remap(p, from, to);
-    for (std::size_t i = 0; i < n; ++i) v.agrees.push_back(v.pred[i] == rows.teacher[i]);
-    if (s > 0) in.later_stages.push_back({v, reached});
-    for (std::size_t i = 0; i < n; ++i) reached[i] = reached[i] && !accepts[i];
-  }
-  in.first = std::move(views.front());
+    v.agrees.resize(n);
+    for (std::size_t i = 0; i < n; ++i) v.agrees[i] = v.pred[i] == rows.teacher[i];
+  };
+  to_audit_labels(in.first);
+  for (AuditInput::LaterStage& l : in.later_stages) to_audit_labels(l.view);
   const json& info = policy.manifest.contains("info") ? policy.manifest["info"] : json::object();
   if (info.contains("selected") && info["selected"].is_object()) {
     in.family = info["selected"].value("family", "");
@@ -120,7 +115,6 @@ AuditCommandResult run_audit_command(const AuditCommandOptions& o, const Context
   DB_CHECK(traffic.traces.size() > 0, "{}: no rows to audit", o.input.string());
   std::vector<const SavedPolicy*> policies{&a};
   if (b) policies.push_back(&*b);
-  const std::vector<std::string> texts = traffic.traces.texts;
   Matrix x_b;
   if (b) x_b = read_traffic(*b, o.input, o.read, ctx, true).x;
   const std::shared_ptr<const LabelSpace> labels = traffic_labels(policies, traffic.traces);
