@@ -233,15 +233,18 @@ json temporal_json(const AuditRows& rows, const Dataset& d, const AuditOptions& 
 std::vector<AuditInput::LaterStage> later_stages_of(const std::vector<Stage>& stages,
                                                     std::vector<FirstStageView> views) {
   std::vector<AuditInput::LaterStage> out;
-  if (views.empty()) return out;
+  const std::size_t k_stages = std::min(views.size(), stages.size());
+  if (k_stages < 2) return out;
   const std::size_t n = views.front().pred.size();
+  // Every stage's acceptance first (the views are moved out below).
+  std::vector<std::vector<std::uint8_t>> accepts;
+  for (std::size_t k = 0; k + 1 < k_stages; ++k)
+    accepts.push_back(stage_accepts(stages[k], StageOutput{views[k].pred, views[k].score}));
   std::vector<std::uint8_t> reached(n, 1);
-  for (std::size_t k = 0; k + 1 < views.size() && k + 1 < stages.size(); ++k) {
-    const std::vector<std::uint8_t> accepts =
-        stage_accepts(stages[k], StageOutput{views[k].pred, views[k].score});
+  for (std::size_t k = 0; k + 1 < k_stages; ++k) {
     // A row stage 1's out-of-distribution guard rejects (score −∞) goes to the teacher.
     for (std::size_t i = 0; i < n; ++i)
-      reached[i] = reached[i] && !accepts[i] &&
+      reached[i] = reached[i] && !accepts[k][i] &&
                    !(k == 0 && views[0].score[i] == -std::numeric_limits<float>::infinity());
     out.push_back({std::move(views[k + 1]), reached});
   }

@@ -85,8 +85,9 @@ AuditInput policy_on(const SavedPolicy& policy, MatrixView x, const Dataset& row
   for (AuditInput::LaterStage& l : in.later_stages) to_audit_labels(l.view);
   const json& info = policy.manifest.contains("info") ? policy.manifest["info"] : json::object();
   if (info.contains("selected") && info["selected"].is_object()) {
-    in.family = info["selected"].value("family", "");
-    in.model = info["selected"].value("model", "");
+    const json& sel = info["selected"];
+    if (sel.contains("family") && sel["family"].is_string()) in.family = sel["family"];
+    if (sel.contains("model") && sel["model"].is_string()) in.model = sel["model"];
   }
   return in;
 }
@@ -153,13 +154,19 @@ AuditCommandResult run_audit_command(const AuditCommandOptions& o, const Context
   if (info.contains("run_dir") && info["run_dir"].is_string())
     page.facts.emplace_back("training run", info["run_dir"].get<std::string>());
   page.audit = audit;
-  page.calibration = info.contains("calibration") ? info["calibration"] : json();
+  page.calibration = info.contains("calibration") && info["calibration"].is_object()
+                         ? info["calibration"]
+                         : json();
   if (info.contains("config_yaml") && info["config_yaml"].is_string())
     page.config_text = info["config_yaml"].get<std::string>();
 
+  // Both files rendered before anything is written (trace text that is not valid UTF-8 is
+  // written with U+FFFD in its place).
+  const std::string audit_text = audit.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  const std::string html = report::audit_page(page);
   fs::create_directories(out_dir);
-  write_file_atomic(out_dir / "audit.json", audit.dump(2) + "\n");
-  write_file_atomic(out_dir / "report.html", report::audit_page(page));
+  write_file_atomic(out_dir / "audit.json", audit_text);
+  write_file_atomic(out_dir / "report.html", html);
   AuditCommandResult r;
   r.dir = out_dir;
   r.rows = rows.size();

@@ -255,7 +255,9 @@ void write_run_files(const RunOutput& out, const fs::path& dir, const std::strin
   write_file_atomic(dir / "metrics.json", out.metrics.dump(2) + "\n");
   write_file_atomic(dir / "frontier.csv", out.frontier_csv);
   if (!out.audit.is_null()) {
-    write_file_atomic(dir / "audit.json", out.audit.dump(2) + "\n");
+    write_file_atomic(
+        dir / "audit.json",
+        out.audit.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     write_file_atomic(dir / "report.html", run_audit_page(out));
   }
   write_file_atomic(dir / "log.txt", log_text);

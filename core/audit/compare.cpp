@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/audit/temporal.h"
+#include "core/stats/binomial.h"
 #include "core/util/error.h"
 
 namespace deferbench {
@@ -26,6 +27,12 @@ struct Counts {
 };
 
 }  // namespace
+
+double mcnemar_exact_p_value(std::size_t b, std::size_t c) {
+  const std::size_t n = b + c;
+  if (n == 0) return 1.0;
+  return std::min(1.0, 2.0 * binomial_cdf(std::min(b, c), n, 0.5));
+}
 
 PolicyComparison compare_policies(const PolicyPair& p, double fdr) {
   const std::size_t n = p.teacher.size();
@@ -60,7 +67,7 @@ PolicyComparison compare_policies(const PolicyPair& p, double fdr) {
     s.to_handled = c.to_handled;
     s.to_deferred = c.to_deferred;
     s.coverage_change = s.coverage_b.value - s.coverage_a.value;
-    s.p_value = two_proportion_p_value(c.handled_a, c.rows, c.handled_b, c.rows);
+    s.p_value = mcnemar_exact_p_value(c.to_handled, c.to_deferred);
     p_values.push_back(s.p_value);
     out.classes.push_back(s);
   }

@@ -1,7 +1,7 @@
 // The audit's comparison of two policies on the same traffic (issue 15, `deferbench audit
 // --compare`): per teacher class, how the share of handled rows moved from policy A to policy B
-// (rows deferred by A and handled by B, and back), with a two-proportion test per class and the
-// Benjamini–Hochberg procedure over the classes.
+// (rows deferred by A and handled by B, and back), with the exact McNemar test per class (the
+// rows are paired) and the Benjamini–Hochberg procedure over the classes.
 #pragma once
 
 #include <cstddef>
@@ -28,8 +28,8 @@ struct ClassShift {
   std::size_t to_handled = 0;           // deferred by A, handled by B
   std::size_t to_deferred = 0;          // handled by A, deferred by B
   double coverage_change = 0;           // coverage_b − coverage_a
-  // Two-sided pooled two-proportion test of equal coverage (rows counted once per policy, as
-  // two samples; conservative for paired rows only in that it ignores the pairing).
+  // The exact McNemar test of equal coverage (the rows are paired: the same rows under both
+  // policies): two-sided binomial test of to_handled against to_deferred at 1/2.
   double p_value = 1;
   bool flagged = false;  // Benjamini–Hochberg over the classes at `fdr`
 };
@@ -42,5 +42,9 @@ struct PolicyComparison {
 };
 
 PolicyComparison compare_policies(const PolicyPair& p, double fdr);
+
+// Exact McNemar: b rows moved one way, c the other; p = min(1, 2 · P(X ≤ min(b, c))),
+// X ~ Binomial(b + c, 1/2); 1 when nothing moved.
+double mcnemar_exact_p_value(std::size_t b, std::size_t c);
 
 }  // namespace deferbench

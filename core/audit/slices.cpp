@@ -86,8 +86,8 @@ Estimate bootstrap_macro_f1(const std::vector<LabelId>& truth, const std::vector
     const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
     return values[std::min(values.size() - 1, k == 0 ? 0 : k - 1)];
   };
-  e.low = std::min(at(0.025), e.value);
-  e.high = std::max(at(0.975), e.value);
+  e.low = at(0.025);
+  e.high = at(0.975);
   return e;
 }
 

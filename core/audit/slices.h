@@ -55,7 +55,9 @@ struct Estimate {
 
 // Macro-F1 of `pred` against `truth` (core/metrics macro_f1; rows with truth kNoLabel skipped)
 // with the 2.5% and 97.5% percentiles of its value over `resamples` bootstrap resamples of the
-// rows (drawn with a generator seeded by `seed`: the same inputs give the same interval).
+// rows (drawn with a generator seeded by `seed`: the same inputs give the same interval). The
+// percentiles are nearest-rank and not forced around the point value: a skewed bootstrap
+// distribution shows as an interval off centre.
 Estimate bootstrap_macro_f1(const std::vector<LabelId>& truth, const std::vector<LabelId>& pred,
                             std::size_t resamples, std::uint64_t seed);
 

@@ -178,6 +178,8 @@ class CsvTraceBuilder {
     time_ = find_column(columns_.time, "time_column", false);
     slice_ = find_column(columns_.slice, "slice_column", false);
     for (const std::string& f : columns_.fields) {
+      if (out_.fields.count(f)) continue;  // named twice: kept once
+      field_names_.push_back(f);
       field_columns_.push_back(find_column(f, "fields", true));
       out_.fields[f];
     }
@@ -214,7 +216,7 @@ class CsvTraceBuilder {
     if (gold_ != kNone) out_.gold.push_back(fields[gold_]);
     if (slice_ != kNone) out_.slices.push_back(fields[slice_]);
     for (std::size_t k = 0; k < field_columns_.size(); ++k)
-      out_.fields[columns_.fields[k]].push_back(fields[field_columns_[k]]);
+      out_.fields[field_names_[k]].push_back(fields[field_columns_[k]]);
     if (id_ != kNone && !fields[id_].empty())
       out_.ids.push_back(fields[id_]);
     else
@@ -231,7 +233,8 @@ class CsvTraceBuilder {
   std::vector<std::string> header_;
   std::size_t text_ = kNone, teacher_ = kNone, gold_ = kNone, id_ = kNone, time_ = kNone,
               slice_ = kNone;
-  std::vector<std::size_t> field_columns_;  // one per columns_.fields
+  std::vector<std::string> field_names_;    // columns_.fields without repeats
+  std::vector<std::size_t> field_columns_;  // one per field_names_
 };
 
 class CsvParser {

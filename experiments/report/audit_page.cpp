@@ -17,6 +17,15 @@ namespace {
 using json = nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// j[key] for reading: a null when j is not an object or has no such key (a hand-edited or
+// foreign audit.json must not crash the page; const operator[] on a missing key is undefined).
+const json& get(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  const auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 double num(const json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return kNaN;
   return j[key].get<double>();
@@ -40,9 +49,9 @@ Prop prop(const json& j) {
   p.k = count(j, "k");
   p.n = count(j, "n");
   p.value = num(j, "value");
-  if (j.contains("ci95") && j["ci95"].is_array() && j["ci95"].size() == 2) {
-    if (j["ci95"][0].is_number()) p.low = j["ci95"][0].get<double>();
-    if (j["ci95"][1].is_number()) p.high = j["ci95"][1].get<double>();
+  if (j.contains("ci95") && get(j, "ci95").is_array() && get(j, "ci95").size() == 2) {
+    if (get(j, "ci95")[0].is_number()) p.low = get(j, "ci95")[0].get<double>();
+    if (get(j, "ci95")[1].is_number()) p.high = get(j, "ci95")[1].get<double>();
   }
   return p;
 }
@@ -69,7 +78,7 @@ std::string thousands(std::size_t v) {
 // Stages stand in columns; the last column holds the teacher (top) and every stage's answered
 // rows below it, each labelled. Band widths are to scale.
 std::string flow_svg(const json& routing, std::size_t rows) {
-  const json& stages = routing.contains("stages") ? routing["stages"] : json::array();
+  const json& stages = routing.contains("stages") ? get(routing, "stages") : json::array();
   const std::size_t k_stages = stages.size();
   const double top = 42, band = 170, node_w = 14, gap = 16, label_room = 230;
   // Room for the answered nodes below the teacher, their two-line labels and the note.
@@ -126,17 +135,33 @@ std::string flow_svg(const json& routing, std::size_t rows) {
     answer_top[k] = y_answer;
     y_answer += answered[k] * scale + gap;
   }
+  // Rows that reach each stage (audit.json's `reached`: rows stage 1's out-of-distribution guard
+  // rejects go straight to the teacher); the last stage's passed rows then the direct ones fill
+  // the teacher's node from the top.
+  std::vector<double> reach(k_stages);
+  for (std::size_t k = 0; k < k_stages; ++k) {
+    const double r = num(stages[k], "reached");
+    reach[k] = std::isnan(r) ? reaching : r;
+    reaching = reach[k] - answered[k];
+  }
+  double teacher_fill = (reach.back() - answered.back()) * scale;
   for (std::size_t k = 0; k < k_stages; ++k) {
     const double x = 10 + col_step * static_cast<double>(k);
-    const double h_main = reaching * scale, h_ans = answered[k] * scale, h_pass = h_main - h_ans;
+    const double h_main = reach[k] * scale, h_ans = answered[k] * scale;
+    const double h_pass = (k + 1 < k_stages ? reach[k + 1] : reach[k] - answered[k]) * scale;
+    const double h_direct = std::max(0.0, h_main - h_ans - h_pass);  // straight to the teacher
     s += rect(x, top, std::max(1.0, h_main), "#2f6db5");
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"small\">stage {}: {}</text>", x,
-                     top - 6, k + 1, thousands(static_cast<std::size_t>(reaching)));
+                     top - 6, k + 1, thousands(static_cast<std::size_t>(reach[k])));
     const double x_next = k + 1 < k_stages ? x + col_step : x_final;
     s += link(x + node_w, top, top + h_pass, x_next, top, top + h_pass, "#8a6d3b");
-    s += link(x + node_w, top + h_pass, top + h_main, x_final, answer_top[k], answer_top[k] + h_ans,
-              "#2e8540");
-    reaching -= answered[k];
+    if (h_direct > 0) {
+      s += link(x + node_w, top + h_pass, top + h_pass + h_direct, x_final, top + teacher_fill,
+                top + teacher_fill + h_direct, "#8a6d3b");
+      teacher_fill += h_direct;
+    }
+    s += link(x + node_w, top + h_main - h_ans, top + h_main, x_final, answer_top[k],
+              answer_top[k] + h_ans, "#2e8540");
   }
   // The teacher.
   s += rect(x_final, top, std::max(1.0, passed * scale), "#8a6d3b");
@@ -174,7 +199,7 @@ std::string risk_svg(const json& rc, double target) {
   Series policy{"acceptor score: " + str(rc, "model"), "#2f6db5", {}, false, false};
   Series oracle{"oracle (true agreement first)", "#2e8540", {}, true, false};
   double y_max = 1 - target;
-  for (const json& p : rc["curve"]) {
+  for (const json& p : get(rc, "curve")) {
     if (!p.is_array() || p.size() < 3 || !p[0].is_number() || !p[1].is_number()) continue;
     const double cov = p[0].get<double>(), risk = p[1].get<double>();
     policy.points.emplace_back(cov, risk);
@@ -184,16 +209,16 @@ std::string risk_svg(const json& rc, double target) {
   c.series = {policy, oracle};
   // A cascade's later stages, each on the rows that reach it.
   static const char* const kColors[] = {"#8e44ad", "#d35400", "#16a085", "#7f8c8d"};
-  if (rc.contains("stages") && rc["stages"].is_array())
-    for (std::size_t k = 1; k < rc["stages"].size(); ++k) {
-      const json& st = rc["stages"][k];
+  if (rc.contains("stages") && get(rc, "stages").is_array())
+    for (std::size_t k = 1; k < get(rc, "stages").size(); ++k) {
+      const json& st = get(rc, "stages")[k];
       Series later{fmt::format("stage {} on the {} rows it sees", k + 1, count(st, "rows")),
                    kColors[(k - 1) % 4],
                    {},
                    false,
                    false};
       if (st.contains("curve"))
-        for (const json& p : st["curve"])
+        for (const json& p : get(st, "curve"))
           if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
             later.points.emplace_back(p[0].get<double>(), p[1].get<double>());
             y_max = std::max(y_max, p[1].get<double>());
@@ -202,7 +227,7 @@ std::string risk_svg(const json& rc, double target) {
     }
   c.y_max = std::min(1.0, std::max(0.05, y_max * 1.08));
   c.h_lines.emplace_back(1 - target, fmt::format("target {:g}: risk {:g}", target, 1 - target));
-  const json& d = rc["deployed_point"];
+  const json& d = get(rc, "deployed_point");
   if (d.is_array() && d.size() == 2 && d[0].is_number() && d[1].is_number())
     c.markers.push_back({d[0].get<double>(), d[1].get<double>(), "deployed", "#c0392b"});
   return line_chart(c);
@@ -214,7 +239,7 @@ std::string class_coverage_svg(const json& slices, double target, std::size_t li
   std::vector<const json*> rows;
   for (const json& s : slices) rows.push_back(&s);
   std::stable_sort(rows.begin(), rows.end(), [](const json* a, const json* b) {
-    return prop((*a)["coverage"]).value < prop((*b)["coverage"]).value;
+    return prop(get((*a), "coverage")).value < prop(get((*b), "coverage")).value;
   });
   if (rows.size() > limit) {
     *note = fmt::format("The {} least covered of {} classes; every class is in the slice table. ",
@@ -225,7 +250,7 @@ std::string class_coverage_svg(const json& slices, double target, std::size_t li
   c.title = "Coverage per teacher class (95% CI)";
   c.width = 560;
   for (const json* s : rows) {
-    const Prop cov = prop((*s)["coverage"]), agr = prop((*s)["agreement"]);
+    const Prop cov = prop(get((*s), "coverage")), agr = prop(get((*s), "agreement"));
     c.bars.push_back({str(*s, "name"), cov.value, cov.low, cov.high,
                       fmt::format("n={}{}", count(*s, "rows"),
                                   agr.n ? " · agr " + percent(agr.value, 0) : std::string("")),
@@ -243,7 +268,7 @@ std::string length_svg(const json& slices) {
   for (const char* name : {"short", "medium", "long"})
     for (const json& s : slices)
       if (str(s, "name") == name) {
-        const Prop cov = prop(s["coverage"]), agr = prop(s["agreement"]);
+        const Prop cov = prop(get(s, "coverage")), agr = prop(get(s, "agreement"));
         c.bars.push_back({name, cov.value, cov.low, cov.high,
                           agr.n ? "agr " + percent(agr.value, 0) : std::string(""),
                           s.value("flagged", false)});
@@ -271,9 +296,10 @@ HtmlTable slice_table(const json& slices, const std::string& caption) {
   for (const json* s : order) {
     const bool flagged = (*s).value("flagged", false);
     t.rows.push_back({str(*s, "name"), std::to_string(count(*s, "rows")),
-                      with_ci(prop((*s)["coverage"])), with_ci(prop((*s)["agreement"])),
-                      with_ci(prop((*s)["e2e_accuracy"])), f1_with_ci((*s)["e2e_macro_f1"]),
-                      number(num(*s, "p_value"), 4), flagged ? "below target" : ""});
+                      with_ci(prop(get((*s), "coverage"))), with_ci(prop(get((*s), "agreement"))),
+                      with_ci(prop(get((*s), "e2e_accuracy"))),
+                      f1_with_ci(get((*s), "e2e_macro_f1")), number(num(*s, "p_value"), 4),
+                      flagged ? "below target" : ""});
     t.flagged_rows.push_back(flagged);
   }
   return t;
@@ -291,7 +317,7 @@ std::string gap_section(const json& gap) {
   s += fmt::format("<p>{} disagreements on {} answered rows.</p>",
                    thousands(count(gap, "disagreements")), thousands(count(gap, "handled")));
   if (gap.contains("who_was_right")) {
-    const json& w = gap["who_was_right"];
+    const json& w = get(gap, "who_was_right");
     const std::size_t total = count(w, "surrogate") + count(w, "teacher") + count(w, "neither");
     HtmlTable t;
     t.caption = "Disagreements against gold: who was right";
@@ -312,9 +338,9 @@ std::string gap_section(const json& gap) {
   t.caption = "Class pairs answered differently from the teacher (most frequent first)";
   t.header = {"policy said", "teacher said", "rows", "examples"};
   t.numeric = {false, false, true, false};
-  for (const json& p : gap["pairs"]) {
+  for (const json& p : get(gap, "pairs")) {
     std::string ex;
-    for (const json& e : p["examples"]) ex += (ex.empty() ? "" : "\n") + row_text(e);
+    for (const json& e : get(p, "examples")) ex += (ex.empty() ? "" : "\n") + row_text(e);
     t.rows.push_back({str(p, "answer"), str(p, "teacher"), std::to_string(count(p, "count")), ex});
   }
   return s + table(t);
@@ -330,8 +356,8 @@ std::string examples_section(const json& ex) {
   b.header = {"predicted", "distance",     "answered row", "score",
               "teacher",   "deferred row", "score",        "teacher"};
   b.numeric = {false, true, false, true, false, false, true, false};
-  for (const json& p : ex["boundary_pairs"]) {
-    const json &h = p["handled"], &d = p["deferred"];
+  for (const json& p : get(ex, "boundary_pairs")) {
+    const json &h = get(p, "handled"), &d = get(p, "deferred");
     b.rows.push_back({str(p, "predicted"), number(num(p, "distance")), row_text(h),
                       number(num(h, "score")), str(h, "teacher"), row_text(d),
                       number(num(d, "score")), str(d, "teacher")});
@@ -343,15 +369,15 @@ std::string examples_section(const json& ex) {
       "closest to the class centroid";
   r.header = {"teacher class", "rows", "answered", "deferred"};
   r.numeric = {false, true, false, false};
-  for (const json& e : ex["representatives"])
-    r.rows.push_back({str(e, "teacher"), std::to_string(count(e, "rows")), row_text(e["handled"]),
-                      row_text(e["deferred"])});
+  for (const json& e : get(ex, "representatives"))
+    r.rows.push_back({str(e, "teacher"), std::to_string(count(e, "rows")),
+                      row_text(get(e, "handled")), row_text(get(e, "deferred"))});
   s += details(fmt::format("Representative examples ({} classes)", r.rows.size()), table(r));
   HtmlTable c;
   c.caption = "The most confident disagreements (answered rows, highest acceptor score first)";
   c.header = {"row", "answer", "teacher", "score"};
   c.numeric = {false, false, false, true};
-  for (const json& e : ex["confident_disagreements"])
+  for (const json& e : get(ex, "confident_disagreements"))
     c.rows.push_back({row_text(e), str(e, "answer"), str(e, "teacher"), number(num(e, "score"))});
   return s + table(c);
 }
@@ -374,9 +400,9 @@ std::string temporal_section(const json& t) {
       "Δ agreement", "p",    "drift"};
   w.numeric = {true, true, false, true, true, true, true, true, true, false};
   double k = 0, y_min = 1;
-  for (const json& win : t["windows"]) {
+  for (const json& win : get(t, "windows")) {
     ++k;
-    const Prop pc = prop(win["coverage"]), pa = prop(win["agreement"]);
+    const Prop pc = prop(get(win, "coverage")), pa = prop(get(win, "agreement"));
     cov.points.emplace_back(k, pc.value);
     agr.points.emplace_back(k, pa.value);
     for (double v : {pc.value, pa.value})
@@ -402,11 +428,13 @@ std::string compare_section(const json& c) {
   std::string s = "<h3>Compared with policy B on the same traffic</h3>";
   s += cards(
       {{"coverage A → B",
-        percent(prop(c["coverage_a"]).value) + " → " + percent(prop(c["coverage_b"]).value),
+        percent(prop(get(c, "coverage_a")).value) + " → " +
+            percent(prop(get(c, "coverage_b")).value),
         fmt::format("{} rows moved to answered, {} to deferred", count(c, "to_handled"),
                     count(c, "to_deferred"))},
        {"agreement A → B",
-        percent(prop(c["agreement_a"]).value) + " → " + percent(prop(c["agreement_b"]).value),
+        percent(prop(get(c, "agreement_a")).value) + " → " +
+            percent(prop(get(c, "agreement_b")).value),
         "on answered rows"},
        {"classes that moved", std::to_string(count(c, "flagged_classes")),
         "coverage change flagged (two-proportion test, BH)", count(c, "flagged_classes") > 0}});
@@ -416,13 +444,13 @@ std::string compare_section(const json& c) {
               "coverage B",          "change", "deferred → answered",
               "answered → deferred", "p",      "flag"};
   t.numeric = {false, true, true, true, true, true, true, true, false};
-  for (const json& k : c["classes"]) {
+  for (const json& k : get(c, "classes")) {
     const bool f = k.value("flagged", false);
-    t.rows.push_back({str(k, "teacher"), std::to_string(count(k, "rows")),
-                      percent(prop(k["coverage_a"]).value), percent(prop(k["coverage_b"]).value),
-                      percent(num(k, "coverage_change")), std::to_string(count(k, "to_handled")),
-                      std::to_string(count(k, "to_deferred")), number(num(k, "p_value"), 4),
-                      f ? "moved" : ""});
+    t.rows.push_back(
+        {str(k, "teacher"), std::to_string(count(k, "rows")),
+         percent(prop(get(k, "coverage_a")).value), percent(prop(get(k, "coverage_b")).value),
+         percent(num(k, "coverage_change")), std::to_string(count(k, "to_handled")),
+         std::to_string(count(k, "to_deferred")), number(num(k, "p_value"), 4), f ? "moved" : ""});
     t.flagged_rows.push_back(f);
   }
   return s + table(t);
@@ -432,8 +460,8 @@ std::string target_section(const json& a, const json& metrics, const json& calib
                            std::size_t index) {
   const double target = num(a, "target");
   const std::size_t rows = count(a, "rows");
-  const json& routing = a.contains("routing") ? a["routing"] : json::object();
-  const Prop handled = prop(routing["handled"]), agreement = prop(routing["agreement"]);
+  const json& routing = a.contains("routing") ? get(a, "routing") : json::object();
+  const Prop handled = prop(get(routing, "handled")), agreement = prop(get(routing, "agreement"));
   const bool deployed = a.value("deployed", false);
   std::string s = fmt::format("<section id=\"target-{}\"><h2>Target {:g}</h2>", index, target);
   // The verdict.
@@ -468,17 +496,17 @@ std::string target_section(const json& a, const json& metrics, const json& calib
        agreement.n > 0 && agreement.value < target});
   c.push_back({"teacher calls", thousands(count(routing, "deferred")),
                fmt::format("{} of traffic saved", percent(handled.value))});
-  const json& rc = a["risk_coverage"];
+  const json& rc = get(a, "risk_coverage");
   if (rc.is_object())
     c.push_back({"AURC", number(num(rc, "aurc"), 4),
                  fmt::format("E-AURC {} · optimal {}", number(num(rc, "e_aurc"), 4),
                              number(num(rc, "optimal_aurc"), 4))});
   if (metrics.is_object() && metrics.contains("test")) {
-    const double oracle = num(metrics["test"], "oracle_coverage");
+    const double oracle = num(get(metrics, "test"), "oracle_coverage");
     if (!std::isnan(oracle))
       c.push_back({"oracle coverage", percent(oracle),
                    "hindsight threshold on test · efficiency " +
-                       percent(num(metrics["test"], "efficiency"), 0)});
+                       percent(num(get(metrics, "test"), "efficiency"), 0)});
   }
   const std::size_t flagged = count(a, "flagged_slices");
   c.push_back({"flagged slices", std::to_string(flagged),
@@ -494,16 +522,17 @@ std::string target_section(const json& a, const json& metrics, const json& calib
         "queries with the highest acceptor scores first. The red dot is the deployed policy.</p>",
         html_text(str(rc, "family")), html_text(str(rc, "model")));
   // Per-class coverage and coverage by length.
-  const json& sl = a["slices"];
+  const json& sl = get(a, "slices");
   s += "<h3>Where it answers</h3><div class=\"row\">";
   if (sl.contains("teacher_label")) {
     std::string note;
-    s += "<div>" + class_coverage_svg(sl["teacher_label"], target, 40, &note);
+    s += "<div>" + class_coverage_svg(get(sl, "teacher_label"), target, 40, &note);
     s += "<p class=\"note\">" + html_text(note) +
          "Red: agreement significantly below the target (flagged slice).</p>";
     s += "</div>";
   }
-  if (sl.contains("length_tertile")) s += "<div>" + length_svg(sl["length_tertile"]) + "</div>";
+  if (sl.contains("length_tertile"))
+    s += "<div>" + length_svg(get(sl, "length_tertile")) + "</div>";
   s += "</div>\n";
   // Slices.
   s += "<h3>Slices</h3><p class=\"note\">Flagged: agreement significantly below the target "
@@ -527,10 +556,10 @@ std::string target_section(const json& a, const json& metrics, const json& calib
     s += details(fmt::format("Slices {} ({} slices, {} flagged)", caption, t.rows.size(), f),
                  table(t), kind == "length_tertile" || f > 0);
   }
-  if (a.contains("agreement_gap")) s += gap_section(a["agreement_gap"]);
-  s += examples_section(a["examples"]);
-  s += temporal_section(a["temporal"]);
-  if (a.contains("compare")) s += compare_section(a["compare"]);
+  if (a.contains("agreement_gap")) s += gap_section(get(a, "agreement_gap"));
+  s += examples_section(get(a, "examples"));
+  s += temporal_section(get(a, "temporal"));
+  if (a.contains("compare")) s += compare_section(get(a, "compare"));
   return s + "</section>\n";
 }
 

@@ -47,6 +47,7 @@ max-height:480px;white-space:pre-wrap;overflow-wrap:anywhere}
 details{margin:8px 0}
 summary{cursor:pointer;font-weight:600}
 svg.chart{background:#fff;font-size:12px}
+img.plot{max-width:100%;height:auto}
 svg .title{font-weight:600;font-size:13px}
 svg .small{font-size:11px;fill:var(--muted)}
 svg .flowlabel{font-weight:600;font-size:12px}

@@ -136,7 +136,12 @@ std::string bar_chart(const BarChart& c) {
   }
   double y = top;
   for (const Bar& b : c.bars) {
-    std::string label = b.label.size() > 28 ? b.label.substr(0, 26) + "…" : b.label;
+    std::string label = b.label;
+    if (label.size() > 28) {  // cut at a character boundary (not inside a UTF-8 sequence)
+      std::size_t cut = 26;
+      while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xC0) == 0x80) --cut;
+      label = label.substr(0, cut) + "…";
+    }
     s += text(left - 6, y + c.bar_height - 4, label, "text-anchor=\"end\" class=\"small\"");
     if (!std::isnan(b.value)) {
       s += fmt::format(

@@ -11,15 +11,18 @@
 
 namespace deferbench::report {
 
-// `svgs`: the plots gnuplot rendered (their files are read and inlined without their XML
-// prolog; one holding script or foreign content is left out with a note). `warning`: why plots
-// are missing, if they are.
+// `svgs`: the plots gnuplot rendered (each file embedded as an image, see svg_image).
+// `warning`: why plots are missing, if they are.
 std::string sweep_page(const Sweep& s, const std::vector<Table>& tables,
                        const std::vector<std::filesystem::path>& svgs, const std::string& warning);
 
-// The SVG document `text` as an inline <svg> element: the XML prolog, DOCTYPE and comments
-// before the root dropped. Empty when it holds a script, foreign content, an event handler
-// attribute or an external reference (a page must not run or load anything).
-std::string inline_svg(const std::string& text);
+// A plot as an image of the page: <img src="data:image/svg+xml;base64,…" alt="…">. A browser
+// runs no script and loads nothing for an SVG shown as an image, so a plot file from someone
+// else's sweep folder cannot act on the page (the page's Content-Security-Policy allows data:
+// images only). Empty when `text` holds no <svg element.
+std::string svg_image(const std::string& text, const std::string& alt);
+
+// RFC 4648 base64 (with padding).
+std::string base64(const std::string& bytes);
 
 }  // namespace deferbench::report

@@ -88,23 +88,41 @@ TEST(Svg, NiceTicksAreRoundAndCoverTheRange) {
   EXPECT_EQ(report::nice_ticks(1, 5, 4), (std::vector<double>{1, 2, 3, 4, 5}));
 }
 
-TEST(Svg, InlineSvgDropsThePrologAndRefusesActiveContent) {
-  const std::string plain =
-      "<?xml version=\"1.0\"?>\n<!DOCTYPE svg>\n<svg width=\"10\"><path d=\"M0,0\"/></svg>\n";
-  EXPECT_EQ(report::inline_svg(plain), "<svg width=\"10\"><path d=\"M0,0\"/></svg>\n");
-  for (const char* bad :
-       {"<svg><script>alert(1)</script></svg>", "<svg onload=\"x()\"></svg>",
-        "<svg><foreignObject/></svg>", "<svg><a href=\"javascript:x\">a</a></svg>",
-        "<svg><image href=\"http://example.com/x.png\"/></svg>", "no svg here"})
-    EXPECT_EQ(report::inline_svg(bad), "") << bad;
+// Plots enter the sweep page as data: images, whatever the file holds: no markup of theirs
+// reaches the page (a script, an event handler or a meta refresh would in inline SVG).
+TEST(Svg, PlotsAreImagesNotMarkup) {
+  EXPECT_EQ(report::base64(""), "");
+  EXPECT_EQ(report::base64("f"), "Zg==");
+  EXPECT_EQ(report::base64("fo"), "Zm8=");
+  EXPECT_EQ(report::base64("foo"), "Zm9v");
+  EXPECT_EQ(report::base64("foobar"), "Zm9vYmFy");  // RFC 4648 test vectors
+  const std::string hostile =
+      "<svg/onload=alert(1)><script>x()</script></svg><meta http-equiv=refresh "
+      "content=\"0;url=https://example.com\">";
+  const std::string img = report::svg_image(hostile, "plot \"x\" <b>");
+  ASSERT_EQ(img.rfind("<img class=\"plot\" alt=\"plot &quot;x&quot; &lt;b&gt;\" "
+                      "src=\"data:image/svg+xml;base64,",
+                      0),
+            0u)
+      << img;
+  EXPECT_EQ(img.find("<svg"), std::string::npos);
+  EXPECT_EQ(img.find("<script"), std::string::npos);
+  EXPECT_EQ(img.find("<meta"), std::string::npos);
+  EXPECT_NE(img.find(report::base64(hostile)), std::string::npos);
+  EXPECT_EQ(report::svg_image("no svg here", "x"), "");
 }
 
 // An audit entry (the schema of audit.json) full of hostile text.
 json hostile_entry(const std::string& h) {
   const json prop = {{"k", 55}, {"n", 100}, {"value", 0.55}, {"ci95", {0.45, 0.65}}};
   const json agree = {{"k", 50}, {"n", 55}, {"value", 50.0 / 55}, {"ci95", {0.8, 0.97}}};
-  const json slice = {{"name", h},          {"rows", 100},          {"coverage", prop},
-                      {"agreement", agree}, {"e2e_accuracy", prop}, {"p_value", 0.01},
+  const json slice = {{"name", h},
+                      {"rows", 100},
+                      {"coverage", prop},
+                      {"agreement", agree},
+                      {"e2e_accuracy", prop},
+                      {"e2e_macro_f1", {{"n", 100}, {"value", 0.5}, {"ci95", {0.4, 0.6}}}},
+                      {"p_value", 0.01},
                       {"flagged", true}};
   const json row = {{"row", 3}, {"id", h}, {"teacher", h}, {"text", h}, {"score", 0.9}};
   return {{"target", 0.9},
@@ -193,6 +211,16 @@ TEST(AuditPage, HostileTraceTextStaysText) {
   EXPECT_EQ(html.find("https://"), std::string::npos);
 }
 
+// An entry with most keys missing or of the wrong kind renders (no crash, no undefined access).
+TEST(AuditPage, SparseEntryRenders) {
+  report::AuditPage page;
+  page.title = "t";
+  page.audit = json::array(
+      {json{{"target", 0.9}, {"slices", json::array()}, {"routing", 3}}, json::object()});
+  const std::string html = report::audit_page(page);
+  EXPECT_NE(html.find("No policy is deployed"), std::string::npos);
+}
+
 TEST(AuditPage, TheVerdictStatesTheDeployedNumbers) {
   report::AuditPage page;
   page.title = "t";
@@ -212,9 +240,11 @@ TEST(AuditPage, TheVerdictStatesTheDeployedNumbers) {
 TEST(AuditPage, CascadeStagesHaveTheirOwnCurves) {
   testing::TempDir dir;
   const YAML::Node cfg =
-      compose_config(kRoot / "experiments" / "configs",
-                     {"results_dir=" + dir.path().string(), "device=cpu", "threads=1",
-                      "pipeline.families=[rsb]", "calibration.mode=empirical", "audit=true"})
+      compose_config(
+          kRoot / "experiments" / "configs",
+          {"results_dir=" + dir.path().string(), "device=cpu", "threads=1",
+           "pipeline.families=[rsb]", "pipeline.rsb.stages=3", "pipeline.rsb.residual_quantile=0.7",
+           "calibration.mode=empirical", "calibration.target=0.8", "audit=true"})
           .config;
   RunOptions o;
   o.project_root = kRoot;
@@ -224,13 +254,17 @@ TEST(AuditPage, CascadeStagesHaveTheirOwnCurves) {
   ASSERT_TRUE(a["deployed"].get<bool>());
   const json& routing = a["routing"]["stages"];
   const json& curves = a["risk_coverage"]["stages"];
-  ASSERT_EQ(routing.size(), 2u);
-  ASSERT_EQ(curves.size(), 2u);
+  ASSERT_EQ(routing.size(), 3u);
+  ASSERT_EQ(curves.size(), 3u);
   EXPECT_EQ(curves[0]["rows"].get<std::size_t>(), a["rows"].get<std::size_t>());
-  EXPECT_EQ(curves[1]["rows"].get<std::size_t>(),
-            a["rows"].get<std::size_t>() - routing[0]["handled"].get<std::size_t>());
-  EXPECT_EQ(routing[1]["reached"], curves[1]["rows"]);
-  EXPECT_FALSE(curves[1]["curve"].empty());
+  // Without an out-of-distribution guard a stage sees what the stages before it left.
+  std::size_t left = a["rows"].get<std::size_t>();
+  for (std::size_t k = 1; k < 3; ++k) {
+    left -= routing[k - 1]["handled"].get<std::size_t>();
+    EXPECT_EQ(curves[k]["rows"].get<std::size_t>(), left) << k;
+    EXPECT_EQ(routing[k]["reached"], curves[k]["rows"]) << k;
+    EXPECT_FALSE(curves[k]["curve"].empty()) << k;
+  }
   EXPECT_NE(read_file(r.run_dir / "report.html").find("stage 2 on the "), std::string::npos);
 }
 

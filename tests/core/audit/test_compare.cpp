@@ -49,15 +49,25 @@ TEST(AuditCompare, CountsMovesPerClassAndOverall) {
   EXPECT_EQ(c.classes[2].to_handled, 2u);
   EXPECT_EQ(c.classes[2].to_deferred, 2u);
   EXPECT_DOUBLE_EQ(c.classes[2].coverage_change, 0.0);
-  // Class 0: 2/10 against 9/10: pooled 0.55, se = sqrt(0.2475 · 0.2) = 0.2224860,
-  // z = 3.146266, p = erfc(z / √2) = 0.0016537; the others have p = 1. BH at 0.1 over three:
-  // 0.0016537 ≤ 0.1/3, so class 0 alone is flagged.
-  EXPECT_NEAR(c.classes[0].p_value, 0.0016537, 1e-7);
+  // Class 0: 7 rows moved to handled, none back: exact McNemar p = 2 · 0.5^7 = 0.015625; class 2
+  // (2 each way) and class 1 (none) p = 1. BH at 0.1 over three: 0.015625 ≤ 0.1/3, so class 0
+  // alone is flagged.
+  EXPECT_DOUBLE_EQ(c.classes[0].p_value, 0.015625);
   EXPECT_DOUBLE_EQ(c.classes[1].p_value, 1.0);
   EXPECT_TRUE(c.classes[0].flagged);
   EXPECT_FALSE(c.classes[1].flagged);
   EXPECT_FALSE(c.classes[2].flagged);
   EXPECT_EQ(c.flagged, 1u);
+}
+
+// Exact McNemar by hand: 3 moved one way, 0 the other: 2 · 0.5^3 = 0.25 (a pooled z-test on
+// 0/3 against 3/3 would say 0.014); 10 against 2: 2 · P(X ≤ 2 | 12, 1/2) = 2 · 79/4096.
+TEST(AuditCompare, McNemarExact) {
+  EXPECT_DOUBLE_EQ(mcnemar_exact_p_value(3, 0), 0.25);
+  EXPECT_DOUBLE_EQ(mcnemar_exact_p_value(0, 3), 0.25);
+  EXPECT_NEAR(mcnemar_exact_p_value(10, 2), 2.0 * 79.0 / 4096.0, 1e-12);
+  EXPECT_DOUBLE_EQ(mcnemar_exact_p_value(4, 4), 1.0);
+  EXPECT_DOUBLE_EQ(mcnemar_exact_p_value(0, 0), 1.0);
 }
 
 TEST(AuditCompare, APolicyAgainstItselfMovesNothing) {

@@ -98,8 +98,10 @@ TEST(CsvReaderTest, AllOptionalColumns) {
   EXPECT_EQ(t.times[3], 1709296200.0);
   EXPECT_THAT(t.slices, ElementsAre("web", "", "news", "web"));
   // More columns kept for the audit's slices; one not in the header is an error naming it.
-  c.fields = {"domain", "gold"};
+  c.fields = {"domain", "gold", "domain"};  // named twice: kept once
   t = read_csv_traces(p, c);
+  ASSERT_EQ(t.fields.size(), 2u);
+  EXPECT_EQ(t.fields["domain"].size(), 4u);
   EXPECT_THAT(t.fields["domain"], ElementsAre("web", "", "news", "web"));
   EXPECT_THAT(t.fields["gold"], ElementsAre("a", "", "b", "a"));
   c.fields = {"nope"};
