@@ -132,11 +132,9 @@ nlohmann::json target_json(double target, const std::vector<Candidate>& candidat
   if (!deployment.diagnostic.empty()) {
     t["diagnostic"] = deployment.diagnostic;
     const auto& f = deployment.first_test;
-    t["first_test"] = {{"cal_rows", f.cal_rows},
-                       {"tests", f.tests},
-                       {"accepted", f.accepted},
-                       {"agreed", f.agreed},
-                       {"needed", f.needed}};
+    t["first_test"] = {{"cal_rows", f.cal_rows}, {"tests", f.tests},
+                       {"accepted", f.accepted}, {"agreed", f.agreed},
+                       {"needed", f.needed},     {"certifiable_coverage", f.certifiable_coverage}};
   }
   if (selection.chosen < 0) {
     t["selected"] = nullptr;

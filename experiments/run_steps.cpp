@@ -266,12 +266,30 @@ Deployment deploy(const std::vector<Candidate>& candidates, const Selection& sel
     // The first stage's calibration, when it is what failed (one threshold, guaranteed).
     const Stage* st = c.on_cal.stages.empty() ? nullptr : &c.on_cal.stages.front();
     if (!d.deployed && st && !st->feasible && !std::isnan(st->cal_delta) && !calib.per_class) {
-      d.diagnostic = diagnostic(*st, target, calib);
       const double required = std::isnan(st->cal_first_required) ? target : st->cal_first_required;
-      d.first_test = {st->cal_rows, st->cal_tests, st->cal_first_accepted, st->cal_first_agreed,
+      // The first stage on val: what a calibration split of this size could certify at best.
+      const Surrogate& z = zoo.members[c.member];
+      const std::vector<StageOutput> val = routing_family(c.family).stage_outputs(
+          std::max<std::size_t>(1, c.on_cal.stages.size()), z.val_outputs);
+      std::vector<std::uint8_t> agrees(prep.val.size());
+      for (std::size_t i = 0; i < agrees.size(); ++i)
+        agrees[i] = val.front().pred[i] == prep.val.teacher[i];
+      const double certifiable =
+          certifiable_coverage(val.front().score, agrees, st->cal_rows, target, st->cal_delta,
+                               calib.guaranteed.min_accepted);
+      d.diagnostic = diagnostic(*st, target, calib) +
+                     fmt::format(
+                         "; with {} calibration rows agreeing as val's do, at most {:.2f} "
+                         "coverage could be certified",
+                         st->cal_rows, certifiable);
+      d.first_test = {st->cal_rows,
+                      st->cal_tests,
+                      st->cal_first_accepted,
+                      st->cal_first_agreed,
                       st->cal_tests ? static_cast<std::size_t>(min_passing_agreements(
                                           st->cal_first_accepted, required, st->cal_delta))
-                                    : 0};
+                                    : 0,
+                      certifiable};
     }
     if (d.deployed) {
       d.stages = c.on_cal.stages;

@@ -134,6 +134,9 @@ struct Deployment {
   std::string diagnostic;
   struct FirstTest {
     std::size_t cal_rows = 0, tests = 0, accepted = 0, agreed = 0, needed = 0;
+    // The largest coverage a calibration split of cal_rows rows could certify if its rows
+    // agreed as val's do (certifiable_coverage, core/routing/calibration.h).
+    double certifiable_coverage = 0;
   } first_test;
 };
 

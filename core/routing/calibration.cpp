@@ -194,6 +194,34 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
   return best;
 }
 
+double certifiable_coverage(const std::vector<float>& val_scores,
+                            const std::vector<std::uint8_t>& val_agrees, std::size_t cal_rows,
+                            double target, double delta, std::size_t min_accepted) {
+  DB_CHECK(val_scores.size() == val_agrees.size(), "calibration: {} scores but {} agreement flags",
+           val_scores.size(), val_agrees.size());
+  check_target_delta(target, delta);
+  const std::size_t n = val_scores.size();
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return val_scores[a] > val_scores[b]; });
+  const std::uint64_t floor_rows =
+      std::max<std::uint64_t>(min_accepted, min_passable_rows(target, delta));
+  double best = 0;
+  std::size_t j = 0, agreed = 0;
+  while (j < n) {
+    const float score = val_scores[order[j]];
+    while (j < n && val_scores[order[j]] == score) agreed += val_agrees[order[j++]] ? 1 : 0;
+    const double coverage = static_cast<double>(j) / static_cast<double>(n);
+    // In whole numbers: m = floor(j · cal_rows / n), k = floor(agreed · m / j).
+    const std::uint64_t m = static_cast<std::uint64_t>(j) * cal_rows / n;
+    if (m < floor_rows) continue;
+    const std::uint64_t k = static_cast<std::uint64_t>(agreed) * m / j;
+    if (binomial_p_value(k, m, target) <= delta) best = coverage;
+  }
+  return best;
+}
+
 ThresholdChoice guaranteed_threshold(const std::vector<float>& val_scores,
                                      const std::vector<float>& cal_scores,
                                      const std::vector<std::uint8_t>& cal_agrees, double target,

@@ -147,6 +147,17 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
                                      const std::vector<double>& grid, double target, double delta,
                                      std::size_t min_accepted, double window_scale = 0.0);
 
+// What a calibration split of `cal_rows` rows could certify at best, judged on validation rows
+// (for the diagnostic of a calibration that certified nothing): the largest coverage c of a val
+// prefix (scores high to low, a tie block entering whole) such that m = floor(c · cal_rows)
+// calibration rows with floor(a · m) agreeing — a the prefix's val agreement — pass the test at
+// `target` and `delta`, with m ≥ max(min_accepted, min_passable_rows). 0 when no prefix would.
+// Val scores come from an acceptor trained on val, so this is an optimistic figure: it says
+// when the calibration split is too small, not that a larger one would certify this much.
+double certifiable_coverage(const std::vector<float>& val_scores,
+                            const std::vector<std::uint8_t>& val_agrees, std::size_t cal_rows,
+                            double target, double delta, std::size_t min_accepted);
+
 // The defaults of the guaranteed mode (config `calibration.*`).
 struct GuaranteedOptions {
   double delta = 0.1;               // 1 − confidence of the guarantee

@@ -166,6 +166,12 @@ TEST(EndToEnd, NothingCertifiedComesWithTheFirstTestsCounts) {
   } else {
     EXPECT_THAT(t["diagnostic"].get<std::string>(), HasSubstr("no threshold accepted"));
   }
+  // What the split could certify at best, judged on val: a share, named in the line.
+  const double certifiable = f["certifiable_coverage"].get<double>();
+  EXPECT_GE(certifiable, 0.0);
+  EXPECT_LE(certifiable, 1.0);
+  EXPECT_THAT(t["diagnostic"].get<std::string>(),
+              HasSubstr(fmt::format("at most {:.2f} coverage could be certified", certifiable)));
 }
 
 // audit=true: audit.json beside metrics.json, one entry per target, whose slices partition the

@@ -282,6 +282,24 @@ struct Staircase {
   }
 };
 
+// certifiable_coverage by hand: 10 val rows, scores 10 … 1, agreeing 1 1 1 1 1 1 0 1 0 0, and
+// 100 calibration rows. The prefixes of 1–6 rows agree fully (m = 10 … 60 calibration rows,
+// all agreeing): they pass at 0.9 and δ 0.1 once m ≥ 22 (0.9^22 ≤ 0.1). The 7-row prefix
+// (6/7: 60 of 70) and the longer ones fail. So 0.6; with min_accepted 70, nothing (0).
+TEST(CalibrationGuaranteed, CertifiableCoverageFromValAgreement) {
+  const std::vector<float> scores = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+  const std::vector<std::uint8_t> agrees = {1, 1, 1, 1, 1, 1, 0, 1, 0, 0};
+  EXPECT_DOUBLE_EQ(certifiable_coverage(scores, agrees, 100, 0.9, 0.1, 0), 0.6);
+  EXPECT_DOUBLE_EQ(certifiable_coverage(scores, agrees, 100, 0.9, 0.1, 50), 0.6);
+  EXPECT_DOUBLE_EQ(certifiable_coverage(scores, agrees, 100, 0.9, 0.1, 70), 0.0);
+  // 30 calibration rows: a fully agreeing prefix needs m ≥ 22, i.e. 8 val rows (m = 24), whose
+  // agreement is 7/8 (21 of 24: fails): nothing.
+  EXPECT_DOUBLE_EQ(certifiable_coverage(scores, agrees, 30, 0.9, 0.1, 0), 0.0);
+  // Tied scores enter together: the first two rows tie with a disagreeing one.
+  EXPECT_DOUBLE_EQ(certifiable_coverage({5, 5, 5, 1}, {1, 1, 0, 1}, 1000, 0.9, 0.1, 0), 0.0);
+  EXPECT_THROW(certifiable_coverage({1}, {}, 10, 0.9, 0.1, 0), Error);
+}
+
 TEST(CalibrationGuaranteed, StopsAtTheFirstFailure) {
   // Target 0.5, δ = 0.1 (a threshold needs ≥ 4 rows). Along {0.9, 0.8, 0.7}:
   //   0.9: 5/5,   p = 1/32 = 0.031 → pass
