@@ -50,7 +50,10 @@ AuditInput policy_on(const SavedPolicy& policy, MatrixView x, const Dataset& row
   if (policy.stages.empty()) return in;
   const LabelSpace& from = *policy.labels;
   const LabelSpace& to = *rows.labels;
-  const Routed r = route(policy.stages, x, ctx);
+  // Every stage on every row once: the routing and the views below both read these outputs.
+  std::vector<StageOutput> outputs;
+  for (const Stage& stage : policy.stages) outputs.push_back(evaluate_stage(stage, x, ctx));
+  const Routed r = route_outputs(policy.stages, outputs);
   const std::size_t k = policy.stages.size();
   in.handled_per_stage.assign(k, 0);
   std::vector<std::size_t> agreed(k, 0);
@@ -67,13 +70,9 @@ AuditInput policy_on(const SavedPolicy& policy, MatrixView x, const Dataset& row
                                          ? static_cast<double>(agreed[s]) /
                                                static_cast<double>(in.handled_per_stage[s])
                                          : std::nan(""));
-  // Every stage on every row, in the policy's label space (what its thresholds read), then in
-  // the audit's.
+  // The views in the policy's label space (what its thresholds read), then in the audit's.
   std::vector<FirstStageView> views;
-  for (const Stage& stage : policy.stages) {
-    StageOutput out = evaluate_stage(stage, x, ctx);
-    views.push_back({std::move(out.pred), std::move(out.score), {}});
-  }
+  for (StageOutput& out : outputs) views.push_back({std::move(out.pred), std::move(out.score), {}});
   in.first = views.front();
   in.later_stages = later_stages_of(policy.stages, std::move(views));
   auto to_audit_labels = [&](FirstStageView& v) {
