@@ -15,6 +15,7 @@
 #include "core/data/csv_reader.h"
 #include "core/data/jsonl_reader.h"
 #include "core/data/npy.h"
+#include "core/model/fold_average.h"
 #include "core/util/atomic_file.h"
 #include "core/util/checksum.h"
 #include "core/util/error.h"
@@ -139,7 +140,22 @@ class ManifestReader {
     const std::string f = fmt::format("stages[{}].", k);
     check(j.is_object(), f.substr(0, f.size() - 1), "expected an object");
     Stage s;
-    s.surrogate = builtin_models().load(file(j.at("surrogate"), f + "surrogate"));
+    const nlohmann::json& sj = j.at("surrogate");
+    if (sj.is_array()) {
+      // A cross-fitted stage: the average of its fold surrogates.
+      check(!sj.empty(), f + "surrogate", "expected a file name or a non-empty list of them");
+      std::vector<std::shared_ptr<const Classifier>> members;
+      for (std::size_t m = 0; m < sj.size(); ++m) {
+        const std::string field = fmt::format("{}surrogate[{}]", f, m);
+        members.push_back(builtin_models().load(file(sj[m], field)));
+        check(members.back()->n_classes() == labels.size(), field,
+              fmt::format("the model predicts {} classes; the manifest has {} labels",
+                          members.back()->n_classes(), labels.size()));
+      }
+      s.surrogate = std::make_shared<FoldAverage>(std::move(members));
+    } else {
+      s.surrogate = builtin_models().load(file(sj, f + "surrogate"));
+    }
     check(s.surrogate->n_classes() == labels.size(), f + "surrogate",
           fmt::format("the model predicts {} classes; the manifest has {} labels",
                       s.surrogate->n_classes(), labels.size()));
@@ -249,10 +265,20 @@ void save_policy(const fs::path& dir, const std::vector<Stage>& stages,
     for (std::size_t k = 0; k < stages.size(); ++k) {
       const Stage& s = stages[k];
       const std::string prefix = fmt::format("stage{}_", k + 1);
-      nlohmann::json j = {{"surrogate", prefix + "surrogate.bin"},
-                          {"knn", s.knn},
-                          {"use_embedding", s.use_embedding}};
-      s.surrogate->save(tmp / (prefix + "surrogate.bin"));
+      nlohmann::json j = {{"knn", s.knn}, {"use_embedding", s.use_embedding}};
+      if (const auto* avg = dynamic_cast<const FoldAverage*>(s.surrogate.get())) {
+        // A cross-fitted stage: its fold surrogates, averaged when loaded.
+        nlohmann::json members = nlohmann::json::array();
+        for (std::size_t m = 0; m < avg->members().size(); ++m) {
+          const std::string name = fmt::format("{}surrogate_fold{}.bin", prefix, m + 1);
+          avg->members()[m]->save(tmp / name);
+          members.push_back(name);
+        }
+        j["surrogate"] = members;
+      } else {
+        j["surrogate"] = prefix + "surrogate.bin";
+        s.surrogate->save(tmp / (prefix + "surrogate.bin"));
+      }
       if (s.acceptor) {
         j["acceptor_constant"] = s.acceptor->constant();
         if (s.acceptor->model()) {

@@ -43,7 +43,8 @@ void check_split_sizes(const RunSettings& s, const PreparedData& p, bool calibra
                                                         {"test", p.test.size()}};
   for (const auto& [split, rows] : splits) {
     const bool cal_checked_below = certifies && std::string_view(split) == "cal";
-    DB_CHECK(cal_checked_below || rows >= kMinSplitRows,
+    const bool pooled = p.cross_fit_folds > 0 && std::string_view(split) == "val";
+    DB_CHECK(cal_checked_below || pooled || rows >= kMinSplitRows,
              "dataset '{}': split.{} has {} rows of {} (split.{} = {}); expected at least {} "
              "(more traces or a larger split.{})",
              name, split, rows, p.total_rows, split, fraction_of(s.split, split), kMinSplitRows,
@@ -68,11 +69,16 @@ void check_split_sizes(const RunSettings& s, const PreparedData& p, bool calibra
     const GuaranteedOptions& g = s.calibration.guaranteed;
     const std::uint64_t passable = min_passable_rows(target, g.delta);
     const std::uint64_t need = std::max<std::uint64_t>(g.min_accepted, passable);
-    DB_CHECK(p.cal.size() >= need,
-             "dataset '{}': split.cal has {} rows; certifying target {} at delta {} needs at "
-             "least {} (min_accepted {}, all-agreeing rows for the test to pass {}); use more "
-             "traces, a larger split.cal, a lower target or a larger delta",
-             name, p.cal.size(), target, g.delta, need, g.min_accepted, passable);
+    DB_CHECK(
+        p.cal.size() >= need,
+        "dataset '{}': split.cal has {} rows{}; certifying target {} at delta {} needs at "
+        "least {} (min_accepted {}, all-agreeing rows for the test to pass {}); use more "
+        "traces, a larger split.cal, a lower target or a larger delta",
+        name, p.cal.size(),
+        p.val_rows_calibrating > 0
+            ? fmt::format(" ({} of them the val split's: cross-fitting)", p.val_rows_calibrating)
+            : std::string(),
+        target, g.delta, need, g.min_accepted, passable);
   }
 }
 
@@ -104,8 +110,29 @@ Dataset read_and_split(const RunSettings& s, PreparedData& p, bool calibrates) {
   spdlog::info("{}: {} traces, {} classes, {} dropped (no teacher answer)", p.dataset_name,
                data.size(), p.labels->size(), p.dropped_no_answer);
   p.splits = stratified_split(data.teacher, s.split, s.seed);
-  p.train = data.subset(p.splits.train);
-  p.val = data.subset(p.splits.val);
+  const FamilyOptions& pipe = s.pipeline;
+  const std::size_t pool_rows = p.splits.train.size() + p.splits.val.size();
+  // Cross-fitting is part of fitting: `featurize` (calibrates = false) keeps the configured splits.
+  if (calibrates && pipe.cross_fit_folds >= 2 &&
+      (pipe.cross_fit_max_rows == 0 || pool_rows <= pipe.cross_fit_max_rows)) {
+    p.cross_fit_folds = pipe.cross_fit_folds;
+    // The val split's rows join the calibration split (or the pool): out-of-fold outputs do
+    // its work. The splits record where each row went.
+    const bool to_cal = pipe.cross_fit_val_rows == "cal";
+    const std::size_t moved = p.splits.val.size();
+    if (to_cal) p.val_rows_calibrating = moved;
+    std::vector<std::size_t>& to = to_cal ? p.splits.cal : p.splits.train;
+    to.insert(to.end(), p.splits.val.begin(), p.splits.val.end());
+    std::sort(to.begin(), to.end());
+    p.splits.val.clear();
+    p.train = data.subset(p.splits.train);  // p.val: a copy, made once featurized
+    spdlog::info("{}: cross-fitting ({} folds) on {} rows; the val split's {} rows {}",
+                 p.dataset_name, p.cross_fit_folds, p.splits.train.size(), moved,
+                 to_cal ? "calibrate" : "train");
+  } else {
+    p.train = data.subset(p.splits.train);
+    p.val = data.subset(p.splits.val);
+  }
   p.cal = data.subset(p.splits.cal);
   p.test = data.subset(p.splits.test);
   check_split_sizes(s, p, calibrates);
@@ -125,9 +152,11 @@ void featurize(const RunSettings& s, const Context& ctx, const Dataset& data, Pr
     p.featurizer = std::make_shared<TextFeaturizer>(s.text);
     p.featurizer->fit(p.train.texts, *make_dense_solver(ctx), ctx);
     for (Dataset* d : {&p.train, &p.val, &p.cal, &p.test})
-      d->features = p.featurizer->transform(d->texts, ctx);
+      if (d != &p.val || p.cross_fit_folds == 0)
+        d->features = p.featurizer->transform(d->texts, ctx);
     p.feature_source = fmt::format("text-lsa-{}", p.featurizer->dim());
   }
+  if (p.cross_fit_folds > 0) p.val = p.train;
   p.featurize_seconds = seconds_since(t);
 }
 
@@ -140,7 +169,8 @@ PreparedData prepare_data(const RunSettings& s, const Context& ctx, bool calibra
   featurize(s, ctx, data, p);
   // Only when a kNN feature or the OOD guard will search it (the index copies train's features);
   // without one, fit_cascade builds its own where needed.
-  if (s.pipeline.acceptor.knn > 0 || s.pipeline.ood_k > 0)
+  // Cross-fitting builds one index per fold instead.
+  if ((s.pipeline.acceptor.knn > 0 || s.pipeline.ood_k > 0) && p.cross_fit_folds == 0)
     p.train_index = std::make_shared<const NeighbourIndex>(p.train.features, p.train.teacher);
   return p;
 }

@@ -176,9 +176,11 @@ nlohmann::json run_metrics(const RunPlan& plan, const PreparedData& prep, const 
            {{"total", prep.total_rows},
             {"dropped_no_answer", prep.dropped_no_answer},
             {"train", prep.train.size()},
-            {"val", prep.val.size()},
+            {"val", prep.cross_fit_folds > 0 ? 0 : prep.val.size()},
             {"cal", prep.cal.size()},
             {"test", prep.test.size()}}},
+          // Folds of the cross-fitting over train ∪ val (rows.train is then that pool), 0: off.
+          {"cross_fit_folds", prep.cross_fit_folds},
           {"calibration", calibration_json(calib)},
           {"zoo", zoo_json(zoo, prep.test)},
           {"targets", per_target},

@@ -72,8 +72,12 @@ FittedZoo fit_zoo(const RunPlan& plan, const PreparedData& prep, FitCache* cache
     auto make_fit = [&] {
       const auto t_fit = RunClock::now();
       FittedSurrogate f;
-      f.stages = fit_cascade(plan.zoo[i].spec, plan.stages, prep.train, prep.val, prep.cal,
-                             s.pipeline, plan.factory, plan.ctx.derive(i), prep.train_index);
+      f.stages = prep.cross_fit_folds > 0
+                     ? fit_cascade_cross(plan.zoo[i].spec, plan.stages, prep.train, prep.cal,
+                                         prep.cross_fit_folds, s.pipeline, plan.factory,
+                                         plan.ctx.derive(i))
+                     : fit_cascade(plan.zoo[i].spec, plan.stages, prep.train, prep.val, prep.cal,
+                                   s.pipeline, plan.factory, plan.ctx.derive(i), prep.train_index);
       f.fit_seconds = seconds_since(t_fit);
       for (const FittedStage& st : f.stages)
         f.test.push_back(evaluate_stage(st.stage, prep.test.features, plan.ctx));

@@ -2,39 +2,71 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
 #include "core/config/fields.h"
+#include "core/model/fold_average.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
 
 namespace deferbench {
 namespace {
 
+// The acceptor's inputs on rows x from a stage's surrogate (and its kNN index); `pred` gets the
+// surrogate's predictions.
+Matrix stage_acceptor_features(const Stage& stage, MatrixView x, std::vector<LabelId>& pred,
+                               const Context& ctx) {
+  const Matrix proba = stage.surrogate->predict_proba(x, ctx);
+  pred = argmax_rows(proba);
+  std::vector<float> knn;
+  if (stage.neighbours && stage.knn > 0)
+    knn = stage.neighbours->agreement(x, pred, stage.knn, ctx.threads);
+  return acceptor_features(proba, knn, stage.use_embedding ? x : MatrixView());
+}
+
+std::vector<std::uint8_t> agreements(const std::vector<LabelId>& pred,
+                                     const std::vector<LabelId>& teacher) {
+  std::vector<std::uint8_t> agrees(pred.size());
+  for (std::size_t i = 0; i < pred.size(); ++i) agrees[i] = pred[i] == teacher[i];
+  return agrees;
+}
+
+std::vector<std::uint8_t> pick_agrees(const std::vector<std::uint8_t>& v,
+                                      const std::vector<std::size_t>& rows) {
+  std::vector<std::uint8_t> out(rows.size());
+  for (std::size_t j = 0; j < rows.size(); ++j) out[j] = v[rows[j]];
+  return out;
+}
+
+std::shared_ptr<Acceptor> new_acceptor(const FamilyOptions& options, const ModelFactory& factory) {
+  return std::make_shared<Acceptor>(factory(options.acceptor.model, "pipeline.acceptor.model"));
+}
+
 // Trains the stage's acceptor on `rows` (which did not train its surrogate).
 void fit_acceptor(Stage& stage, const Dataset& rows, const FamilyOptions& options,
                   const ModelFactory& factory, const Context& ctx) {
-  auto acceptor =
-      std::make_shared<Acceptor>(factory(options.acceptor.model, "pipeline.acceptor.model"));
+  auto acceptor = new_acceptor(options, factory);
   if (rows.size() == 0) {
     acceptor->fit(Matrix(1, 4), {0}, ctx);  // nothing to learn from: never accept
     stage.acceptor = acceptor;
     return;
   }
-  const Matrix proba = stage.surrogate->predict_proba(rows.features, ctx);
-  const std::vector<LabelId> pred = argmax_rows(proba);
-  std::vector<float> knn;
-  if (stage.neighbours && stage.knn > 0)
-    knn = stage.neighbours->agreement(rows.features, pred, stage.knn, ctx.threads);
-  const Matrix features =
-      acceptor_features(proba, knn, stage.use_embedding ? rows.features.view() : MatrixView());
-  std::vector<std::uint8_t> agrees(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) agrees[i] = pred[i] == rows.teacher[i];
-  acceptor->fit(features, agrees, ctx);
+  std::vector<LabelId> pred;
+  const Matrix features = stage_acceptor_features(stage, rows.features, pred, ctx);
+  acceptor->fit(features, agreements(pred, rows.teacher), ctx);
   stage.acceptor = acceptor;
+}
+
+// The OOD guard's threshold: the `quantile` of in-distribution distances (NaN: none).
+float ood_threshold(std::vector<float> d, double quantile) {
+  if (d.empty()) return std::numeric_limits<float>::quiet_NaN();
+  std::sort(d.begin(), d.end());
+  const auto at = static_cast<std::size_t>(std::ceil(quantile * static_cast<double>(d.size())) - 1);
+  return d[std::min(at, d.size() - 1)];
 }
 
 Stage fit_stage(const YAML::Node& spec, const std::string& path, const Dataset& train,
@@ -65,6 +97,111 @@ std::vector<std::size_t> lowest_share(const std::vector<std::size_t>& rows,
   std::vector<std::size_t> out;
   for (std::size_t k = 0; k < keep; ++k) out.push_back(rows[order[k]]);
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Cross-fitting (fit_cascade_cross): the fold of each row, stratified by teacher label (rows
+// of a class dealt round-robin in a seeded order) so every fold sees every class it can.
+std::vector<int> assign_folds(const std::vector<LabelId>& teacher, int folds, std::uint64_t seed) {
+  std::vector<std::size_t> order(teacher.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng rng(seed);
+  rng.shuffle(order.data(), order.size());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return teacher[a] < teacher[b]; });
+  std::vector<int> fold(teacher.size());
+  for (std::size_t i = 0; i < order.size(); ++i) fold[order[i]] = static_cast<int>(i % folds);
+  return fold;
+}
+
+// A stage fitted by cross-fitting on `rows`, and its out-of-fold outputs there.
+struct CrossFitted {
+  Stage stage;
+  StageOutput oof;  // per row of `rows`: the fold model's prediction, the fold acceptor's score
+};
+
+// K fold surrogates (each on the other folds) give every row an out-of-fold prediction and
+// acceptor features; the acceptor is trained on all of them; K fold acceptors give every row an
+// out-of-fold acceptor score (what the grid, the start and the selection read); the deployed
+// surrogate is refitted on every row. With `guard`, the OOD threshold is the quantile of the
+// out-of-fold k-th neighbour distances.
+CrossFitted fit_stage_cross(const YAML::Node& spec, const std::string& path, const Dataset& rows,
+                            int folds, const FamilyOptions& options, const ModelFactory& factory,
+                            const Context& ctx, bool guard) {
+  const std::size_t n = rows.size();
+  const std::vector<int> fold = assign_folds(rows.teacher, folds, mix_seed(ctx.seed, 0xc055f17));
+  std::vector<std::vector<std::size_t>> in_fold(static_cast<std::size_t>(folds)),
+      out_fold(static_cast<std::size_t>(folds));
+  for (std::size_t i = 0; i < n; ++i)
+    for (int k = 0; k < folds; ++k) (fold[i] == k ? in_fold : out_fold)[k].push_back(i);
+
+  CrossFitted out;
+  out.oof.pred.assign(n, kNoLabel);
+  out.oof.score.assign(n, 0.0f);
+  Matrix features;
+  std::vector<float> distance(guard ? n : 0);
+  std::vector<std::shared_ptr<const Classifier>> members;
+  std::shared_ptr<const NeighbourIndex> first_index;
+  for (int k = 0; k < folds; ++k) {
+    const auto& held = in_fold[static_cast<std::size_t>(k)];
+    if (held.empty()) continue;
+    const Dataset fit_rows = rows.subset(out_fold[static_cast<std::size_t>(k)]);
+    const Dataset held_rows = rows.subset(held);
+    Stage s;
+    std::shared_ptr<Classifier> surrogate = factory(spec, path);
+    surrogate->fit(fit_rows, nullptr, ctx.derive(static_cast<std::uint64_t>(k) + 1));
+    s.surrogate = surrogate;
+    members.push_back(surrogate);
+    s.knn = options.acceptor.knn;
+    s.use_embedding = options.acceptor.use_embedding;
+    if (s.knn > 0 || guard)
+      s.neighbours = std::make_shared<NeighbourIndex>(fit_rows.features, fit_rows.teacher);
+    if (!first_index) first_index = s.neighbours;
+    std::vector<LabelId> pred;
+    const Matrix f = stage_acceptor_features(s, held_rows.features, pred, ctx);
+    if (features.empty()) features = Matrix(n, f.cols());
+    for (std::size_t j = 0; j < held.size(); ++j) {
+      out.oof.pred[held[j]] = pred[j];
+      std::copy(f.row(j), f.row(j) + f.cols(), features.row(held[j]));
+    }
+    if (guard) {
+      const std::vector<float> d =
+          s.neighbours->kth_distance(held_rows.features, options.ood_k, ctx.threads);
+      for (std::size_t j = 0; j < held.size(); ++j) distance[held[j]] = d[j];
+    }
+  }
+  const std::vector<std::uint8_t> agrees = agreements(out.oof.pred, rows.teacher);
+  for (int k = 0; k < folds; ++k) {
+    const auto& held = in_fold[static_cast<std::size_t>(k)];
+    const auto& rest = out_fold[static_cast<std::size_t>(k)];
+    if (held.empty()) continue;
+    auto acceptor = new_acceptor(options, factory);
+    if (rest.empty())
+      acceptor->fit(Matrix(1, features.cols()), {0}, ctx);
+    else
+      acceptor->fit(gather_rows(features, rest), pick_agrees(agrees, rest), ctx);
+    const std::vector<float> sc = acceptor->score(gather_rows(features, held), ctx);
+    for (std::size_t j = 0; j < held.size(); ++j) out.oof.score[held[j]] = sc[j];
+  }
+
+  Stage& s = out.stage;
+  s.surrogate = std::make_shared<FoldAverage>(std::move(members));
+  s.knn = options.acceptor.knn;
+  s.use_embedding = options.acceptor.use_embedding;
+  // The kNN feature and the guard search fold 1's index: the acceptor learnt them from indexes
+  // of (K − 1)/K of the rows, and a k-th neighbour in the whole pool would be nearer (a denser
+  // index: higher kNN agreement, shorter distances than the acceptor and the guard expect).
+  s.neighbours = std::move(first_index);
+  auto acceptor = new_acceptor(options, factory);
+  acceptor->fit(features, agrees, ctx);
+  s.acceptor = acceptor;
+  if (guard) {
+    const float limit = ood_threshold(distance, options.ood_quantile);
+    s.ood_k = options.ood_k;
+    s.ood_max_distance = limit;
+    for (std::size_t i = 0; i < n; ++i)
+      if (distance[i] > limit) out.oof.score[i] = -std::numeric_limits<float>::infinity();
+  }
   return out;
 }
 
@@ -117,6 +254,15 @@ FamilyOptions FamilyOptions::from_yaml(const YAML::Node& node, const std::string
   o.ood_k = static_cast<int>(ood.get_int("k", o.ood_k, 0, 1000));
   o.ood_quantile = ood.get_double("quantile", o.ood_quantile, 0.5, 1.0);
   ood.finish();
+  FieldReader cross(r.get_map("cross_fit"), path + ".cross_fit");
+  o.cross_fit_folds = static_cast<int>(cross.get_int("folds", o.cross_fit_folds, 0, 100));
+  DB_CHECK(o.cross_fit_folds != 1,
+           "config: '{}.cross_fit.folds': 1 fold cannot cross-fit; expected 0 (off) or at least 2",
+           path);
+  o.cross_fit_max_rows = static_cast<std::size_t>(cross.get_int(
+      "max_rows", static_cast<std::int64_t>(o.cross_fit_max_rows), 0, 1'000'000'000'000));
+  o.cross_fit_val_rows = cross.get_choice("val_rows", o.cross_fit_val_rows, {"cal", "train"});
+  cross.finish();
   r.finish();
   return o;
 }
@@ -140,14 +286,12 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
           f.stage.neighbours =
               train_index ? train_index
                           : std::make_shared<NeighbourIndex>(train.features, train.teacher);
-        std::vector<float> d =
-            f.stage.neighbours->kth_distance(val.features, options.ood_k, ctx.threads);
-        std::sort(d.begin(), d.end());
-        if (!d.empty()) {
-          const auto at = static_cast<std::size_t>(
-              std::ceil(options.ood_quantile * static_cast<double>(d.size())) - 1);
+        const float limit = ood_threshold(
+            f.stage.neighbours->kth_distance(val.features, options.ood_k, ctx.threads),
+            options.ood_quantile);
+        if (!std::isnan(limit)) {
           f.stage.ood_k = options.ood_k;
-          f.stage.ood_max_distance = d[std::min(at, d.size() - 1)];
+          f.stage.ood_max_distance = limit;
         }
       }
     } else {
@@ -175,6 +319,54 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
     f.train_rows = train_rows;
     f.val_rows = val_rows;
     f.val = evaluate_stage(f.stage, val.features, ctx);
+    f.cal = evaluate_stage(f.stage, cal.features, ctx);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::vector<FittedStage> fit_cascade_cross(const YAML::Node& spec, int stages, const Dataset& pool,
+                                           const Dataset& cal, int folds,
+                                           const FamilyOptions& options,
+                                           const ModelFactory& factory, const Context& ctx) {
+  DB_CHECK(folds >= 2, "pipeline.cross_fit.folds: {} folds; expected at least 2", folds);
+  std::vector<FittedStage> out;
+  std::vector<std::size_t> rows = all_rows(pool.size());
+  for (int k = 0; k < stages; ++k) {
+    FittedStage f;
+    if (k == 0) {
+      CrossFitted c =
+          fit_stage_cross(spec, "model", pool, folds, options, factory, ctx, options.ood_k > 0);
+      f.stage = std::move(c.stage);
+      f.val = std::move(c.oof);
+    } else {
+      // The residual rows: the share of the previous stage's rows with the lowest out-of-fold
+      // scores (honest scores, unlike the in-sample ones of fit_cascade's training rows).
+      const FittedStage& prev = out.back();
+      rows = lowest_share(rows, subset(prev.val, rows).score, options.residual_quantile);
+      const Dataset residual = pool.subset(rows);
+      std::set<LabelId> classes(residual.teacher.begin(), residual.teacher.end());
+      if (residual.size() < options.rsb_min_rows || classes.size() < 2) {
+        spdlog::info(
+            "rsb: stage {} has {} residual rows ({} classes): the cascade stops at {} stages",
+            k + 1, residual.size(), classes.size(), k);
+        break;
+      }
+      const bool own_model = options.rsb_model.IsMap() && options.rsb_model.size() > 0;
+      const Context stage_ctx = ctx.derive(static_cast<std::uint64_t>(k));
+      CrossFitted c = fit_stage_cross(own_model ? options.rsb_model : spec, "pipeline.rsb.model",
+                                      residual, folds, options, factory, stage_ctx, false);
+      f.stage = std::move(c.stage);
+      // Out-of-fold outputs on the residual rows; the other pool rows never trained this
+      // stage, so the deployed stage's outputs there are out of sample already.
+      f.val = evaluate_stage(f.stage, pool.features, ctx);
+      for (std::size_t j = 0; j < rows.size(); ++j) {
+        f.val.pred[rows[j]] = c.oof.pred[j];
+        f.val.score[rows[j]] = c.oof.score[j];
+      }
+    }
+    f.train_rows = rows;
+    f.val_rows = rows;
     f.cal = evaluate_stage(f.stage, cal.features, ctx);
     out.push_back(std::move(f));
   }

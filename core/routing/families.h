@@ -47,11 +47,19 @@ struct FamilyOptions {
   bool disjoint_cal_folds = false;  // rsb: one calibration fold per stage
   int ood_k = 0;                    // OOD guard: k-th neighbour distance (0: no guard)
   double ood_quantile = 0.99;       // guard threshold: this quantile of val distances
+  // Cross-fitting (fit_cascade_cross) when train ∪ val has at most cross_fit_max_rows rows
+  // (0: any size); cross_fit_folds < 2: never.
+  int cross_fit_folds = 5;
+  std::size_t cross_fit_max_rows = 5000;
+  // Where the val split's rows go when cross-fitting: "cal" (the acceptor no longer needs them,
+  // and a larger calibration split certifies more) or "train" (the pool).
+  std::string cross_fit_val_rows = "cal";
 
   // The `pipeline` section: keys families (list of global, l2d, rsb), zoo (list of model names
   // or mappings), selection (val), teacher_cost, surrogate_cost, acceptor (mapping), rsb
   // (mapping: stages, model, residual_quantile, min_rows, cal_folds: shared|disjoint), ood
-  // (mapping: k, quantile).
+  // (mapping: k, quantile), cross_fit (mapping: folds, max_rows,
+  // val_rows: cal|train).
   static FamilyOptions from_yaml(const YAML::Node& node, const std::string& path);
 };
 
@@ -63,6 +71,23 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
                                      const FamilyOptions& options, const ModelFactory& factory,
                                      const Context& ctx,
                                      std::shared_ptr<const NeighbourIndex> train_index = nullptr);
+
+// Cross-fitting (issue 19: small trace sets). The val split joins train in one pool of
+// labelled rows; K folds of it (stratified by teacher label, seeded) give every pool row an
+// out-of-fold surrogate prediction and acceptor features (fold surrogates trained on the other
+// K − 1 folds), the acceptor is trained on all of them, K fold acceptors give every row an
+// out-of-fold acceptor SCORE, and the deployed surrogate averages the fold surrogates. The
+// returned stages' `val` outputs are these out-of-fold outputs over the pool rows, so the grid,
+// its start and the candidate selection read honest scores from every non-calibration row
+// instead of in-sample scores on val alone; the calibration split is untouched, so the
+// guarantee is exactly fit_cascade's. RSB stages k ≥ 2 are cross-fitted on the residual pool
+// rows chosen by the previous stage's out-of-fold scores. The deployed surrogate is the fold
+// surrogates' average (core/model/fold_average.h), its kNN feature and guard search fold 1's
+// training rows: both match what the acceptor learnt from. Costs K surrogate fits per stage.
+std::vector<FittedStage> fit_cascade_cross(const YAML::Node& spec, int stages, const Dataset& pool,
+                                           const Dataset& cal, int folds,
+                                           const FamilyOptions& options,
+                                           const ModelFactory& factory, const Context& ctx);
 
 // The stages fit_cascade must fit for `options.families`: the most any of them uses.
 int stages_to_fit(const FamilyOptions& options);

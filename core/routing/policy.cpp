@@ -25,6 +25,7 @@ CalibrationSettings CalibrationSettings::from_yaml(const YAML::Node& node,
   }
   s.mode = r.get_choice("mode", s.mode, {"guaranteed", "empirical"});
   s.per_class = r.get_bool("per_class", s.per_class);
+  s.start = r.get_choice("start", s.start, {"pass_probability", "bound_peak"});
   GuaranteedOptions& g = s.guaranteed;
   g.delta = r.get_double("delta", g.delta, 1e-12, 1.0 - 1e-12);
   g.min_accepted = static_cast<std::size_t>(
@@ -189,6 +190,48 @@ std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
   return std::vector<double>(grid.begin() + static_cast<std::ptrdiff_t>(best), grid.end());
 }
 
+std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
+                                              const std::vector<float>& scores,
+                                              const std::vector<std::uint8_t>& agrees, double delta,
+                                              double target, std::size_t cal_rows,
+                                              std::size_t min_accepted, double window_scale) {
+  if (grid.empty() || scores.empty() || cal_rows == 0) return grid;
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  const double level = window_scale > 0 ? delta / 2.0 : delta;
+  std::size_t best = 0, k = 0, n = 0, pos = 0;
+  double best_p = 0.0;
+  for (std::size_t g = 0; g < grid.size(); ++g) {
+    while (pos < order.size() && scores[order[pos]] >= grid[g]) {
+      k += agrees[order[pos]];
+      ++n;
+      ++pos;
+    }
+    const auto m = static_cast<std::uint64_t>(
+        std::floor(static_cast<double>(n) / static_cast<double>(scores.size()) *
+                   static_cast<double>(cal_rows)));
+    if (m == 0 || m < min_accepted) continue;
+    const double need =
+        window_scale > 0
+            ? window_requirement(target,
+                                 static_cast<std::uint64_t>(std::max(
+                                     1.0, std::floor(window_scale * static_cast<double>(m)))),
+                                 level)
+            : target;
+    const std::uint64_t k_min = min_passing_agreements(m, need, level);
+    if (k_min > m) continue;
+    const double a = (static_cast<double>(k) + 1.0) / (static_cast<double>(n) + 2.0);
+    const double p = binomial_upper_tail(k_min, m, a);
+    if (p > 0.0 && p > best_p - 1e-9) {
+      best_p = std::max(best_p, p);
+      best = g;
+    }
+  }
+  return std::vector<double>(grid.begin() + static_cast<std::ptrdiff_t>(best), grid.end());
+}
+
 void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<LabelId>& val_teacher,
                      const StageOutput& cal, const std::vector<LabelId>& cal_teacher,
                      std::size_t n_classes, double target, double delta,
@@ -254,7 +297,10 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
       const double val_scale = settings.window > 0 && !val.score.empty()
                                    ? settings.window / static_cast<double>(val.score.size())
                                    : 0.0;
-      grid = start_where_bound_peaks(grid, val.score, val_agrees, delta, target, val_scale);
+      grid = settings.start == "bound_peak"
+                 ? start_where_bound_peaks(grid, val.score, val_agrees, delta, target, val_scale)
+                 : start_where_test_can_pass(grid, val.score, val_agrees, delta, target,
+                                             cal.score.size(), g.min_accepted, g.window_scale);
     }
     c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted,
                              g.window_scale);

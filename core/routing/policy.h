@@ -30,10 +30,14 @@ struct CalibrationSettings {
   // queries; window_test: the run's test split is the window (resolved by the runner).
   double window = 0;
   bool window_test = false;
+  // Where the fixed sequence starts (calibrate_stage): "pass_probability" (the grid threshold
+  // the calibration split is likeliest to certify, start_where_test_can_pass) or "bound_peak"
+  // (where the Clopper–Pearson bound on val agreement peaks, start_where_bound_peaks).
+  std::string start = "pass_probability";
 
   // Keys: target (a number or a list, each in (0, 1]), mode, delta (0…1, exclusive), per_class,
   // min_accepted, grid_points, grid_min_coverage, grid_max_coverage, window (queries ≥ 0, or
-  // `test`).
+  // `test`), start (pass_probability | bound_peak).
   static CalibrationSettings from_yaml(const YAML::Node& node, const std::string& path);
 };
 
@@ -109,5 +113,22 @@ std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
                                             const std::vector<float>& scores,
                                             const std::vector<std::uint8_t>& agrees, double delta,
                                             double target, double window_scale = 0.0);
+
+// The part of `grid` from the threshold the calibration split is likeliest to certify: at each
+// grid threshold the (val) rows it accepts give a coverage c and an agreement a (Laplace:
+// (k + 1) / (n + 2), so a handful of all-agreeing rows is not taken for certainty); a
+// calibration split of `cal_rows` rows would accept about m = floor(c · cal_rows) of them, and
+// the test passes with probability P(Binomial(m, a) ≥ min_passing_agreements(m, need, level))
+// — need = target at level δ, or with a window (window_scale = W / cal_rows > 0) the window
+// requirement at δ/2. Thresholds with m < min_accepted count as 0. The start is the threshold
+// with the largest probability (ties within 1e-9: the loosest); none above 0: the whole grid.
+// Unlike start_where_bound_peaks it weighs the size of the calibration split (a small split
+// cannot pass where a large val prefix would clear the bound), and it reads no calibration
+// label, so the sequence is still fixed before the test and the guarantee holds.
+std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
+                                              const std::vector<float>& scores,
+                                              const std::vector<std::uint8_t>& agrees, double delta,
+                                              double target, std::size_t cal_rows,
+                                              std::size_t min_accepted, double window_scale = 0.0);
 
 }  // namespace deferbench

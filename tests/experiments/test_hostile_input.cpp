@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -81,12 +82,21 @@ TEST(HostileInput, ATeacherWithOneClassIsAnError) {
 
 TEST(HostileInput, ACalibrationSplitThatCannotCertifyIsNamedAtStart) {
   TempDir dir;
-  // 500 rows: 75 calibration rows; min_accepted 100 rows are needed before anything is tested.
-  Cli r = cli(run_args(dir, {"dataset.synthetic.rows=500", "calibration.target=0.9"}), dir.path());
+  // 500 rows, cross-fitted: 75 calibration rows plus the val split's 78 (stratified rounding);
+  // min_accepted 200 rows are needed before anything is tested.
+  Cli r = cli(run_args(dir, {"dataset.synthetic.rows=500", "calibration.target=0.9",
+                             "calibration.min_accepted=200"}),
+              dir.path());
+  expect_one_line_error(r, {"split.cal has 153 rows (78 of them the val split's: cross-fitting)",
+                            "certifying target 0.9", "at least 200"});
+  // Without cross-fitting the val split trains the acceptor: 75 calibration rows.
+  r = cli(run_args(dir, {"dataset.synthetic.rows=500", "calibration.target=0.9",
+                         "calibration.min_accepted=100", "pipeline.cross_fit.folds=0"}),
+          dir.path());
   expect_one_line_error(r, {"split.cal has 75 rows", "certifying target 0.9", "at least 100"});
   // With min_accepted lowered the bound itself decides: log(0.1)/log(0.99) = 229.1 → 230 rows.
   r = cli(run_args(dir, {"dataset.synthetic.rows=1000", "calibration.target=0.99",
-                         "calibration.min_accepted=10"}),
+                         "calibration.min_accepted=10", "pipeline.cross_fit.folds=0"}),
           dir.path());
   expect_one_line_error(r, {"split.cal has 150 rows", "at least 230"});
   r = cli(run_args(dir, {"calibration.target=1"}), dir.path());
@@ -180,12 +190,17 @@ TEST_F(DamagedSweep, ACorruptSweepYamlIsNamedWithItsLine) {
 
 class SavedPolicyFolder : public ::testing::Test {
  protected:
+  // The policy's fitting: without cross-fitting (one surrogate file); the cross-fitted fixture
+  // below saves five fold surrogates instead.
+  virtual std::vector<std::string> fitting() const { return {"pipeline.cross_fit.folds=0"}; }
   void SetUp() override {
-    const Cli r = cli(run_args(dir_, {"calibration.target=0.8", "pipeline.families=[l2d]",
-                                      "save_policy=" + policy_.string()}),
-                      dir_.path());
+    std::vector<std::string> args = {"calibration.target=0.8", "pipeline.families=[l2d]",
+                                     "save_policy=" + policy_.string()};
+    for (const std::string& a : fitting()) args.push_back(a);
+    const Cli r = cli(run_args(dir_, args), dir_.path());
     ASSERT_EQ(r.status, 0) << r.err;
-    ASSERT_TRUE(fs::exists(policy_ / "stage1_surrogate.bin"));
+    ASSERT_TRUE(fs::exists(policy_ / "stage1_surrogate.bin") ||
+                fs::exists(policy_ / "stage1_surrogate_fold1.bin"));
     input_ = dir_ / "traffic.npy";
     Cli w = cli({"featurize", "-q", "-o", (dir_ / "feat").string()}, dir_.path());
     ASSERT_EQ(w.status, 0) << w.err;
@@ -315,6 +330,47 @@ TEST_F(SavedPolicyFolder, MistypedOrInconsistentManifestFieldsAreNamed) {
     SCOPED_TRACE(edited.dump().substr(0, 200));
     expect_refused(c.needles);
   }
+}
+
+// A cross-fitted policy: its stage's surrogate is a list of fold model files, each listed with
+// its checksum and each checked like a single surrogate.
+class SavedCrossFittedPolicyFolder : public SavedPolicyFolder {
+ protected:
+  std::vector<std::string> fitting() const override { return {}; }
+};
+
+TEST_F(SavedCrossFittedPolicyFolder, EveryFoldModelIsVerifiedAndNamed) {
+  const nlohmann::json m = manifest();
+  const auto& members = m["stages"][0]["surrogate"];
+  ASSERT_TRUE(members.is_array()) << members.dump();
+  ASSERT_EQ(members.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i)
+    EXPECT_EQ(members[i], fmt::format("stage1_surrogate_fold{}.bin", i + 1));
+  // It routes.
+  Cli ok = route();
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  fs::remove(out_);
+  // One bit of the third fold model.
+  const fs::path third = policy_ / "stage1_surrogate_fold3.bin";
+  const std::string good = read_file(third);
+  std::string bytes = good;
+  bytes[bytes.size() - 3] ^= 0x01;
+  write_file_atomic(third, bytes);
+  expect_refused({"files.stage1_surrogate_fold3.bin", "checksum mismatch"});
+  write_file_atomic(third, good);
+  // A member outside the folder, an empty list, a label space the members do not predict.
+  nlohmann::json edited = m;
+  edited["stages"][0]["surrogate"][1] = "../../etc/passwd";
+  set_manifest(edited);
+  expect_refused({"stages[0].surrogate[1]", "not listed in 'files'"});
+  edited = m;
+  edited["stages"][0]["surrogate"] = nlohmann::json::array();
+  set_manifest(edited);
+  expect_refused({"stages[0].surrogate", "non-empty list"});
+  edited = m;
+  edited["labels"].erase(edited["labels"].size() - 1);
+  set_manifest(edited);
+  expect_refused({"stages[0].surrogate[0]", "the model predicts 10 classes; the manifest has 9"});
 }
 
 }  // namespace

@@ -17,17 +17,31 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 const fs::path kRoot = DEFERBENCH_ROOT;
 
-TEST(PolicyArtifact, SaveLoadRouteReproducesTheRunExactly) {
+// Runs the default experiment with `extra` overrides and checks that the saved policy, loaded
+// again, routes the test split exactly as the run did (in memory and through a file).
+void expect_saved_policy_reproduces_run(const std::vector<std::string>& extra, int folds) {
   testing::TempDir dir;
-  const std::vector<std::string> overrides = {"results_dir=" + (dir / "results").string(),
-                                              "save_policy=" + (dir / "policy").string(),
-                                              "device=cpu", "threads=1"};
+  std::vector<std::string> overrides = {"results_dir=" + (dir / "results").string(),
+                                        "save_policy=" + (dir / "policy").string(), "device=cpu",
+                                        "threads=1"};
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
   const YAML::Node cfg = compose_config(kRoot / "experiments" / "configs", overrides).config;
   RunOptions o;
   o.project_root = kRoot;
   o.quiet = true;
   RunResult r = run_experiment(cfg, o);
   ASSERT_FALSE(r.deployed.empty()) << r.metrics["targets"].dump(2);
+  ASSERT_EQ(r.metrics["cross_fit_folds"].get<int>(), folds);
+  // A cross-fitted stage is saved as its fold surrogates, a plain one as one model file.
+  std::ifstream manifest_file(dir / "policy" / "manifest.json");
+  const auto manifest = nlohmann::json::parse(manifest_file);
+  const auto& surrogate = manifest["stages"][0]["surrogate"];
+  if (folds > 0) {
+    ASSERT_TRUE(surrogate.is_array()) << surrogate.dump();
+    EXPECT_EQ(surrogate.size(), static_cast<std::size_t>(folds));
+  } else {
+    EXPECT_TRUE(surrogate.is_string()) << surrogate.dump();
+  }
 
   // The test split, prepared again from the same config (same seed: same rows and features).
   const RunSettings s = RunSettings::from_config(cfg, kRoot);
@@ -67,6 +81,15 @@ TEST(PolicyArtifact, SaveLoadRouteReproducesTheRunExactly) {
   }
   EXPECT_EQ(i, prep.test.size());
   EXPECT_EQ(handled_lines, handled);
+}
+
+TEST(PolicyArtifact, SaveLoadRouteReproducesTheRunExactly) {
+  // The default experiment (6,000 synthetic rows) cross-fits: its stages average 5 fold models.
+  expect_saved_policy_reproduces_run({}, 5);
+}
+
+TEST(PolicyArtifact, SaveLoadRouteReproducesAPolicyFittedWithoutCrossFitting) {
+  expect_saved_policy_reproduces_run({"pipeline.cross_fit.folds=0"}, 0);
 }
 
 TEST(PolicyArtifact, TextPolicyRoutesJsonlTrafficWithoutTeacher) {
