@@ -283,9 +283,10 @@ Deployment deploy(const std::vector<Candidate>& candidates, const Selection& sel
                                calib.guaranteed.min_accepted);
       d.diagnostic = diagnostic(*st, target, calib) +
                      fmt::format(
-                         "; with {} calibration rows agreeing as val's do, at most {:.2f} "
+                         "; with {} calibration rows agreeing as {} do, at most {:.2f} "
                          "coverage could be certified",
-                         st->cal_rows, certifiable);
+                         st->cal_rows,
+                         prep.cross_fit_folds > 0 ? "the out-of-fold rows" : "val's", certifiable);
       d.first_test = {st->cal_rows,
                       st->cal_tests,
                       st->cal_first_accepted,
