@@ -285,8 +285,8 @@ Deployment deploy(const std::vector<Candidate>& candidates, const Selection& sel
                      fmt::format(
                          "; with {} calibration rows agreeing as {} do, at most {:.2f} "
                          "coverage could be certified",
-                         st->cal_rows,
-                         prep.cross_fit_folds > 0 ? "the out-of-fold rows" : "val's", certifiable);
+                         st->cal_rows, prep.cross_fit_folds > 0 ? "the out-of-fold rows" : "val's",
+                         certifiable);
       d.first_test = {st->cal_rows,
                       st->cal_tests,
                       st->cal_first_accepted,

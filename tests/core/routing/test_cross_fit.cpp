@@ -165,7 +165,7 @@ TEST(CrossFit, FoldAverageChecksItsMembers) {
 // small-trace regime), 20,000 fresh rows to measure the deployed policy's true agreement. The
 // teacher agrees 99% on classes 0–2 and 70% on the overlapping 3–4, so target 0.95 is met only
 // by a threshold that keeps most hard rows out: a wrong one is a real risk.
-TEST(CrossFit, GuaranteeHoldsOverSeeds) {
+TEST(CrossFitGuarantee, HoldsOverSeeds) {
   constexpr int kSeeds = 200;
   constexpr double kTarget = 0.95, kDelta = 0.1;
   const double bound = kDelta + 3.0 * std::sqrt(kDelta * (1.0 - kDelta) / kSeeds);
