@@ -84,10 +84,11 @@ std::size_t FitCache::live() const {
 
 std::string prep_cache_key(const YAML::Node& config, const RunSettings& s, const Context& ctx) {
   // Cross-fitting pools train and val in the prepared data (prepare_data).
-  return fmt::format("prep|{}|{}|{}|{}|{}|{}|{}|cf{}/{}", yaml_key(config["dataset"]),
+  return fmt::format("prep|{}|{}|{}|{}|{}|{}|{}|cf{}/{}/{}", yaml_key(config["dataset"]),
                      s.data_dir.string(), s.seed, yaml_key(config["split"]),
                      yaml_key(config["features"]), device_name(ctx.device), ctx.threads,
-                     s.pipeline.cross_fit_folds, s.pipeline.cross_fit_max_rows);
+                     s.pipeline.cross_fit_folds, s.pipeline.cross_fit_max_rows,
+                     s.pipeline.cross_fit_val_rows);
 }
 
 std::vector<std::string> fit_cache_keys(const YAML::Node& config, const std::string& prep_key,

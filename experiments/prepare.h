@@ -31,8 +31,9 @@ struct PreparedData {
   std::shared_ptr<const NeighbourIndex> train_index;
   double load_seconds = 0, featurize_seconds = 0;
   // Cross-fitting (pipeline.cross_fit, fit_cascade_cross): the number of folds when active, else
-  // 0. When active, `train` is the pool train ∪ val (rows in the order read) and `val` a copy of
-  // it: candidates are selected on the pool's out-of-fold outputs.
+  // 0. When active, `train` is the pool the folds split (the training split, plus the val split's
+  // rows with cross_fit.val_rows = train; by default they join `cal`), rows in the order read, and
+  // `val` a copy of it: candidates are selected on the pool's out-of-fold outputs.
   int cross_fit_folds = 0;
   std::size_t val_rows_calibrating = 0;  // rows of the val split moved to cal by cross-fitting
 };

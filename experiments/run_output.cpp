@@ -79,7 +79,11 @@ nlohmann::json calibration_json(const CalibrationSettings& calib) {
           {"window_spec", calib.window_test  ? std::string("test")
                           : calib.window > 0 ? fmt::format("{}", calib.window)
                                              : std::string("none")},
-          {"selection", "on val (disjoint from cal), then calibrated on cal"},
+          {"min_accepted", calib.guaranteed.min_accepted},
+          {"start", calib.start},
+          {"selection",
+           "on val, or on out-of-fold outputs when cross-fitting (disjoint from cal), then "
+           "calibrated on cal"},
           {"targets", calib.targets}};
 }
 
@@ -129,6 +133,7 @@ nlohmann::json target_json(double target, const std::vector<Candidate>& candidat
   t["test"]["oracle_coverage"] = nan_to_json(deployment.oracle_coverage);
   t["test"]["efficiency"] = nan_to_json(
       deployment.oracle_coverage > 0 ? e.m.coverage / deployment.oracle_coverage : std::nan(""));
+  t["test"]["certifiable_coverage"] = nan_to_json(deployment.certifiable_coverage);
   if (!deployment.diagnostic.empty()) {
     t["diagnostic"] = deployment.diagnostic;
     const auto& f = deployment.first_test;
@@ -179,8 +184,10 @@ nlohmann::json run_metrics(const RunPlan& plan, const PreparedData& prep, const 
             {"val", prep.cross_fit_folds > 0 ? 0 : prep.val.size()},
             {"cal", prep.cal.size()},
             {"test", prep.test.size()}}},
-          // Folds of the cross-fitting over train ∪ val (rows.train is then that pool), 0: off.
+          // Folds of the cross-fitting (0: off); when on, rows.train is the pool the folds split
+          // and rows.cal includes the val split's rows that cross-fitting moved there.
           {"cross_fit_folds", prep.cross_fit_folds},
+          {"cross_fit_val_rows_to_cal", prep.val_rows_calibrating},
           {"calibration", calibration_json(calib)},
           {"zoo", zoo_json(zoo, prep.test)},
           {"targets", per_target},

@@ -75,7 +75,7 @@ FittedZoo fit_zoo(const RunPlan& plan, const PreparedData& prep, FitCache* cache
       f.stages = prep.cross_fit_folds > 0
                      ? fit_cascade_cross(plan.zoo[i].spec, plan.stages, prep.train, prep.cal,
                                          prep.cross_fit_folds, s.pipeline, plan.factory,
-                                         plan.ctx.derive(i))
+                                         plan.ctx.derive(i), plan.ctx.seed)
                      : fit_cascade(plan.zoo[i].spec, plan.stages, prep.train, prep.val, prep.cal,
                                    s.pipeline, plan.factory, plan.ctx.derive(i), prep.train_index);
       f.fit_seconds = seconds_since(t_fit);
@@ -269,6 +269,11 @@ Deployment deploy(const std::vector<Candidate>& candidates, const Selection& sel
     d.deployed = c.on_cal.feasible;
     // The first stage's calibration, when it is what failed (one threshold, guaranteed).
     const Stage* st = c.on_cal.stages.empty() ? nullptr : &c.on_cal.stages.front();
+    if (st && !std::isnan(st->cal_delta) && !calib.per_class && prep.test.size() > 0) {
+      const FirstStageView v = first_stage_on_test(c, zoo, prep.test);
+      d.certifiable_coverage = certifiable_coverage(v.score, v.agrees, st->cal_rows, target,
+                                                    st->cal_delta, calib.guaranteed.min_accepted);
+    }
     if (!d.deployed && st && !st->feasible && !std::isnan(st->cal_delta) && !calib.per_class) {
       const double required = std::isnan(st->cal_first_required) ? target : st->cal_first_required;
       // The first stage on val: what a calibration split of this size could certify at best.

@@ -129,6 +129,11 @@ struct Deployment {
   // threshold on its first stage's score reaches with test agreement ≥ the target (NaN: nothing
   // selected). test.m.coverage / oracle_coverage is the calibration's efficiency.
   double oracle_coverage = std::numeric_limits<double>::quiet_NaN();
+  // Guaranteed mode: the largest test coverage a calibration split of the deployed size could
+  // certify (at its δ and min_accepted) if its rows agreed as the test rows do — the oracle
+  // limited by the calibration split's size, so certified / this separates what the method
+  // loses from what the size of the data set allows (NaN: empirical mode or nothing selected).
+  double certifiable_coverage = std::numeric_limits<double>::quiet_NaN();
   // Guaranteed mode, a candidate selected but nothing certified on cal: why, in one line, and
   // the first stage's counts behind it (tests 0: no threshold accepted enough rows to test).
   std::string diagnostic;

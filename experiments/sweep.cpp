@@ -52,7 +52,8 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
     if (keep[k]) out += "," + fixed[k];
   out +=
       ",test_coverage,test_agreement,test_e2e_accuracy,test_e2e_macro_f1,"
-      "test_oracle_coverage,efficiency,family,model,guarantee_met,seconds,message\n";
+      "test_oracle_coverage,efficiency,test_certifiable_coverage,family,model,guarantee_met,"
+      "seconds,message\n";
   auto num = [](const nlohmann::json& v) {
     return v.is_number() ? format_csv_number(v.get<double>(), 6) : std::string();
   };
@@ -65,7 +66,7 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
     for (const std::string& v : rest) line += "," + v;
     return line + "\n";
   };
-  const std::vector<std::string> nothing(11);
+  const std::vector<std::string> nothing(12);
   for (std::size_t n = 0; n < plan.runs.size(); ++n) {
     std::string prefix = std::to_string(n);
     for (const SweepAxis& a : plan.axes)
@@ -90,6 +91,7 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
                    m["calibration"]["mode"].get<std::string>(), num(t["target"])},
                   {num(test["coverage"]), num(test["teacher_agreement"]), num(test["e2e_accuracy"]),
                    num(test["e2e_macro_f1"]), num(test["oracle_coverage"]), num(test["efficiency"]),
+                   num(test.value("certifiable_coverage", nlohmann::json())),
                    sel ? csv_field(t["selected"]["family"].get<std::string>()) : "teacher",
                    sel ? csv_field(t["selected"]["model"].get<std::string>()) : "", met,
                    fmt::format("{:.3f}", m["seconds"]["total"].get<double>()), ""});

@@ -123,13 +123,13 @@ struct CrossFitted {
 // K fold surrogates (each on the other folds) give every row an out-of-fold prediction and
 // acceptor features; the acceptor is trained on all of them; K fold acceptors give every row an
 // out-of-fold acceptor score (what the grid, the start and the selection read); the deployed
-// surrogate is refitted on every row. With `guard`, the OOD threshold is the quantile of the
-// out-of-fold k-th neighbour distances.
+// surrogate is the fold surrogates' average. With `guard`, the OOD threshold is the quantile of
+// the out-of-fold k-th neighbour distances. Folds from `fold_seed`, models from ctx.
 CrossFitted fit_stage_cross(const YAML::Node& spec, const std::string& path, const Dataset& rows,
-                            int folds, const FamilyOptions& options, const ModelFactory& factory,
-                            const Context& ctx, bool guard) {
+                            int folds, std::uint64_t fold_seed, const FamilyOptions& options,
+                            const ModelFactory& factory, const Context& ctx, bool guard) {
   const std::size_t n = rows.size();
-  const std::vector<int> fold = assign_folds(rows.teacher, folds, mix_seed(ctx.seed, 0xc055f17));
+  const std::vector<int> fold = assign_folds(rows.teacher, folds, mix_seed(fold_seed, 0xc055f17));
   std::vector<std::vector<std::size_t>> in_fold(static_cast<std::size_t>(folds)),
       out_fold(static_cast<std::size_t>(folds));
   for (std::size_t i = 0; i < n; ++i)
@@ -328,22 +328,27 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
 std::vector<FittedStage> fit_cascade_cross(const YAML::Node& spec, int stages, const Dataset& pool,
                                            const Dataset& cal, int folds,
                                            const FamilyOptions& options,
-                                           const ModelFactory& factory, const Context& ctx) {
+                                           const ModelFactory& factory, const Context& ctx,
+                                           std::uint64_t fold_seed) {
   DB_CHECK(folds >= 2, "pipeline.cross_fit.folds: {} folds; expected at least 2", folds);
   std::vector<FittedStage> out;
   std::vector<std::size_t> rows = all_rows(pool.size());
   for (int k = 0; k < stages; ++k) {
     FittedStage f;
     if (k == 0) {
-      CrossFitted c =
-          fit_stage_cross(spec, "model", pool, folds, options, factory, ctx, options.ood_k > 0);
+      CrossFitted c = fit_stage_cross(spec, "model", pool, folds, fold_seed, options, factory, ctx,
+                                      options.ood_k > 0);
       f.stage = std::move(c.stage);
       f.val = std::move(c.oof);
     } else {
       // The residual rows: the share of the previous stage's rows with the lowest out-of-fold
-      // scores (honest scores, unlike the in-sample ones of fit_cascade's training rows).
+      // scores (unlike the in-sample ones of fit_cascade's training rows), out of the rows the
+      // guard keeps (a row it rejects never reaches a later stage).
       const FittedStage& prev = out.back();
-      rows = lowest_share(rows, subset(prev.val, rows).score, options.residual_quantile);
+      std::vector<std::size_t> reaching;
+      for (std::size_t r : rows)
+        if (!(std::isinf(prev.val.score[r]) && prev.val.score[r] < 0)) reaching.push_back(r);
+      rows = lowest_share(reaching, subset(prev.val, reaching).score, options.residual_quantile);
       const Dataset residual = pool.subset(rows);
       std::set<LabelId> classes(residual.teacher.begin(), residual.teacher.end());
       if (residual.size() < options.rsb_min_rows || classes.size() < 2) {
@@ -354,8 +359,9 @@ std::vector<FittedStage> fit_cascade_cross(const YAML::Node& spec, int stages, c
       }
       const bool own_model = options.rsb_model.IsMap() && options.rsb_model.size() > 0;
       const Context stage_ctx = ctx.derive(static_cast<std::uint64_t>(k));
-      CrossFitted c = fit_stage_cross(own_model ? options.rsb_model : spec, "pipeline.rsb.model",
-                                      residual, folds, options, factory, stage_ctx, false);
+      CrossFitted c = fit_stage_cross(
+          own_model ? options.rsb_model : spec, "pipeline.rsb.model", residual, folds,
+          mix_seed(fold_seed, static_cast<std::uint64_t>(k)), options, factory, stage_ctx, false);
       f.stage = std::move(c.stage);
       // Out-of-fold outputs on the residual rows; the other pool rows never trained this
       // stage, so the deployed stage's outputs there are out of sample already.

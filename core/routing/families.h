@@ -72,22 +72,29 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
                                      const Context& ctx,
                                      std::shared_ptr<const NeighbourIndex> train_index = nullptr);
 
-// Cross-fitting (issue 19: small trace sets). The val split joins train in one pool of
-// labelled rows; K folds of it (stratified by teacher label, seeded) give every pool row an
+// Cross-fitting (issue 19: small trace sets). The pool is the training split (prepare_data adds
+// the val split's rows to it, or by default to the calibration split); K folds of it (stratified
+// by teacher label, seeded by `fold_seed`, so every surrogate of a zoo sees the same folds) give
+// every pool row an
 // out-of-fold surrogate prediction and acceptor features (fold surrogates trained on the other
 // K − 1 folds), the acceptor is trained on all of them, K fold acceptors give every row an
 // out-of-fold acceptor SCORE, and the deployed surrogate averages the fold surrogates. The
 // returned stages' `val` outputs are these out-of-fold outputs over the pool rows, so the grid,
 // its start and the candidate selection read honest scores from every non-calibration row
-// instead of in-sample scores on val alone; the calibration split is untouched, so the
-// guarantee is exactly fit_cascade's. RSB stages k ≥ 2 are cross-fitted on the residual pool
-// rows chosen by the previous stage's out-of-fold scores. The deployed surrogate is the fold
-// surrogates' average (core/model/fold_average.h), its kNN feature and guard search fold 1's
-// training rows: both match what the acceptor learnt from. Costs K surrogate fits per stage.
+// instead of in-sample scores on val alone (the fold acceptor's inputs on other folds came from
+// surrogates that saw the held fold, so the scores are out of fold at first order only: the grid
+// and the selection may be slightly optimistic, never the guarantee); no calibration row enters
+// any fit, so the guarantee is exactly fit_cascade's. Fold surrogates are fitted without early
+// stopping rows (gbt, xgb and the MLPs run their configured rounds / epochs). RSB stages k ≥ 2 are
+// cross-fitted on the residual pool rows chosen by the previous stage's out-of-fold scores. The
+// deployed surrogate is the fold surrogates' average (core/model/fold_average.h), its kNN feature
+// and guard search fold 1's training rows: both match what the acceptor learnt from. Costs K
+// surrogate fits per stage.
 std::vector<FittedStage> fit_cascade_cross(const YAML::Node& spec, int stages, const Dataset& pool,
                                            const Dataset& cal, int folds,
                                            const FamilyOptions& options,
-                                           const ModelFactory& factory, const Context& ctx);
+                                           const ModelFactory& factory, const Context& ctx,
+                                           std::uint64_t fold_seed);
 
 // The stages fit_cascade must fit for `options.families`: the most any of them uses.
 int stages_to_fit(const FamilyOptions& options);

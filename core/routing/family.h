@@ -17,7 +17,9 @@ namespace deferbench {
 
 struct FamilyOptions;
 
-// A fitted stage with its outputs on every val and cal row (thresholds not set).
+// A fitted stage with its outputs on every val and cal row (thresholds not set). With
+// cross-fitting (fit_cascade_cross) "val" is the pool of training rows and its outputs are
+// out-of-fold; train_rows and val_rows are then both the pool rows the stage was cross-fitted on.
 struct FittedStage {
   Stage stage;
   StageOutput val, cal;

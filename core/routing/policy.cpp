@@ -224,7 +224,7 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
     if (k_min > m) continue;
     const double a = (static_cast<double>(k) + 1.0) / (static_cast<double>(n) + 2.0);
     const double p = binomial_upper_tail(k_min, m, a);
-    if (p > 0.0 && p > best_p - 1e-9) {
+    if (p > 0.0 && p >= best_p * (1.0 - 1e-9)) {
       best_p = std::max(best_p, p);
       best = g;
     }

@@ -121,7 +121,8 @@ std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
 // the test passes with probability P(Binomial(m, a) ≥ min_passing_agreements(m, need, level))
 // — need = target at level δ, or with a window (window_scale = W / cal_rows > 0) the window
 // requirement at δ/2. Thresholds with m < min_accepted count as 0. The start is the threshold
-// with the largest probability (ties within 1e-9: the loosest); none above 0: the whole grid.
+// with the largest probability (ties within a relative 1e-9: the loosest); none above 0: the
+// whole grid.
 // Unlike start_where_bound_peaks it weighs the size of the calibration split (a small split
 // cannot pass where a large val prefix would clear the bound), and it reads no calibration
 // label, so the sequence is still fixed before the test and the guarantee holds.

@@ -104,6 +104,42 @@ TEST(EndToEnd, SameConfigAndSeedGiveIdenticalNumbers) {
   EXPECT_NE(a.metrics["targets"], c.metrics["targets"]);
 }
 
+// Runs sharing one fit cache (as a sweep's runs do) share prepared data only when its splits are
+// the same: cross-fitting's val_rows (cal or train) changes them, and so does turning it off.
+TEST(EndToEnd, CrossFittingSettingsKeepTheirOwnPreparedData) {
+  TempDir out;
+  FitCache cache;
+  RunOptions o;
+  o.project_root = kRoot;
+  o.quiet = true;
+  o.cache = &cache;
+  // As a sweep does: every run's cache keys announced first, then the runs.
+  auto cfg = [&](const std::string& more) {
+    return config_for({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                       "dataset.synthetic.rows=2000", more});
+  };
+  const std::vector<std::string> variants = {"pipeline.cross_fit.val_rows=cal",
+                                             "pipeline.cross_fit.val_rows=train",
+                                             "pipeline.cross_fit.folds=0"};
+  for (const std::string& v : variants) cache.expect(run_cache_keys(cfg(v), o));
+  auto rows_of = [&](const std::string& more) {
+    return run_experiment(cfg(more), o).metrics["rows"];
+  };
+  const auto to_cal = rows_of("pipeline.cross_fit.val_rows=cal");
+  const auto to_train = rows_of("pipeline.cross_fit.val_rows=train");
+  const auto off = rows_of("pipeline.cross_fit.folds=0");
+  // Without cross-fitting: train 55%, val 15%, cal 15% (stratified rounding).
+  const int train = off["train"].get<int>(), val = off["val"].get<int>(),
+            cal = off["cal"].get<int>();
+  EXPECT_NEAR(val, 300, 5);
+  EXPECT_EQ(to_cal["train"].get<int>(), train);
+  EXPECT_EQ(to_cal["cal"].get<int>(), cal + val);
+  EXPECT_EQ(to_cal["val"].get<int>(), 0);
+  EXPECT_EQ(to_train["train"].get<int>(), train + val);
+  EXPECT_EQ(to_train["cal"].get<int>(), cal);
+  EXPECT_EQ(to_cal["test"], off["test"]);
+}
+
 // dataset.subsample keeps that many rows (stratified); more than the data set has is an error.
 TEST(EndToEnd, SubsampleKeepsThatManyRows) {
   TempDir out;
@@ -121,7 +157,7 @@ TEST(EndToEnd, SubsampleKeepsThatManyRows) {
 // uses one such threshold, so its coverage can never exceed it; efficiency = coverage / oracle.
 TEST(EndToEnd, OracleCoverageBoundsEveryDeployedPolicyThatMeetsTheTarget) {
   TempDir out;
-  int checked = 0;
+  int checked = 0, certifiable_positive = 0;
   for (int seed = 0; seed < 6; ++seed) {
     const auto r = run_quiet({"results_dir=" + out.path().string(), "threads=1", "device=cpu",
                               "dataset.synthetic.rows=3000", "pipeline.families=[l2d]",
@@ -132,6 +168,11 @@ TEST(EndToEnd, OracleCoverageBoundsEveryDeployedPolicyThatMeetsTheTarget) {
       const double oracle = test["oracle_coverage"].get<double>();
       EXPECT_GE(oracle, 0.0);
       EXPECT_LE(oracle, 1.0);
+      // What a calibration split of this size could certify on the test rows' agreement needs a
+      // prefix agreeing above the target: never more than the oracle.
+      ASSERT_TRUE(test["certifiable_coverage"].is_number());
+      EXPECT_LE(test["certifiable_coverage"].get<double>(), oracle + 1e-12) << "seed " << seed;
+      certifiable_positive += test["certifiable_coverage"].get<double>() > 0;
       if (!t["deployed"].get<bool>()) continue;
       const double coverage = test["coverage"].get<double>();
       EXPECT_NEAR(test["efficiency"].get<double>(), coverage / oracle, 1e-12);
@@ -142,6 +183,7 @@ TEST(EndToEnd, OracleCoverageBoundsEveryDeployedPolicyThatMeetsTheTarget) {
     }
   }
   EXPECT_GE(checked, 6);  // the property was exercised
+  EXPECT_GE(certifiable_positive, 6);
 }
 
 // A guaranteed calibration that certifies nothing says why: the first threshold's counts, and

@@ -71,7 +71,7 @@ TEST(CrossFit, OutOfFoldPredictionsComeFromModelsThatNeverSawTheRow) {
   opt.acceptor.knn = 0;
   const Context ctx{Device::kCpu, 7, 1};
   const YAML::Node tree = YAML::Load("{name: dt, max_depth: 30}");
-  const auto stages = fit_cascade_cross(tree, 1, pool, cal, 5, opt, factory(), ctx);
+  const auto stages = fit_cascade_cross(tree, 1, pool, cal, 5, opt, factory(), ctx, ctx.seed);
   ASSERT_EQ(stages.size(), 1u);
   const FittedStage& f = stages[0];
   ASSERT_EQ(f.val.pred.size(), pool.size());
@@ -101,7 +101,7 @@ TEST(CrossFit, TheDeployedSurrogateIsTheMeanOfTheFoldSurrogates) {
   FamilyOptions opt;
   const Context ctx{Device::kCpu, 9, 1};
   const auto stages =
-      fit_cascade_cross(YAML::Load("{name: logreg}"), 1, pool, cal, 4, opt, factory(), ctx);
+      fit_cascade_cross(YAML::Load("{name: logreg}"), 1, pool, cal, 4, opt, factory(), ctx, 9);
   const auto* avg = dynamic_cast<const FoldAverage*>(stages[0].stage.surrogate.get());
   ASSERT_NE(avg, nullptr);
   ASSERT_EQ(avg->members().size(), 4u);
@@ -132,12 +132,13 @@ TEST(CrossFit, ReproducibleFromItsSeedAndFoldsDependOnIt) {
   const Dataset pool = mixture(400, 5, 0.9, 0.7), cal = mixture(200, 6, 0.9, 0.7);
   FamilyOptions opt;
   const YAML::Node spec = YAML::Load("{name: logreg}");
-  const auto a = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), {Device::kCpu, 11, 1});
-  const auto b = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), {Device::kCpu, 11, 1});
-  const auto c = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), {Device::kCpu, 12, 1});
+  const Context ctx{Device::kCpu, 11, 1};
+  const auto a = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), ctx, 11);
+  const auto b = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), ctx, 11);
+  const auto c = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), ctx, 12);
   EXPECT_EQ(a[0].val.score, b[0].val.score);
   EXPECT_EQ(a[0].cal.score, b[0].cal.score);
-  EXPECT_NE(a[0].val.score, c[0].val.score);
+  EXPECT_NE(a[0].val.score, c[0].val.score);  // other folds
 }
 
 TEST(CrossFit, ResidualStagesTrainOnTheLeastSureRowsOfThePool) {
@@ -146,7 +147,7 @@ TEST(CrossFit, ResidualStagesTrainOnTheLeastSureRowsOfThePool) {
   opt.acceptor.knn = 0;
   opt.residual_quantile = 0.2;
   const auto stages = fit_cascade_cross(YAML::Load("{name: logreg}"), 2, pool, cal, 5, opt,
-                                        factory(), {Device::kCpu, 13, 1});
+                                        factory(), {Device::kCpu, 13, 1}, 13);
   ASSERT_EQ(stages.size(), 2u);
   EXPECT_EQ(stages[1].val_rows.size(), 200u);  // 20% of 1000, by out-of-fold score
   std::size_t hard = 0;
@@ -185,7 +186,7 @@ TEST(CrossFitGuarantee, HoldsOverSeeds) {
     const Dataset cal = mixture(300, 1001 + 2 * s, 0.99, 0.7);
     const Context ctx{Device::kCpu, s, 1};
     const auto fitted =
-        fit_cascade_cross(YAML::Load("{name: logreg}"), 1, pool, cal, 5, opt, factory(), ctx);
+        fit_cascade_cross(YAML::Load("{name: logreg}"), 1, pool, cal, 5, opt, factory(), ctx, s);
     const BuiltPolicy p =
         build_policy("l2d", fitted, pool, cal, kTarget, settings, opt, CalibrateOn::kCal, s);
     const Routed r = route(p.stages, fresh.features, ctx);
