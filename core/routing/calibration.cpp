@@ -41,6 +41,17 @@ ThresholdChoice empirical_threshold(const std::vector<float>& scores,
   return best;
 }
 
+double test_level(double delta, double window_scale) {
+  return window_scale > 0.0 ? delta / 2.0 : delta;
+}
+
+double test_requirement(double target, double delta, double window_scale, std::size_t accepted) {
+  if (window_scale <= 0.0) return target;
+  const double rows = std::floor(window_scale * static_cast<double>(accepted));
+  return window_requirement(target, static_cast<std::uint64_t>(std::max(1.0, rows)),
+                            test_level(delta, window_scale));
+}
+
 std::vector<std::uint8_t> accept_mask(const std::vector<float>& scores, double threshold) {
   std::vector<std::uint8_t> out(scores.size());
   for (std::size_t i = 0; i < scores.size(); ++i) out[i] = scores[i] >= threshold ? 1 : 0;
@@ -148,11 +159,9 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
 
   // The level of each test and the agreement it must certify (window: δ/2 and p_w).
   const bool window = window_scale > 0.0;
-  const double level = window ? delta / 2.0 : delta;
+  const double level = test_level(delta, window_scale);
   auto required = [&](std::size_t accepted) {
-    if (!window) return target;
-    const double rows = std::floor(window_scale * static_cast<double>(accepted));
-    return window_requirement(target, static_cast<std::uint64_t>(std::max(1.0, rows)), level);
+    return test_requirement(target, delta, window_scale, accepted);
   };
   ThresholdChoice best;
   best.agreement = kNaN;

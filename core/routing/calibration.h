@@ -123,6 +123,12 @@ struct ThresholdChoice {
 ThresholdChoice empirical_threshold(const std::vector<float>& scores,
                                     const std::vector<std::uint8_t>& agrees, double target);
 
+// The level of each guaranteed test and the agreement it must certify at a threshold accepting
+// `accepted` calibration rows: δ and the target; with the window guarantee (window_scale > 0),
+// δ/2 and window_requirement(target, max(1, floor(window_scale · accepted)), δ/2).
+double test_level(double delta, double window_scale);
+double test_requirement(double target, double delta, double window_scale, std::size_t accepted);
+
 // The decisions of a threshold: 1 where score ≥ threshold.
 std::vector<std::uint8_t> accept_mask(const std::vector<float>& scores, double threshold);
 

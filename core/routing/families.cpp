@@ -35,13 +35,6 @@ std::vector<std::uint8_t> agreements(const std::vector<LabelId>& pred,
   return agrees;
 }
 
-std::vector<std::uint8_t> pick_agrees(const std::vector<std::uint8_t>& v,
-                                      const std::vector<std::size_t>& rows) {
-  std::vector<std::uint8_t> out(rows.size());
-  for (std::size_t j = 0; j < rows.size(); ++j) out[j] = v[rows[j]];
-  return out;
-}
-
 std::shared_ptr<Acceptor> new_acceptor(const FamilyOptions& options, const ModelFactory& factory) {
   return std::make_shared<Acceptor>(factory(options.acceptor.model, "pipeline.acceptor.model"));
 }
@@ -179,7 +172,7 @@ CrossFitted fit_stage_cross(const YAML::Node& spec, const std::string& path, con
     if (rest.empty())
       acceptor->fit(Matrix(1, features.cols()), {0}, ctx);
     else
-      acceptor->fit(gather_rows(features, rest), pick_agrees(agrees, rest), ctx);
+      acceptor->fit(gather_rows(features, rest), pick(agrees, rest), ctx);
     const std::vector<float> sc = acceptor->score(gather_rows(features, held), ctx);
     for (std::size_t j = 0; j < held.size(); ++j) out.oof.score[held[j]] = sc[j];
   }

@@ -51,13 +51,6 @@ StageOutput subset(const StageOutput& out, const std::vector<std::size_t>& rows)
   return s;
 }
 
-std::vector<LabelId> pick(const std::vector<LabelId>& v, const std::vector<std::size_t>& rows) {
-  std::vector<LabelId> out;
-  out.reserve(rows.size());
-  for (std::size_t r : rows) out.push_back(v[r]);
-  return out;
-}
-
 std::vector<std::size_t> all_rows(std::size_t n) {
   std::vector<std::size_t> v(n);
   std::iota(v.begin(), v.end(), std::size_t{0});

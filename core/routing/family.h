@@ -79,7 +79,14 @@ std::string routing_family_names();
 
 // Shared by the families' implementations.
 StageOutput subset(const StageOutput& out, const std::vector<std::size_t>& rows);
-std::vector<LabelId> pick(const std::vector<LabelId>& v, const std::vector<std::size_t>& rows);
+// v[r] for each r of rows, in order.
+template <class T>
+std::vector<T> pick(const std::vector<T>& v, const std::vector<std::size_t>& rows) {
+  std::vector<T> out;
+  out.reserve(rows.size());
+  for (std::size_t r : rows) out.push_back(v[r]);
+  return out;
+}
 std::vector<std::size_t> all_rows(std::size_t n);
 
 // The built-in families (one file each: family_single.cpp, family_rsb.cpp).

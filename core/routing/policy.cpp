@@ -154,40 +154,50 @@ Routed route_outputs(const std::vector<Stage>& stages, const std::vector<StageOu
   });
 }
 
+namespace {
+
+// Walks `grid` (strictly decreasing) over rows sorted by score: f(g, n, k) with n the rows whose
+// score is ≥ grid[g] and k their agreements.
+template <class F>
+void walk_grid_prefixes(const std::vector<double>& grid, const std::vector<float>& scores,
+                        const std::vector<std::uint8_t>& agrees, F f) {
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  std::size_t k = 0, n = 0;
+  for (std::size_t g = 0; g < grid.size(); ++g) {
+    while (n < order.size() && scores[order[n]] >= grid[g]) k += agrees[order[n++]];
+    f(g, n, k);
+  }
+}
+
+std::vector<double> grid_from(const std::vector<double>& grid, std::size_t start) {
+  return std::vector<double>(grid.begin() + static_cast<std::ptrdiff_t>(start), grid.end());
+}
+
+}  // namespace
+
 std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
                                             const std::vector<float>& scores,
                                             const std::vector<std::uint8_t>& agrees, double delta,
                                             double target, double window_scale) {
   if (grid.empty() || scores.empty()) return grid;
-  std::vector<std::size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
   // The margin the test would have on val: bound − requirement (without a window the
   // requirement is the target at every threshold, so this is where the bound peaks).
-  const double level = window_scale > 0 ? delta / 2.0 : delta;
-  std::size_t best = 0, k = 0, n = 0, pos = 0;
+  const double level = test_level(delta, window_scale);
+  std::size_t best = 0;
   double best_margin = -std::numeric_limits<double>::infinity();
-  for (std::size_t g = 0; g < grid.size(); ++g) {
-    while (pos < order.size() && scores[order[pos]] >= grid[g]) {
-      k += agrees[order[pos]];
-      ++n;
-      ++pos;
-    }
-    if (n == 0) continue;
-    double need = target;
-    if (window_scale > 0)
-      need = window_requirement(target,
-                                static_cast<std::uint64_t>(std::max(
-                                    1.0, std::floor(window_scale * static_cast<double>(n)))),
-                                level);
-    const double margin = clopper_pearson_lower(k, n, level) - need;
+  walk_grid_prefixes(grid, scores, agrees, [&](std::size_t g, std::size_t n, std::size_t k) {
+    if (n == 0) return;
+    const double margin =
+        clopper_pearson_lower(k, n, level) - test_requirement(target, delta, window_scale, n);
     if (margin > best_margin) {
       best_margin = margin;
       best = g;
     }
-  }
-  return std::vector<double>(grid.begin() + static_cast<std::ptrdiff_t>(best), grid.end());
+  });
+  return grid_from(grid, best);
 }
 
 std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
@@ -196,40 +206,26 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
                                               double target, std::size_t cal_rows,
                                               std::size_t min_accepted, double window_scale) {
   if (grid.empty() || scores.empty() || cal_rows == 0) return grid;
-  std::vector<std::size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
-  const double level = window_scale > 0 ? delta / 2.0 : delta;
-  std::size_t best = 0, k = 0, n = 0, pos = 0;
+  const double level = test_level(delta, window_scale);
+  std::size_t best = 0;
   double best_p = 0.0;
-  for (std::size_t g = 0; g < grid.size(); ++g) {
-    while (pos < order.size() && scores[order[pos]] >= grid[g]) {
-      k += agrees[order[pos]];
-      ++n;
-      ++pos;
-    }
+  walk_grid_prefixes(grid, scores, agrees, [&](std::size_t g, std::size_t n, std::size_t k) {
+    // The calibration rows this threshold would accept at the val prefix's coverage.
     const auto m = static_cast<std::uint64_t>(
         std::floor(static_cast<double>(n) / static_cast<double>(scores.size()) *
                    static_cast<double>(cal_rows)));
-    if (m == 0 || m < min_accepted) continue;
-    const double need =
-        window_scale > 0
-            ? window_requirement(target,
-                                 static_cast<std::uint64_t>(std::max(
-                                     1.0, std::floor(window_scale * static_cast<double>(m)))),
-                                 level)
-            : target;
-    const std::uint64_t k_min = min_passing_agreements(m, need, level);
-    if (k_min > m) continue;
+    if (m == 0 || m < min_accepted) return;
+    const std::uint64_t k_min =
+        min_passing_agreements(m, test_requirement(target, delta, window_scale, m), level);
+    if (k_min > m) return;
     const double a = (static_cast<double>(k) + 1.0) / (static_cast<double>(n) + 2.0);
     const double p = binomial_upper_tail(k_min, m, a);
     if (p > 0.0 && p >= best_p * (1.0 - 1e-9)) {
       best_p = std::max(best_p, p);
       best = g;
     }
-  }
-  return std::vector<double>(grid.begin() + static_cast<std::ptrdiff_t>(best), grid.end());
+  });
+  return grid_from(grid, best);
 }
 
 void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<LabelId>& val_teacher,
@@ -250,14 +246,8 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
     const double point = m ? static_cast<double>(k) / m : std::nan("");
     // With a window (calibration.h): certify the window requirement at δ/2.
     const double scale = settings.guaranteed.window_scale;
-    const double level = scale > 0 ? delta / 2.0 : delta;
-    const double need =
-        scale > 0 && m > 0
-            ? window_requirement(target,
-                                 static_cast<std::uint64_t>(
-                                     std::max(1.0, std::floor(scale * static_cast<double>(m)))),
-                                 level)
-            : target;
+    const double level = test_level(delta, scale);
+    const double need = m > 0 ? test_requirement(target, delta, scale, m) : target;
     const double lower = m ? clopper_pearson_lower(k, m, level) : 0.0;
     stage.feasible = m > 0 && (guaranteed ? lower >= need : point >= target);
     stage.thresholds = {stage.feasible ? -std::numeric_limits<double>::infinity()

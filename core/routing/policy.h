@@ -96,10 +96,11 @@ Routed route_outputs(const std::vector<Stage>& stages, const std::vector<StageOu
 // guaranteed mode's grid, on validation rows), at level `delta` (a cascade passes δ/K).
 // Fills stage.thresholds and the cal_* fields.
 //
-// The guaranteed mode's test sequence: the grid of quantiles of the val scores, started at the
-// grid threshold whose Clopper–Pearson bound on val agreement is highest (stricter thresholds
-// accept less and are likelier to fail first). Only val labels choose the start, so the
-// sequence is fixed before any calibration label is seen, and the guarantee holds.
+// The guaranteed mode's test sequence: the grid of quantiles of the val scores, started where
+// `settings.start` says (start_where_test_can_pass: the threshold the calibration split, by its
+// size alone, is likeliest to pass; or start_where_bound_peaks). Only val labels and the count of
+// calibration rows choose the start, so the sequence is fixed before any calibration label is
+// seen, and the guarantee holds.
 void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<LabelId>& val_teacher,
                      const StageOutput& cal, const std::vector<LabelId>& cal_teacher,
                      std::size_t n_classes, double target, double delta,
