@@ -215,6 +215,30 @@ def main():
         out += table(["model"] + [f"{int(s):,} rows × {d}" for s in sizes], rows)
         out += ["", "(+MB: peak resident memory above the process before the fit)", ""]
 
+    rej = {}  # "fit" / "objective" → (surrogate run, comp_sum run, shape)
+    for n in runs:
+        m = re.match(r"^fit_rejector/surrogate/(?P<shape>rows:\d+/d:\d+/choices:\d+)"
+                     r"(?P<obj>/objective)?$", n)
+        if not m:
+            continue
+        other = runs.get(n.replace("/surrogate/", "/comp_sum/", 1))
+        if other and "error" not in other and "error" not in runs[n]:
+            rej["objective" if m["obj"] else "fit"] = (runs[n], other, m["shape"])
+    if rej:
+        out += ["## The two-stage rejector against the surrogate", "",
+                "LogReg::fit_cost_weighted on comp-sum weights (J + 1 choices) against LogReg::fit "
+                "on the same rows with as many classes; 'objective' is one L-BFGS evaluation "
+                "(value + gradient) at fixed parameters.", ""]
+        rows = []
+        for what in ("fit", "objective"):
+            if what in rej:
+                sur, cs, shape = rej[what]
+                ts = sur.get("fit_s", seconds(sur)) if what == "fit" else seconds(sur)
+                tc = cs.get("fit_s", seconds(cs)) if what == "fit" else seconds(cs)
+                rows.append([what, shape.replace("/", ", "), fmt_time(ts), fmt_time(tc),
+                             f"{tc / ts:.2f}×"])
+        out += table(["", "shape", "surrogate", "rejector (comp-sum)", "ratio"], rows) + [""]
+
     cal = [(n, re.match(r"^calibrate/(?P<mode>[^/]+)/(?P<n>\d+)$", n))
            for n in runs if n.startswith("calibrate/")]
     cal = [(n, m) for n, m in cal if m]
@@ -300,6 +324,11 @@ def main():
         if b and "error" not in b:
             bar(f"calibration of 10^6 rows, {mode} (< 1 s)", fmt_time(seconds(b)),
                 seconds(b) < 1.0)
+    if "fit" in rej:
+        sur, cs, shape = rej["fit"]
+        ratio = cs.get("fit_s", seconds(cs)) / sur.get("fit_s", seconds(sur))
+        bar(f"rejector fit (comp-sum) / surrogate fit, {shape.replace('/', ', ')} (≤ 2×)",
+            f"{ratio:.2f}×", ratio <= 2.0)
     for n, m in sr:
         g = runs[n]
         if "error" not in g and n.endswith(f"batches:{max(int(x[1]['k']) for x in sr)}"):

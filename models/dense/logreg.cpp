@@ -84,10 +84,7 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
             static_cast<std::size_t>(params_.batch_rows), ctx.threads);
         lbfgs_minimize(std::ref(objective), params, lbfgs_options());
       }
-      weight_ = Matrix(k, d);
-      for (std::size_t i = 0; i < k * d; ++i) weight_.data()[i] = static_cast<float>(params[i]);
-      bias_.resize(k);
-      for (std::size_t o = 0; o < k; ++o) bias_[o] = static_cast<float>(params[k * d + o]);
+      set_linear(params, k, d);
     }
     make_inference();
     return;
@@ -102,6 +99,63 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   weight_ = std::move(fit.weight);
   bias_ = std::move(fit.bias);
   make_inference();
+}
+
+void LogReg::fit_cost_weighted(MatrixView x, MatrixView weights, const Context& ctx) {
+  DB_CHECK(params_.solver == LogRegSolver::kLbfgs,
+           "logreg: only solver lbfgs supports cost weights (fit_cost_weighted), not adam");
+  const std::size_t n = x.rows(), d = x.cols(), k = weights.cols();
+  DB_CHECK(n > 0, "logreg: cannot fit cost weights on an empty training set");
+  DB_CHECK(k > 0, "logreg: the cost weights have no columns (choices)");
+  DB_CHECK(weights.rows() == n, "logreg: {} rows of features but {} rows of cost weights", n,
+           weights.rows());
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* w = weights.row(i);
+    double sum = 0.0;
+    for (std::size_t j = 0; j < k; ++j) {
+      DB_CHECK(std::isfinite(w[j]) && w[j] >= 0.0f,
+               "logreg: cost weight of row {}, choice {} is {}; weights must be finite and >= 0", i,
+               j, w[j]);
+      sum += w[j];
+    }
+    DB_CHECK(sum > 0.0, "logreg: the cost weights of row {} sum to 0; each row needs one > 0", i);
+  }
+  n_classes_ = k;
+  classes_.resize(k);
+  for (std::size_t j = 0; j < k; ++j) classes_[j] = static_cast<std::int32_t>(j);
+  epochs_run_ = best_epoch_ = 0;
+  // Standardized as fit does (dense::host_training_data): (x − mean) ⊙ scale, an owned copy.
+  Matrix owned;
+  MatrixView xs = x;
+  if (params_.standardize) {
+    dense::standardization(x, mean_, scale_);
+    owned = Matrix::copy_of(x);
+    for (std::size_t i = 0; i < n; ++i) {
+      float* r = owned.row(i);
+      for (std::size_t j = 0; j < d; ++j) r[j] = (r[j] - mean_[j]) * scale_[j];
+    }
+    xs = owned.view();
+  } else {
+    mean_.assign(d, 0.0f);
+    scale_.assign(d, 1.0f);
+  }
+  // The same scaling as fit: divided by C n, mean weighted cross-entropy + ‖W‖² / (2 C n).
+  std::vector<double> params(k * d + k, 0.0);
+  if (k > 1) {
+    dense::SoftmaxRegressionObjective objective(
+        xs, weights, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
+        static_cast<std::size_t>(params_.batch_rows), ctx.threads);
+    lbfgs_minimize(std::ref(objective), params, lbfgs_options());
+  }
+  set_linear(params, k, d);
+  make_inference();
+}
+
+void LogReg::set_linear(const std::vector<double>& params, std::size_t k, std::size_t d) {
+  weight_ = Matrix(k, d);
+  for (std::size_t i = 0; i < k * d; ++i) weight_.data()[i] = static_cast<float>(params[i]);
+  bias_.resize(k);
+  for (std::size_t o = 0; o < k; ++o) bias_[o] = static_cast<float>(params[k * d + o]);
 }
 
 LbfgsOptions LogReg::lbfgs_options() const {

@@ -61,6 +61,25 @@ class LogReg final : public Classifier {
   ~LogReg() override;
 
   void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
+
+  // Fits the rejector of multi-expert deferral (issue 16; core/experts/costs.h): every column of
+  // `weights` (ω, n × k, k = weights.cols() choices) is a class, classes() = 0 … k − 1 and
+  // n_classes() = k, and the model minimizes the cost-weighted (comp-sum) cross-entropy
+  //   C · Σ_i Σ_j ω_ij · CE(W x_i + b, j) + ½‖W‖²,   CE(z, j) = ln Σ_c e^{z_c} − z_j
+  // (dense::SoftmaxRegressionObjective with target weights ω, divided by C·n as fit does: the
+  // mean weighted cross-entropy + ‖W‖² / (2 C n)). Without regularization its minimizer over all
+  // functions is p_j(x) = E[ω_j | x] / E[Σ_l ω_l | x] (at constant features: p_j =
+  // Σ_i ω_ij / Σ_ij ω_ij); with ω = comp_sum_weights(costs), i.e. ω_ij = Σ_{l≠j} c_il, the
+  // argmax of p is the Bayes rejector argmin_j E[c_j | x] (ω_j = Σ_l c_l − c_j). One-hot
+  // weights give fit on those labels (when every class occurs).
+  //
+  // Standardization per params().standardize (mean / std of x); L-BFGS with fit's options, on the
+  // CPU whatever ctx's device (ctx.threads threads; the result does not depend on their number).
+  // Afterwards the model is an ordinary LogReg over k classes: predict_proba, save / load and
+  // device_model work as after fit. Errors (deferbench::Error): solver adam (only lbfgs supports
+  // cost weights), no rows or no columns, row counts that differ, a weight that is negative or
+  // not finite, a row whose weights sum to 0 (each names the row).
+  void fit_cost_weighted(MatrixView x, MatrixView weights, const Context& ctx);
   Matrix predict_proba(MatrixView x, const Context& ctx) const override;
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return "logreg"; }
@@ -94,6 +113,8 @@ class LogReg final : public Classifier {
   // Inference (standardization folded in), built after fit and load.
   std::shared_ptr<const dense::DenseInference> infer_;
   void make_inference();
+  // weight_ (k × d) and bias_ (k) from L-BFGS's parameters (W row-major, then b).
+  void set_linear(const std::vector<double>& params, std::size_t k, std::size_t d);
   LbfgsOptions lbfgs_options() const;
   dense::AdamOptions adam_options(std::size_t n, const Context& ctx) const;
 };

@@ -470,14 +470,11 @@ class CpuTrainer {
 
 }  // namespace
 
-SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x,
-                                                       const std::vector<std::int64_t>& y,
-                                                       std::size_t k, double l2,
+SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x, std::size_t k, double l2,
                                                        std::size_t block_rows, int threads)
-    : x_(x), y_(y), k_(k), d_(x.cols()), pad_(padded_columns(k)), l2_(l2) {
+    : x_(x), k_(k), d_(x.cols()), pad_(padded_columns(k)), l2_(l2) {
   const std::size_t n = x.rows();
-  DB_ASSERT(n > 0 && y.size() == n && k > 0 && block_rows > 0);
-  for (std::int64_t c : y) DB_ASSERT(c >= 0 && static_cast<std::size_t>(c) < k);
+  DB_ASSERT(n > 0 && k > 0 && block_rows > 0);
   // A few blocks per thread on 2–8 cores, none above block_rows rows.
   constexpr std::size_t kRowsPerBlock = 2048, kMaxBlocks = 64;
   blocks_ = std::max((n + block_rows - 1) / block_rows,
@@ -495,6 +492,57 @@ SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x,
   // Per thread: a chunk's logits (then ∂CE/∂z), its rows' log-sum-exps and its gradient.
   scratch_.assign(static_cast<std::size_t>(threads_),
                   std::vector<float>(kChunkRows * pad_ + kChunkRows + (d_ + 1) * pad_));
+}
+
+SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x,
+                                                       const std::vector<std::int64_t>& y,
+                                                       std::size_t k, double l2,
+                                                       std::size_t block_rows, int threads)
+    : SoftmaxRegressionObjective(x, k, l2, block_rows, threads) {
+  DB_ASSERT(y.size() == x.rows());
+  for (std::int64_t c : y) DB_ASSERT(c >= 0 && static_cast<std::size_t>(c) < k);
+  y_ = &y;
+}
+
+SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x, MatrixView targets, double l2,
+                                                       std::size_t block_rows, int threads)
+    : SoftmaxRegressionObjective(x, targets.cols(), l2, block_rows, threads) {
+  DB_ASSERT(targets.rows() == x.rows());
+  targets_ = targets;
+}
+
+void SoftmaxRegressionObjective::chunk_loss(std::size_t r0, std::size_t rows, float* z, float* lse,
+                                            double& loss) const {
+  const std::size_t pad = pad_, k = k_;
+  if (y_ != nullptr) {
+    const std::vector<std::int64_t>& y = *y_;
+    for (std::size_t r = 0; r < rows; ++r) loss -= z[r * pad + static_cast<std::size_t>(y[r0 + r])];
+    softmax_rows(z, pad, rows, k, lse);
+    for (std::size_t r = 0; r < rows; ++r) {
+      loss += lse[r];
+      z[r * pad + static_cast<std::size_t>(y[r0 + r])] -= 1.0f;  // ∂CE/∂z = p − onehot
+    }
+    return;
+  }
+  // Σ_j T_ij (lse_i − z_ij) = (Σ_j T_ij) lse_i − Σ_j T_ij z_ij, accumulated in double in the
+  // index path's order (first −Σ_j T_ij z_ij for every row, then the lse terms).
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* t = targets_.row(r0 + r);
+    const float* zr = z + r * pad;
+    double tz = 0.0;
+    for (std::size_t j = 0; j < k; ++j) tz += static_cast<double>(t[j]) * zr[j];
+    loss -= tz;
+  }
+  softmax_rows(z, pad, rows, k, lse);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* t = targets_.row(r0 + r);
+    float* zr = z + r * pad;
+    double sum = 0.0;
+    for (std::size_t j = 0; j < k; ++j) sum += t[j];
+    loss += sum * lse[r];
+    const auto s = static_cast<float>(sum);
+    for (std::size_t o = 0; o < k; ++o) zr[o] = s * zr[o] - t[o];  // ∂/∂z = (Σ_j T_ij) p − T_i
+  }
 }
 
 double SoftmaxRegressionObjective::operator()(const std::vector<double>& params,
@@ -519,13 +567,7 @@ double SoftmaxRegressionObjective::operator()(const std::vector<double>& params,
     for (std::size_t r0 = b0; r0 < b1; r0 += kChunkRows) {
       const std::size_t rows = std::min(kChunkRows, b1 - r0);
       affine_rows(x_.row(r0), d, rows, pt_.data(), pt_.data() + d * pad, d, pad, z, pad);
-      for (std::size_t r = 0; r < rows; ++r)
-        loss -= z[r * pad + static_cast<std::size_t>(y_[r0 + r])];
-      softmax_rows(z, pad, rows, k, lse);
-      for (std::size_t r = 0; r < rows; ++r) {
-        loss += lse[r];
-        z[r * pad + static_cast<std::size_t>(y_[r0 + r])] -= 1.0f;  // ∂CE/∂z = p − onehot
-      }
+      chunk_loss(r0, rows, z, lse, loss);  // z becomes ∂CE/∂z
       float* out = r0 == b0 ? g : chunk_grad;
       affine_columns(x_.row(r0), d, d, z, zeros_.data(), rows, pad, out, pad);
       float* gb = out + d * pad;

@@ -103,18 +103,42 @@ AdamReport train_adam_cpu(DenseWeights& net, Activation activation, MatrixView x
 // number of blocks (at most block_rows rows each, so memory stays bounded); each block's
 // gradient goes through the kernels of dense_kernels.h, and the blocks are summed in order, in
 // double: the value does not depend on the thread count.
+//
+// Target weights instead of class indices (the second constructor: a weight matrix T, n × k,
+// entries finite and ≥ 0): every row is a mixture of targets, CE(z_i, y_i) becomes
+// Σ_j T_ij · CE(z_i, j) = Σ_j T_ij (lse_i − z_ij) with lse_i = ln Σ_c e^{z_ic}, so
+//   f(W, b) = (1/n) Σ_i Σ_j T_ij (lse_i − z_ij) + l2 · ‖W‖²,   z_i = W x_i + b,
+//   ∂f/∂z_io = (1/n) ((Σ_j T_ij) p_io − T_io),   p_i = softmax(z_i),
+// still convex in (W, b). Class indices are the one-hot case (T_ij = 1{j = y_i}), and one-hot
+// weights give the class-index path's value and gradient bit for bit: row i adds
+// −Σ_j T_ij z_ij = −z_iy and (Σ_j T_ij) · lse_i = lse_i in the same order, and its ∂CE/∂z is
+// 1 · p_io − T_io = p_io − 1{o = y_i}. Used by the comp-sum surrogate of multi-expert deferral
+// (core/experts/costs.h: comp_sum_weights; LogReg::fit_cost_weighted).
 class SoftmaxRegressionObjective {
  public:
+  // y: each row's class index (< k). x and y must outlive the objective.
   SoftmaxRegressionObjective(MatrixView x, const std::vector<std::int64_t>& y, std::size_t k,
                              double l2, std::size_t block_rows, int threads);
+  // targets: n × k target weights (k = targets.cols()); checked by the caller (finite, ≥ 0).
+  // x and targets must outlive the objective.
+  SoftmaxRegressionObjective(MatrixView x, MatrixView targets, double l2, std::size_t block_rows,
+                             int threads);
   double operator()(const std::vector<double>& params, std::vector<double>& grad);
 
  private:
+  // What both public constructors share: the blocks, the thread count and the buffers.
+  SoftmaxRegressionObjective(MatrixView x, std::size_t k, double l2, std::size_t block_rows,
+                             int threads);
+  // Rows [r0, r0 + rows), their logits in z (rows pad apart): adds the rows' cross-entropies to
+  // `loss` (in row order) and turns z into ∂CE/∂z; lse: room for the rows' log-sum-exps.
+  void chunk_loss(std::size_t r0, std::size_t rows, float* z, float* lse, double& loss) const;
+
   MatrixView x_;
-  const std::vector<std::int64_t>& y_;
-  std::size_t k_, d_, pad_, blocks_, block_rows_;
+  const std::vector<std::int64_t>* y_ = nullptr;  // class indices, or
+  MatrixView targets_;                            // target weights (when y_ is null)
+  std::size_t k_, d_, pad_, blocks_ = 0, block_rows_ = 0;
   double l2_;
-  int threads_;
+  int threads_ = 1;
   std::vector<float> pt_, zeros_;            // (d + 1) × pad: Wᵀ then b
   std::vector<float> block_grad_;            // blocks × (d + 1) × pad
   std::vector<double> block_loss_;           // per block
