@@ -30,6 +30,33 @@ void standardization(MatrixView x, std::vector<float>& mean, std::vector<float>&
   }
 }
 
+namespace {
+
+// x standardized in place with h's mean and scale.
+void standardize_rows(const HostTrainingData& h, Matrix& x) {
+  const std::size_t d = x.cols();
+  for (std::size_t i = 0; i < x.rows(); ++i) {
+    float* r = x.row(i);
+    for (std::size_t j = 0; j < d; ++j) r[j] = (r[j] - h.mean[j]) * h.scale[j];
+  }
+}
+
+// h.x, h.mean and h.scale from the training features: standardized into h.x_owned, or as they are.
+void set_features(HostTrainingData& h, MatrixView x, bool standardize) {
+  if (standardize) {
+    standardization(x, h.mean, h.scale);
+    h.x_owned = Matrix::copy_of(x);
+    standardize_rows(h, h.x_owned);
+    h.x = h.x_owned.view();
+  } else {
+    h.mean.assign(x.cols(), 0.0f);
+    h.scale.assign(x.cols(), 1.0f);
+    h.x = x;
+  }
+}
+
+}  // namespace
+
 HostTrainingData host_training_data(const Dataset& train, const Dataset* val, bool standardize,
                                     std::string_view model) {
   DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", model);
@@ -39,31 +66,43 @@ HostTrainingData host_training_data(const Dataset& train, const Dataset* val, bo
   CompactLabels labels = compact_labels(train.teacher);
   h.classes = std::move(labels.classes);
   h.y = std::move(labels.index);
-  auto standardize_rows = [&](Matrix& m) {
-    for (std::size_t i = 0; i < m.rows(); ++i) {
-      float* r = m.row(i);
-      for (std::size_t j = 0; j < d; ++j) r[j] = (r[j] - h.mean[j]) * h.scale[j];
-    }
-  };
-  if (standardize) {
-    standardization(train.features, h.mean, h.scale);
-    h.x_owned = Matrix::copy_of(train.features);
-    standardize_rows(h.x_owned);
-    h.x = h.x_owned.view();
-  } else {
-    h.mean.assign(d, 0.0f);
-    h.scale.assign(d, 1.0f);
-    h.x = train.features;
-  }
+  set_features(h, train.features, standardize);
   h.x_val = Matrix(0, d);
   if (val != nullptr && val->size() > 0) {
     DB_CHECK(val->features.cols() == d, "{}: validation features have {} columns, not {}", model,
              val->features.cols(), d);
     KnownRows known = known_rows(val->teacher, h.classes);
     h.x_val = gather_rows(val->features, known.rows);
-    if (standardize) standardize_rows(h.x_val);
+    if (standardize) standardize_rows(h, h.x_val);
     h.y_val = std::move(known.index);
   }
+  return h;
+}
+
+HostTrainingData host_weighted_data(MatrixView x, MatrixView weights, bool standardize,
+                                    std::string_view model) {
+  const std::size_t n = x.rows(), k = weights.cols();
+  DB_CHECK(n > 0, "{}: cannot fit cost weights on an empty training set", model);
+  DB_CHECK(k > 0, "{}: the cost weights have no columns (choices)", model);
+  DB_CHECK(weights.rows() == n, "{}: {} rows of features but {} rows of cost weights", model, n,
+           weights.rows());
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* w = weights.row(i);
+    double sum = 0.0;
+    for (std::size_t j = 0; j < k; ++j) {
+      DB_CHECK(std::isfinite(w[j]) && w[j] >= 0.0f,
+               "{}: cost weight of row {}, choice {} is {}; weights must be finite and >= 0", model,
+               i, j, w[j]);
+      sum += w[j];
+    }
+    DB_CHECK(sum > 0.0, "{}: the cost weights of row {} sum to 0; each row needs one > 0", model,
+             i);
+  }
+  HostTrainingData h;
+  h.classes.resize(k);
+  for (std::size_t j = 0; j < k; ++j) h.classes[j] = static_cast<std::int32_t>(j);
+  set_features(h, x, standardize);
+  h.x_val = Matrix(0, x.cols());
   return h;
 }
 

@@ -36,6 +36,15 @@ struct HostTrainingData {
 HostTrainingData host_training_data(const Dataset& train, const Dataset* val, bool standardize,
                                     std::string_view model);
 
+// The training data of a cost-weighted fit (LogReg / Mlp::fit_cost_weighted): every column of
+// `weights` (n × k) is a class, classes = 0 … k − 1, y empty; x as it is or standardized (an owned
+// copy) as host_training_data does; no validation rows. Checks the input first: throws
+// deferbench::Error, its message starting with "<model>: ", for no rows, no weight columns, row
+// counts that differ, a weight that is negative or not finite (naming its row and choice), a row
+// whose weights sum to 0 (naming the row).
+HostTrainingData host_weighted_data(MatrixView x, MatrixView weights, bool standardize,
+                                    std::string_view model);
+
 // The rows of `labels` whose class is among `classes` (sorted), and their compact indices:
 // validation rows of a class the model never saw are left out of the validation loss.
 struct KnownRows {

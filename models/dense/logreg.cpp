@@ -104,46 +104,20 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
 void LogReg::fit_cost_weighted(MatrixView x, MatrixView weights, const Context& ctx) {
   DB_CHECK(params_.solver == LogRegSolver::kLbfgs,
            "logreg: only solver lbfgs supports cost weights (fit_cost_weighted), not adam");
+  // Checked, and standardized as fit does (dense::host_weighted_data).
+  dense::HostTrainingData data =
+      dense::host_weighted_data(x, weights, params_.standardize, "logreg");
   const std::size_t n = x.rows(), d = x.cols(), k = weights.cols();
-  DB_CHECK(n > 0, "logreg: cannot fit cost weights on an empty training set");
-  DB_CHECK(k > 0, "logreg: the cost weights have no columns (choices)");
-  DB_CHECK(weights.rows() == n, "logreg: {} rows of features but {} rows of cost weights", n,
-           weights.rows());
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* w = weights.row(i);
-    double sum = 0.0;
-    for (std::size_t j = 0; j < k; ++j) {
-      DB_CHECK(std::isfinite(w[j]) && w[j] >= 0.0f,
-               "logreg: cost weight of row {}, choice {} is {}; weights must be finite and >= 0", i,
-               j, w[j]);
-      sum += w[j];
-    }
-    DB_CHECK(sum > 0.0, "logreg: the cost weights of row {} sum to 0; each row needs one > 0", i);
-  }
   n_classes_ = k;
-  classes_.resize(k);
-  for (std::size_t j = 0; j < k; ++j) classes_[j] = static_cast<std::int32_t>(j);
+  classes_ = std::move(data.classes);
+  mean_ = std::move(data.mean);
+  scale_ = std::move(data.scale);
   epochs_run_ = best_epoch_ = 0;
-  // Standardized as fit does (dense::host_training_data): (x − mean) ⊙ scale, an owned copy.
-  Matrix owned;
-  MatrixView xs = x;
-  if (params_.standardize) {
-    dense::standardization(x, mean_, scale_);
-    owned = Matrix::copy_of(x);
-    for (std::size_t i = 0; i < n; ++i) {
-      float* r = owned.row(i);
-      for (std::size_t j = 0; j < d; ++j) r[j] = (r[j] - mean_[j]) * scale_[j];
-    }
-    xs = owned.view();
-  } else {
-    mean_.assign(d, 0.0f);
-    scale_.assign(d, 1.0f);
-  }
   // The same scaling as fit: divided by C n, mean weighted cross-entropy + ‖W‖² / (2 C n).
   std::vector<double> params(k * d + k, 0.0);
   if (k > 1) {
     dense::SoftmaxRegressionObjective objective(
-        xs, weights, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
+        data.x, weights, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
         static_cast<std::size_t>(params_.batch_rows), ctx.threads);
     lbfgs_minimize(std::ref(objective), params, lbfgs_options());
   }

@@ -49,8 +49,22 @@ Mlp::Mlp(std::string name, MlpParams params) : name_(std::move(name)), params_(s
 Mlp::~Mlp() = default;
 
 void Mlp::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
+  n_classes_ = train.n_classes();
+  train_network(dense::host_training_data(train, val, params_.standardize, name_), MatrixView(),
+                ctx);
+}
+
+void Mlp::fit_cost_weighted(MatrixView x, MatrixView weights, const Context& ctx) {
+  // Checked, classes 0 … k − 1, standardized as fit does (dense::host_weighted_data).
+  dense::HostTrainingData data = dense::host_weighted_data(x, weights, params_.standardize, name_);
+  n_classes_ = weights.cols();
+  train_network(data, weights, ctx);
+}
+
+void Mlp::train_network(const dense::HostTrainingData& data, MatrixView weights,
+                        const Context& ctx) {
   const dense::Activation activation = dense::parse_activation(params_.activation);
-  const std::size_t d = train.features.cols();
+  const std::size_t d = data.x.cols();
   std::vector<std::size_t> hidden(params_.hidden.begin(), params_.hidden.end());
   dense::AdamOptions o;
   o.lr = params_.lr;
@@ -63,26 +77,30 @@ void Mlp::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   o.shuffle_seed = mix_seed(ctx.seed, 0x6d6c7073687566ULL);
   o.eval_chunk = params_.batch_rows;
   const std::uint64_t init_seed = mix_seed(ctx.seed, 0x6d6c70696e6974ULL);
-  n_classes_ = train.n_classes();
   epochs_run_ = best_epoch_ = 0;
   stopped_early_ = false;
   train_loss_.clear();
   val_loss_.clear();
   dense::AdamReport report;
-  dense::DenseWeights w;
 
-  dense::HostTrainingData data = dense::host_training_data(train, val, params_.standardize, name_);
   classes_ = data.classes;
   mean_ = data.mean;
   scale_ = data.scale;
-  w = dense::initial_weights(d, hidden, classes_.size(), activation, dense::Init::kGlorot,
-                             init_seed);
+  dense::DenseWeights w = dense::initial_weights(d, hidden, classes_.size(), activation,
+                                                 dense::Init::kGlorot, init_seed);
+  const bool weighted = weights.rows() > 0;
   if (classes_.size() > 1) {
-    // The CPU trainer (dense_train.h, no LibTorch in the loop), or LibTorch autograd on CUDA.
-    report = ctx.is_cuda() ? torch_util::train_adam_libtorch(w, activation, data.x, data.y,
-                                                             data.x_val, data.y_val, o, ctx)
-                           : dense::train_adam_cpu(w, activation, data.x, data.y, data.x_val,
-                                                   data.y_val, o, ctx.threads);
+    // The CPU trainer (dense_train.h, no LibTorch in the loop), or LibTorch autograd on CUDA;
+    // cost weights always on the CPU.
+    if (weighted)
+      report = dense::train_adam_cpu(w, activation, data.x, dense::RowTargets(weights), data.x_val,
+                                     dense::RowTargets(), o, ctx.threads);
+    else if (ctx.is_cuda())
+      report = torch_util::train_adam_libtorch(w, activation, data.x, data.y, data.x_val,
+                                               data.y_val, o, ctx);
+    else
+      report = dense::train_adam_cpu(w, activation, data.x, data.y, data.x_val, data.y_val, o,
+                                     ctx.threads);
   }
   epochs_run_ = report.epochs;
   best_epoch_ = report.best_epoch;

@@ -31,6 +31,7 @@
 namespace deferbench {
 namespace dense {
 class DenseInference;
+struct HostTrainingData;
 }  // namespace dense
 
 struct MlpParams {
@@ -63,6 +64,29 @@ class Mlp final : public Classifier {
   ~Mlp() override;
 
   void fit(const Dataset& train, const Dataset* val, const Context& ctx) override;
+
+  // Fits the rejector of multi-expert deferral (issue 16; core/experts/costs.h) as
+  // LogReg::fit_cost_weighted does, with this network: every column of `weights` (ω, n × k, k =
+  // weights.cols() choices) is a class, classes() = 0 … k − 1 and n_classes() = k (a choice whose
+  // column is all zero is still a class), and the training minimizes per minibatch the
+  // cost-weighted (comp-sum) cross-entropy
+  //   (1/rows) Σ_i Σ_j ω_ij · CE(r(x_i), j) + alpha / (2 · rows) · Σ‖W‖²,   CE(z, j) = lse(z) − z_j
+  // (dense::RowTargets with target weights in train_adam_cpu). Its minimizer over all functions is
+  // p_j(x) = E[ω_j | x] / E[Σ_l ω_l | x] (at constant features: p_j = Σ_i ω_ij / Σ_ij ω_ij); with
+  // ω = comp_sum_weights(costs) the argmax of p is the Bayes rejector argmin_j E[c_j | x], which
+  // a network can represent where a linear model cannot (e.g. a choice per interval of one
+  // feature). One-hot weights train exactly as fit on those (compact) labels: the same network bit
+  // for bit (same ctx.seed, every class present, no validation set).
+  //
+  // Everything as fit (standardization per params().standardize, the initial weights, the
+  // minibatches, Adam and its options), except: there is no validation set, so early stopping
+  // watches the training objective and the last epoch's weights are kept; and it always runs the
+  // CPU trainer (ctx.threads threads; the weights do not depend on their number), also when ctx
+  // asks for CUDA. Afterwards the model is an ordinary Mlp over k classes: predict_proba,
+  // save / load and device_model work as after fit. Errors (deferbench::Error, the message naming
+  // the model): no rows or no weight columns, row counts that differ, a weight that is negative or
+  // not finite (naming its row and choice), a row whose weights sum to 0 (naming the row).
+  void fit_cost_weighted(MatrixView x, MatrixView weights, const Context& ctx);
   Matrix predict_proba(MatrixView x, const Context& ctx) const override;
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return name_; }
@@ -101,6 +125,10 @@ class Mlp final : public Classifier {
   // Inference (standardization folded in), built after fit and load.
   std::shared_ptr<const dense::DenseInference> infer_;
   void make_inference();
+  // What fit and fit_cost_weighted share: from data's classes, standardization and features, the
+  // initial weights, the training (targets data.y, or `weights` when it has rows: then on the
+  // CPU) and the report; then make_inference. n_classes_ is set by the caller.
+  void train_network(const dense::HostTrainingData& data, MatrixView weights, const Context& ctx);
 };
 
 }  // namespace deferbench

@@ -18,6 +18,12 @@
 
 namespace deferbench::dense {
 
+bool RowTargets::fits(std::size_t k) const {
+  if (y_ == nullptr) return weights_.rows() == 0 || weights_.cols() == k;
+  return std::all_of(y_->begin(), y_->end(),
+                     [k](std::int64_t c) { return c >= 0 && static_cast<std::uint64_t>(c) < k; });
+}
+
 DenseWeights initial_weights(std::size_t in, const std::vector<std::size_t>& hidden,
                              std::size_t out, Activation activation, Init init,
                              std::uint64_t seed) {
@@ -168,9 +174,8 @@ struct AdamUnit {
 
 class CpuTrainer {
  public:
-  CpuTrainer(DenseWeights& net, Activation activation, MatrixView x,
-             const std::vector<std::int64_t>& y, MatrixView x_val,
-             const std::vector<std::int64_t>& y_val, const AdamOptions& o, int threads)
+  CpuTrainer(DenseWeights& net, Activation activation, MatrixView x, const RowTargets& y,
+             MatrixView x_val, const RowTargets& y_val, const AdamOptions& o, int threads)
       : net_(net), act_(activation), x_(x), y_(y), xv_(x_val), yv_(y_val), o_(o) {
     n_ = x.rows();
     batch_ = static_cast<std::size_t>(std::max<std::int64_t>(
@@ -206,7 +211,7 @@ class CpuTrainer {
     zeros_.assign(widest, 0.0f);
     widest_ = widest;
     xb_.assign(batch_ * x.cols(), 0.0f);
-    yb_.assign(batch_, 0);
+    rows_.assign(batch_, 0);
     ce_.assign(batch_, 0.0);
     sq_.assign(units_.size(), 0.0);
     ce_val_.assign(xv_.rows(), 0.0);
@@ -305,7 +310,7 @@ class CpuTrainer {
     for (std::size_t r = r0; r < r1; ++r) {
       const std::size_t src = perm_[b + r];
       std::memcpy(xb_.data() + r * d, x_.row(src), d * sizeof(float));
-      yb_[r] = static_cast<std::size_t>(y_[src]);
+      rows_[r] = src;
     }
     const float* in = xb_.data();
     const float inv_rows = 1.0f / static_cast<float>(rows);
@@ -321,12 +326,11 @@ class CpuTrainer {
       }
       for (std::size_t r = r0; r < r1; ++r) {
         float* z = h + r * Ly.pad;
-        const std::size_t y = yb_[r];
-        const float zy = z[y];
-        ce_[r] = static_cast<double>(softmax_inplace(z, Ly.out)) - zy;
+        const std::size_t src = rows_[r];
+        const double target = y_.target_logit(src, z);
+        ce_[r] = y_.mass(src) * static_cast<double>(softmax_inplace(z, Ly.out)) - target;
         float* dz = Ly.dz.data() + r * Ly.pad;
-        for (std::size_t c = 0; c < Ly.out; ++c) dz[c] = z[c] * inv_rows;
-        dz[y] = (z[y] - 1.0f) * inv_rows;
+        y_.gradient(src, z, Ly.out, inv_rows, dz);  // ((Σ_j W_j) p − W) / rows
         std::fill(dz + Ly.out, dz + Ly.pad, 0.0f);
       }
     }
@@ -404,8 +408,9 @@ class CpuTrainer {
         }
         for (std::size_t r = 0; r < rows; ++r) {
           float* z = out + r * Ly.pad;
-          const float zy = z[static_cast<std::size_t>(yv_[r0 + r])];
-          ce_val_[r0 + r] = static_cast<double>(softmax_inplace(z, Ly.out)) - zy;
+          const double target = yv_.target_logit(r0 + r, z);
+          ce_val_[r0 + r] =
+              yv_.mass(r0 + r) * static_cast<double>(softmax_inplace(z, Ly.out)) - target;
         }
       }
     }
@@ -446,16 +451,16 @@ class CpuTrainer {
   DenseWeights& net_;
   Activation act_;
   MatrixView x_;
-  const std::vector<std::int64_t>& y_;
+  const RowTargets& y_;
   MatrixView xv_;
-  const std::vector<std::int64_t>& yv_;
+  const RowTargets& yv_;
   const AdamOptions& o_;
   std::size_t n_ = 0, batch_ = 0, widest_ = 0;
   int threads_ = 1;
   std::vector<Layer> layers_;
   std::vector<AdamUnit> units_;
   std::vector<float> zeros_, xb_;
-  std::vector<std::size_t> yb_, perm_;
+  std::vector<std::size_t> rows_, perm_;  // the minibatch's rows of x, all rows shuffled
   std::vector<double> ce_, sq_, ce_val_;
   Rng rng_{o_.shuffle_seed};
   std::unique_ptr<SpinBarrier> barrier_;
@@ -499,49 +504,28 @@ SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x,
                                                        std::size_t k, double l2,
                                                        std::size_t block_rows, int threads)
     : SoftmaxRegressionObjective(x, k, l2, block_rows, threads) {
-  DB_ASSERT(y.size() == x.rows());
-  for (std::int64_t c : y) DB_ASSERT(c >= 0 && static_cast<std::size_t>(c) < k);
-  y_ = &y;
+  targets_ = RowTargets(y);
+  DB_ASSERT(targets_.rows() == x.rows() && targets_.fits(k));
 }
 
 SoftmaxRegressionObjective::SoftmaxRegressionObjective(MatrixView x, MatrixView targets, double l2,
                                                        std::size_t block_rows, int threads)
     : SoftmaxRegressionObjective(x, targets.cols(), l2, block_rows, threads) {
-  DB_ASSERT(targets.rows() == x.rows());
-  targets_ = targets;
+  targets_ = RowTargets(targets);
+  DB_ASSERT(targets_.rows() == x.rows());
 }
 
 void SoftmaxRegressionObjective::chunk_loss(std::size_t r0, std::size_t rows, float* z, float* lse,
                                             double& loss) const {
   const std::size_t pad = pad_, k = k_;
-  if (y_ != nullptr) {
-    const std::vector<std::int64_t>& y = *y_;
-    for (std::size_t r = 0; r < rows; ++r) loss -= z[r * pad + static_cast<std::size_t>(y[r0 + r])];
-    softmax_rows(z, pad, rows, k, lse);
-    for (std::size_t r = 0; r < rows; ++r) {
-      loss += lse[r];
-      z[r * pad + static_cast<std::size_t>(y[r0 + r])] -= 1.0f;  // ∂CE/∂z = p − onehot
-    }
-    return;
-  }
-  // Σ_j T_ij (lse_i − z_ij) = (Σ_j T_ij) lse_i − Σ_j T_ij z_ij, accumulated in double in the
-  // index path's order (first −Σ_j T_ij z_ij for every row, then the lse terms).
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* t = targets_.row(r0 + r);
-    const float* zr = z + r * pad;
-    double tz = 0.0;
-    for (std::size_t j = 0; j < k; ++j) tz += static_cast<double>(t[j]) * zr[j];
-    loss -= tz;
-  }
+  // Σ_j T_ij (lse_i − z_ij) = (Σ_j T_ij) lse_i − Σ_j T_ij z_ij, accumulated in double: first
+  // −Σ_j T_ij z_ij for every row, then the lse terms.
+  for (std::size_t r = 0; r < rows; ++r) loss -= targets_.target_logit(r0 + r, z + r * pad);
   softmax_rows(z, pad, rows, k, lse);
   for (std::size_t r = 0; r < rows; ++r) {
-    const float* t = targets_.row(r0 + r);
+    loss += targets_.mass(r0 + r) * lse[r];
     float* zr = z + r * pad;
-    double sum = 0.0;
-    for (std::size_t j = 0; j < k; ++j) sum += t[j];
-    loss += sum * lse[r];
-    const auto s = static_cast<float>(sum);
-    for (std::size_t o = 0; o < k; ++o) zr[o] = s * zr[o] - t[o];  // ∂/∂z = (Σ_j T_ij) p − T_i
+    targets_.gradient(r0 + r, zr, k, 1.0f, zr);  // ∂CE/∂z = (Σ_j T_ij) p − T_i
   }
 }
 
@@ -617,16 +601,14 @@ double SoftmaxRegressionObjective::operator()(const std::vector<double>& params,
 }
 
 AdamReport train_adam_cpu(DenseWeights& net, Activation activation, MatrixView x,
-                          const std::vector<std::int64_t>& y, MatrixView x_val,
-                          const std::vector<std::int64_t>& y_val, const AdamOptions& options,
-                          int threads) {
+                          const RowTargets& y, MatrixView x_val, const RowTargets& y_val,
+                          const AdamOptions& options, int threads) {
   DB_ASSERT(!net.weights.empty() && net.weights.size() == net.biases.size());
-  DB_ASSERT(x.rows() > 0 && y.size() == x.rows() && x.cols() == net.weights.front().cols());
-  DB_ASSERT(y_val.size() == x_val.rows());
+  DB_ASSERT(x.rows() > 0 && y.rows() == x.rows() && x.cols() == net.weights.front().cols());
+  DB_ASSERT(y_val.rows() == x_val.rows());
   DB_ASSERT(x_val.rows() == 0 || x_val.cols() == x.cols());
-  const auto k = static_cast<std::int64_t>(net.weights.back().rows());
-  for (std::int64_t c : y) DB_ASSERT(c >= 0 && c < k);
-  for (std::int64_t c : y_val) DB_ASSERT(c >= 0 && c < k);
+  const std::size_t k = net.weights.back().rows();
+  DB_ASSERT(y.fits(k) && y_val.fits(k));
   CpuTrainer trainer(net, activation, x, y, x_val, y_val, options, std::max(1, threads));
   return trainer.run();
 }

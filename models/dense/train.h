@@ -81,9 +81,69 @@ enum class Init { kGlorot, kZeros };
 DenseWeights initial_weights(std::size_t in, const std::vector<std::size_t>& hidden,
                              std::size_t out, Activation activation, Init init, std::uint64_t seed);
 
+// What each row is trained toward, for both CPU trainers (train_adam_cpu and
+// SoftmaxRegressionObjective): a class index y_i (< k), or a row of target weights W_i (an n × k
+// matrix, entries finite and ≥ 0: checked by the caller). Row i's cross-entropy at logits z is
+//   Σ_j W_ij (lse − z_j) = m_i · lse − Σ_j W_ij z_j,   lse = ln Σ_c e^{z_c},   m_i = Σ_j W_ij,
+// and its gradient ∂/∂z_o = m_i p_o − W_io (p = softmax(z)). A class index is the one-hot row
+// W_ij = 1{j = y_i}, computed without the zeros: m_i = 1, Σ_j W_ij z_j = z_y, ∂/∂z = p − e_y.
+// One-hot weights give the same numbers bit for bit (each W_ij z_j with j ≠ y adds an exact 0 to
+// the double sum, m_i is exactly 1, and 1 · p_o − 0 = p_o, 1 · p_y − 1 = p_y − 1).
+class RowTargets {
+ public:
+  RowTargets() = default;  // no rows
+  // Class indices; `y` must outlive the targets. Implicit, so that a std::vector of class
+  // indices can be passed where targets are taken.
+  RowTargets(const std::vector<std::int64_t>& y) : y_(&y) {}  // NOLINT(google-explicit-constructor)
+  // Target weights (n × k); the matrix must outlive the targets.
+  explicit RowTargets(MatrixView weights) : weights_(weights) {}
+
+  std::size_t rows() const { return y_ != nullptr ? y_->size() : weights_.rows(); }
+  // Class indices: every index is in [0, k). Weights: k columns. The trainers' DB_ASSERT.
+  bool fits(std::size_t k) const;
+
+  // Σ_j W_ij z_j over the row's k logits (class index: z_y).
+  double target_logit(std::size_t i, const float* z) const {
+    if (y_ != nullptr) return static_cast<double>(z[static_cast<std::size_t>((*y_)[i])]);
+    const float* w = weights_.row(i);
+    double s = 0.0;
+    for (std::size_t j = 0; j < weights_.cols(); ++j) s += static_cast<double>(w[j]) * z[j];
+    return s;
+  }
+  // m_i = Σ_j W_ij, summed in double (class index: 1).
+  double mass(std::size_t i) const {
+    if (y_ != nullptr) return 1.0;
+    const float* w = weights_.row(i);
+    double s = 0.0;
+    for (std::size_t j = 0; j < weights_.cols(); ++j) s += w[j];
+    return s;
+  }
+  // out[o] = (m_i p_o − W_io) · scale for o < k, from p = softmax(z) (k entries; out may be p).
+  void gradient(std::size_t i, const float* p, std::size_t k, float scale, float* out) const {
+    if (y_ != nullptr) {
+      const auto y = static_cast<std::size_t>((*y_)[i]);
+      const float py = p[y];
+      for (std::size_t o = 0; o < k; ++o) out[o] = p[o] * scale;
+      out[y] = (py - 1.0f) * scale;
+      return;
+    }
+    const float* w = weights_.row(i);
+    const auto m = static_cast<float>(mass(i));
+    for (std::size_t o = 0; o < k; ++o) out[o] = (m * p[o] - w[o]) * scale;
+  }
+
+ private:
+  const std::vector<std::int64_t>* y_ = nullptr;  // class indices, or
+  MatrixView weights_;                            // target weights (when y_ is null)
+};
+
 // Trains `net` in place on the CPU without LibTorch. x: n × d features as the network takes
-// them; y: each row's class index (< the output width); x_val / y_val: validation rows (may be
-// empty). Uses up to `threads` threads (one for networks too small to gain from more).
+// them; y: each row's target (RowTargets: a class index < the output width, or a row of target
+// weights as wide as the output, the loss then the weighted cross-entropy above: per batch
+// (1/rows) Σ_i Σ_j W_ij (lse_i − z_ij)); x_val / y_val: validation rows (may be empty), their
+// targets of either kind (the monitored validation loss is the mean of the same per-row loss).
+// One-hot weights train exactly as their class indices (the same weights bit for bit). Uses up to
+// `threads` threads (one for networks too small to gain from more).
 //
 // Every step — forward, softmax, both backward products, the bias gradients (a row of ones
 // appended to each layer's transposed input), the L2 term and Adam — runs through the kernels
@@ -92,9 +152,8 @@ DenseWeights initial_weights(std::size_t in, const std::vector<std::size_t>& hid
 // activations, the parameters four times over (weights, gradient, two moments) plus the best
 // epoch's, and one validation block per thread.
 AdamReport train_adam_cpu(DenseWeights& net, Activation activation, MatrixView x,
-                          const std::vector<std::int64_t>& y, MatrixView x_val,
-                          const std::vector<std::int64_t>& y_val, const AdamOptions& options,
-                          int threads);
+                          const RowTargets& y, MatrixView x_val, const RowTargets& y_val,
+                          const AdamOptions& options, int threads);
 
 // The full-batch objective of multinomial logistic regression on the CPU, for lbfgs_minimize
 // (core/util/lbfgs.h):
@@ -110,9 +169,9 @@ AdamReport train_adam_cpu(DenseWeights& net, Activation activation, MatrixView x
 //   f(W, b) = (1/n) Σ_i Σ_j T_ij (lse_i − z_ij) + l2 · ‖W‖²,   z_i = W x_i + b,
 //   ∂f/∂z_io = (1/n) ((Σ_j T_ij) p_io − T_io),   p_i = softmax(z_i),
 // still convex in (W, b). Class indices are the one-hot case (T_ij = 1{j = y_i}), and one-hot
-// weights give the class-index path's value and gradient bit for bit: row i adds
+// weights give the class-index path's value and gradient bit for bit (RowTargets: row i adds
 // −Σ_j T_ij z_ij = −z_iy and (Σ_j T_ij) · lse_i = lse_i in the same order, and its ∂CE/∂z is
-// 1 · p_io − T_io = p_io − 1{o = y_i}. Used by the comp-sum surrogate of multi-expert deferral
+// 1 · p_io − T_io = p_io − 1{o = y_i}). Used by the comp-sum surrogate of multi-expert deferral
 // (core/experts/costs.h: comp_sum_weights; LogReg::fit_cost_weighted).
 class SoftmaxRegressionObjective {
  public:
@@ -134,8 +193,7 @@ class SoftmaxRegressionObjective {
   void chunk_loss(std::size_t r0, std::size_t rows, float* z, float* lse, double& loss) const;
 
   MatrixView x_;
-  const std::vector<std::int64_t>* y_ = nullptr;  // class indices, or
-  MatrixView targets_;                            // target weights (when y_ is null)
+  RowTargets targets_;
   std::size_t k_, d_, pad_, blocks_ = 0, block_rows_ = 0;
   double l2_;
   int threads_ = 1;
