@@ -8,6 +8,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "experiments/audit.h"
+#include "experiments/experts_run.h"
 #include "experiments/run_log.h"
 #include "experiments/run_steps.h"
 
@@ -52,6 +53,7 @@ TargetResult run_target(double target, const RunPlan& plan, const PreparedData& 
 }  // namespace
 
 RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
+  if (config["experts"]) return compute_experts_run(config, options);
   const auto t_start = RunClock::now();
   const RunPlan plan = plan_run(config, options);
   const RunSettings& s = plan.settings;
@@ -100,6 +102,10 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   }
   const fs::path run_dir = write_run_folder(out, log_text);
   if (!out.settings.save_policy.empty()) save_run_policies(out, out.settings.save_policy, run_dir);
+  if (!out.experts_csv.empty()) {
+    if (!options.quiet) print_experts_summary(out, run_dir);
+    return RunResult{run_dir, out.metrics, {}};
+  }
   if (!options.quiet) print_run_summary(out, run_dir);
   return RunResult{run_dir, out.metrics, out.deployed.front()};
 }

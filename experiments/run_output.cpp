@@ -260,7 +260,10 @@ std::string run_audit_page(const RunOutput& out) {
 void write_run_files(const RunOutput& out, const fs::path& dir, const std::string& log_text) {
   write_file_atomic(dir / "config.yaml", to_yaml_text(out.config));
   write_file_atomic(dir / "metrics.json", out.metrics.dump(2) + "\n");
-  write_file_atomic(dir / "frontier.csv", out.frontier_csv);
+  if (out.experts_csv.empty())
+    write_file_atomic(dir / "frontier.csv", out.frontier_csv);
+  else
+    write_file_atomic(dir / "experts.csv", out.experts_csv);
   if (!out.audit.is_null()) {
     write_file_atomic(
         dir / "audit.json",

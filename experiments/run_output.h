@@ -23,7 +23,8 @@ struct RunOutput {
   YAML::Node config;  // the composed config it ran
   RunSettings settings;
   nlohmann::json metrics;
-  std::string frontier_csv;
+  std::string frontier_csv;  // empty for an experts run
+  std::string experts_csv;   // an experts run (experiments/experts_run.h): experts.csv
   std::vector<std::vector<Stage>> deployed;  // per target (empty: teacher only)
   std::shared_ptr<const PreparedData> prep;
   nlohmann::json audit;  // null: no audit; else audit.json (one entry per target)

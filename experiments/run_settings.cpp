@@ -69,6 +69,7 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
 
   s.dataset = r.get_map("dataset");
   s.model = r.get_map("model");
+  if (r.has("experts")) s.experts = r.get_map("experts");
   r.allow("sweep");     // the axes `run -m` adds (ignored by a single run)
   r.allow("launcher");  // where a sweep's runs execute (experiments/launcher.h)
   r.finish();

@@ -38,6 +38,7 @@ struct RunSettings {
   int audit_windows = 5;              // windows of the temporal view
   YAML::Node dataset;                 // the `dataset` section (read by load_traces)
   YAML::Node model;                   // the `model` section (read by the model registry)
+  YAML::Node experts;  // the `experts` section (experiments/experts_run.h); null: none
 
   static RunSettings from_config(const YAML::Node& config,
                                  const std::filesystem::path& project_root);

@@ -77,6 +77,15 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
       try {
         // Not const: a missing key reads as null (and a type error below) instead of UB.
         nlohmann::json m = nlohmann::json::parse(read_file(metrics_file));
+        if (m.value("kind", "") == "experts") {  // its results are in the run's experts.csv
+          std::vector<std::string> rest(nothing);
+          rest[10] = fmt::format("{:.3f}", m["seconds"]["total"].get<double>());
+          out += row(prefix, "ok",
+                     {csv_field(m["dataset"].get<std::string>()),
+                      std::to_string(m["seed"].get<std::uint64_t>()), "experts", ""},
+                     rest);
+          continue;
+        }
         for (auto& t : m.at("targets")) {
           auto& test = t["test"];
           const double target = t["target"].get<double>();
@@ -460,6 +469,17 @@ class SweepExecution {
 }  // namespace
 
 void sweep_internal::write_sweep_report(const fs::path& dir) {
+  // An experts sweep (experiments/experts_run.h) has no frontier to report: its Table 4 and plot
+  // come from its runs' experts.csv.
+  std::error_code ec;
+  for (const auto& run : fs::directory_iterator(dir / "runs", ec))
+    if (fs::exists(run.path() / "experts.csv")) {
+      spdlog::info(
+          "experts sweep: Table 4 and the cost-accuracy plot: scripts/experts_report.py "
+          "{} OUT_DIR",
+          dir.string());
+      return;
+    }
   try {
     const ReportResult report = write_report(dir, ReportOptions{});
     if (!report.warning.empty()) spdlog::warn("{}", report.warning);

@@ -2,6 +2,7 @@
 
 #include <glob.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "core/data/json_pairs_reader.h"
 #include "core/data/jsonl_reader.h"
 #include "core/data/synthetic.h"
+#include "core/data/synthetic_experts.h"
 #include "core/util/context.h"
 #include "core/util/error.h"
 #include "experiments/run_settings.h"
@@ -73,6 +75,51 @@ JsonlOptions read_jsonl_options(const YAML::Node& node, const fs::path& data_dir
   return o;
 }
 
+// dataset.synthetic_experts: the regions' cuts on x[0] and each expert's error rate per region.
+SyntheticExpertsOptions read_synthetic_experts(const YAML::Node& syn, const YAML::Node& node) {
+  SyntheticExpertsOptions o;
+  o.base = read_synthetic(syn);
+  o.base.teacher_error_rate = 0.0;
+  FieldReader r(node, "dataset.synthetic_experts");
+  if (r.has("cuts")) {
+    o.cuts.clear();
+    for (const std::string& t : r.get_string_list("cuts", {})) {
+      char* end = nullptr;
+      const double v = std::strtod(t.c_str(), &end);
+      DB_CHECK(!t.empty() && end == t.c_str() + t.size(),
+               "config: 'dataset.synthetic_experts.cuts': expected numbers, got '{}'", t);
+      o.cuts.push_back(v);
+    }
+  }
+  o.region_features = r.get_bool("region_features", o.region_features);
+  if (r.has("error_rates")) {
+    r.allow("error_rates");
+    const YAML::Node rates = node["error_rates"];
+    DB_CHECK(rates.IsSequence(),
+             "config: 'dataset.synthetic_experts.error_rates': expected a list (one per expert) "
+             "of lists (one rate per region)");
+    o.error_rates.clear();
+    for (std::size_t j = 0; j < rates.size(); ++j) {
+      DB_CHECK(rates[j].IsSequence(),
+               "config: 'dataset.synthetic_experts.error_rates[{}]': expected a list of rates, one "
+               "per region",
+               j);
+      std::vector<double> row;
+      for (std::size_t q = 0; q < rates[j].size(); ++q) {
+        double v = 0;
+        DB_CHECK(rates[j][q].IsScalar() && YAML::convert<double>::decode(rates[j][q], v),
+                 "config: 'dataset.synthetic_experts.error_rates[{}][{}]': expected a number", j,
+                 q);
+        row.push_back(v);
+      }
+      o.error_rates.push_back(std::move(row));
+    }
+  }
+  r.finish();
+  validate(o);
+  return o;
+}
+
 // The seed of the synthetic traces: the run's unless the section sets one.
 std::uint64_t synthetic_seed(const YAML::Node& syn, std::uint64_t seed) {
   if (!syn["seed"]) return seed;
@@ -111,7 +158,14 @@ Traces load_traces(const YAML::Node& dataset, const fs::path& data_dir, std::uin
   r.allow("subsample");  // read by prepare_data (after the label space is built)
   r.allow("subsample_seed");
   const std::string format =
-      r.get_choice("format", "", {"synthetic", "csv", "jsonl", "json_pairs"});
+      r.get_choice("format", "", {"synthetic", "synthetic_experts", "csv", "jsonl", "json_pairs"});
+  if (format == "synthetic_experts") {
+    YAML::Node syn = r.get_map("synthetic");
+    const std::uint64_t data_seed = synthetic_seed(syn, seed);
+    SyntheticExpertsOptions opts = read_synthetic_experts(syn, r.get_map("synthetic_experts"));
+    r.finish();
+    return generate_synthetic_experts(opts, data_seed);
+  }
   if (format == "synthetic") {
     YAML::Node syn = r.get_map("synthetic");
     const std::uint64_t data_seed = synthetic_seed(syn, seed);

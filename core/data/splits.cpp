@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
 #include <utility>
 
 #include "core/util/context.h"
@@ -195,6 +196,19 @@ std::vector<std::size_t> stratified_subsample(const std::vector<LabelId>& strata
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::vector<int> stratified_folds(const std::vector<LabelId>& teacher, int folds,
+                                  std::uint64_t seed) {
+  std::vector<std::size_t> order(teacher.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng rng(seed);
+  rng.shuffle(order.data(), order.size());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return teacher[a] < teacher[b]; });
+  std::vector<int> fold(teacher.size());
+  for (std::size_t i = 0; i < order.size(); ++i) fold[order[i]] = static_cast<int>(i % folds);
+  return fold;
 }
 
 }  // namespace deferbench

@@ -50,4 +50,9 @@ Splits stratified_split(const std::vector<LabelId>& strata, const SplitFractions
 std::vector<std::size_t> stratified_subsample(const std::vector<LabelId>& strata, std::size_t rows,
                                               std::uint64_t seed);
 
+// Cross-fitting: the fold (0 … folds − 1) of each row, stratified by `strata` (rows of a class
+// dealt round-robin in a seeded order) so every fold sees every class it can. Deterministic.
+std::vector<int> stratified_folds(const std::vector<LabelId>& strata, int folds,
+                                  std::uint64_t seed);
+
 }  // namespace deferbench

@@ -120,6 +120,16 @@ Traces generate_synthetic_experts(const SyntheticExpertsOptions& o, std::uint64_
   region_field.reserve(n);
   for (int r : regions) region_field.push_back(region_names[static_cast<std::size_t>(r)]);
 
+  if (o.region_features) {  // one indicator column per region after the base features
+    const std::size_t d = t.embeddings.cols(), regions_n = region_names.size();
+    Matrix x(n, d + regions_n);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::copy_n(t.embeddings.row(i), d, x.row(i));
+      x(i, d + static_cast<std::size_t>(regions[i])) = 1.0f;
+    }
+    t.embeddings = std::move(x);
+  }
+
   std::vector<std::size_t> gold(n);
   for (std::size_t i = 0; i < n; ++i) gold[i] = std::stoul(t.gold[i]);  // "0".."k−1", ours
   std::vector<std::string> names(k);

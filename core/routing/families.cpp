@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config/fields.h"
+#include "core/data/splits.h"
 #include "core/model/fold_average.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
@@ -93,20 +94,6 @@ std::vector<std::size_t> lowest_share(const std::vector<std::size_t>& rows,
   return out;
 }
 
-// Cross-fitting (fit_cascade_cross): the fold of each row, stratified by teacher label (rows
-// of a class dealt round-robin in a seeded order) so every fold sees every class it can.
-std::vector<int> assign_folds(const std::vector<LabelId>& teacher, int folds, std::uint64_t seed) {
-  std::vector<std::size_t> order(teacher.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  Rng rng(seed);
-  rng.shuffle(order.data(), order.size());
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return teacher[a] < teacher[b]; });
-  std::vector<int> fold(teacher.size());
-  for (std::size_t i = 0; i < order.size(); ++i) fold[order[i]] = static_cast<int>(i % folds);
-  return fold;
-}
-
 // A stage fitted by cross-fitting on `rows`, and its out-of-fold outputs there.
 struct CrossFitted {
   Stage stage;
@@ -122,7 +109,8 @@ CrossFitted fit_stage_cross(const YAML::Node& spec, const std::string& path, con
                             int folds, std::uint64_t fold_seed, const FamilyOptions& options,
                             const ModelFactory& factory, const Context& ctx, bool guard) {
   const std::size_t n = rows.size();
-  const std::vector<int> fold = assign_folds(rows.teacher, folds, mix_seed(fold_seed, 0xc055f17));
+  const std::vector<int> fold =
+      stratified_folds(rows.teacher, folds, mix_seed(fold_seed, 0xc055f17));
   std::vector<std::vector<std::size_t>> in_fold(static_cast<std::size_t>(folds)),
       out_fold(static_cast<std::size_t>(folds));
   for (std::size_t i = 0; i < n; ++i)

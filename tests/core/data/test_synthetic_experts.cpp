@@ -345,3 +345,27 @@ TEST(SyntheticExperts, ValidationNamesTheField) {
 
 }  // namespace
 }  // namespace deferbench
+
+namespace deferbench {
+namespace {
+
+TEST(SyntheticExperts, RegionFeaturesAreIndicatorsAfterTheBaseFeatures) {
+  SyntheticExpertsOptions o;
+  o.base.rows = 500;
+  const Traces plain = generate_synthetic_experts(o, 4);
+  o.region_features = true;
+  const Traces with = generate_synthetic_experts(o, 4);
+  const std::size_t d = plain.embeddings.cols(), r = o.cuts.size() + 1;
+  ASSERT_EQ(with.embeddings.cols(), d + r);
+  for (std::size_t i = 0; i < with.size(); ++i) {
+    for (std::size_t c = 0; c < d; ++c) ASSERT_EQ(with.embeddings(i, c), plain.embeddings(i, c));
+    const auto region = static_cast<std::size_t>(std::stoi(with.fields.at("region")[i]));
+    for (std::size_t q = 0; q < r; ++q)
+      EXPECT_EQ(with.embeddings(i, d + q), q == region ? 1.0f : 0.0f) << i << " " << q;
+  }
+  // The experts' answers do not depend on the option.
+  EXPECT_EQ(with.fields.at("expert_1"), plain.fields.at("expert_1"));
+}
+
+}  // namespace
+}  // namespace deferbench

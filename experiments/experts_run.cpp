@@ -1,0 +1,717 @@
+#include "experiments/experts_run.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <numeric>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/config/compose.h"
+#include "core/config/fields.h"
+#include "core/data/csv_reader.h"
+#include "core/data/splits.h"
+#include "core/experts/routellm_metrics.h"
+#include "core/experts/routing.h"
+#include "core/metrics/metrics.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+#include "experiments/prepare.h"
+#include "models/dense/logreg.h"
+#include "models/dense/mlp.h"
+#include "models/registry.h"
+
+namespace deferbench {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::vector<double> number_list(FieldReader& r, const std::string& key, double lo, double hi) {
+  std::vector<double> out;
+  for (const std::string& t : r.get_string_list(key, {})) {
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    DB_CHECK(!t.empty() && end == t.c_str() + t.size() && v >= lo && v <= hi,
+             "config: '{}': expected numbers in [{}, {}], got '{}'", r.key_path(key), lo, hi, t);
+    out.push_back(v);
+  }
+  return out;
+}
+
+const std::set<std::string> kMethods{"bayes_plugin", "two_stage", "cascade", "random"};
+
+}  // namespace
+
+ExpertsSettings ExpertsSettings::from_yaml(const YAML::Node& node, const std::string& path) {
+  ExpertsSettings s;
+  FieldReader r(node, path);
+  s.surrogate = r.get_bool("surrogate", s.surrogate);
+  s.surrogate_cost.beta = r.get_double("surrogate_cost", 0.0, 0.0, 1e12);
+  s.surrogate_cost.alpha = r.get_double("surrogate_weight", 1.0, 0.0, 1e12);
+  s.reference = r.get_string("reference", s.reference);
+  DB_CHECK(r.has("models") && node["models"].IsSequence() && node["models"].size() > 0,
+           "config: '{}.models': expected a list of experts ({{name, column, cost, weight, "
+           "kind}}), at least one",
+           path);
+  r.allow("models");
+  for (std::size_t i = 0; i < node["models"].size(); ++i) {
+    const YAML::Node m = node["models"][i];
+    const std::string at = fmt::format("{}.models[{}]", path, i);
+    DB_CHECK(m.IsMap(), "config: '{}': expected a mapping {{name, column, cost, weight, kind}}",
+             at);
+    FieldReader e(m, at);
+    ExpertSpec x;
+    x.name = e.require_string("name");
+    x.column = e.get_string("column", x.name);
+    x.cost.beta = e.get_double("cost", 0.0, 0.0, 1e12);
+    x.cost.alpha = e.get_double("weight", 1.0, 0.0, 1e12);
+    x.kind = e.get_choice("kind", "answer", {"answer", "correctness"}) == "answer"
+                 ? ExpertColumnKind::kAnswer
+                 : ExpertColumnKind::kCorrectness;
+    e.finish();
+    DB_CHECK(x.name != "surrogate" && x.name != "oracle",
+             "config: '{}.name': '{}' is reserved; expected another name", at, x.name);
+    for (const ExpertSpec& y : s.experts)
+      DB_CHECK(y.name != x.name, "config: '{}.name': '{}' is taken by another expert", at, x.name);
+    s.experts.push_back(std::move(x));
+  }
+  if (r.has("methods")) {
+    s.methods = r.get_string_list("methods", {});
+    for (const std::string& m : s.methods)
+      DB_CHECK(kMethods.count(m),
+               "config: '{}.methods': unknown method '{}'; expected some of "
+               "bayes_plugin, two_stage, cascade, random",
+               path, m);
+  }
+  s.lambdas = number_list(r, "lambdas", 0.0, 1e15);
+  std::sort(s.lambdas.begin(), s.lambdas.end());
+  s.lambda_points = static_cast<int>(r.get_int("lambda_points", s.lambda_points, 2, 10'000));
+  s.budgets = number_list(r, "budgets", 0.0, 1e15);
+  s.targets = number_list(r, "targets", 1e-9, 1.0);
+  s.delta = r.get_double("delta", s.delta, 1e-12, 1.0 - 1e-12);
+  s.folds = static_cast<int>(r.get_int("folds", s.folds, 2, 100));
+  s.estimator = r.get_map("estimator");
+  if (!s.estimator["name"]) s.estimator["name"] = "logreg";
+  s.rejector = r.get_map("rejector");
+  if (!s.rejector["name"]) s.rejector["name"] = "logreg";
+  const std::string rejector = s.rejector["name"].as<std::string>();
+  DB_CHECK(rejector == "logreg" || rejector == "mlp",
+           "config: '{}.rejector.name': '{}'; expected logreg or mlp (the two-stage rejector is a "
+           "cost-weighted logistic regression or MLP)",
+           path, rejector);
+  // The parameters are checked now, not after the data are read.
+  if (rejector == "mlp")
+    MlpParams::from_yaml(s.rejector, path + ".rejector", MlpParams{});
+  else
+    LogRegParams::from_yaml(s.rejector, path + ".rejector");
+  r.finish();
+  DB_CHECK(!(s.surrogate && s.reference == "none"),
+           "config: '{}.reference': none, but the surrogate's answers need a reference; expected "
+           "gold or an expert's name (or surrogate: false)",
+           path);
+  DB_CHECK(s.surrogate || s.experts.size() >= 2,
+           "config: '{}': with surrogate: false, expected at least two experts to route among",
+           path);
+  return s;
+}
+
+std::vector<double> lambda_grid(const ExpertsSettings& es, const std::vector<ChoiceCost>& choices) {
+  if (!es.lambdas.empty()) return es.lambdas;
+  double a = 0;
+  std::vector<double> betas;
+  for (const ChoiceCost& c : choices) {
+    a = std::max(a, c.alpha);
+    betas.push_back(c.beta);
+  }
+  std::sort(betas.begin(), betas.end());
+  double gap = std::numeric_limits<double>::infinity();
+  for (std::size_t j = 1; j < betas.size(); ++j)
+    if (betas[j] > betas[j - 1]) gap = std::min(gap, betas[j] - betas[j - 1]);
+  std::vector<double> grid{0.0};
+  if (!std::isfinite(gap)) return grid;  // every choice costs the same: λ changes nothing
+  a = std::max(a, 1e-12);
+  const double lo = 0.01 * a / (betas.back() - betas.front()), hi = 2.0 * a / gap;
+  const int n = es.lambda_points - 1;
+  for (int k = 0; k < n; ++k) {
+    const double f = n == 1 ? 1.0 : static_cast<double>(k) / (n - 1);
+    grid.push_back(lo * std::pow(hi / lo, f));
+  }
+  return grid;
+}
+
+namespace {
+
+// What the choices did on one split.
+struct SplitRows {
+  Correctness correct;                       // choices × rows
+  std::vector<std::vector<LabelId>> answer;  // choices × rows (kNoLabel: unknown)
+  std::vector<LabelId> reference;
+  std::size_t size() const { return reference.size(); }
+};
+
+enum Split { kTrain, kVal, kCal, kTest, kSplits };
+constexpr const char* kSplitNames[kSplits] = {"train", "val", "cal", "test"};
+
+// A method's routings at one setting, on every split but train.
+struct Point {
+  double setting = 0;
+  std::vector<int> route[kSplits];
+  RoutingOutcome outcome[kSplits];
+  double test_macro_f1 = kNaN;
+};
+
+struct Curve {
+  std::string method;
+  std::string setting_name;   // lambda | tau | price_per_1k | choice
+  std::vector<Point> points;  // safest first
+};
+
+// The surrogate on every split: its answer and a summary of its probabilities (top probability,
+// margin to the second, entropy / log classes) — out-of-fold on train (folds stratified by
+// teacher label, seeded from the run), the model fitted on all of train on the other splits.
+struct SurrogateOutputs {
+  std::vector<LabelId> answer[kSplits];
+  Matrix summary[kSplits];  // rows × 3
+};
+
+void summarize(const Matrix& proba, const std::vector<std::size_t>& rows, Matrix& summary,
+               std::vector<LabelId>& answer) {
+  const std::size_t k = proba.cols();
+  for (std::size_t r = 0; r < proba.rows(); ++r) {
+    const float* p = proba.row(r);
+    std::size_t best = 0;
+    float second = 0;
+    double h = 0;
+    for (std::size_t c = 0; c < k; ++c) {
+      if (p[c] > p[best]) best = c;
+      if (p[c] > 0) h -= p[c] * std::log(static_cast<double>(p[c]));
+    }
+    for (std::size_t c = 0; c < k; ++c)
+      if (c != best) second = std::max(second, p[c]);
+    const std::size_t i = rows.empty() ? r : rows[r];
+    answer[i] = static_cast<LabelId>(best);
+    summary(i, 0) = p[best];
+    summary(i, 1) = p[best] - second;
+    summary(i, 2) = k > 1 ? static_cast<float>(h / std::log(static_cast<double>(k))) : 0.0f;
+  }
+}
+
+SurrogateOutputs surrogate_outputs(const PreparedData& prep, const RunPlan& plan, int folds) {
+  const Context& ctx = plan.ctx;
+  SurrogateOutputs out;
+  const Dataset* splits[kSplits] = {&prep.train, &prep.val, &prep.cal, &prep.test};
+  for (int s = 0; s < kSplits; ++s) {
+    out.answer[s].assign(splits[s]->size(), kNoLabel);
+    out.summary[s] = Matrix(splits[s]->size(), 3);
+  }
+  const Dataset& train = prep.train;
+  const std::vector<int> fold =
+      stratified_folds(train.teacher, folds, mix_seed(ctx.seed, 0xe8be75f0));
+  for (int k = 0; k < folds; ++k) {
+    std::vector<std::size_t> in, held;
+    for (std::size_t i = 0; i < train.size(); ++i) (fold[i] == k ? held : in).push_back(i);
+    if (held.empty()) continue;
+    auto model = plan.factory(plan.settings.model, "model");
+    model->fit(train.subset(in), nullptr, ctx.derive(0x5000 + static_cast<std::uint64_t>(k)));
+    summarize(model->predict_proba(train.subset(held).features, ctx), held, out.summary[kTrain],
+              out.answer[kTrain]);
+  }
+  auto model = plan.factory(plan.settings.model, "model");
+  model->fit(train, nullptr, ctx.derive(0x5fff));
+  for (int s = kVal; s < kSplits; ++s)
+    summarize(model->predict_proba(splits[s]->features, ctx), {}, out.summary[s], out.answer[s]);
+  return out;
+}
+
+// What the estimators and the rejector see of a query: its features, and with the surrogate on,
+// the summary of the surrogate's probabilities (a function of x the two-stage setting allows: the
+// main model is fixed before the rejector is learnt).
+Matrix routing_inputs(const Matrix& features, const Matrix* summary) {
+  if (summary == nullptr) return features;
+  const std::size_t d = features.cols(), e = summary->cols();
+  Matrix x(features.rows(), d + e);
+  for (std::size_t i = 0; i < features.rows(); ++i) {
+    std::copy_n(features.row(i), d, x.row(i));
+    std::copy_n(summary->row(i), e, x.row(i) + d);
+  }
+  return x;
+}
+
+// P̂(choice j wrong | x) on every split from one estimator per choice fitted on train (a choice
+// right or wrong on every training row gets that constant).
+std::vector<std::vector<std::vector<float>>> wrong_estimates(const Matrix (&inputs)[kSplits],
+                                                             const RunPlan& plan,
+                                                             const ExpertsSettings& es,
+                                                             const SplitRows (&rows)[kSplits]) {
+  const std::size_t k = rows[kTrain].correct.size();
+  auto space = std::make_shared<const LabelSpace>(std::vector<std::string>{"right", "wrong"});
+  const LabelId wrong = space->id("wrong");
+  std::vector<std::vector<std::vector<float>>> est(kSplits, std::vector<std::vector<float>>(k));
+  for (std::size_t j = 0; j < k; ++j) {
+    Dataset d;
+    d.features = inputs[kTrain];
+    d.labels = space;
+    std::size_t n_wrong = 0;
+    for (std::uint8_t c : rows[kTrain].correct[j]) {
+      d.teacher.push_back(c ? space->id("right") : wrong);
+      n_wrong += c ? 0 : 1;
+    }
+    if (n_wrong == 0 || n_wrong == d.size()) {
+      const float v = n_wrong == 0 ? 0.0f : 1.0f;
+      for (int s = 0; s < kSplits; ++s) est[s][j].assign(inputs[s].rows(), v);
+      continue;
+    }
+    auto model = plan.factory(es.estimator, "experts.estimator");
+    model->fit(d, nullptr, plan.ctx.derive(0x6000 + j));
+    for (int s = 0; s < kSplits; ++s) {
+      const Matrix p = model->predict_proba(inputs[s], plan.ctx);
+      est[s][j].resize(p.rows());
+      for (std::size_t i = 0; i < p.rows(); ++i)
+        est[s][j][i] = p(i, static_cast<std::size_t>(wrong));
+    }
+  }
+  return est;
+}
+
+Matrix expected_costs(const std::vector<std::vector<float>>& wrong,
+                      const std::vector<ChoiceCost>& choices, double lambda) {
+  const std::size_t n = wrong.front().size(), k = choices.size();
+  Matrix m(n, k);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < k; ++j)
+      m(i, j) = static_cast<float>(choices[j].alpha * wrong[j][i] + lambda * choices[j].beta);
+  return m;
+}
+
+// The two-stage rejector at λ: a (J+1)-class logistic regression on train's comp-sum weights
+// (rows whose choices all cost nothing carry no information and are left out; the weights are
+// scaled to a mean row sum of 1 so C means the same at every λ). Null when no row is left.
+std::unique_ptr<Classifier> fit_rejector(const Matrix& train_x, const RunPlan& plan,
+                                         const ExpertsSettings& es,
+                                         const Correctness& train_correct,
+                                         const std::vector<ChoiceCost>& choices, double lambda,
+                                         std::uint64_t stream) {
+  const Matrix w = comp_sum_weights(cost_matrix(train_correct, choices, lambda));
+  std::vector<std::size_t> keep;
+  double total = 0;
+  for (std::size_t i = 0; i < w.rows(); ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < w.cols(); ++j) s += w(i, j);
+    if (s > 0) {
+      keep.push_back(i);
+      total += s;
+    }
+  }
+  if (keep.empty()) return nullptr;
+  const double scale = static_cast<double>(keep.size()) / total;
+  const std::size_t d = train_x.cols();
+  Matrix x(keep.size(), d), wk(keep.size(), w.cols());
+  for (std::size_t r = 0; r < keep.size(); ++r) {
+    std::copy_n(train_x.row(keep[r]), d, x.row(r));
+    for (std::size_t j = 0; j < w.cols(); ++j) wk(r, j) = static_cast<float>(w(keep[r], j) * scale);
+  }
+  const Context ctx = plan.ctx.derive(stream);
+  if (es.rejector["name"].as<std::string>() == "mlp") {
+    MlpParams params = MlpParams::from_yaml(es.rejector, "experts.rejector", MlpParams{});
+    const char* name = params.hidden.size() <= 1 ? "mlp_1h" : "mlp_2h";  // as saved
+    auto rejector = std::make_unique<Mlp>(name, std::move(params));
+    rejector->fit_cost_weighted(x, wk, ctx);
+    return rejector;
+  }
+  auto rejector =
+      std::make_unique<LogReg>(LogRegParams::from_yaml(es.rejector, "experts.rejector"));
+  rejector->fit_cost_weighted(x, wk, ctx);
+  return rejector;
+}
+
+std::vector<int> cheapest_everywhere(std::size_t rows, const std::vector<ChoiceCost>& choices) {
+  std::size_t best = 0;
+  for (std::size_t j = 1; j < choices.size(); ++j)
+    if (choices[j].beta < choices[best].beta) best = j;
+  return std::vector<int>(rows, static_cast<int>(best));
+}
+
+void measure(Point& p, const SplitRows (&rows)[kSplits], const std::vector<ChoiceCost>& choices,
+             const std::vector<bool>& has_answers) {
+  for (int s = kVal; s < kSplits; ++s)
+    p.outcome[s] = routing_outcome(p.route[s], rows[s].correct, choices, 1.0);
+  const std::vector<int>& route = p.route[kTest];
+  bool known = true;
+  std::vector<LabelId> pred(route.size());
+  for (std::size_t i = 0; i < route.size() && known; ++i) {
+    const auto j = static_cast<std::size_t>(route[i]);
+    known = has_answers[j];
+    pred[i] = known ? rows[kTest].answer[j][i] : kNoLabel;
+  }
+  p.test_macro_f1 = known && !route.empty() ? macro_f1(rows[kTest].reference, pred) : kNaN;
+}
+
+double per_1k(double price) {
+  return 1000.0 * price;
+}
+
+std::string num(double x) {
+  return format_csv_number(x, 6);
+}
+
+nlohmann::json point_json(const Curve& c, std::ptrdiff_t t) {
+  if (t < 0) return nullptr;
+  const Point& p = c.points[static_cast<std::size_t>(t)];
+  return {{c.setting_name, p.setting},
+          {"val_accuracy", p.outcome[kVal].accuracy},
+          {"val_price_per_1k", per_1k(p.outcome[kVal].price_per_query)},
+          {"cal_accuracy", p.outcome[kCal].accuracy},
+          {"test_accuracy", p.outcome[kTest].accuracy},
+          {"test_macro_f1", nan_to_json(p.test_macro_f1)},
+          {"test_price_per_1k", per_1k(p.outcome[kTest].price_per_query)}};
+}
+
+}  // namespace
+
+RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& options) {
+  const auto t_start = RunClock::now();
+  const RunPlan plan = plan_run(config, options);
+  const RunSettings& s = plan.settings;
+  check_output_folder(s.results_dir / s.name, "results_dir");
+  DB_CHECK(s.save_policy.empty(),
+           "config: 'save_policy': an experts run does not save a policy yet; expected \"\"");
+  const ExpertsSettings es = ExpertsSettings::from_yaml(s.experts, "experts");
+
+  // The data: the experts' columns kept beside the traces, the configured splits (no
+  // cross-fitting: the surrogate's out-of-fold answers are computed here).
+  RunSettings ds = s;
+  ds.pipeline.cross_fit_folds = 0;
+  ds.pipeline.acceptor.knn = 0;
+  ds.pipeline.ood_k = 0;
+  ds.dataset = YAML::Clone(s.dataset);
+  for (const char* format : {"csv", "jsonl"})
+    if (ds.dataset["format"] && ds.dataset["format"].as<std::string>() == format) {
+      YAML::Node fields = ds.dataset[format]["fields"];
+      std::set<std::string> have;
+      if (fields.IsSequence())
+        for (const auto& f : fields) have.insert(f.as<std::string>());
+      for (const ExpertSpec& e : es.experts)
+        if (have.insert(e.column).second) ds.dataset[format]["fields"].push_back(e.column);
+    }
+  RunOutput out;
+  out.prep = std::make_shared<const PreparedData>(prepare_data(ds, plan.ctx, false));
+  const PreparedData& prep = *out.prep;
+  const Dataset* splits[kSplits] = {&prep.train, &prep.val, &prep.cal, &prep.test};
+
+  // The choices: the surrogate (when on), then the experts in config order.
+  std::vector<std::string> names;
+  std::vector<ChoiceCost> choices;
+  std::vector<bool> has_answers;
+  if (es.surrogate) {
+    names.push_back("surrogate");
+    choices.push_back(es.surrogate_cost);
+    has_answers.push_back(true);
+  }
+  for (const ExpertSpec& e : es.experts) {
+    names.push_back(e.name);
+    choices.push_back(e.cost);
+    has_answers.push_back(e.kind == ExpertColumnKind::kAnswer);
+  }
+  const auto t_fit = RunClock::now();
+  SplitRows rows[kSplits];
+  for (int sp = 0; sp < kSplits; ++sp) {
+    ExpertRows er = read_expert_rows(*splits[sp], es.experts, es.reference);
+    rows[sp].reference = std::move(er.reference);
+    rows[sp].correct = std::move(er.correct);
+    rows[sp].answer = std::move(er.answer);
+  }
+  Matrix inputs[kSplits];
+  if (es.surrogate) {
+    const SurrogateOutputs sur = surrogate_outputs(prep, plan, es.folds);
+    for (int sp = 0; sp < kSplits; ++sp) {
+      std::vector<std::uint8_t> right(rows[sp].size());
+      for (std::size_t i = 0; i < right.size(); ++i)
+        right[i] = sur.answer[sp][i] == rows[sp].reference[i] ? 1 : 0;
+      rows[sp].correct.insert(rows[sp].correct.begin(), std::move(right));
+      rows[sp].answer.insert(rows[sp].answer.begin(), sur.answer[sp]);
+      inputs[sp] = routing_inputs(splits[sp]->features, &sur.summary[sp]);
+    }
+  } else {
+    for (int sp = 0; sp < kSplits; ++sp) inputs[sp] = splits[sp]->features;
+  }
+  const std::size_t k = choices.size();
+  const std::vector<double> lambdas = lambda_grid(es, choices);
+  const bool wants = [&] {
+    for (const std::string& m : es.methods)
+      if (m == "bayes_plugin" || m == "cascade") return true;
+    return false;
+  }();
+  std::vector<std::vector<std::vector<float>>> wrong;
+  if (wants) wrong = wrong_estimates(inputs, plan, es, rows);
+
+  std::vector<Curve> curves;
+  auto finish = [&](Curve& c) {
+    for (Point& p : c.points) measure(p, rows, choices, has_answers);
+    curves.push_back(std::move(c));
+  };
+  // Single choices (one point each; not a curve).
+  Curve singles{"single", "choice", {}};
+  for (std::size_t j = 0; j < k; ++j) {
+    Point p;
+    p.setting = static_cast<double>(j);
+    for (int sp = kVal; sp < kSplits; ++sp)
+      p.route[sp].assign(rows[sp].size(), static_cast<int>(j));
+    singles.points.push_back(std::move(p));
+  }
+  for (Point& p : singles.points) measure(p, rows, choices, has_answers);
+
+  for (const std::string& method : es.methods) {
+    Curve c{method, "lambda", {}};
+    if (method == "bayes_plugin") {
+      for (double lambda : lambdas) {
+        Point p;
+        p.setting = lambda;
+        for (int sp = kVal; sp < kSplits; ++sp)
+          p.route[sp] = route_by_cost(expected_costs(wrong[sp], choices, lambda), choices);
+        c.points.push_back(std::move(p));
+      }
+    } else if (method == "two_stage") {
+      for (std::size_t t = 0; t < lambdas.size(); ++t) {
+        Point p;
+        p.setting = lambdas[t];
+        auto rejector = fit_rejector(inputs[kTrain], plan, es, rows[kTrain].correct, choices,
+                                     lambdas[t], 0x7000 + t);
+        for (int sp = kVal; sp < kSplits; ++sp) {
+          if (!rejector) {
+            p.route[sp] = cheapest_everywhere(rows[sp].size(), choices);
+            continue;
+          }
+          const std::vector<LabelId> r = rejector->predict(inputs[sp], plan.ctx);
+          p.route[sp].assign(r.begin(), r.end());
+        }
+        c.points.push_back(std::move(p));
+      }
+    } else if (method == "cascade") {
+      c.setting_name = "tau";
+      // The chain: the choices no other beats on val at no higher price (a dominated choice
+      // would only be a worse last resort), cheapest first.
+      std::vector<int> order;
+      for (std::size_t j = 0; j < k; ++j) {
+        const double aj = singles.points[j].outcome[kVal].accuracy;
+        bool dominated = false;
+        for (std::size_t i = 0; i < k && !dominated; ++i) {
+          const double ai = singles.points[i].outcome[kVal].accuracy;
+          dominated = i != j && choices[i].beta <= choices[j].beta && ai >= aj &&
+                      (choices[i].beta < choices[j].beta || ai > aj || i < j);
+        }
+        if (!dominated) order.push_back(static_cast<int>(j));
+      }
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int a, int b) { return choices[a].beta < choices[b].beta; });
+      std::vector<std::vector<std::vector<float>>> accept(kSplits);
+      for (int sp = kVal; sp < kSplits; ++sp) {
+        accept[sp] = wrong[sp];
+        for (auto& v : accept[sp])
+          for (float& x : v) x = 1.0f - x;
+      }
+      const int n = std::max(2, es.lambda_points);
+      for (int t = 0; t < n; ++t) {
+        Point p;
+        // τ from just above 1 (nothing stops early: the dearest choice answers everything) to 0.
+        p.setting = t == 0 ? 1.0 + 1e-6 : 1.0 - static_cast<double>(t) / (n - 1);
+        for (int sp = kVal; sp < kSplits; ++sp)
+          p.route[sp] = route_cascade(accept[sp], order, p.setting);
+        c.points.push_back(std::move(p));
+      }
+    } else if (method == "random") {
+      c.setting_name = "price_per_1k";
+      std::vector<MixturePoint> pts;
+      for (std::size_t j = 0; j < k; ++j)
+        pts.push_back(
+            {static_cast<int>(j), choices[j].beta, singles.points[j].outcome[kVal].accuracy});
+      const std::vector<MixturePoint> hull = mixture_hull(pts);
+      const int n = std::max(2, es.lambda_points);
+      for (int t = 0; t < n; ++t) {
+        Point p;
+        const double price =
+            hull.back().price + (hull.front().price - hull.back().price) * t / (n - 1);
+        p.setting = per_1k(price);
+        for (int sp = kVal; sp < kSplits; ++sp)
+          p.route[sp] = route_random_at_price(hull, price, rows[sp].size(),
+                                              mix_seed(plan.ctx.seed, 0xa11d0 + 16 * t + sp));
+        c.points.push_back(std::move(p));
+      }
+    }
+    finish(c);
+  }
+  const double fit_seconds = seconds_since(t_fit);
+  const std::vector<CostAccuracyPoint> oracle = oracle_frontier(rows[kTest].correct, choices);
+
+  // experts.csv: every point of every curve, the single choices and the oracle frontier.
+  std::string csv =
+      "method,point,setting,val_price_per_1k,val_accuracy,cal_accuracy,test_price_per_1k,"
+      "test_accuracy,test_macro_f1";
+  for (const std::string& n : names) csv += ",test_calls_" + csv_field(n);
+  csv += "\n";
+  auto csv_point = [&](const std::string& method, std::size_t t, const Point& p) {
+    csv += fmt::format("{},{},{},{},{},{},{},{},{}", method, t, num(p.setting),
+                       num(per_1k(p.outcome[kVal].price_per_query)), num(p.outcome[kVal].accuracy),
+                       num(p.outcome[kCal].accuracy), num(per_1k(p.outcome[kTest].price_per_query)),
+                       num(p.outcome[kTest].accuracy), num(p.test_macro_f1));
+    for (std::size_t j = 0; j < k; ++j)
+      csv += "," + num(static_cast<double>(p.outcome[kTest].calls[j]) /
+                       static_cast<double>(std::max<std::size_t>(1, rows[kTest].size())));
+    csv += "\n";
+  };
+  for (std::size_t j = 0; j < k; ++j) csv_point("single:" + names[j], j, singles.points[j]);
+  for (const Curve& c : curves)
+    for (std::size_t t = 0; t < c.points.size(); ++t) csv_point(c.method, t, c.points[t]);
+  // The oracle frontier has a point per row bought: at most 201 of them, evenly spaced, the
+  // ends kept (enough for a plot; the budgets read the full frontier).
+  const std::size_t stride = std::max<std::size_t>(1, (oracle.size() + 199) / 200);
+  for (std::size_t t = 0, row = 0; t < oracle.size(); ++t) {
+    if (t % stride != 0 && t + 1 != oracle.size()) continue;
+    csv += fmt::format("oracle,{},,,,,{},{},", row++, num(per_1k(oracle[t].price_per_query)),
+                       num(oracle[t].accuracy));
+    for (std::size_t j = 0; j < k; ++j) csv += ",";
+    csv += "\n";
+  }
+  out.experts_csv = csv;
+
+  // metrics.json.
+  nlohmann::json m;
+  m["name"] = s.name;
+  m["kind"] = "experts";
+  m["dataset"] = prep.dataset_name;
+  m["seed"] = s.seed;
+  m["device"] = std::string(device_name(plan.ctx.device));
+  m["rows"] = {{"total", prep.total_rows},       {"train", prep.train.size()},
+               {"val", prep.val.size()},         {"cal", prep.cal.size()},
+               {"test", prep.test.size()},       {"classes", prep.labels->size()},
+               {"features", prep.feature_source}};
+  nlohmann::json cj = nlohmann::json::array();
+  for (std::size_t j = 0; j < k; ++j) {
+    const bool sur = es.surrogate && j == 0;
+    const ExpertSpec* e = sur ? nullptr : &es.experts[j - (es.surrogate ? 1 : 0)];
+    cj.push_back({{"name", names[j]},
+                  {"column", sur ? std::string() : e->column},
+                  {"kind", sur ? "surrogate"
+                               : (e->kind == ExpertColumnKind::kAnswer ? "answer" : "correctness")},
+                  {"alpha", choices[j].alpha},
+                  {"beta", choices[j].beta},
+                  {"val_accuracy", singles.points[j].outcome[kVal].accuracy},
+                  {"test_accuracy", singles.points[j].outcome[kTest].accuracy},
+                  {"test_macro_f1", nan_to_json(singles.points[j].test_macro_f1)},
+                  {"price_per_1k", per_1k(choices[j].beta)}});
+  }
+  m["experts"] = {{"reference", es.reference},
+                  {"surrogate", es.surrogate},
+                  {"methods", es.methods},
+                  {"lambdas", lambdas},
+                  {"delta", es.delta},
+                  {"folds", es.folds},
+                  {"estimator", to_yaml_text(es.estimator)},
+                  {"choices", cj}};
+  nlohmann::json budgets = nlohmann::json::array();
+  for (double b : es.budgets) {
+    nlohmann::json entry{{"budget_per_1k", b}};
+    auto pick = [&](const Curve& c) {
+      std::vector<double> price, acc;
+      for (const Point& p : c.points) {
+        price.push_back(per_1k(p.outcome[kVal].price_per_query));
+        acc.push_back(p.outcome[kVal].accuracy);
+      }
+      return point_json(c, pick_within_budget(price, acc, b + 1e-9));
+    };
+    entry["methods"]["single"] = pick(singles);
+    for (const Curve& c : curves) entry["methods"][c.method] = pick(c);
+    double best = kNaN;
+    for (const CostAccuracyPoint& o : oracle)
+      if (per_1k(o.price_per_query) <= b + 1e-9 && !(o.accuracy <= best)) best = o.accuracy;
+    entry["methods"]["oracle"] = {{"test_accuracy", nan_to_json(best)}};
+    budgets.push_back(std::move(entry));
+  }
+  m["budgets"] = budgets;
+  nlohmann::json guarantee = nlohmann::json::array();
+  for (double target : es.targets) {
+    nlohmann::json entry{{"target", target}, {"delta", es.delta}};
+    for (const Curve& c : curves) {
+      std::vector<std::size_t> right;
+      for (const Point& p : c.points)
+        right.push_back(static_cast<std::size_t>(
+            std::llround(p.outcome[kCal].accuracy * static_cast<double>(rows[kCal].size()))));
+      const FixedSequence fs = fixed_sequence(right, rows[kCal].size(), target, es.delta);
+      nlohmann::json r = point_json(c, fs.deployed);
+      if (r.is_null()) r = nlohmann::json::object();
+      r["deployed"] = fs.deployed >= 0;
+      r["tests"] = fs.tests;
+      r["violated"] = fs.deployed >= 0 ? nlohmann::json(r["test_accuracy"].get<double>() < target)
+                                       : nlohmann::json(nullptr);
+      entry["methods"][c.method] = r;
+    }
+    guarantee.push_back(std::move(entry));
+  }
+  m["guarantee"] = guarantee;
+  // RouteLLM's view when two choices remain: performance against the share of calls to the
+  // dearer (strong) one.
+  if (k == 2 && choices[0].beta != choices[1].beta) {
+    const std::size_t strong = choices[1].beta > choices[0].beta ? 1 : 0, weak = 1 - strong;
+    const double wa = singles.points[weak].outcome[kTest].accuracy;
+    const double sa = singles.points[strong].outcome[kTest].accuracy;
+    nlohmann::json rl{{"weak", names[weak]},
+                      {"strong", names[strong]},
+                      {"weak_accuracy", wa},
+                      {"strong_accuracy", sa}};
+    if (wa != sa)
+      for (const Curve& c : curves) {
+        std::vector<ShareCurvePoint> curve;
+        for (const Point& p : c.points)
+          curve.push_back({static_cast<double>(p.outcome[kTest].calls[strong]) /
+                               static_cast<double>(std::max<std::size_t>(1, rows[kTest].size())),
+                           p.outcome[kTest].accuracy});
+        rl["methods"][c.method] = {{"apgr", apgr(curve, wa, sa)},
+                                   {"cpt50", nan_to_json(cpt(curve, wa, sa, 0.5))},
+                                   {"cpt80", nan_to_json(cpt(curve, wa, sa, 0.8))}};
+      }
+    m["routellm"] = rl;
+  }
+  m["seconds"] = {{"load", prep.load_seconds},
+                  {"featurize", prep.featurize_seconds},
+                  {"fit", fit_seconds},
+                  {"total", seconds_since(t_start)}};
+  out.metrics = std::move(m);
+  out.config = clone(config);
+  out.settings = s;
+  return out;
+}
+
+void print_experts_summary(const RunOutput& out, const std::filesystem::path& run_dir) {
+  const nlohmann::json& m = out.metrics;
+  const auto& rows = m["rows"];
+  fmt::print("{} — experts on dataset {}, seed {}; rows train {}, val {}, cal {}, test {}\n",
+             out.settings.name, m["dataset"].get<std::string>(), m["seed"].get<std::uint64_t>(),
+             rows["train"].get<std::size_t>(), rows["val"].get<std::size_t>(),
+             rows["cal"].get<std::size_t>(), rows["test"].get<std::size_t>());
+  for (const auto& c : m["experts"]["choices"])
+    fmt::print("  {:<20} price/1k {:>10.4g}  test accuracy {:.3f}\n", c["name"].get<std::string>(),
+               c["price_per_1k"].get<double>(), c["test_accuracy"].get<double>());
+  for (const auto& b : m["budgets"]) {
+    fmt::print("  budget {:g} per 1k:", b["budget_per_1k"].get<double>());
+    for (const auto& [method, r] : b["methods"].items())
+      if (r.is_object() && r["test_accuracy"].is_number())
+        fmt::print("  {} {:.3f}", method, r["test_accuracy"].get<double>());
+    fmt::print("\n");
+  }
+  for (const auto& g : m["guarantee"]) {
+    fmt::print("  target {:g} (δ = {:g}):", g["target"].get<double>(), g["delta"].get<double>());
+    for (const auto& [method, r] : g["methods"].items())
+      if (r["deployed"].get<bool>())
+        fmt::print("  {} {:.3f} at {:.4g}/1k", method, r["test_accuracy"].get<double>(),
+                   r["test_price_per_1k"].get<double>());
+      else
+        fmt::print("  {} none", method);
+    fmt::print("\n");
+  }
+  fmt::print("  → {}\n", (run_dir / "experts.csv").string());
+}
+
+}  // namespace deferbench

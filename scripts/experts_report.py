@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Table 4 and the cost-accuracy plot of multi-expert deferral (issue 16), from a seed sweep of an
+experts experiment:
+
+    deferbench run experiment=banking77_experts "seed=range(0,10)" -m results_dir=DIR
+    scripts/experts_report.py DIR/banking77_experts/latest OUT
+
+reads every run's metrics.json and experts.csv under the sweep folder and writes into OUT:
+  table4.md     methods at matched budgets: test accuracy, mean ± 95% CI over seeds (t), and the
+                mean test price per 1,000 queries; the guarantee (deployed runs, mean accuracy,
+                violations: test accuracy < target); RouteLLM's APGR / CPT when two choices remain;
+                and the dominance check: at how many budgets each learned method is at least as
+                accurate as every single choice and as the cascade.
+  table4.csv    the same numbers, one line per (budget, method).
+  curves.csv    every method's mean curve (test price, test accuracy per point, over seeds), the
+                single choices and the oracle frontier (mean accuracy at each price of a grid).
+  cost_accuracy.svg   the plot (gnuplot).
+Names from configs are data: escaped for Markdown and gnuplot.
+"""
+import csv
+import json
+import math
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+# Two-sided 95% Student t quantiles by degrees of freedom (1..30), then the normal's.
+T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+       2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+       2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+LEARNED = ["bayes_plugin", "two_stage"]
+ORDER = ["single", "random", "cascade", "bayes_plugin", "two_stage", "oracle"]
+
+
+def mean_ci(xs):
+    xs = [x for x in xs if x is not None and not math.isnan(x)]
+    if not xs:
+        return float("nan"), float("nan"), 0
+    if len(xs) == 1:
+        return xs[0], float("nan"), 1
+    t = T95[len(xs) - 2] if len(xs) - 1 <= len(T95) else 1.96
+    return statistics.fmean(xs), t * statistics.stdev(xs) / math.sqrt(len(xs)), len(xs)
+
+
+def md(text):
+    """Markdown table cell: escape the characters that end or format a cell."""
+    out = str(text)
+    for ch in "\\|*_`[]<>#":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")
+
+
+def gp(text):
+    """A gnuplot single-quoted string (a quote doubled) without enhanced-text markup."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def fmt(m, ci, digits=3):
+    if math.isnan(m):
+        return "–"
+    if math.isnan(ci):
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} ± {ci:.{digits}f}"
+
+
+def num(s):
+    return float(s) if s not in ("", None) else float("nan")
+
+
+def load(sweep):
+    runs = []
+    for metrics in sorted(sweep.glob("**/metrics.json")):
+        csv_path = metrics.parent / "experts.csv"
+        if not csv_path.exists():
+            continue
+        m = json.loads(metrics.read_text())
+        if m.get("kind") != "experts":
+            continue
+        with csv_path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        runs.append((m, rows))
+    return runs
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    sweep, out = Path(sys.argv[1]), Path(sys.argv[2])
+    runs = load(sweep)
+    if not runs:
+        print(f"{sweep}: no experts runs (metrics.json with kind experts beside experts.csv)",
+              file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    m0 = runs[0][0]
+    dataset = m0["dataset"]
+    choices = [c["name"] for c in m0["experts"]["choices"]]
+    seeds = sorted({m["seed"] for m, _ in runs})
+
+    # Budgets: per method, test accuracy and price over seeds.
+    budget_rows = []
+    by_budget = defaultdict(lambda: defaultdict(list))
+    for m, _ in runs:
+        for b in m["budgets"]:
+            for method, r in b["methods"].items():
+                by_budget[b["budget_per_1k"]][method].append(r)
+    lines = [f"# Multi-expert deferral on {md(dataset)}: {len(runs)} runs (seeds "
+             f"{seeds[0]}–{seeds[-1]})", "",
+             "Choices and prices per 1,000 queries: " +
+             ", ".join(f"{md(c['name'])} ({c['price_per_1k']:.4g}, test accuracy "
+                       f"{statistics.fmean(next(x for x in mm['experts']['choices'] if x['name'] == c['name'])['test_accuracy'] for mm, _ in runs):.3f})"
+                       for c in m0["experts"]["choices"]) + ".", "",
+             "## Table 4: test accuracy at matched budgets (mean ± 95% CI over seeds; the point "
+             "of each method chosen on val within the budget; price: mean test price per 1k)", ""]
+    methods = [x for x in ORDER if any(x in d for d in by_budget.values())]
+    lines.append("| budget / 1k | " + " | ".join(md(x) for x in methods) + " |")
+    lines.append("|---|" + "---|" * len(methods))
+    dominance = defaultdict(lambda: [0, 0])
+    for budget in sorted(by_budget):
+        cells = []
+        means = {}
+        for method in methods:
+            rs = by_budget[budget].get(method, [])
+            acc = [r["test_accuracy"] if isinstance(r, dict) and r.get("test_accuracy") is not None
+                   else float("nan") for r in rs]
+            price = [r.get("test_price_per_1k", float("nan")) if isinstance(r, dict) else
+                     float("nan") for r in rs]
+            ma, ca, n = mean_ci(acc)
+            mp, _, _ = mean_ci(price)
+            means[method] = ma
+            cell = fmt(ma, ca)
+            if not math.isnan(mp):
+                cell += f" ({mp:.3g})"
+            if n < len(rs):
+                cell += f" [{n}/{len(rs)}]"
+            cells.append(cell)
+            budget_rows.append([dataset, budget, method, n, ma, ca, mp])
+        lines.append(f"| {budget:g} | " + " | ".join(cells) + " |")
+        for method in LEARNED:
+            if method not in means or math.isnan(means[method]):
+                continue
+            rivals = [means.get(x, float("nan")) for x in ("single", "cascade")]
+            rivals = [x for x in rivals if not math.isnan(x)]
+            dominance[method][1] += 1
+            if all(means[method] >= x - 1e-12 for x in rivals):
+                dominance[method][0] += 1
+    lines += ["", "A cell [k/n]: k of the n runs had a point within the budget on val.", ""]
+    for method, (ok, total) in dominance.items():
+        lines.append(f"- {md(method)} is at least as accurate as the best affordable single choice "
+                     f"and the cascade at {ok} of {total} budgets.")
+
+    # The guarantee.
+    by_target = defaultdict(lambda: defaultdict(list))
+    for m, _ in runs:
+        for g in m.get("guarantee", []):
+            for method, r in g["methods"].items():
+                by_target[(g["target"], g["delta"])][method].append(r)
+    if by_target:
+        lines += ["", "## The guarantee: accuracy ≥ target with probability ≥ 1 − δ (fixed-sequence "
+                  "testing on cal along each curve)", "",
+                  "| target | δ | method | deployed | test accuracy | price / 1k | violations |",
+                  "|---|---|---|---|---|---|---|"]
+        for (target, delta), d in sorted(by_target.items()):
+            for method in [x for x in ORDER if x in d]:
+                rs = d[method]
+                dep = [r for r in rs if r["deployed"]]
+                ma, ca, _ = mean_ci([r["test_accuracy"] for r in dep])
+                mp, _, _ = mean_ci([r["test_price_per_1k"] for r in dep])
+                viol = sum(1 for r in dep if r["violated"])
+                lines.append(f"| {target:g} | {delta:g} | {md(method)} | {len(dep)}/{len(rs)} | "
+                             f"{fmt(ma, ca)} | {mp:.3g} | {viol}/{len(dep)} |")
+
+    # RouteLLM's metrics.
+    rl = [m["routellm"] for m, _ in runs if "routellm" in m and "methods" in m["routellm"]]
+    if rl:
+        lines += ["", f"## RouteLLM metrics (weak {md(rl[0]['weak'])}, strong "
+                  f"{md(rl[0]['strong'])}; strong-call share on test)", "",
+                  "| method | APGR | CPT(50%) | CPT(80%) |", "|---|---|---|---|"]
+        for method in [x for x in ORDER if x in rl[0]["methods"]]:
+            vals = {k: mean_ci([r["methods"][method][k] if r["methods"][method][k] is not None
+                                else float("nan") for r in rl]) for k in ("apgr", "cpt50", "cpt80")}
+            lines.append(f"| {md(method)} | " +
+                         " | ".join(fmt(vals[k][0], vals[k][1]) for k in ("apgr", "cpt50", "cpt80"))
+                         + " |")
+    (out / "table4.md").write_text("\n".join(lines) + "\n")
+    with (out / "table4.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "budget_per_1k", "method", "runs_within_budget", "test_accuracy",
+                    "ci95", "test_price_per_1k"])
+        w.writerows(budget_rows)
+
+    # Mean curves over seeds (the λ / τ / price grids are the same in every run).
+    curves = defaultdict(lambda: defaultdict(list))
+    oracle = []
+    for _, rows in runs:
+        frontier = []
+        for r in rows:
+            if r["method"] == "oracle":
+                frontier.append((num(r["test_price_per_1k"]), num(r["test_accuracy"])))
+            else:
+                curves[r["method"]][int(r["point"])].append(
+                    (num(r["test_price_per_1k"]), num(r["test_accuracy"])))
+        oracle.append(sorted(frontier))
+    top = max(p for f in oracle for p, _ in f) if oracle else 1.0
+    grid = [top * i / 40 for i in range(41)]
+    oracle_mean = []
+    for price in grid:
+        accs = []
+        for f in oracle:
+            best = [a for p, a in f if p <= price + 1e-12]
+            if best:
+                accs.append(max(best))
+        if accs:
+            oracle_mean.append((price, statistics.fmean(accs)))
+    with (out / "curves.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["method", "point", "test_price_per_1k", "test_accuracy"])
+        for method, pts in sorted(curves.items()):
+            for k, v in sorted(pts.items()):
+                w.writerow([method, k, statistics.fmean(p for p, _ in v),
+                            statistics.fmean(a for _, a in v)])
+        for k, (p, a) in enumerate(oracle_mean):
+            w.writerow(["oracle", k, p, a])
+
+    # The plot: one data block per method.
+    data = out / "curves.dat"
+    blocks, titles, styles = [], [], []
+    singles = sorted(k for k in curves if k.startswith("single:"))
+    for method in ["random", "cascade", "bayes_plugin", "two_stage"]:
+        if method in curves:
+            pts = sorted((statistics.fmean(p for p, _ in v), statistics.fmean(a for _, a in v))
+                         for v in curves[method].values())
+            blocks.append(pts)
+            titles.append(method.replace("_", " "))
+            styles.append("linespoints")
+    blocks.append(oracle_mean)
+    titles.append("oracle (hindsight)")
+    styles.append("lines dashtype 2")
+    for s in singles:
+        v = curves[s][min(curves[s])]
+        blocks.append([(statistics.fmean(p for p, _ in v), statistics.fmean(a for _, a in v))])
+        titles.append(s.split(":", 1)[1])
+        styles.append("points pointsize 1.6 pointtype 7")
+    with data.open("w") as f:
+        for b in blocks:
+            for p, a in b:
+                f.write(f"{p} {a}\n")
+            f.write("\n\n")
+    plots = ", ".join(f"{gp(str(data))} index {i} with {styles[i]} title {gp(titles[i])}"
+                      for i in range(len(blocks)))
+    script = (f"set terminal svg size 720,480 noenhanced\nset output {gp(str(out / 'cost_accuracy.svg'))}\n"
+              f"set title {gp(f'{dataset}: cost and accuracy ({len(runs)} seeds, test)')}\n"
+              "set xlabel 'price per 1,000 queries'\nset ylabel 'accuracy'\n"
+              "set key bottom right\nset grid\n"
+              f"plot {plots}\n")
+    (out / "cost_accuracy.gp").write_text(script)
+    subprocess.run(["gnuplot", str(out / "cost_accuracy.gp")], check=True)
+    print((out / "table4.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+// Multi-expert deferral with costs (issue 16): the two-stage rejector against the known Bayes
+// rejector of the synthetic experts, the experts run end to end, its guarantee over seeds, and
+// bad expert configs.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "core/config/compose.h"
+#include "core/data/synthetic_experts.h"
+#include "core/experts/choices.h"
+#include "core/experts/costs.h"
+#include "core/util/error.h"
+#include "experiments/experts_run.h"
+#include "experiments/run.h"
+#include "models/dense/logreg.h"
+#include "tests/test_util.h"
+
+namespace deferbench {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+const fs::path kRoot = DEFERBENCH_ROOT;
+
+YAML::Node config_for(const std::vector<std::string>& overrides) {
+  return compose_config(kRoot / "experiments" / "configs", overrides).config;
+}
+
+// Expected cost per query of a routing when the error rates are known: the mean over rows of
+// α e_{route(i)}(r_i) + λ β_route(i).
+double expected_cost(const std::vector<int>& route, const std::vector<int>& region,
+                     const SyntheticExpertsOptions& o, const std::vector<double>& beta,
+                     double lambda) {
+  double s = 0;
+  for (std::size_t i = 0; i < route.size(); ++i) {
+    const auto j = static_cast<std::size_t>(route[i]);
+    s += o.error_rates[j][static_cast<std::size_t>(region[i])] + lambda * beta[j];
+  }
+  return s / static_cast<double>(route.size());
+}
+
+TEST(TwoStageRejector, ApproachesTheBayesCostAsTrainingGrows) {
+  // With the region indicators among the features the Bayes rejector and the comp-sum minimizer
+  // are linear (synthetic_experts.h: region_features): what is left is estimation.
+  SyntheticExpertsOptions o;
+  o.region_features = true;
+  const std::vector<double> beta = {1, 3, 10}, alpha = {1, 1, 1};
+  const std::vector<ChoiceCost> choices = {{1, 1}, {1, 3}, {1, 10}};
+  const double lambda = 0.01;  // the Bayes choice differs by region (synthetic_experts.h)
+  o.base.rows = 20000;
+  const Traces test_traces = generate_synthetic_experts(o, 999);
+  const std::vector<int> test_region = synthetic_regions(test_traces.embeddings, o.cuts);
+  const double bayes = bayes_expected_cost(test_region, o.error_rates, alpha, beta, lambda);
+  Context ctx;
+  ctx.threads = 2;
+  std::vector<double> excess;
+  for (std::size_t n : {1000u, 10000u, 100000u}) {
+    o.base.rows = n;
+    Traces tr = generate_synthetic_experts(o, 17);
+    Correctness correct(3, std::vector<std::uint8_t>(n));
+    for (std::size_t j = 0; j < 3; ++j)
+      for (std::size_t i = 0; i < n; ++i)
+        correct[j][i] = tr.fields.at("expert_" + std::to_string(j + 1))[i] == tr.gold[i];
+    const Matrix w = comp_sum_weights(cost_matrix(correct, choices, lambda));
+    LogRegParams p;
+    p.C = 1;
+    p.max_iter = 300;
+    LogReg rejector(p);
+    rejector.fit_cost_weighted(tr.embeddings, w, ctx);
+    const std::vector<LabelId> r = rejector.predict(test_traces.embeddings, ctx);
+    const std::vector<int> route(r.begin(), r.end());
+    excess.push_back(expected_cost(route, test_region, o, beta, lambda) / bayes - 1.0);
+  }
+  std::printf("two-stage excess cost over Bayes at 1k / 10k / 100k rows: %.4f %.4f %.4f\n",
+              excess[0], excess[1], excess[2]);
+  // The excess cost falls with n and is within 3% at 100k rows.
+  EXPECT_GE(excess[0], excess[2]) << excess[0] << " " << excess[1] << " " << excess[2];
+  EXPECT_GE(excess[0] + 1e-9, excess[1]);
+  EXPECT_LE(excess[2], 0.03);
+  EXPECT_GE(excess[2], -1e-9);  // nobody beats the Bayes rejector in expectation
+}
+
+TEST(ExpertsRun, SyntheticEndToEnd) {
+  TempDir out;
+  RunOptions opt;
+  opt.project_root = kRoot;
+  opt.quiet = true;
+  const std::vector<std::string> overrides = {
+      "experiment=synthetic_experts", "dataset.synthetic.rows=8000",
+      "results_dir=" + out.path().string(), "threads=2", "device=cpu"};
+  const RunResult r = run_experiment(config_for(overrides), opt);
+  ASSERT_TRUE(fs::exists(r.run_dir / "experts.csv"));
+  ASSERT_TRUE(fs::exists(r.run_dir / "config.yaml"));
+  const nlohmann::json& m = r.metrics;
+  EXPECT_EQ(m["kind"], "experts");
+  // The single experts: each one's accuracy lies between 1 − its largest and 1 − its smallest
+  // regional error rate (the regions' shares vary with the seed), and they rank 3 > 2 > 1.
+  const auto& c = m["experts"]["choices"];
+  ASSERT_EQ(c.size(), 3u);
+  const double a1 = c[0]["test_accuracy"].get<double>(), a2 = c[1]["test_accuracy"].get<double>(),
+               a3 = c[2]["test_accuracy"].get<double>();
+  EXPECT_GT(a1, 1 - 0.60);
+  EXPECT_LT(a1, 1 - 0.03);
+  EXPECT_GT(a3, 1 - 0.10 - 0.03);
+  EXPECT_LT(a3, 1 - 0.02 + 0.01);
+  EXPECT_LT(a1, a2);
+  EXPECT_LT(a2, a3);
+  // At a budget of 5 per 1k (between expert_2's price, 3, and expert_3's, 10) the learned routers
+  // beat the best single choice affordable (expert_2) — they send region 0 to the cheap expert
+  // and spend the saving on the dear one in region 2 — and the oracle beats everything.
+  bool seen = false;
+  for (const auto& b : m["budgets"]) {
+    if (b["budget_per_1k"].get<double>() != 5.0) continue;
+    seen = true;
+    const double single = b["methods"]["single"]["test_accuracy"].get<double>();
+    EXPECT_DOUBLE_EQ(single, a2);
+    const double oracle = b["methods"]["oracle"]["test_accuracy"].get<double>();
+    for (const char* method : {"bayes_plugin", "two_stage"}) {
+      const auto& p = b["methods"][method];
+      ASSERT_TRUE(p.is_object()) << method;
+      EXPECT_GT(p["test_accuracy"].get<double>(), single + 0.015) << method;
+      EXPECT_LE(p["test_accuracy"].get<double>(), oracle) << method;
+      EXPECT_LE(p["val_price_per_1k"].get<double>(), 5.0 + 1e-9) << method;
+    }
+  }
+  EXPECT_TRUE(seen);
+  // experts.csv: the header, the singles, every method's points, the oracle frontier.
+  std::ifstream in(r.run_dir / "experts.csv");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string csv = ss.str();
+  EXPECT_EQ(csv.rfind("method,point,setting,val_price_per_1k,val_accuracy,cal_accuracy,", 0), 0u);
+  for (const char* row : {"\nsingle:expert_1,", "\nbayes_plugin,15,", "\ntwo_stage,0,",
+                          "\ncascade,0,", "\nrandom,0,", "\noracle,0,"})
+    EXPECT_NE(csv.find(row), std::string::npos) << row;
+  // The same config and seed give the same numbers.
+  TempDir out2;
+  std::vector<std::string> again = overrides;
+  again[2] = "results_dir=" + out2.path().string();
+  const RunResult r2 = run_experiment(config_for(again), opt);
+  std::ifstream in2(r2.run_dir / "experts.csv");
+  std::stringstream ss2;
+  ss2 << in2.rdbuf();
+  EXPECT_EQ(csv, ss2.str());
+}
+
+TEST(ExpertsRun, MlpRejectorRoutesLikeTheBayesRule) {
+  // The two-stage rejector as a small MLP (experts.rejector.name: mlp) on the synthetic experts:
+  // at a budget of 5 per 1k it beats the best single choice affordable, as the linear one does.
+  RunOptions opt;
+  opt.project_root = kRoot;
+  opt.quiet = true;
+  const RunOutput o = compute_run(
+      config_for({"experiment=synthetic_experts", "dataset.synthetic.rows=8000",
+                  "experts.methods=[two_stage]", "experts.lambda_points=10",
+                  "experts.rejector={name: mlp, hidden: [16], max_epochs: 60, standardize: true}",
+                  "threads=2", "device=cpu"}),
+      opt);
+  for (const auto& b : o.metrics["budgets"]) {
+    if (b["budget_per_1k"].get<double>() != 5.0) continue;
+    const double single = b["methods"]["single"]["test_accuracy"].get<double>();
+    EXPECT_GT(b["methods"]["two_stage"]["test_accuracy"].get<double>(), single + 0.015);
+  }
+}
+
+TEST(ExpertsRun, GuaranteeHoldsOverSeeds) {
+  // 200 seeds of the synthetic experts, calibration on 600 rows, the accuracy measured on
+  // 18,000 test rows (close to the truth): a deployed point below the target must happen in at
+  // most δ of the seeds plus binomial slack.
+  const double target = 0.88, delta = 0.1;
+  const int seeds = 200;
+  int violations = 0, deployed = 0;
+  RunOptions opt;
+  opt.project_root = kRoot;
+  opt.quiet = true;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const YAML::Node cfg = config_for(
+        {"experiment=synthetic_experts", "dataset.synthetic.rows=20000", "split.train=0.05",
+         "split.val=0.02", "split.cal=0.03", "split.test=0.9", "experts.methods=[bayes_plugin]",
+         "experts.targets=[" + std::to_string(target) + "]", "experts.budgets=[]",
+         "experts.delta=" + std::to_string(delta), "seed=" + std::to_string(seed), "threads=1",
+         "device=cpu"});
+    const RunOutput o = compute_run(cfg, opt);
+    const auto& g = o.metrics["guarantee"][0]["methods"]["bayes_plugin"];
+    if (!g["deployed"].get<bool>()) continue;
+    ++deployed;
+    violations += g["test_accuracy"].get<double>() < target ? 1 : 0;
+  }
+  const double slack = 3 * std::sqrt(delta * (1 - delta) / seeds);
+  std::printf("guarantee over %d seeds: %d deployed, %d violations\n", seeds, deployed, violations);
+  EXPECT_LE(static_cast<double>(violations) / seeds, delta + slack)
+      << violations << " violations, " << deployed << " deployed";
+  EXPECT_GT(deployed, seeds / 2) << "the guarantee certifies something on most seeds";
+}
+
+std::string run_error(const std::vector<std::string>& overrides) {
+  RunOptions opt;
+  opt.project_root = kRoot;
+  opt.quiet = true;
+  try {
+    compute_run(config_for(overrides), opt);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ExpertsRun, BadExpertConfigsAreOneLineErrors) {
+  const std::string unknown =
+      run_error({"experiment=synthetic_experts", "dataset.synthetic.rows=2000",
+                 "experts.models=[{name: x, column: nope}, {name: y, column: expert_2}]"});
+  EXPECT_NE(unknown.find("'nope'"), std::string::npos) << unknown;
+  const std::string negative =
+      run_error({"experiment=synthetic_experts", "dataset.synthetic.rows=2000",
+                 "experts.models=[{name: x, column: expert_1, cost: -1}, {name: y}]"});
+  EXPECT_NE(negative.find("experts.models[0].cost"), std::string::npos) << negative;
+  const std::string kind =
+      run_error({"experiment=synthetic_experts", "dataset.synthetic.rows=2000",
+                 "experts.models=[{name: x, column: expert_1, kind: correctness}, {name: y, "
+                 "column: expert_2}]"});
+  EXPECT_NE(kind.find("expected True, False, 1 or 0"), std::string::npos) << kind;
+  const std::string method = run_error({"experiment=synthetic_experts", "experts.methods=[magic]"});
+  EXPECT_NE(method.find("magic"), std::string::npos) << method;
+  for (const std::string& e : {unknown, negative, kind, method})
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace deferbench
