@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   try {
     register_bandwidth_benchmarks(options);
     register_routing_benchmarks(options);
+    register_expert_routing_benchmarks(options);
     register_text_routing_benchmarks(options);
     register_fit_benchmarks(options);
     register_calibration_benchmarks(options);

@@ -239,6 +239,29 @@ def main():
                              f"{tc / ts:.2f}×"])
         out += table(["", "shape", "surrogate", "rejector (comp-sum)", "ratio"], rows) + [""]
 
+    # Multi-expert routing against the l2d policy with the same surrogate (same rows, batch).
+    mx = {}  # (shape) → {"l2d": run, "bayes_plugin": run, "two_stage": run}
+    for n in runs:
+        m = re.match(r"^route_experts/cpu/(?P<shape>[^/]+/d:\d+/b:\d+)/(?P<m>[a-z_0-9]+)$", n)
+        if m and "error" not in runs[n]:
+            mx.setdefault(m["shape"], {})[m["m"]] = runs[n]
+    if mx:
+        out += ["## Multi-expert routing against l2d", "",
+                "route_experts through a 3-expert + surrogate policy against route() through the "
+                "l2d policy with the same surrogate, on the same rows (bar: ≥ 0.5× l2d's rows/s).",
+                ""]
+        rows = []
+        for shape, ms in mx.items():
+            base = ms.get("l2d", {}).get("rows_per_s")
+            for method in ("l2d", "bayes_plugin", "two_stage"):
+                if method in ms:
+                    r = ms[method].get("rows_per_s")
+                    share = ms[method].get("surrogate_share", ms[method].get("coverage", 0))
+                    rows.append([shape.replace("/", ", "), method, fmt_rate(r),
+                                 f"{100 * share:.0f}%",
+                                 f"{r / base:.2f}×" if base and r else ""])
+        out += table(["shape", "policy", "rows/s", "surrogate rows", "vs l2d"], rows) + [""]
+
     cal = [(n, re.match(r"^calibrate/(?P<mode>[^/]+)/(?P<n>\d+)$", n))
            for n in runs if n.startswith("calibrate/")]
     cal = [(n, m) for n, m in cal if m]
@@ -324,6 +347,13 @@ def main():
         if b and "error" not in b:
             bar(f"calibration of 10^6 rows, {mode} (< 1 s)", fmt_time(seconds(b)),
                 seconds(b) < 1.0)
+    for shape, ms in mx.items():
+        base = ms.get("l2d", {}).get("rows_per_s")
+        for method in ("bayes_plugin", "two_stage"):
+            if base and method in ms and ms[method].get("rows_per_s"):
+                ratio = ms[method]["rows_per_s"] / base
+                bar(f"{method} routing / l2d routing, {shape.replace('/', ', ')} (≥ 0.5×)",
+                    f"{ratio:.2f}×", ratio >= 0.5)
     if "fit" in rej:
         sur, cs, shape = rej["fit"]
         ratio = cs.get("fit_s", seconds(cs)) / sur.get("fit_s", seconds(sur))

@@ -1,12 +1,9 @@
 #include "experiments/policy_io.h"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <optional>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -15,9 +12,7 @@
 #include "core/data/csv_reader.h"
 #include "core/data/jsonl_reader.h"
 #include "core/data/npy.h"
-#include "core/model/fold_average.h"
 #include "core/util/atomic_file.h"
-#include "core/util/checksum.h"
 #include "core/util/error.h"
 #include "models/backend.h"
 #include "models/registry.h"
@@ -50,145 +45,51 @@ std::vector<LabelId> load_labels(const fs::path& file) {
   return r.vector<LabelId>();
 }
 
-// The largest feature width a manifest may declare (a bound, so a hostile one cannot make the
-// router allocate without limit).
-constexpr std::size_t kMaxFeatureDim = std::size_t(1) << 24;
-
-// A name a manifest may give a file of its folder: a plain file name, no path.
-bool plain_file_name(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." &&
-         name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
-}
-
-// The recorded checksum of every file of the folder, as save_policy writes them.
-nlohmann::json checksums_of(const fs::path& dir) {
-  nlohmann::json files = nlohmann::json::object();
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().filename() != "manifest.json")
-      files[e.path().filename().string()] = file_checksum(e.path());
-  return files;
-}
-
-// A policy's manifest read and checked field by field: every error names manifest.json, the
-// field and what was expected. The files it names are verified against their checksums (and
-// must be plain files of the folder) before any of them is read.
-class ManifestReader {
+// The stages of a single-surrogate policy's manifest (the shared checks: ManifestReader).
+class StageReader {
  public:
-  ManifestReader(const fs::path& dir, const nlohmann::json& m)
-      : dir_(dir), mf_((dir / "manifest.json").string()), m_(m) {
-    check(m.is_object(), "", "expected a JSON object (a policy manifest)");
-    check(m.contains("format") && m["format"] == "deferbench-policy", "format",
-          "expected \"deferbench-policy\"");
-    check(m.contains("version") && m["version"].is_number_integer(), "version",
-          "expected a whole number");
-    const auto v = m["version"].get<std::int64_t>();
-    check(v <= kPolicyFormatVersion, "version",
-          fmt::format("{} is newer than this build reads ({})", v, kPolicyFormatVersion));
-    check(v >= kPolicyFormatVersion, "version",
-          fmt::format("{} is an older format without file checksums; save the policy again "
-                      "with this build (expected version {})",
-                      v, kPolicyFormatVersion));
-    verify_files();
-  }
-
-  [[noreturn]] void bad(const std::string& field, const std::string& msg) const {
-    fail({mf_, 0, field}, msg);
-  }
-  void check(bool ok, const std::string& field, const std::string& msg) const {
-    if (!ok) bad(field, msg);
-  }
-
-  // A whole number in [lo, hi] (a float or a string is refused, not converted).
-  std::int64_t whole(const nlohmann::json& j, const std::string& field, std::int64_t lo,
-                     std::size_t hi) const {
-    bool ok = false;
-    std::int64_t v = 0;
-    if (j.is_number_unsigned()) {
-      ok = j.get<std::uint64_t>() <= hi && static_cast<std::int64_t>(hi) >= lo;
-      if (ok) v = static_cast<std::int64_t>(j.get<std::uint64_t>());
-    } else if (j.is_number_integer()) {
-      v = j.get<std::int64_t>();
-      ok = v >= lo && (v < 0 || static_cast<std::uint64_t>(v) <= hi);
-    }
-    check(ok, field, fmt::format("expected a whole number from {} to {}", lo, hi));
-    return v;
-  }
-
-  std::vector<std::string> labels() const {
-    const nlohmann::json& j = m_.at("labels");
-    check(j.is_array() && j.size() >= 2, "labels", "expected a list of at least 2 label names");
-    std::vector<std::string> out;
-    for (const auto& v : j) {
-      check(v.is_string(), "labels", "expected label names (strings)");
-      out.push_back(v.get<std::string>());
-    }
-    return out;
-  }
-
-  // The path of a file the manifest names in `field`: listed in "files" (so verified).
-  fs::path file(const nlohmann::json& name, const std::string& field) const {
-    check(name.is_string(), field, "expected a file name");
-    const std::string n = name.get<std::string>();
-    check(verified_.count(n) > 0, field,
-          fmt::format("'{}' is not listed in 'files' (expected a file of the policy folder)",
-                      excerpt(n)));
-    return dir_ / n;
-  }
+  explicit StageReader(const ManifestReader& r) : r_(r) {}
 
   Stage stage(const nlohmann::json& j, std::size_t k, const LabelSpace& labels,
               std::size_t feature_dim) const {
     const std::string f = fmt::format("stages[{}].", k);
-    check(j.is_object(), f.substr(0, f.size() - 1), "expected an object");
+    r_.check(j.is_object(), f.substr(0, f.size() - 1), "expected an object");
     Stage s;
-    const nlohmann::json& sj = j.at("surrogate");
-    if (sj.is_array()) {
-      // A cross-fitted stage: the average of its fold surrogates.
-      check(!sj.empty(), f + "surrogate", "expected a file name or a non-empty list of them");
-      std::vector<std::shared_ptr<const Classifier>> members;
-      for (std::size_t m = 0; m < sj.size(); ++m) {
-        const std::string field = fmt::format("{}surrogate[{}]", f, m);
-        members.push_back(builtin_models().load(file(sj[m], field)));
-        check(members.back()->n_classes() == labels.size(), field,
-              fmt::format("the model predicts {} classes; the manifest has {} labels",
-                          members.back()->n_classes(), labels.size()));
-      }
-      s.surrogate = std::make_shared<FoldAverage>(std::move(members));
-    } else {
-      s.surrogate = builtin_models().load(file(sj, f + "surrogate"));
-    }
-    check(s.surrogate->n_classes() == labels.size(), f + "surrogate",
-          fmt::format("the model predicts {} classes; the manifest has {} labels",
-                      s.surrogate->n_classes(), labels.size()));
+    s.surrogate = r_.model(j.at("surrogate"), f + "surrogate", labels.size(), [&](std::size_t n) {
+      return fmt::format("the model predicts {} classes; the manifest has {} labels", n,
+                         labels.size());
+    });
     if (!j.at("acceptor").is_null() || j.contains("acceptor_constant")) {
       const int constant =
           j.contains("acceptor_constant")
-              ? static_cast<int>(whole(j["acceptor_constant"], f + "acceptor_constant", -1, 1))
+              ? static_cast<int>(r_.whole(j["acceptor_constant"], f + "acceptor_constant", -1, 1))
               : -1;
       std::unique_ptr<Classifier> model;
       if (constant < 0) {
-        model = builtin_models().load(file(j.at("acceptor"), f + "acceptor"));
-        check(model->n_classes() == 2, f + "acceptor",
-              fmt::format("expected a 2-class model (agrees or not), got {} classes",
-                          model->n_classes()));
+        model = builtin_models().load(r_.file(j.at("acceptor"), f + "acceptor"));
+        r_.check(model->n_classes() == 2, f + "acceptor",
+                 fmt::format("expected a 2-class model (agrees or not), got {} classes",
+                             model->n_classes()));
       }
       s.acceptor = std::make_shared<Acceptor>(std::move(model), constant);
     }
-    s.knn = static_cast<int>(whole(j.at("knn"), f + "knn", 0, 100000));
-    check(j.at("use_embedding").is_boolean(), f + "use_embedding", "expected true or false");
+    s.knn = static_cast<int>(r_.whole(j.at("knn"), f + "knn", 0, 100000));
+    r_.check(j.at("use_embedding").is_boolean(), f + "use_embedding", "expected true or false");
     s.use_embedding = j["use_embedding"].get<bool>();
-    s.ood_k = j.contains("ood_k") ? static_cast<int>(whole(j["ood_k"], f + "ood_k", 0, 100000)) : 0;
+    s.ood_k =
+        j.contains("ood_k") ? static_cast<int>(r_.whole(j["ood_k"], f + "ood_k", 0, 100000)) : 0;
     if (s.ood_k > 0) {
-      check(j.at("ood_max_distance").is_number(), f + "ood_max_distance", "expected a number");
+      r_.check(j.at("ood_max_distance").is_number(), f + "ood_max_distance", "expected a number");
       s.ood_max_distance = j["ood_max_distance"].get<double>();
     }
     if (j.contains("neighbours"))
       s.neighbours = neighbours(j["neighbours"], f, labels, feature_dim);
-    check(s.neighbours || (s.knn == 0 && s.ood_k == 0), f + "neighbours",
-          "missing: knn or ood_k is set, so the stage needs its training neighbours");
+    r_.check(s.neighbours || (s.knn == 0 && s.ood_k == 0), f + "neighbours",
+             "missing: knn or ood_k is set, so the stage needs its training neighbours");
     const nlohmann::json& t = j.at("thresholds");
-    check(t.is_array() && (t.size() == 1 || t.size() == labels.size()), f + "thresholds",
-          fmt::format("expected 1 threshold or one per label ({})", labels.size()));
-    for (const auto& v : t) s.thresholds.push_back(threshold_of(v, dir_));
+    r_.check(t.is_array() && (t.size() == 1 || t.size() == labels.size()), f + "thresholds",
+             fmt::format("expected 1 threshold or one per label ({})", labels.size()));
+    for (const auto& v : t) s.thresholds.push_back(threshold_of(v, r_.dir()));
     return s;
   }
 
@@ -196,47 +97,20 @@ class ManifestReader {
   std::shared_ptr<NeighbourIndex> neighbours(const nlohmann::json& base, const std::string& f,
                                              const LabelSpace& labels,
                                              std::size_t feature_dim) const {
-    check(base.is_string(), f + "neighbours", "expected a file name without extension");
+    r_.check(base.is_string(), f + "neighbours", "expected a file name without extension");
     const std::string b = base.get<std::string>();
-    Matrix x = read_npy(file(b + ".npy", f + "neighbours"));
-    std::vector<LabelId> y = load_labels(file(b + ".bin", f + "neighbours"));
-    check(x.cols() == feature_dim && x.rows() == y.size() && x.rows() > 0, f + "neighbours",
-          fmt::format("expected {} columns and one label per row, got {}x{} and {} labels",
-                      feature_dim, x.rows(), x.cols(), y.size()));
+    Matrix x = read_npy(r_.file(b + ".npy", f + "neighbours"));
+    std::vector<LabelId> y = load_labels(r_.file(b + ".bin", f + "neighbours"));
+    r_.check(x.cols() == feature_dim && x.rows() == y.size() && x.rows() > 0, f + "neighbours",
+             fmt::format("expected {} columns and one label per row, got {}x{} and {} labels",
+                         feature_dim, x.rows(), x.cols(), y.size()));
     for (LabelId v : y)
-      check(v >= 0 && static_cast<std::size_t>(v) < labels.size(), f + "neighbours",
-            fmt::format("a label id ({}) outside the manifest's {} labels", v, labels.size()));
+      r_.check(v >= 0 && static_cast<std::size_t>(v) < labels.size(), f + "neighbours",
+               fmt::format("a label id ({}) outside the manifest's {} labels", v, labels.size()));
     return std::make_shared<NeighbourIndex>(std::move(x), std::move(y));
   }
 
-  // Every entry of "files": a plain name, a regular file inside the folder (a link may not lead
-  // out of it), whose checksum is the one recorded.
-  void verify_files() {
-    check(m_.contains("files") && m_["files"].is_object(), "files",
-          "expected an object of file names and their checksums");
-    const fs::path real_dir = fs::canonical(dir_);
-    for (const auto& [name, sum] : m_["files"].items()) {
-      const std::string field = "files." + excerpt(name);
-      check(plain_file_name(name), field,
-            "expected a plain file name (no folder, no '..', not absolute)");
-      check(sum.is_string(), field, "expected a checksum string");
-      const fs::path path = dir_ / name;
-      std::error_code ec;
-      const fs::path real = fs::canonical(path, ec);
-      check(!ec && fs::is_regular_file(real), field, "expected a file in the policy folder");
-      check(real.parent_path() == real_dir, field,
-            "a link leading out of the policy folder (expected a plain file)");
-      check(file_checksum(real) == sum.get<std::string>(), field,
-            "checksum mismatch: the file changed after the policy was saved (damaged or "
-            "edited); save the policy again");
-      verified_.insert(name);
-    }
-  }
-
-  fs::path dir_;
-  std::string mf_;
-  const nlohmann::json& m_;
-  std::set<std::string> verified_;
+  const ManifestReader& r_;
 };
 }  // namespace
 
@@ -248,37 +122,16 @@ nlohmann::json threshold_json(double v) {
 void save_policy(const fs::path& dir, const std::vector<Stage>& stages,
                  const TextFeaturizer* featurizer, const LabelSpace& labels,
                  std::size_t feature_dim, const nlohmann::json& info) {
-  DB_CHECK(!fs::exists(dir) || fs::is_empty(dir),
-           "save_policy: {} exists and is not empty (choose a new folder)", dir.string());
-  const fs::path tmp = (dir.has_parent_path() ? dir.parent_path() : fs::path(".")) /
-                       fmt::format(".{}.tmp-{}", dir.filename().string(), getpid());
-  fs::create_directories(tmp);
-  try {
-    nlohmann::json manifest = {{"format", "deferbench-policy"},
-                               {"version", kPolicyFormatVersion},
-                               {"labels", labels.names()},
-                               {"feature_dim", feature_dim},
-                               {"features", featurizer ? "text" : "embeddings"},
-                               {"info", info}};
-    if (featurizer) featurizer->save(tmp / "featurizer.bin");
+  write_policy_folder(dir, "save_policy", [&](const fs::path& tmp) {
+    nlohmann::json manifest =
+        manifest_header(tmp, kStagesKind, featurizer, labels, feature_dim, info);
     nlohmann::json js = nlohmann::json::array();
     for (std::size_t k = 0; k < stages.size(); ++k) {
       const Stage& s = stages[k];
       const std::string prefix = fmt::format("stage{}_", k + 1);
       nlohmann::json j = {{"knn", s.knn}, {"use_embedding", s.use_embedding}};
-      if (const auto* avg = dynamic_cast<const FoldAverage*>(s.surrogate.get())) {
-        // A cross-fitted stage: its fold surrogates, averaged when loaded.
-        nlohmann::json members = nlohmann::json::array();
-        for (std::size_t m = 0; m < avg->members().size(); ++m) {
-          const std::string name = fmt::format("{}surrogate_fold{}.bin", prefix, m + 1);
-          avg->members()[m]->save(tmp / name);
-          members.push_back(name);
-        }
-        j["surrogate"] = members;
-      } else {
-        j["surrogate"] = prefix + "surrogate.bin";
-        s.surrogate->save(tmp / (prefix + "surrogate.bin"));
-      }
+      // A cross-fitted stage: its fold surrogates, averaged when loaded.
+      j["surrogate"] = save_model_files(*s.surrogate, tmp, prefix + "surrogate");
       if (s.acceptor) {
         j["acceptor_constant"] = s.acceptor->constant();
         if (s.acceptor->model()) {
@@ -303,46 +156,26 @@ void save_policy(const fs::path& dir, const std::vector<Stage>& stages,
       js.push_back(j);
     }
     manifest["stages"] = js;
-    manifest["files"] = checksums_of(tmp);
-    write_file_atomic(tmp / "manifest.json", manifest.dump(2) + "\n");
-    if (fs::exists(dir)) fs::remove(dir);
-    fs::rename(tmp, dir);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+    return manifest;
+  });
 }
 
 SavedPolicy load_policy(const fs::path& dir) {
   const fs::path mf = dir / "manifest.json";
-  if (!fs::exists(mf)) fail({mf.string(), 0, ""}, "not found (is this a policy folder?)");
   SavedPolicy p;
-  try {
-    p.manifest = nlohmann::json::parse(read_file(mf));
-  } catch (const nlohmann::json::exception& e) {
-    fail({mf.string(), 0, ""}, "malformed JSON: " + excerpt(e.what()));
-  }
-  const ManifestReader r(dir, p.manifest);
+  p.manifest = read_manifest(dir);
+  const ManifestReader r(dir, p.manifest, kStagesKind);
   const nlohmann::json& m = p.manifest;
   try {
-    p.labels = std::make_shared<const LabelSpace>(r.labels());
-    p.feature_dim =
-        static_cast<std::size_t>(r.whole(m.at("feature_dim"), "feature_dim", 1, kMaxFeatureDim));
-    const nlohmann::json& features = m.at("features");
-    if (features == "text") {
-      p.featurizer = std::make_shared<TextFeaturizer>(
-          TextFeaturizer::load(r.file("featurizer.bin", "features")));
-      r.check(static_cast<std::size_t>(p.featurizer->dim()) == p.feature_dim, "feature_dim",
-              fmt::format("{} differs from the featurizer's dimension ({})", p.feature_dim,
-                          p.featurizer->dim()));
-    } else {
-      r.check(features == "embeddings", "features", "expected \"text\" or \"embeddings\"");
-    }
+    ArtifactFeatures a = read_artifact_features(r, m);
+    p.featurizer = std::move(a.featurizer);
+    p.labels = std::move(a.labels);
+    p.feature_dim = a.feature_dim;
     const nlohmann::json& stages = m.at("stages");
     r.check(stages.is_array(), "stages", "expected a list");
+    const StageReader sr(r);
     for (std::size_t k = 0; k < stages.size(); ++k)
-      p.stages.push_back(r.stage(stages[k], k, *p.labels, p.feature_dim));
+      p.stages.push_back(sr.stage(stages[k], k, *p.labels, p.feature_dim));
   } catch (const nlohmann::json::exception& e) {
     fail({mf.string(), 0, ""}, "missing or mistyped field: " + excerpt(e.what()));
   }
@@ -351,6 +184,13 @@ SavedPolicy load_policy(const fs::path& dir) {
 
 Traffic read_traffic(const SavedPolicy& policy, const fs::path& input, const RouteOptions& options,
                      const Context& ctx, bool require_teacher) {
+  return read_traffic(policy.featurizer.get(), policy.feature_dim, input, options, ctx,
+                      require_teacher);
+}
+
+Traffic read_traffic(const TextFeaturizer* featurizer, std::size_t feature_dim,
+                     const fs::path& input, const RouteOptions& options, const Context& ctx,
+                     bool require_teacher) {
   std::string format = options.format;
   if (format == "auto") {
     const std::string ext = input.extension().string();
@@ -370,7 +210,7 @@ Traffic read_traffic(const SavedPolicy& policy, const fs::path& input, const Rou
              "{}: the audit needs the teacher's answers; give JSONL traces (with the embeddings "
              "in {}.npy beside them) or CSV",
              input.string(), input.stem().string());
-    DB_CHECK(!policy.featurizer,
+    DB_CHECK(featurizer == nullptr,
              "{}: this policy was trained on text; give it JSONL or CSV with the text",
              input.string());
     x = read_npy(input);
@@ -396,8 +236,8 @@ Traffic read_traffic(const SavedPolicy& policy, const fs::path& input, const Rou
       }
       traces = read_csv_traces(input, c);
     }
-    if (policy.featurizer) {
-      x = policy.featurizer->transform(traces.texts, ctx);
+    if (featurizer) {
+      x = featurizer->transform(traces.texts, ctx);
     } else {
       DB_CHECK(traces.has_embeddings(),
                "{}: this policy routes embeddings; put them in {}.npy beside the file",
@@ -405,9 +245,9 @@ Traffic read_traffic(const SavedPolicy& policy, const fs::path& input, const Rou
       x = std::move(traces.embeddings);
     }
   }
-  DB_CHECK(x.cols() == policy.feature_dim || x.rows() == 0,
+  DB_CHECK(x.cols() == feature_dim || x.rows() == 0,
            "{}: the policy expects {} feature columns, the input has {}", input.string(),
-           policy.feature_dim, x.cols());
+           feature_dim, x.cols());
   return t;
 }
 

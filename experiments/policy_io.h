@@ -18,6 +18,7 @@
 #include "core/data/label_space.h"
 #include "core/features/text_featurizer.h"
 #include "core/routing/policy.h"
+#include "experiments/artifact_files.h"
 
 namespace deferbench {
 
@@ -29,9 +30,9 @@ struct SavedPolicy {
   nlohmann::json manifest;
 };
 
-// Version 2: manifest.json lists every file of the folder with its checksum ("files"), verified
-// on load. Version 1 folders (no checksums) are refused with a message to save them again.
-inline constexpr int kPolicyFormatVersion = 2;
+// The format version (kPolicyFormatVersion) and the checks shared with the multi-expert
+// artifact: experiments/artifact_files.h. A folder of another kind ("kind": "experts") is
+// refused with a message naming its loader.
 
 // Writes the folder atomically (a temporary folder renamed at the end). `info` is stored in the
 // manifest as is (family, model, target, metrics, config). DIR must not exist or be empty.
@@ -66,6 +67,11 @@ struct Traffic {
 };
 Traffic read_traffic(const SavedPolicy& policy, const std::filesystem::path& input,
                      const RouteOptions& options, const Context& ctx, bool require_teacher);
+// The same for any policy artifact: its featurizer (null: the inputs must be embeddings) and its
+// feature width.
+Traffic read_traffic(const TextFeaturizer* featurizer, std::size_t feature_dim,
+                     const std::filesystem::path& input, const RouteOptions& options,
+                     const Context& ctx, bool require_teacher);
 
 // Reads FILE (JSONL traces without teacher, CSV with a text column, or .npy features), routes
 // every row and returns one JSON line per row: {"id", "label" (null when deferred), "decision"

@@ -1,0 +1,129 @@
+#include "core/experts/expert_policy.h"
+
+#include <cmath>
+#include <set>
+
+#include "core/util/error.h"
+
+namespace deferbench {
+
+namespace {
+
+bool nonneg_finite(double v) {
+  return std::isfinite(v) && v >= 0;
+}
+
+}  // namespace
+
+void validate_expert_policy(const ExpertPolicy& p) {
+  const std::size_t k = p.size();
+  DB_CHECK(p.method == kBayesPlugin || p.method == kTwoStage,
+           "expert policy: method '{}' (expected bayes_plugin or two_stage)", excerpt(p.method));
+  DB_CHECK(k >= 2, "expert policy: {} choices (expected at least 2)", k);
+  DB_CHECK(p.names.size() == k, "expert policy: {} names for {} choices (expected one per choice)",
+           p.names.size(), k);
+  std::set<std::string> seen;
+  for (std::size_t j = 0; j < k; ++j) {
+    DB_CHECK(!p.names[j].empty(), "expert policy: choice {} has an empty name", j);
+    DB_CHECK(seen.insert(p.names[j]).second,
+             "expert policy: choice name '{}' appears twice (expected distinct names)",
+             excerpt(p.names[j]));
+    DB_CHECK(nonneg_finite(p.choices[j].alpha) && nonneg_finite(p.choices[j].beta),
+             "expert policy: choice '{}' has alpha {} and beta {} (expected finite numbers ≥ 0)",
+             excerpt(p.names[j]), p.choices[j].alpha, p.choices[j].beta);
+  }
+  DB_CHECK(nonneg_finite(p.lambda), "expert policy: lambda {} (expected a finite number ≥ 0)",
+           p.lambda);
+  DB_CHECK(p.has_surrogate == (p.surrogate != nullptr), "expert policy: {}",
+           p.has_surrogate ? "has_surrogate is set but there is no surrogate model"
+                           : "a surrogate model but has_surrogate is false");
+  if (p.method == kBayesPlugin) {
+    DB_CHECK(p.estimators.size() == k && p.constant_wrong.size() == k,
+             "expert policy: bayes_plugin with {} estimators and {} constant estimates for {} "
+             "choices (expected one of each per choice)",
+             p.estimators.size(), p.constant_wrong.size(), k);
+    for (std::size_t j = 0; j < k; ++j) {
+      if (p.estimators[j]) {
+        DB_CHECK(p.estimators[j]->n_classes() == 2,
+                 "expert policy: the estimator of choice '{}' predicts {} classes (expected 2: "
+                 "right, wrong)",
+                 excerpt(p.names[j]), p.estimators[j]->n_classes());
+      } else {
+        const double c = p.constant_wrong[j];
+        DB_CHECK(std::isfinite(c) && c >= 0 && c <= 1,
+                 "expert policy: choice '{}' has no estimator and a constant estimate of {} "
+                 "(expected a probability in [0, 1])",
+                 excerpt(p.names[j]), c);
+      }
+    }
+    DB_CHECK(p.rejector == nullptr, "expert policy: bayes_plugin with a rejector (expected none)");
+  } else {
+    DB_CHECK(p.rejector != nullptr, "expert policy: two_stage without a rejector");
+    DB_CHECK(p.rejector->n_classes() == k,
+             "expert policy: the rejector predicts {} classes (expected {}, one per choice)",
+             p.rejector->n_classes(), k);
+    DB_CHECK(p.estimators.empty() && p.constant_wrong.empty(),
+             "expert policy: two_stage with estimators (expected none)");
+  }
+}
+
+Matrix expected_costs(const ExpertPolicy& p, MatrixView x, const Context& ctx) {
+  DB_CHECK(p.method == kBayesPlugin, "expected_costs: method '{}' (expected bayes_plugin)",
+           excerpt(p.method));
+  const std::size_t n = x.rows(), k = p.size();
+  Matrix cost(n, k);
+  for (std::size_t j = 0; j < k; ++j) {
+    const double a = p.choices[j].alpha, b = p.lambda * p.choices[j].beta;
+    if (!p.estimators[j]) {
+      const float c = static_cast<float>(a * p.constant_wrong[j] + b);
+      for (std::size_t i = 0; i < n; ++i) cost(i, j) = c;
+      continue;
+    }
+    const Matrix proba = p.estimators[j]->predict_proba(x, ctx);
+    DB_CHECK(proba.rows() == n && proba.cols() == 2,
+             "expert policy: the estimator of choice '{}' returned {}x{} probabilities for {} "
+             "rows (expected {}x2)",
+             excerpt(p.names[j]), proba.rows(), proba.cols(), n, n);
+    for (std::size_t i = 0; i < n; ++i)
+      cost(i, j) = static_cast<float>(a * static_cast<double>(proba(i, kWrongClass)) + b);
+  }
+  return cost;
+}
+
+ExpertRouting route_experts(const ExpertPolicy& p, MatrixView x, const Context& ctx) {
+  validate_expert_policy(p);
+  const std::size_t n = x.rows();
+  ExpertRouting r;
+  if (p.method == kBayesPlugin) {
+    r.choice = route_by_cost(expected_costs(p, x, ctx), p.choices);
+  } else {
+    const Matrix proba = p.rejector->predict_proba(x, ctx);
+    DB_CHECK(proba.rows() == n && proba.cols() == p.size(),
+             "expert policy: the rejector returned {}x{} probabilities for {} rows (expected "
+             "{}x{})",
+             proba.rows(), proba.cols(), n, n, p.size());
+    const std::vector<LabelId> best = argmax_rows(proba);
+    r.choice.assign(best.begin(), best.end());
+  }
+  r.answer.assign(n, kNoLabel);
+  if (!p.has_surrogate) return r;
+  // The surrogate answers only the rows routed to it: one batch of those rows.
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < n; ++i)
+    if (r.choice[i] == 0) rows.push_back(i);
+  if (rows.empty()) return r;
+  std::vector<LabelId> answers;
+  if (rows.size() == n) {
+    answers = p.surrogate->predict(x, ctx);
+  } else {
+    const Matrix part = gather_rows(x, rows);
+    answers = p.surrogate->predict(part.view(), ctx);
+  }
+  DB_CHECK(answers.size() == rows.size(),
+           "expert policy: the surrogate answered {} rows of {} (expected one answer per row)",
+           answers.size(), rows.size());
+  for (std::size_t k = 0; k < rows.size(); ++k) r.answer[rows[k]] = answers[k];
+  return r;
+}
+
+}  // namespace deferbench
