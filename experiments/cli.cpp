@@ -16,6 +16,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "experiments/audit_command.h"
+#include "experiments/expert_policy_io.h"
 #include "experiments/policy_io.h"
 #include "experiments/report.h"
 #include "experiments/run.h"
@@ -229,15 +230,26 @@ int route_command(const RouteArgs& a, bool quiet) {
              "its input)",
              excerpt(a.output));
   }
-  const SavedPolicy policy = load_policy(a.policy_dir);
-  const RoutedFile routed = route_file(policy, a.input, a.opts, ctx);
+  // An experts policy (run with an `experts` section) routes to one choice per query.
+  const bool experts = [&] {
+    try {
+      const auto m = nlohmann::json::parse(read_file(fs::path(a.policy_dir) / "manifest.json"));
+      return m.is_object() && m.value("kind", "") == kExpertsKind;
+    } catch (const std::exception&) {
+      return false;  // load_policy says what is wrong with the folder
+    }
+  }();
+  const RoutedFile routed =
+      experts ? route_expert_file(load_expert_policy(a.policy_dir), a.input, a.opts, ctx)
+              : route_file(load_policy(a.policy_dir), a.input, a.opts, ctx);
   if (a.output.empty())
     fmt::print("{}", routed.lines);
   else
     write_file_atomic(a.output, routed.lines);
   if (!quiet)
-    fmt::print(stderr, "deferbench route: {} rows, {} handled by the surrogate, {} deferred\n",
-               routed.rows, routed.handled, routed.rows - routed.handled);
+    fmt::print(stderr, "deferbench route: {} rows, {} handled by the surrogate, {} {}\n",
+               routed.rows, routed.handled, routed.rows - routed.handled,
+               experts ? "sent to experts" : "deferred");
   return 0;
 }
 

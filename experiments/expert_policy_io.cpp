@@ -25,6 +25,7 @@ void save_expert_policy(const fs::path& dir, const ExpertPolicy& policy,
     m["method"] = policy.method;
     m["lambda"] = policy.lambda;
     m["has_surrogate"] = policy.has_surrogate;
+    m["surrogate_features"] = policy.surrogate_features;
     m["surrogate"] =
         policy.surrogate ? save_model_files(*policy.surrogate, tmp, "surrogate") : nlohmann::json();
     m["rejector"] =
@@ -69,6 +70,9 @@ SavedExpertPolicy load_expert_policy(const fs::path& dir) {
     p.lambda = r.number(m.at("lambda"), "lambda", 0, std::numeric_limits<double>::max());
     r.check(m.at("has_surrogate").is_boolean(), "has_surrogate", "expected true or false");
     p.has_surrogate = m["has_surrogate"].get<bool>();
+    r.check(m.at("surrogate_features").is_boolean(), "surrogate_features",
+            "expected true or false");
+    p.surrogate_features = m["surrogate_features"].get<bool>();
 
     const nlohmann::json& cj = m.at("choices");
     r.check(cj.is_array() && cj.size() >= 2 && cj.size() <= 100000, "choices",

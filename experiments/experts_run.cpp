@@ -14,6 +14,7 @@
 #include "core/config/fields.h"
 #include "core/data/csv_reader.h"
 #include "core/data/splits.h"
+#include "core/experts/expert_policy.h"
 #include "core/experts/routellm_metrics.h"
 #include "core/experts/routing.h"
 #include "core/metrics/metrics.h"
@@ -170,45 +171,20 @@ struct Curve {
   std::vector<Point> points;  // safest first
 };
 
-// The surrogate on every split: its answer and a summary of its probabilities (top probability,
-// margin to the second, entropy / log classes) — out-of-fold on train (folds stratified by
-// teacher label, seeded from the run), the model fitted on all of train on the other splits.
+// The surrogate on every split: its probabilities, out-of-fold on train (folds stratified by
+// teacher label, seeded from the run), from the model fitted on all of train (kept: it is what a
+// saved policy answers with) on the other splits.
 struct SurrogateOutputs {
-  std::vector<LabelId> answer[kSplits];
-  Matrix summary[kSplits];  // rows × 3
+  Matrix proba[kSplits];
+  std::shared_ptr<const Classifier> model;
 };
-
-void summarize(const Matrix& proba, const std::vector<std::size_t>& rows, Matrix& summary,
-               std::vector<LabelId>& answer) {
-  const std::size_t k = proba.cols();
-  for (std::size_t r = 0; r < proba.rows(); ++r) {
-    const float* p = proba.row(r);
-    std::size_t best = 0;
-    float second = 0;
-    double h = 0;
-    for (std::size_t c = 0; c < k; ++c) {
-      if (p[c] > p[best]) best = c;
-      if (p[c] > 0) h -= p[c] * std::log(static_cast<double>(p[c]));
-    }
-    for (std::size_t c = 0; c < k; ++c)
-      if (c != best) second = std::max(second, p[c]);
-    const std::size_t i = rows.empty() ? r : rows[r];
-    answer[i] = static_cast<LabelId>(best);
-    summary(i, 0) = p[best];
-    summary(i, 1) = p[best] - second;
-    summary(i, 2) = k > 1 ? static_cast<float>(h / std::log(static_cast<double>(k))) : 0.0f;
-  }
-}
 
 SurrogateOutputs surrogate_outputs(const PreparedData& prep, const RunPlan& plan, int folds) {
   const Context& ctx = plan.ctx;
   SurrogateOutputs out;
   const Dataset* splits[kSplits] = {&prep.train, &prep.val, &prep.cal, &prep.test};
-  for (int s = 0; s < kSplits; ++s) {
-    out.answer[s].assign(splits[s]->size(), kNoLabel);
-    out.summary[s] = Matrix(splits[s]->size(), 3);
-  }
   const Dataset& train = prep.train;
+  out.proba[kTrain] = Matrix(train.size(), prep.labels->size());
   const std::vector<int> fold =
       stratified_folds(train.teacher, folds, mix_seed(ctx.seed, 0xe8be75f0));
   for (int k = 0; k < folds; ++k) {
@@ -217,40 +193,37 @@ SurrogateOutputs surrogate_outputs(const PreparedData& prep, const RunPlan& plan
     if (held.empty()) continue;
     auto model = plan.factory(plan.settings.model, "model");
     model->fit(train.subset(in), nullptr, ctx.derive(0x5000 + static_cast<std::uint64_t>(k)));
-    summarize(model->predict_proba(train.subset(held).features, ctx), held, out.summary[kTrain],
-              out.answer[kTrain]);
+    const Matrix p = model->predict_proba(train.subset(held).features, ctx);
+    for (std::size_t r = 0; r < held.size(); ++r)
+      std::copy_n(p.row(r), p.cols(), out.proba[kTrain].row(held[r]));
   }
   auto model = plan.factory(plan.settings.model, "model");
   model->fit(train, nullptr, ctx.derive(0x5fff));
   for (int s = kVal; s < kSplits; ++s)
-    summarize(model->predict_proba(splits[s]->features, ctx), {}, out.summary[s], out.answer[s]);
+    out.proba[s] = model->predict_proba(splits[s]->features, ctx);
+  out.model = std::move(model);
   return out;
-}
-
-// What the estimators and the rejector see of a query: its features, and with the surrogate on,
-// the summary of the surrogate's probabilities (a function of x the two-stage setting allows: the
-// main model is fixed before the rejector is learnt).
-Matrix routing_inputs(const Matrix& features, const Matrix* summary) {
-  if (summary == nullptr) return features;
-  const std::size_t d = features.cols(), e = summary->cols();
-  Matrix x(features.rows(), d + e);
-  for (std::size_t i = 0; i < features.rows(); ++i) {
-    std::copy_n(features.row(i), d, x.row(i));
-    std::copy_n(summary->row(i), e, x.row(i) + d);
-  }
-  return x;
 }
 
 // P̂(choice j wrong | x) on every split from one estimator per choice fitted on train (a choice
 // right or wrong on every training row gets that constant).
-std::vector<std::vector<std::vector<float>>> wrong_estimates(const Matrix (&inputs)[kSplits],
-                                                             const RunPlan& plan,
-                                                             const ExpertsSettings& es,
-                                                             const SplitRows (&rows)[kSplits]) {
+struct Estimates {
+  std::vector<std::vector<std::vector<float>>> wrong;     // split × choice × row
+  std::vector<std::shared_ptr<const Classifier>> models;  // per choice (null: constant)
+  std::vector<double> constant;                           // per choice, where the model is null
+};
+
+Estimates wrong_estimates(const Matrix (&inputs)[kSplits], const RunPlan& plan,
+                          const ExpertsSettings& es, const SplitRows (&rows)[kSplits]) {
   const std::size_t k = rows[kTrain].correct.size();
   auto space = std::make_shared<const LabelSpace>(std::vector<std::string>{"right", "wrong"});
   const LabelId wrong = space->id("wrong");
-  std::vector<std::vector<std::vector<float>>> est(kSplits, std::vector<std::vector<float>>(k));
+  DB_ASSERT(wrong == kWrongClass);
+  Estimates out;
+  out.models.resize(k);
+  out.constant.assign(k, 0.0);
+  auto& est = out.wrong;
+  est.assign(kSplits, std::vector<std::vector<float>>(k));
   for (std::size_t j = 0; j < k; ++j) {
     Dataset d;
     d.features = inputs[kTrain];
@@ -262,6 +235,7 @@ std::vector<std::vector<std::vector<float>>> wrong_estimates(const Matrix (&inpu
     }
     if (n_wrong == 0 || n_wrong == d.size()) {
       const float v = n_wrong == 0 ? 0.0f : 1.0f;
+      out.constant[j] = v;
       for (int s = 0; s < kSplits; ++s) est[s][j].assign(inputs[s].rows(), v);
       continue;
     }
@@ -273,8 +247,9 @@ std::vector<std::vector<std::vector<float>>> wrong_estimates(const Matrix (&inpu
       for (std::size_t i = 0; i < p.rows(); ++i)
         est[s][j][i] = p(i, static_cast<std::size_t>(wrong));
     }
+    out.models[j] = std::move(model);
   }
-  return est;
+  return out;
 }
 
 Matrix expected_costs(const std::vector<std::vector<float>>& wrong,
@@ -377,8 +352,7 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
   const RunPlan plan = plan_run(config, options);
   const RunSettings& s = plan.settings;
   check_output_folder(s.results_dir / s.name, "results_dir");
-  DB_CHECK(s.save_policy.empty(),
-           "config: 'save_policy': an experts run does not save a policy yet; expected \"\"");
+  if (!s.save_policy.empty()) check_output_folder(s.save_policy, "save_policy", true);
   const ExpertsSettings es = ExpertsSettings::from_yaml(s.experts, "experts");
 
   // The data: the experts' columns kept beside the traces, the configured splits (no
@@ -424,16 +398,21 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
     rows[sp].correct = std::move(er.correct);
     rows[sp].answer = std::move(er.answer);
   }
+  // What the estimators and the rejector see of a query: its features, and with the surrogate
+  // on, the summary of the surrogate's probabilities (a function of x the two-stage setting
+  // allows: the main model is fixed before the rejector is learnt).
   Matrix inputs[kSplits];
+  SurrogateOutputs sur;
   if (es.surrogate) {
-    const SurrogateOutputs sur = surrogate_outputs(prep, plan, es.folds);
+    sur = surrogate_outputs(prep, plan, es.folds);
     for (int sp = 0; sp < kSplits; ++sp) {
+      const std::vector<LabelId> answer = argmax_rows(sur.proba[sp]);
       std::vector<std::uint8_t> right(rows[sp].size());
       for (std::size_t i = 0; i < right.size(); ++i)
-        right[i] = sur.answer[sp][i] == rows[sp].reference[i] ? 1 : 0;
+        right[i] = answer[i] == rows[sp].reference[i] ? 1 : 0;
       rows[sp].correct.insert(rows[sp].correct.begin(), std::move(right));
-      rows[sp].answer.insert(rows[sp].answer.begin(), sur.answer[sp]);
-      inputs[sp] = routing_inputs(splits[sp]->features, &sur.summary[sp]);
+      rows[sp].answer.insert(rows[sp].answer.begin(), answer);
+      inputs[sp] = with_surrogate_summary(splits[sp]->features, sur.proba[sp]);
     }
   } else {
     for (int sp = 0; sp < kSplits; ++sp) inputs[sp] = splits[sp]->features;
@@ -445,8 +424,10 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
       if (m == "bayes_plugin" || m == "cascade") return true;
     return false;
   }();
-  std::vector<std::vector<std::vector<float>>> wrong;
-  if (wants) wrong = wrong_estimates(inputs, plan, es, rows);
+  Estimates estimates;
+  if (wants) estimates = wrong_estimates(inputs, plan, es, rows);
+  const auto& wrong = estimates.wrong;
+  std::vector<std::shared_ptr<const Classifier>> rejectors;  // two_stage: per λ (null: none)
 
   std::vector<Curve> curves;
   auto finish = [&](Curve& c) {
@@ -478,8 +459,9 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
       for (std::size_t t = 0; t < lambdas.size(); ++t) {
         Point p;
         p.setting = lambdas[t];
-        auto rejector = fit_rejector(inputs[kTrain], plan, es, rows[kTrain].correct, choices,
-                                     lambdas[t], 0x7000 + t);
+        std::shared_ptr<const Classifier> rejector = fit_rejector(
+            inputs[kTrain], plan, es, rows[kTrain].correct, choices, lambdas[t], 0x7000 + t);
+        rejectors.push_back(rejector);
         for (int sp = kVal; sp < kSplits; ++sp) {
           if (!rejector) {
             p.route[sp] = cheapest_everywhere(rows[sp].size(), choices);
@@ -611,6 +593,27 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
                   {"folds", es.folds},
                   {"estimator", to_yaml_text(es.estimator)},
                   {"choices", cj}};
+  // The policies a deployment would route with (bayes_plugin and two_stage: the learned ones),
+  // for save_policy: named <method>_budget_<B> / <method>_target_<A>.
+  auto deploy = [&](const Curve& c, std::ptrdiff_t t, const std::string& name) {
+    if (t < 0 || (c.method != kBayesPlugin && c.method != kTwoStage)) return;
+    ExpertPolicy p;
+    p.method = c.method;
+    p.names = names;
+    p.choices = choices;
+    p.lambda = c.points[static_cast<std::size_t>(t)].setting;
+    p.has_surrogate = es.surrogate;
+    p.surrogate = sur.model;
+    p.surrogate_features = es.surrogate;
+    if (c.method == kBayesPlugin) {
+      p.estimators = estimates.models;
+      p.constant_wrong = estimates.constant;
+    } else {
+      p.rejector = rejectors[static_cast<std::size_t>(t)];
+      if (!p.rejector) return;  // no training row carried a cost: nothing learnt
+    }
+    out.expert_policies.emplace_back(name, std::move(p));
+  };
   nlohmann::json budgets = nlohmann::json::array();
   for (double b : es.budgets) {
     nlohmann::json entry{{"budget_per_1k", b}};
@@ -620,7 +623,9 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
         price.push_back(per_1k(p.outcome[kVal].price_per_query));
         acc.push_back(p.outcome[kVal].accuracy);
       }
-      return point_json(c, pick_within_budget(price, acc, b + 1e-9));
+      const std::ptrdiff_t t = pick_within_budget(price, acc, b + 1e-9);
+      deploy(c, t, fmt::format("{}_budget_{}", c.method, b));
+      return point_json(c, t);
     };
     entry["methods"]["single"] = pick(singles);
     for (const Curve& c : curves) entry["methods"][c.method] = pick(c);
@@ -640,6 +645,7 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
         right.push_back(static_cast<std::size_t>(
             std::llround(p.outcome[kCal].accuracy * static_cast<double>(rows[kCal].size()))));
       const FixedSequence fs = fixed_sequence(right, rows[kCal].size(), target, es.delta);
+      deploy(c, fs.deployed, fmt::format("{}_target_{}", c.method, target));
       nlohmann::json r = point_json(c, fs.deployed);
       if (r.is_null()) r = nlohmann::json::object();
       r["deployed"] = fs.deployed >= 0;

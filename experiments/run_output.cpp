@@ -1,5 +1,7 @@
 #include "experiments/run_output.h"
 
+#include "experiments/expert_policy_io.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -274,6 +276,19 @@ void write_run_files(const RunOutput& out, const fs::path& dir, const std::strin
 }
 
 void save_run_policies(const RunOutput& out, const fs::path& dir, const fs::path& run_dir) {
+  if (!out.experts_csv.empty()) {
+    const PreparedData& prep = *out.prep;
+    fs::create_directories(dir);
+    for (const auto& [name, policy] : out.expert_policies) {
+      nlohmann::json info = {{"experiment", out.settings.name},
+                             {"deployment", name},
+                             {"run_dir", run_dir.string()},
+                             {"config_yaml", to_yaml_text(out.config)}};
+      save_expert_policy(dir / name, policy, prep.featurizer.get(), *prep.labels,
+                         prep.train.features.cols(), info);
+    }
+    return;
+  }
   const auto& targets = out.metrics["targets"];
   const PreparedData& prep = *out.prep;
   for (std::size_t k = 0; k < targets.size(); ++k) {

@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include "core/experts/expert_policy.h"
 #include "core/routing/calibration.h"
 #include "core/routing/policy.h"
 #include "experiments/prepare.h"
@@ -25,6 +26,9 @@ struct RunOutput {
   nlohmann::json metrics;
   std::string frontier_csv;  // empty for an experts run
   std::string experts_csv;   // an experts run (experiments/experts_run.h): experts.csv
+  // An experts run: the policy of each learned method's deployment, by name
+  // (<method>_budget_<B>, <method>_target_<A>), what save_policy writes.
+  std::vector<std::pair<std::string, ExpertPolicy>> expert_policies;
   std::vector<std::vector<Stage>> deployed;  // per target (empty: teacher only)
   std::shared_ptr<const PreparedData> prep;
   nlohmann::json audit;  // null: no audit; else audit.json (one entry per target)
@@ -62,7 +66,8 @@ void write_run_files(const RunOutput& out, const std::filesystem::path& dir,
 std::filesystem::path write_run_folder(const RunOutput& out, const std::string& log_text);
 
 // Saves the deployed policies for `deferbench route`: into `dir`, or dir/target-<t> for each
-// target when the run has several.
+// target when the run has several; an experts run's into dir/<method>_budget_<B> and
+// dir/<method>_target_<A> (experiments/expert_policy_io.h).
 void save_run_policies(const RunOutput& out, const std::filesystem::path& dir,
                        const std::filesystem::path& run_dir);
 

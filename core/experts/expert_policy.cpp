@@ -1,5 +1,6 @@
 #include "core/experts/expert_policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -16,6 +17,8 @@ bool nonneg_finite(double v) {
 }  // namespace
 
 void validate_expert_policy(const ExpertPolicy& p) {
+  DB_CHECK(!p.surrogate_features || p.has_surrogate,
+           "expert policy: surrogate_features is set but the policy has no surrogate");
   const std::size_t k = p.size();
   DB_CHECK(p.method == kBayesPlugin || p.method == kTwoStage,
            "expert policy: method '{}' (expected bayes_plugin or two_stage)", excerpt(p.method));
@@ -90,10 +93,54 @@ Matrix expected_costs(const ExpertPolicy& p, MatrixView x, const Context& ctx) {
   return cost;
 }
 
-ExpertRouting route_experts(const ExpertPolicy& p, MatrixView x, const Context& ctx) {
+Matrix surrogate_summary(MatrixView proba) {
+  const std::size_t k = proba.cols();
+  Matrix out(proba.rows(), kSurrogateSummaryColumns);
+  for (std::size_t r = 0; r < proba.rows(); ++r) {
+    const float* p = proba.row(r);
+    std::size_t best = 0;
+    float second = 0;
+    double h = 0;
+    for (std::size_t c = 0; c < k; ++c) {
+      if (p[c] > p[best]) best = c;
+      if (p[c] > 0) h -= p[c] * std::log(static_cast<double>(p[c]));
+    }
+    for (std::size_t c = 0; c < k; ++c)
+      if (c != best) second = std::max(second, p[c]);
+    out(r, 0) = k > 0 ? p[best] : 0.0f;
+    out(r, 1) = k > 0 ? p[best] - second : 0.0f;
+    out(r, 2) = k > 1 ? static_cast<float>(h / std::log(static_cast<double>(k))) : 0.0f;
+  }
+  return out;
+}
+
+Matrix with_surrogate_summary(MatrixView x, MatrixView proba) {
+  DB_CHECK(x.rows() == proba.rows(), "expert policy: {} feature rows, {} probability rows",
+           x.rows(), proba.rows());
+  const Matrix s = surrogate_summary(proba);
+  const std::size_t d = x.cols(), e = s.cols();
+  Matrix out(x.rows(), d + e);
+  for (std::size_t i = 0; i < x.rows(); ++i) {
+    std::copy_n(x.row(i), d, out.row(i));
+    std::copy_n(s.row(i), e, out.row(i) + d);
+  }
+  return out;
+}
+
+ExpertRouting route_experts(const ExpertPolicy& p, MatrixView x_in, const Context& ctx) {
   validate_expert_policy(p);
-  const std::size_t n = x.rows();
+  const std::size_t n = x_in.rows();
   ExpertRouting r;
+  // With surrogate features the surrogate sees every row first; its answers are kept.
+  std::vector<LabelId> all_answers;
+  Matrix augmented;
+  MatrixView x = x_in;
+  if (p.surrogate_features) {
+    const Matrix proba = p.surrogate->predict_proba(x_in, ctx);
+    all_answers = argmax_rows(proba);
+    augmented = with_surrogate_summary(x_in, proba);
+    x = augmented.view();
+  }
   if (p.method == kBayesPlugin) {
     r.choice = route_by_cost(expected_costs(p, x, ctx), p.choices);
   } else {
@@ -107,6 +154,11 @@ ExpertRouting route_experts(const ExpertPolicy& p, MatrixView x, const Context& 
   }
   r.answer.assign(n, kNoLabel);
   if (!p.has_surrogate) return r;
+  if (p.surrogate_features) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (r.choice[i] == 0) r.answer[i] = all_answers[i];
+    return r;
+  }
   // The surrogate answers only the rows routed to it: one batch of those rows.
   std::vector<std::size_t> rows;
   for (std::size_t i = 0; i < n; ++i)

@@ -39,6 +39,10 @@ struct ExpertPolicy {
   double lambda = 1.0;              // the multiplier on every β (≥ 0): the deployed point
   bool has_surrogate = true;        // choice 0 is the surrogate (false: every choice an expert)
   std::shared_ptr<const Classifier> surrogate;  // the zoo model answering choice 0 (has_surrogate)
+  // true (needs the surrogate): the estimators / the rejector read each row's features followed
+  // by the surrogate's probability summary (surrogate_summary below), as experts runs train
+  // them; the surrogate then sees every row. false: they read the features alone.
+  bool surrogate_features = false;
 
   // bayes_plugin: one per choice; a null estimator uses constant_wrong[j] (one per choice; the
   // values of choices with an estimator are ignored).
@@ -73,7 +77,16 @@ void validate_expert_policy(const ExpertPolicy& policy);
 ExpertRouting route_experts(const ExpertPolicy& policy, MatrixView x, const Context& ctx);
 
 // The expected cost of every choice on every row under bayes_plugin (rows × choices):
-// α_j · P̂_j(x) + λ · β_j — what route_experts takes the argmin of.
+// α_j · P̂_j(x) + λ · β_j — what route_experts takes the argmin of. x: the estimators' inputs
+// (with_surrogate_summary's output when surrogate_features).
 Matrix expected_costs(const ExpertPolicy& policy, MatrixView x, const Context& ctx);
+
+// What the routers see of the surrogate, per row of its probabilities: the top probability, its
+// margin over the second, and the entropy over log(classes) (0 for one class): rows × 3.
+inline constexpr std::size_t kSurrogateSummaryColumns = 3;
+Matrix surrogate_summary(MatrixView proba);
+
+// [x | surrogate_summary(proba)]: rows × (x.cols() + 3).
+Matrix with_surrogate_summary(MatrixView x, MatrixView proba);
 
 }  // namespace deferbench

@@ -12,7 +12,9 @@
 #include "core/data/synthetic_experts.h"
 #include "core/experts/choices.h"
 #include "core/experts/costs.h"
+#include "core/experts/expert_policy.h"
 #include "core/util/error.h"
+#include "experiments/expert_policy_io.h"
 #include "experiments/experts_run.h"
 #include "experiments/run.h"
 #include "models/dense/logreg.h"
@@ -165,6 +167,54 @@ TEST(ExpertsRun, MlpRejectorRoutesLikeTheBayesRule) {
     const double single = b["methods"]["single"]["test_accuracy"].get<double>();
     EXPECT_GT(b["methods"]["two_stage"]["test_accuracy"].get<double>(), single + 0.015);
   }
+}
+
+TEST(ExpertsRun, SavedPoliciesRouteAsTheRunDid) {
+  // The surrogate on (its probability summary among the routers' inputs), every deployment
+  // saved; each saved policy, loaded, routes the test split to the accuracy and price the run
+  // reported for that deployment.
+  TempDir out;
+  RunOptions opt;
+  opt.project_root = kRoot;
+  opt.quiet = true;
+  const RunOutput o =
+      compute_run(config_for({"experiment=synthetic_experts", "dataset.synthetic.rows=6000",
+                              "experts.surrogate=true", "experts.methods=[bayes_plugin, two_stage]",
+                              "experts.lambda_points=8", "experts.budgets=[3, 6]",
+                              "experts.targets=[0.85]", "threads=2", "device=cpu"}),
+                  opt);
+  ASSERT_FALSE(o.expert_policies.empty());
+  save_run_policies(o, out.path() / "policy", out.path());
+  const Dataset& test = o.prep->test;
+  ExpertsSettings es = ExpertsSettings::from_yaml(o.config["experts"], "experts");
+  const ExpertRows er = read_expert_rows(test, es.experts, "gold");
+  std::size_t checked = 0;
+  for (const auto& [name, policy] : o.expert_policies) {
+    const SavedExpertPolicy saved = load_expert_policy(out.path() / "policy" / name);
+    EXPECT_TRUE(saved.policy.surrogate_features);
+    Context ctx;
+    const ExpertRouting r = route_experts(saved.policy, test.features, ctx);
+    const ExpertRouting mem = route_experts(policy, test.features, ctx);
+    EXPECT_EQ(r.choice, mem.choice) << name;
+    EXPECT_EQ(r.answer, mem.answer) << name;
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < test.size(); ++i) {
+      const int c = r.choice[i];
+      right +=
+          c == 0 ? (r.answer[i] == test.gold[i]) : er.correct[static_cast<std::size_t>(c - 1)][i];
+    }
+    const double acc = static_cast<double>(right) / static_cast<double>(test.size());
+    // The run's number for this deployment.
+    const bool budget = name.find("_budget_") != std::string::npos;
+    const std::string method = name.substr(0, name.find(budget ? "_budget_" : "_target_"));
+    const double at = std::stod(name.substr(name.rfind('_') + 1));
+    for (const auto& e : o.metrics[budget ? "budgets" : "guarantee"]) {
+      if (e[budget ? "budget_per_1k" : "target"].get<double>() != at) continue;
+      EXPECT_DOUBLE_EQ(acc, e["methods"][method]["test_accuracy"].get<double>()) << name;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, o.expert_policies.size());
 }
 
 TEST(ExpertsRun, GuaranteeHoldsOverSeeds) {
