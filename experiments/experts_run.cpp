@@ -169,6 +169,7 @@ struct Curve {
   std::string method;
   std::string setting_name;   // lambda | tau | price_per_1k | choice
   std::vector<Point> points;  // safest first
+  std::vector<int> cascade;   // a cascade's chain: every stage a query passes is called (paid)
 };
 
 // The surrogate on every split: its probabilities, out-of-fold on train (folds stratified by
@@ -431,7 +432,17 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
 
   std::vector<Curve> curves;
   auto finish = [&](Curve& c) {
-    for (Point& p : c.points) measure(p, rows, choices, has_answers);
+    for (Point& p : c.points) {
+      measure(p, rows, choices, has_answers);
+      if (c.cascade.empty()) continue;
+      for (int sp = kVal; sp < kSplits; ++sp) {  // the stages passed are paid too
+        const CascadeCalls cc = cascade_calls(p.route[sp], c.cascade, choices);
+        RoutingOutcome& o = p.outcome[sp];
+        o.cost_per_query += cc.price_per_query - o.price_per_query;
+        o.price_per_query = cc.price_per_query;
+        o.calls = cc.calls;
+      }
+    }
     curves.push_back(std::move(c));
   };
   // Single choices (one point each; not a curve).
@@ -504,6 +515,7 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
           p.route[sp] = route_cascade(accept[sp], order, p.setting);
         c.points.push_back(std::move(p));
       }
+      c.cascade = order;
     } else if (method == "random") {
       c.setting_name = "price_per_1k";
       std::vector<MixturePoint> pts;

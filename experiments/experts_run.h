@@ -9,8 +9,9 @@
 //                 surrogate loss Σ_j (Σ_{k≠j} c_k) · CE(r(x), j) at each λ (consistent for the
 //                 Bayes rejector);
 //   cascade       FrugalGPT: the choices no other beats on val at no higher price, in price
-//                 order; stop at the first whose estimated P(right | x) ≥ τ (the plug-in
-//                 estimators), τ swept;
+//                 order; each stage is called and the query stops at the first whose estimated
+//                 P(right | x) ≥ τ (the plug-in estimators), τ swept; a query pays for every
+//                 stage it passes (its calls count every stage called);
 //   random        each query to one of two neighbouring single choices at random, at matched
 //                 expected price (the mixture hull of the single choices on val);
 //   single        every query to one choice; oracle: the hindsight frontier (the cheapest right

@@ -70,11 +70,68 @@ void validate_expert_policy(const ExpertPolicy& p) {
   }
 }
 
+namespace {
+
+// The estimators as one affine map when every one has a binary logit (logistic regressions):
+// rows × choices log-odds of "wrong" in one pass over the rows. Empty when any estimator lacks
+// one (each is then evaluated on its own).
+struct FusedLogits {
+  std::vector<std::size_t> choice;  // the choices with an estimator
+  std::vector<float> w;             // choice.size() × d, row-major
+  std::vector<double> b;
+};
+
+FusedLogits fuse(const ExpertPolicy& p, std::size_t d) {
+  FusedLogits f;
+  for (std::size_t j = 0; j < p.size(); ++j) {
+    if (!p.estimators[j]) continue;
+    const auto a = p.estimators[j]->binary_logit();
+    if (!a || a->w.size() != d) return {};
+    f.choice.push_back(j);
+    f.w.insert(f.w.end(), a->w.begin(), a->w.end());
+    f.b.push_back(a->b);
+  }
+  return f;
+}
+
+}  // namespace
+
 Matrix expected_costs(const ExpertPolicy& p, MatrixView x, const Context& ctx) {
   DB_CHECK(p.method == kBayesPlugin, "expected_costs: method '{}' (expected bayes_plugin)",
            excerpt(p.method));
   const std::size_t n = x.rows(), k = p.size();
   Matrix cost(n, k);
+  const FusedLogits f = fuse(p, x.cols());
+  if (!f.choice.empty()) {
+    // P̂_j = σ(w_j·x + b_j) for every estimator in one pass; constants as below.
+    for (std::size_t j = 0; j < k; ++j)
+      if (!p.estimators[j]) {
+        const float c = static_cast<float>(p.choices[j].alpha * p.constant_wrong[j] +
+                                           p.lambda * p.choices[j].beta);
+        for (std::size_t i = 0; i < n; ++i) cost(i, j) = c;
+      }
+    const std::size_t d = x.cols(), m = f.choice.size();
+#pragma omp parallel for num_threads(std::max(1, ctx.threads)) schedule(static) if (n >= 4096)
+    for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(n); ++ii) {
+      const auto i = static_cast<std::size_t>(ii);
+      const float* row = x.row(i);
+      for (std::size_t e = 0; e < m; ++e) {
+        const float* w = f.w.data() + e * d;
+        // Eight independent partial sums (one vector register), added in a fixed order.
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        std::size_t t = 0;
+        for (; t + 8 <= d; t += 8)
+          for (std::size_t q = 0; q < 8; ++q) acc[q] += w[t + q] * row[t + q];
+        for (; t < d; ++t) acc[t % 8] += w[t] * row[t];
+        const float z =
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        const double pw = 1.0 / (1.0 + std::exp(-(static_cast<double>(z) + f.b[e])));
+        const std::size_t j = f.choice[e];
+        cost(i, j) = static_cast<float>(p.choices[j].alpha * pw + p.lambda * p.choices[j].beta);
+      }
+    }
+    return cost;
+  }
   for (std::size_t j = 0; j < k; ++j) {
     const double a = p.choices[j].alpha, b = p.lambda * p.choices[j].beta;
     if (!p.estimators[j]) {
@@ -165,12 +222,16 @@ ExpertRouting route_experts(const ExpertPolicy& p, MatrixView x_in, const Contex
     if (r.choice[i] == 0) rows.push_back(i);
   if (rows.empty()) return r;
   std::vector<LabelId> answers;
-  if (rows.size() == n) {
+  if (2 * rows.size() > n) {  // most rows: predicting them all beats copying them out
     answers = p.surrogate->predict(x, ctx);
-  } else {
-    const Matrix part = gather_rows(x, rows);
-    answers = p.surrogate->predict(part.view(), ctx);
+    DB_CHECK(answers.size() == n,
+             "expert policy: the surrogate answered {} rows of {} (expected one answer per row)",
+             answers.size(), n);
+    for (std::size_t i : rows) r.answer[i] = answers[i];
+    return r;
   }
+  const Matrix part = gather_rows(x, rows);
+  answers = p.surrogate->predict(part.view(), ctx);
   DB_CHECK(answers.size() == rows.size(),
            "expert policy: the surrogate answered {} rows of {} (expected one answer per row)",
            answers.size(), rows.size());

@@ -72,8 +72,12 @@ struct ExpertRouting {
 void validate_expert_policy(const ExpertPolicy& policy);
 
 // Routes every row of x (validating the policy first). The estimators (bayes_plugin) or the
-// rejector (two_stage) see every row, in one batch each; the surrogate sees only the rows routed
-// to it (gathered into one batch), so its cost scales with its share of the traffic.
+// rejector (two_stage) see every row, in one batch each. The surrogate sees every row when its
+// summary is among the routers' inputs (surrogate_features) or when more than half the rows are
+// routed to it (predicting them all costs less than copying them out); otherwise only the rows
+// routed to it, gathered into one batch, so its cost scales with its share of the traffic.
+// bayes_plugin estimators that are logistic regressions (Classifier::binary_logit) are
+// evaluated together in one pass over the rows.
 ExpertRouting route_experts(const ExpertPolicy& policy, MatrixView x, const Context& ctx);
 
 // The expected cost of every choice on every row under bayes_plugin (rows × choices):

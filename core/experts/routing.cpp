@@ -27,6 +27,29 @@ std::vector<int> route_cascade(const std::vector<std::vector<float>>& accept_sco
   return route;
 }
 
+CascadeCalls cascade_calls(const std::vector<int>& route, const std::vector<int>& order,
+                           const std::vector<ChoiceCost>& choices) {
+  CascadeCalls out;
+  out.calls.assign(choices.size(), 0);
+  double total = 0;
+  for (int answered : route) {
+    bool found = false;
+    for (int j : order) {
+      DB_CHECK(j >= 0 && static_cast<std::size_t>(j) < choices.size(),
+               "experts: cascade choice {} of {}", j, choices.size());
+      ++out.calls[static_cast<std::size_t>(j)];
+      total += choices[static_cast<std::size_t>(j)].beta;
+      if (j == answered) {
+        found = true;
+        break;
+      }
+    }
+    DB_CHECK(found, "experts: a row answered by choice {}, which is not in the cascade", answered);
+  }
+  out.price_per_query = route.empty() ? 0.0 : total / static_cast<double>(route.size());
+  return out;
+}
+
 std::vector<MixturePoint> mixture_hull(std::vector<MixturePoint> singles) {
   DB_CHECK(!singles.empty(), "experts: a mixture needs at least one choice");
   std::sort(singles.begin(), singles.end(), [](const MixturePoint& a, const MixturePoint& b) {

@@ -17,11 +17,20 @@ namespace deferbench {
 
 // The FrugalGPT cascade: choices tried in `order`; at each but the last, the query stops when
 // that choice's acceptance score (choices × rows, e.g. an estimate of P(choice right | x)) is
-// ≥ tau, else it escalates; the last choice of the order answers whatever reaches it. Calls are
-// counted for the choice that answers only (the scores are assumed computable from the query:
-// a stage whose scorer needs the answer itself would add that stage's call).
+// ≥ tau, else it escalates; the last choice of the order answers whatever reaches it. Returns
+// the choice that answers each row; cascade_calls prices the stages it passed through.
 std::vector<int> route_cascade(const std::vector<std::vector<float>>& accept_score,
                                const std::vector<int>& order, double tau);
+
+// What a cascade pays: a query calls every stage of `order` up to the one that answers it (a
+// FrugalGPT stage is called, and its answer judged, before the query stops or escalates). Per
+// choice the number of calls, and the mean price per query Σ_{stages called} β.
+struct CascadeCalls {
+  std::vector<std::size_t> calls;  // per choice
+  double price_per_query = 0;
+};
+CascadeCalls cascade_calls(const std::vector<int>& route, const std::vector<int>& order,
+                           const std::vector<ChoiceCost>& choices);
 
 // A price-ordered list of single choices' (price per query, accuracy) points → the upper-left
 // convex hull (the best any random mixture of single choices reaches at each price).

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,16 @@ class Classifier {
   // (models/torch/device_policy.h); null when the model has no such form. The form holds what it
   // needs (the model may be destroyed first) and caches its tensors per device.
   virtual std::shared_ptr<const DeviceModel> device_model() const { return nullptr; }
+
+  // A two-class model whose log-odds of class 1 over class 0 is affine in the raw input,
+  // log(p_1 / p_0) = w·x + b (logistic regression, standardization folded in): what lets many
+  // such models be evaluated in one pass over the rows (core/experts/expert_policy.h). nullopt
+  // for any other model.
+  struct AffineLogit {
+    std::vector<float> w;
+    double b = 0;
+  };
+  virtual std::optional<AffineLogit> binary_logit() const { return std::nullopt; }
 
   // argmax of predict_proba (ties: the lowest id).
   std::vector<LabelId> predict(MatrixView x, const Context& ctx) const;

@@ -169,6 +169,22 @@ std::shared_ptr<const DeviceModel> LogReg::device_model() const {
   return torch_util::dense_device_model(infer_);
 }
 
+std::optional<Classifier::AffineLogit> LogReg::binary_logit() const {
+  if (n_classes_ != 2 || classes_.size() != 2 || params_.precision != "fp32") return std::nullopt;
+  const std::size_t d = mean_.size();
+  const std::size_t one = classes_[0] == 1 ? 0 : 1, zero = 1 - one;  // rows of weight_
+  AffineLogit a;
+  a.w.resize(d);
+  double b = static_cast<double>(bias_[one]) - static_cast<double>(bias_[zero]);
+  for (std::size_t j = 0; j < d; ++j) {
+    const double v = (static_cast<double>(weight_(one, j)) - weight_(zero, j)) * scale_[j];
+    a.w[j] = static_cast<float>(v);
+    b -= v * mean_[j];
+  }
+  a.b = b;
+  return a;
+}
+
 Matrix LogReg::predict_proba(MatrixView x, const Context& ctx) const {
   DB_CHECK(!classes_.empty(), "logreg: predict_proba called before fit or load");
   DB_CHECK(x.cols() == mean_.size(), "logreg: expected {} feature columns, got {}", mean_.size(),

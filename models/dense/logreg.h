@@ -101,6 +101,9 @@ class LogReg final : public Classifier {
   const std::vector<float>& scale() const { return scale_; }
 
   std::shared_ptr<const DeviceModel> device_model() const override;
+  // Two classes both seen in training, fp32 inference: (W_1 − W_0) ⊙ scale and
+  // b_1 − b_0 − Σ (W_1 − W_0) ⊙ scale ⊙ mean.
+  std::optional<AffineLogit> binary_logit() const override;
 
  private:
   LogRegParams params_;

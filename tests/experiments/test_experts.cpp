@@ -86,6 +86,64 @@ TEST(TwoStageRejector, ApproachesTheBayesCostAsTrainingGrows) {
   EXPECT_GE(excess[2], -1e-9);  // nobody beats the Bayes rejector in expectation
 }
 
+// A classifier that forwards predictions but has no binary logit: the per-estimator path.
+class Opaque final : public Classifier {
+ public:
+  explicit Opaque(std::shared_ptr<const Classifier> m) : m_(std::move(m)) {}
+  void fit(const Dataset&, const Dataset*, const Context&) override {}
+  Matrix predict_proba(MatrixView x, const Context& ctx) const override {
+    return m_->predict_proba(x, ctx);
+  }
+  void save(const std::filesystem::path&) const override {}
+  std::string_view name() const override { return "opaque"; }
+  std::size_t n_classes() const override { return m_->n_classes(); }
+
+ private:
+  std::shared_ptr<const Classifier> m_;
+};
+
+TEST(ExpertPolicyFused, LogisticEstimatorsInOnePassMatchTheirProbabilities) {
+  // Three logistic estimators (standardized, so the fold of mean and scale is exercised): the
+  // fused pass of expected_costs gives the costs predict_proba gives, and the same routing.
+  SyntheticExpertsOptions o;
+  o.base.rows = 3000;
+  const Traces t = generate_synthetic_experts(o, 5);
+  auto space = std::make_shared<const LabelSpace>(std::vector<std::string>{"right", "wrong"});
+  Context ctx;
+  ExpertPolicy fused, plain;
+  for (ExpertPolicy* p : {&fused, &plain}) {
+    p->method = "bayes_plugin";
+    p->names = {"a", "b", "c", "d"};
+    p->choices = {{1, 1}, {1, 3}, {1, 10}, {1, 0}};
+    p->lambda = 0.01;
+    p->has_surrogate = false;
+    p->constant_wrong.assign(4, 0.0);
+    p->estimators.resize(4);
+  }
+  fused.constant_wrong[3] = plain.constant_wrong[3] = 0.7;  // a constant estimate
+  for (std::size_t j = 0; j < 3; ++j) {
+    Dataset d;
+    d.features = t.embeddings;
+    d.labels = space;
+    for (std::size_t i = 0; i < t.size(); ++i)
+      d.teacher.push_back(t.fields.at("expert_" + std::to_string(j + 1))[i] == t.gold[i] ? 0 : 1);
+    auto m = std::make_shared<LogReg>(LogRegParams{});
+    m->fit(d, nullptr, ctx);
+    ASSERT_TRUE(m->binary_logit().has_value());
+    fused.estimators[j] = m;
+    plain.estimators[j] = std::make_shared<Opaque>(m);
+  }
+  const Matrix a = expected_costs(fused, t.embeddings, ctx);
+  const Matrix b = expected_costs(plain, t.embeddings, ctx);
+  for (std::size_t i = 0; i < t.size(); ++i)
+    for (std::size_t j = 0; j < 4; ++j) ASSERT_NEAR(a(i, j), b(i, j), 1e-5) << i << " " << j;
+  const ExpertRouting ra = route_experts(fused, t.embeddings, ctx);
+  const ExpertRouting rb = route_experts(plain, t.embeddings, ctx);
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) same += ra.choice[i] == rb.choice[i];
+  EXPECT_GE(same, t.size() - 2);  // only a cost tie within float rounding could differ
+}
+
 TEST(ExpertsRun, SyntheticEndToEnd) {
   TempDir out;
   RunOptions opt;
@@ -139,6 +197,10 @@ TEST(ExpertsRun, SyntheticEndToEnd) {
   for (const char* row : {"\nsingle:expert_1,", "\nbayes_plugin,15,", "\ntwo_stage,0,",
                           "\ncascade,0,", "\nrandom,0,", "\noracle,0,"})
     EXPECT_NE(csv.find(row), std::string::npos) << row;
+  // The cascade's safest point sends every query through the whole chain (expert_1 → 2 → 3):
+  // it pays 1 + 3 + 10 per 1k, and every query calls every expert.
+  EXPECT_NE(csv.find("\ncascade,0,1,14,"), std::string::npos);
+  EXPECT_NE(csv.find(",1,1,1\n", csv.find("\ncascade,0,")), std::string::npos);
   // The same config and seed give the same numbers.
   TempDir out2;
   std::vector<std::string> again = overrides;

@@ -177,3 +177,19 @@ TEST(ExpertColumns, BadColumnsAreOneLineErrors) {
 
 }  // namespace
 }  // namespace deferbench
+
+namespace deferbench {
+namespace {
+
+TEST(ExpertRouting, CascadePaysForEveryStageItPasses) {
+  // Chain 1 (β 0.5) → 2 (β 2) → 0 (β 10): a row answered by 1 pays 0.5, by 2 pays 2.5, by 0
+  // pays 12.5. Rows answered by 1, 2, 0, 0: mean (0.5 + 2.5 + 12.5 + 12.5) / 4 = 7.
+  const std::vector<ChoiceCost> choices = {{1, 10}, {1, 0.5}, {1, 2}};
+  const CascadeCalls c = cascade_calls({1, 2, 0, 0}, {1, 2, 0}, choices);
+  EXPECT_DOUBLE_EQ(c.price_per_query, 7.0);
+  EXPECT_EQ(c.calls, (std::vector<std::size_t>{2, 4, 3}));
+  EXPECT_THROW(cascade_calls({1}, {2, 0}, choices), Error);  // 1 is not in the chain
+}
+
+}  // namespace
+}  // namespace deferbench
