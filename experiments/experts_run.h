@@ -32,41 +32,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "core/experts/choices.h"
+#include "experiments/experts_settings.h"
 #include "experiments/run_output.h"
 #include "experiments/run_settings.h"
 
 namespace deferbench {
 
-struct ExpertsSettings {
-  bool surrogate = true;  // choice 0: the `model` group's surrogate
-  ChoiceCost surrogate_cost{1.0, 0.0};
-  std::string reference = "gold";  // gold | none (correctness columns only) | an expert's name
-  std::vector<ExpertSpec> experts;
-  std::vector<std::string> methods{"bayes_plugin", "two_stage", "cascade", "random"};
-  std::vector<double> lambdas;  // empty: lambda_points on a log grid scaled to the β's
-  int lambda_points = 16;
-  std::vector<double> budgets;  // per 1,000 queries
-  std::vector<double> targets;  // accuracy targets (the guarantee)
-  double delta = 0.1;
-  int folds = 5;
-  YAML::Node estimator;  // bayes_plugin / cascade: a zoo model spec
-  YAML::Node rejector;   // two_stage: logreg or mlp parameters
-
-  // `path` names the section in errors ("experts").
-  static ExpertsSettings from_yaml(const YAML::Node& node, const std::string& path);
-};
-
-// The λ grid of a run: experts.lambdas as given (sorted ascending), else 0 and lambda_points − 1
-// values spaced geometrically from 0.01 · max α / (max β − min β) (price nearly ignored) to
-// 2 · max α / (the least gap between two different β's) (any error is cheaper than a dearer
-// call: the cheapest choice answers everything). Ascending = safest first.
-std::vector<double> lambda_grid(const ExpertsSettings& es, const std::vector<ChoiceCost>& choices);
-
 // Runs the experts pipeline for a run whose config has an `experts` section.
 RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& options);
-
-// The run's summary on stdout (single choices, each method at the budgets and targets).
-void print_experts_summary(const RunOutput& out, const std::filesystem::path& run_dir);
 
 }  // namespace deferbench

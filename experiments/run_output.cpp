@@ -360,4 +360,34 @@ fs::path write_run_folder(const RunOutput& out, const std::string& log_text) {
   return run_dir;
 }
 
+void print_experts_summary(const RunOutput& out, const std::filesystem::path& run_dir) {
+  const nlohmann::json& m = out.metrics;
+  const auto& rows = m["rows"];
+  fmt::print("{} — experts on dataset {}, seed {}; rows train {}, val {}, cal {}, test {}\n",
+             out.settings.name, m["dataset"].get<std::string>(), m["seed"].get<std::uint64_t>(),
+             rows["train"].get<std::size_t>(), rows["val"].get<std::size_t>(),
+             rows["cal"].get<std::size_t>(), rows["test"].get<std::size_t>());
+  for (const auto& c : m["experts"]["choices"])
+    fmt::print("  {:<20} price/1k {:>10.4g}  test accuracy {:.3f}\n", c["name"].get<std::string>(),
+               c["price_per_1k"].get<double>(), c["test_accuracy"].get<double>());
+  for (const auto& b : m["budgets"]) {
+    fmt::print("  budget {:g} per 1k:", b["budget_per_1k"].get<double>());
+    for (const auto& [method, r] : b["methods"].items())
+      if (r.is_object() && r["test_accuracy"].is_number())
+        fmt::print("  {} {:.3f}", method, r["test_accuracy"].get<double>());
+    fmt::print("\n");
+  }
+  for (const auto& g : m["guarantee"]) {
+    fmt::print("  target {:g} (δ = {:g}):", g["target"].get<double>(), g["delta"].get<double>());
+    for (const auto& [method, r] : g["methods"].items())
+      if (r["deployed"].get<bool>())
+        fmt::print("  {} {:.3f} at {:.4g}/1k", method, r["test_accuracy"].get<double>(),
+                   r["test_price_per_1k"].get<double>());
+      else
+        fmt::print("  {} none", method);
+    fmt::print("\n");
+  }
+  fmt::print("  → {}\n", (run_dir / "experts.csv").string());
+}
+
 }  // namespace deferbench

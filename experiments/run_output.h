@@ -74,6 +74,9 @@ void save_run_policies(const RunOutput& out, const std::filesystem::path& dir,
 // The run's summary on stdout: its data, and per target who answers and the test metrics.
 void print_run_summary(const RunOutput& out, const std::filesystem::path& run_dir);
 
+// An experts run's summary on stdout (single choices, each method at the budgets and targets).
+void print_experts_summary(const RunOutput& out, const std::filesystem::path& run_dir);
+
 // Local time as YYYY-MM-DD_HH-MM-SS (folder names).
 std::string timestamp_now();
 
