@@ -43,6 +43,14 @@ class Classifier {
   };
   virtual std::optional<AffineLogit> binary_logit() const { return std::nullopt; }
 
+  // Warm start (issue 17, online refits): the next fit() starts from `previous`'s parameters
+  // instead of from scratch when both are the same kind of model with the same settings, input
+  // width and label space. Returns false and changes nothing otherwise (the next fit() is cold).
+  virtual bool warm_start_from(const Classifier& previous) {
+    (void)previous;
+    return false;
+  }
+
   // argmax of predict_proba (ties: the lowest id).
   std::vector<LabelId> predict(MatrixView x, const Context& ctx) const;
 };
