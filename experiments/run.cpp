@@ -11,6 +11,7 @@
 #include "experiments/experts_run.h"
 #include "experiments/run_log.h"
 #include "experiments/run_steps.h"
+#include "experiments/stream_run.h"
 
 namespace deferbench {
 namespace fs = std::filesystem;
@@ -54,6 +55,9 @@ TargetResult run_target(double target, const RunPlan& plan, const PreparedData& 
 
 RunOutput compute_run(const YAML::Node& config, const RunOptions& options) {
   if (config["experts"]) return compute_experts_run(config, options);
+  if (config["stream"] && config["stream"]["enabled"] &&
+      config["stream"]["enabled"].as<bool>(false))
+    return compute_stream_run(config, options);
   const auto t_start = RunClock::now();
   const RunPlan plan = plan_run(config, options);
   const RunSettings& s = plan.settings;
@@ -104,6 +108,10 @@ RunResult run_experiment(const YAML::Node& config, const RunOptions& options) {
   if (!out.settings.save_policy.empty()) save_run_policies(out, out.settings.save_policy, run_dir);
   if (!out.experts_csv.empty()) {
     if (!options.quiet) print_experts_summary(out, run_dir);
+    return RunResult{run_dir, out.metrics, {}};
+  }
+  if (!out.stream_csv.empty()) {
+    if (!options.quiet) print_stream_summary(out, run_dir);
     return RunResult{run_dir, out.metrics, {}};
   }
   if (!options.quiet) print_run_summary(out, run_dir);

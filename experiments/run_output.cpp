@@ -262,10 +262,12 @@ std::string run_audit_page(const RunOutput& out) {
 void write_run_files(const RunOutput& out, const fs::path& dir, const std::string& log_text) {
   write_file_atomic(dir / "config.yaml", to_yaml_text(out.config));
   write_file_atomic(dir / "metrics.json", out.metrics.dump(2) + "\n");
-  if (out.experts_csv.empty())
-    write_file_atomic(dir / "frontier.csv", out.frontier_csv);
-  else
+  if (!out.experts_csv.empty())
     write_file_atomic(dir / "experts.csv", out.experts_csv);
+  else if (!out.stream_csv.empty())
+    write_file_atomic(dir / "stream.csv", out.stream_csv);
+  else
+    write_file_atomic(dir / "frontier.csv", out.frontier_csv);
   if (!out.audit.is_null()) {
     write_file_atomic(
         dir / "audit.json",
@@ -388,6 +390,26 @@ void print_experts_summary(const RunOutput& out, const std::filesystem::path& ru
     fmt::print("\n");
   }
   fmt::print("  → {}\n", (run_dir / "experts.csv").string());
+}
+
+void print_stream_summary(const RunOutput& out, const std::filesystem::path& run_dir) {
+  const nlohmann::json& m = out.metrics;
+  fmt::print("{} — stream of {} queries ({}, {}), seed {}; target {:g}\n", out.settings.name,
+             m["queries"].get<std::size_t>(), m["dataset"].get<std::string>(),
+             m["scenario"]["kind"].get<std::string>(), m["seed"].get<std::uint64_t>(),
+             m["target"].get<double>());
+  for (const auto& [name, v] : m["variants"].items()) {
+    const auto& agreement = v["agreement_handled"];
+    fmt::print(
+        "  {:<17} teacher calls {:>8} (saved {:5.1f}%)  coverage {:.3f}  agreement {}  windows "
+        "below target {}/{}  refits {}  alarms {}\n",
+        name, v["teacher_calls"].get<std::size_t>(), 100 * v["calls_saved_share"].get<double>(),
+        v["coverage"].get<double>(),
+        agreement.is_number() ? fmt::format("{:.3f}", agreement.get<double>()) : "—",
+        v["windows_below_target"].get<std::size_t>(), v["windows_with_handled"].get<std::size_t>(),
+        v["refits"].size(), v["alarms"].size());
+  }
+  fmt::print("  → {}\n", (run_dir / "stream.csv").string());
 }
 
 }  // namespace deferbench

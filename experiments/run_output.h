@@ -26,6 +26,7 @@ struct RunOutput {
   nlohmann::json metrics;
   std::string frontier_csv;  // empty for an experts run
   std::string experts_csv;   // an experts run (experiments/experts_run.h): experts.csv
+  std::string stream_csv;    // a stream run (experiments/stream_run.h): stream.csv
   // An experts run: the policy of each learned method's deployment, by name
   // (<method>_budget_<B>, <method>_target_<A>), what save_policy writes.
   std::vector<std::pair<std::string, ExpertPolicy>> expert_policies;
@@ -76,6 +77,9 @@ void print_run_summary(const RunOutput& out, const std::filesystem::path& run_di
 
 // An experts run's summary on stdout (single choices, each method at the budgets and targets).
 void print_experts_summary(const RunOutput& out, const std::filesystem::path& run_dir);
+
+// A stream run's summary on stdout (per variant: teacher calls, coverage, agreement, refits).
+void print_stream_summary(const RunOutput& out, const std::filesystem::path& run_dir);
 
 // Local time as YYYY-MM-DD_HH-MM-SS (folder names).
 std::string timestamp_now();

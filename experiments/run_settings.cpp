@@ -70,6 +70,11 @@ RunSettings RunSettings::from_config(const YAML::Node& config, const fs::path& p
   s.dataset = r.get_map("dataset");
   s.model = r.get_map("model");
   if (r.has("experts")) s.experts = r.get_map("experts");
+  s.stream = StreamSettings::from_yaml(r.get_map("stream"), "stream");
+  DB_CHECK(
+      !(s.stream.enabled && s.experts.IsMap()),
+      "config: 'stream.enabled' and 'experts': a stream replays one surrogate and the teacher; "
+      "it does not route among experts (drop one of them)");
   r.allow("sweep");     // the axes `run -m` adds (ignored by a single run)
   r.allow("launcher");  // where a sweep's runs execute (experiments/launcher.h)
   r.finish();

@@ -13,6 +13,7 @@
 #include "core/features/text_featurizer.h"
 #include "core/routing/families.h"
 #include "core/util/context.h"
+#include "experiments/stream_settings.h"
 
 namespace deferbench {
 
@@ -38,7 +39,8 @@ struct RunSettings {
   int audit_windows = 5;              // windows of the temporal view
   YAML::Node dataset;                 // the `dataset` section (read by load_traces)
   YAML::Node model;                   // the `model` section (read by the model registry)
-  YAML::Node experts;  // the `experts` section (experiments/experts_run.h); null: none
+  YAML::Node experts;     // the `experts` section (experiments/experts_run.h); null: none
+  StreamSettings stream;  // the `stream` section (experiments/stream_run.h)
 
   static RunSettings from_config(const YAML::Node& config,
                                  const std::filesystem::path& project_root);

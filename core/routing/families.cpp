@@ -66,9 +66,12 @@ float ood_threshold(std::vector<float> d, double quantile) {
 Stage fit_stage(const YAML::Node& spec, const std::string& path, const Dataset& train,
                 const Dataset& acceptor_rows, const FamilyOptions& options,
                 const ModelFactory& factory, const Context& ctx,
-                std::shared_ptr<const NeighbourIndex> index) {
+                std::shared_ptr<const NeighbourIndex> index, const Classifier* warm_start = nullptr,
+                bool* warm_started = nullptr) {
   Stage s;
   std::shared_ptr<Classifier> surrogate = factory(spec, path);
+  const bool warm = warm_start && surrogate->warm_start_from(*warm_start);
+  if (warm_started) *warm_started = warm;
   surrogate->fit(train, &acceptor_rows, ctx);
   s.surrogate = surrogate;
   s.knn = options.acceptor.knn;
@@ -252,14 +255,16 @@ std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const D
                                      const Dataset& val, const Dataset& cal,
                                      const FamilyOptions& options, const ModelFactory& factory,
                                      const Context& ctx,
-                                     std::shared_ptr<const NeighbourIndex> train_index) {
+                                     std::shared_ptr<const NeighbourIndex> train_index,
+                                     const Classifier* warm_start) {
   if (train_index) DB_ASSERT(train_index->train().rows() == train.size());
   std::vector<FittedStage> out;
   std::vector<std::size_t> train_rows = all_rows(train.size()), val_rows = all_rows(val.size());
   for (int k = 0; k < stages; ++k) {
     FittedStage f;
     if (k == 0) {
-      f.stage = fit_stage(spec, "model", train, val, options, factory, ctx, train_index);
+      f.stage = fit_stage(spec, "model", train, val, options, factory, ctx, train_index, warm_start,
+                          &f.warm_started);
       if (options.ood_k > 0) {
         // The guard: val rows are in distribution by construction; the threshold is the chosen
         // quantile of their distance to the k-th nearest training row.

@@ -66,11 +66,14 @@ struct FamilyOptions {
 // Fits stage 1 (surrogate on train, acceptor on val) and, when stages > 1, the RSB stages.
 // `train_index`, when given, is the kNN index over `train` for stage 1: sharing one across the
 // surrogates of a zoo shares its memoized neighbour searches (null: one is built here).
+// `warm_start`, when given, is a previous stage-1 surrogate the new one continues from where the
+// model allows (Classifier::warm_start_from; FittedStage::warm_started says whether it did).
 std::vector<FittedStage> fit_cascade(const YAML::Node& spec, int stages, const Dataset& train,
                                      const Dataset& val, const Dataset& cal,
                                      const FamilyOptions& options, const ModelFactory& factory,
                                      const Context& ctx,
-                                     std::shared_ptr<const NeighbourIndex> train_index = nullptr);
+                                     std::shared_ptr<const NeighbourIndex> train_index = nullptr,
+                                     const Classifier* warm_start = nullptr);
 
 // Cross-fitting (issue 19: small trace sets). The pool is the training split (prepare_data adds
 // the val split's rows to it, or by default to the calibration split); K folds of it (stratified

@@ -25,6 +25,7 @@ struct FittedStage {
   StageOutput val, cal;
   std::vector<std::size_t> train_rows;  // the train rows its surrogate was trained on
   std::vector<std::size_t> val_rows;    // the val rows its acceptor was trained on
+  bool warm_started = false;            // its surrogate continued from a previous one (fit_cascade)
 };
 
 // Which split plays "calibration" when a policy is built: cal (to deploy) or val (to select).
