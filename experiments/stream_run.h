@@ -40,7 +40,4 @@ namespace deferbench {
 
 RunOutput compute_stream_run(const YAML::Node& config, const RunOptions& options);
 
-// stream.csv's header (what each column means: README, "Online cascade").
-std::string stream_csv_header();
-
 }  // namespace deferbench

@@ -77,12 +77,13 @@ std::string summary_csv(const fs::path& dir, const SweepPlan& plan) {
       try {
         // Not const: a missing key reads as null (and a type error below) instead of UB.
         nlohmann::json m = nlohmann::json::parse(read_file(metrics_file));
-        if (m.value("kind", "") == "experts") {  // its results are in the run's experts.csv
+        const std::string kind = m.value("kind", "");
+        if (kind == "experts" || kind == "stream") {  // results in experts.csv / stream.csv
           std::vector<std::string> rest(nothing);
           rest[10] = fmt::format("{:.3f}", m["seconds"]["total"].get<double>());
           out += row(prefix, "ok",
                      {csv_field(m["dataset"].get<std::string>()),
-                      std::to_string(m["seed"].get<std::uint64_t>()), "experts", ""},
+                      std::to_string(m["seed"].get<std::uint64_t>()), kind, ""},
                      rest);
           continue;
         }
@@ -469,17 +470,17 @@ class SweepExecution {
 }  // namespace
 
 void sweep_internal::write_sweep_report(const fs::path& dir) {
-  // An experts sweep (experiments/experts_run.h) has no frontier to report: its Table 4 and plot
-  // come from its runs' experts.csv.
+  // Experts and stream sweeps have no frontier to report: their tables and plots come from their
+  // runs' experts.csv / stream.csv.
+  using Pointer = std::pair<const char*, const char*>;
+  const Pointer pointers[] = {
+      {"experts.csv",
+       "experts sweep: Table 4 and the cost-accuracy plot: scripts/experts_report.py"},
+      {"stream.csv", "stream sweep: the table and the plots over time: scripts/stream_report.py"}};
   std::error_code ec;
   for (const auto& run : fs::directory_iterator(dir / "runs", ec))
-    if (fs::exists(run.path() / "experts.csv")) {
-      spdlog::info(
-          "experts sweep: Table 4 and the cost-accuracy plot: scripts/experts_report.py "
-          "{} OUT_DIR",
-          dir.string());
-      return;
-    }
+    for (const auto& [file, what] : pointers)
+      if (fs::exists(run.path() / file)) return spdlog::info("{} {} OUT_DIR", what, dir.string());
   try {
     const ReportResult report = write_report(dir, ReportOptions{});
     if (!report.warning.empty()) spdlog::warn("{}", report.warning);
