@@ -26,7 +26,6 @@ namespace deferbench {
 
 namespace {
 
-
 // Every row of the run's splits, one after the other (the stream is a permutation of them).
 Dataset concat(const std::vector<const Dataset*>& parts) {
   Dataset out;
@@ -97,36 +96,6 @@ Dataset build_stream(const PreparedData& prep, const StreamSettings& st, std::ui
     sc.changed_answers = apply_teacher_change(s.teacher, sc.change);
   }
   return s;
-}
-
-// Classes whose handled share crossed 1/2 between consecutive policy epochs (at least
-// `min_rows` queries of the class in both): the temporal deltas between refits.
-nlohmann::json epoch_deltas(const Dataset& s, const VariantResult& r, std::size_t min_rows = 20) {
-  const std::size_t k = s.n_classes();
-  const int epochs =
-      r.epoch_of.empty() ? 0 : *std::max_element(r.epoch_of.begin(), r.epoch_of.end());
-  // share[e][c] = handled / queries of class c (by the teacher's answer) in epoch e.
-  std::vector<std::vector<std::size_t>> rows(epochs + 1, std::vector<std::size_t>(k, 0)),
-      handled = rows;
-  for (std::size_t p = 0; p < s.size(); ++p) {
-    const LabelId c = s.teacher[p];
-    if (c < 0) continue;
-    ++rows[r.epoch_of[p]][c];
-    handled[r.epoch_of[p]][c] += r.handled[p];
-  }
-  nlohmann::json out = nlohmann::json::array();
-  for (int e = 2; e <= epochs; ++e) {
-    std::vector<std::string> in, away;
-    for (std::size_t c = 0; c < k; ++c) {
-      if (rows[e - 1][c] < min_rows || rows[e][c] < min_rows) continue;
-      const bool before = 2 * handled[e - 1][c] > rows[e - 1][c];
-      const bool after = 2 * handled[e][c] > rows[e][c];
-      if (!before && after) in.push_back(s.labels->name(static_cast<LabelId>(c)));
-      if (before && !after) away.push_back(s.labels->name(static_cast<LabelId>(c)));
-    }
-    out.push_back({{"epoch", e}, {"classes_now_handled", in}, {"classes_now_deferred", away}});
-  }
-  return out;
 }
 
 // The injected teacher change: when the monitor caught it (queries and audited queries after the
@@ -200,7 +169,6 @@ RunOutput compute_stream_run(const YAML::Node& config, const RunOptions& options
     r.json["share_windows_below_target"] =
         judged ? static_cast<double>(r.json["windows_below_target"].get<std::size_t>()) / judged
                : 0.0;
-    r.json["epoch_deltas"] = epoch_deltas(stream, r);
     if (sc.has_change)
       r.json["teacher_change"] = change_response(sc, r, r.json, st.audit_share, s.seed, target);
     spdlog::info("stream {}: {} queries, {} teacher calls, coverage {:.3f}, {:.1f} s", name,

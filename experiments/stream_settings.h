@@ -29,7 +29,8 @@ struct StreamSettings {
   double val_share = 0.2;           // of training labels: the acceptor's rows
   double cold_cal_share = 0.3;      // of cold-start labels: the calibration pool
   double fallback_cal_share = 0.5;  // of labels bought while deferring everything
-  std::size_t max_train = 0;        // most recent training labels used (0: all)
+  std::size_t max_train = 0;  // most recent training labels used (0: all); caps the acceptor rows
+                              // at the same share of the labels
   std::size_t cal_window = 0;       // most recent calibration labels used (0: all)
   // Monitor (core/stream/monitor.h).
   double monitor_delta = 0.05;

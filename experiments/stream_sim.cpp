@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/audit/compare.h"
 #include "core/routing/families.h"
 #include "core/stream/memory.h"
 #include "core/stream/monitor.h"
@@ -64,7 +65,6 @@ class StreamSim {
         calib_(calib),
         target_(target),
         monitor_(target, st.monitor_delta),
-        epoch_of_(s.size(), 0),
         handled_(s.size(), 0) {}
 
   VariantResult run();
@@ -75,6 +75,8 @@ class StreamSim {
   void label(std::size_t pos, bool cold, bool in_fallback);
   void flush(std::size_t pos);
   void alarm(std::size_t pos, const char* why);
+  nlohmann::json refit_shift(const std::vector<Stage>& before, const std::vector<Stage>& after,
+                             const Dataset& rows) const;
 
   const Dataset& s_;
   const StreamSettings& st_;
@@ -90,7 +92,6 @@ class StreamSim {
   bool fallback_ = true;
   int epoch_ = 0;
   std::size_t since_refit_ = 0, since_alarm_ = 0, memory_new_ = 0;
-  std::vector<int> epoch_of_;
   std::vector<std::uint8_t> handled_;
   Routed routed_;
   std::size_t routed_from_ = 0, routed_to_ = 0;
@@ -144,14 +145,52 @@ void StreamSim::alarm(std::size_t pos, const char* why) {
   since_alarm_ = 0;
 }
 
+// The old and the new policy on the same rows: coverage before and after, rows moving each way,
+// and the classes whose coverage moved significantly (exact McNemar per class, Benjamini–
+// Hochberg at the run's audit_fdr: core/audit/compare.h).
+nlohmann::json StreamSim::refit_shift(const std::vector<Stage>& before,
+                                      const std::vector<Stage>& after, const Dataset& rows) const {
+  const Routed a = route(before, rows.features, plan_.ctx),
+               b = route(after, rows.features, plan_.ctx);
+  PolicyPair pair;
+  pair.teacher = rows.teacher;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    pair.handled_a.push_back(a.stage[i] >= 0);
+    pair.handled_b.push_back(b.stage[i] >= 0);
+    pair.agrees_a.push_back(a.label[i] == rows.teacher[i]);
+    pair.agrees_b.push_back(b.label[i] == rows.teacher[i]);
+  }
+  const PolicyComparison c = compare_policies(pair, plan_.settings.audit_fdr);
+  nlohmann::json moved = nlohmann::json::array();
+  for (const ClassShift& k : c.classes)
+    if (k.flagged)
+      moved.push_back({{"class", rows.labels->name(k.label)},
+                       {"rows", k.rows},
+                       {"coverage_before", k.coverage_a.value},
+                       {"coverage_after", k.coverage_b.value},
+                       {"p_value", k.p_value}});
+  return {{"rows", rows.size()},
+          {"coverage_before", c.coverage_a.value},
+          {"coverage_after", c.coverage_b.value},
+          {"to_handled", c.to_handled},
+          {"to_deferred", c.to_deferred},
+          {"classes_moved", moved}};
+}
+
 void StreamSim::fit(std::size_t pos) {
   const auto t = RunClock::now();
   ++epoch_;
   const std::vector<std::size_t> train_pos =
       tail(labels_.train, st_.max_train, labels_.train_start);
   const std::vector<std::size_t> cal_pos = tail(labels_.cal, st_.cal_window, labels_.cal_start);
+  // max_train caps the acceptor's rows too, at the same share of the labels as they have.
+  const std::size_t max_val =
+      st_.max_train ? static_cast<std::size_t>(std::ceil(static_cast<double>(st_.max_train) *
+                                                         st_.val_share / (1 - st_.val_share)))
+                    : 0;
   const Dataset train = s_.subset(train_pos),
-                val = s_.subset(tail(labels_.val, 0, labels_.val_start)), cal = s_.subset(cal_pos);
+                val = s_.subset(tail(labels_.val, max_val, labels_.val_start)),
+                cal = s_.subset(cal_pos);
   const std::set<LabelId> classes(train.teacher.begin(), train.teacher.end());
   Policy p;
   bool warm = false;
@@ -193,6 +232,12 @@ void StreamSim::fit(std::size_t pos) {
     if (!p.feasible) why = "the calibration certified no threshold";
   }
   if (!p.surrogate) p.surrogate = policy_.surrogate;
+  const double seconds = seconds_since(t);
+  // What the refit changed: both policies on the calibration pool's rows (a uniform sample of
+  // the stream), compared class by class as the audit compares two policies.
+  nlohmann::json shift;
+  if (!policy_.stages.empty() && !p.stages.empty() && cal.size() > 0)
+    shift = refit_shift(policy_.stages, p.stages, cal);
   policy_ = std::move(p);
   known_.assign(s_.n_classes(), 0);
   for (LabelId c : classes)
@@ -203,7 +248,6 @@ void StreamSim::fit(std::size_t pos) {
   since_refit_ = 0;
   since_alarm_ = 0;
   stale_ = true;
-  const double seconds = seconds_since(t);
   ++w_.refits;
   w_.warm_refits += warm;
   w_.refit_seconds += seconds;
@@ -216,6 +260,7 @@ void StreamSim::fit(std::size_t pos) {
                       {"seconds", seconds},
                       {"certified", policy_.feasible}};
   if (!why.empty()) r["why_not"] = why;
+  if (!shift.is_null()) r["shift"] = std::move(shift);
   if (policy_.feasible)
     r["calibrated_coverage"] =
         cal.size() ? static_cast<double>(policy_.stages.front().cal_accepted) / cal.size() : 0.0;
@@ -277,7 +322,6 @@ VariantResult StreamSim::run() {
     const LabelId teacher = s_.teacher[pos];
     ++w_.queries;
     ++cum_queries_;
-    epoch_of_[pos] = epoch_;
     int stage = -1;
     LabelId answer = kNoLabel;
     if (in_policy) {
@@ -329,7 +373,8 @@ VariantResult StreamSim::run() {
     } else if (next > cold && v_.refits) {
       if (fallback_ ? since_alarm_ >= after_alarm : since_refit_ >= st_.refit_every) fit(next);
     }
-    if (v_.memory && !fallback_) refresh_memory();
+    // The memory grows between chunks: a chunk already routed is not routed again for it.
+    if (v_.memory && !fallback_ && next >= routed_to_) refresh_memory();
     if (next % st_.window == 0 || next == n) flush(next);
   }
   VariantResult out;
@@ -353,7 +398,6 @@ VariantResult StreamSim::run() {
   j["refits"] = refits_;
   j["alarms"] = alarm_log_;
   out.json = std::move(j);
-  out.epoch_of = std::move(epoch_of_);
   out.handled = std::move(handled_);
   out.window_first = std::move(window_first_);
   out.window_agreement = std::move(window_agreement_);

@@ -25,9 +25,8 @@ constexpr std::uint64_t kCalibrationFlag = 0xCA1;
 struct VariantResult {
   std::string csv;
   nlohmann::json json;
-  // Per stream position: the policy epoch that served it (0: cold start) and whether it was
-  // handled; per window: its first position and true agreement on handled (NaN: none handled).
-  std::vector<int> epoch_of;
+  // Per stream position: whether it was handled; per window: its first position and the true
+  // agreement on its handled queries (NaN: none handled); the positions of the alarms.
   std::vector<std::uint8_t> handled;
   std::vector<std::size_t> window_first, alarms;
   std::vector<double> window_agreement;
