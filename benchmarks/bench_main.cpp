@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     register_expert_routing_benchmarks(options);
     register_text_routing_benchmarks(options);
     register_fit_benchmarks(options);
+    register_warm_start_benchmarks(options);
     register_calibration_benchmarks(options);
     if (options.scale) register_scale_benchmarks(options);
   } catch (const deferbench::Error& e) {

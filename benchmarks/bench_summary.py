@@ -239,6 +239,26 @@ def main():
                              f"{tc / ts:.2f}×"])
         out += table(["", "shape", "surrogate", "rejector (comp-sum)", "ratio"], rows) + [""]
 
+    ws = {}  # (model, shape) → (cold run, warm run): warm refits (issue 17)
+    for n in runs:
+        m = re.match(r"^warm_start/(?P<model>[^/]+)/cold/"
+                     r"(?P<shape>old:\d+/new:\d+/d:\d+/classes:\d+)$", n)
+        other = runs.get(n.replace("/cold/", "/warm/", 1)) if m else None
+        if m and other and "error" not in other and "error" not in runs[n]:
+            ws[(m["model"], m["shape"])] = (runs[n], other)
+    if ws:
+        out += ["## Warm refits", "",
+                "A refit on old + new rows: a fresh model (cold) against one started from the "
+                "model fitted on the old rows (warm_start_from); steps: L-BFGS iterations or "
+                "epochs (bar: warm ≤ 1/3 of cold).", ""]
+        rows = []
+        for (model, shape), (cold, warm) in ws.items():
+            tc, tw = cold.get("fit_s", seconds(cold)), warm.get("fit_s", seconds(warm))
+            rows.append([model, shape.replace("/", ", "), fmt_time(tc), fmt_time(tw),
+                         f"{cold.get('steps', 0):.0f} / {warm.get('steps', 0):.0f}",
+                         f"{tw / tc:.2f}×"])
+        out += table(["model", "shape", "cold", "warm", "steps", "warm / cold"], rows) + [""]
+
     # Multi-expert routing against the l2d policy with the same surrogate (same rows, batch).
     mx = {}  # (shape) → {"l2d": run, "bayes_plugin": run, "two_stage": run}
     for n in runs:
@@ -359,6 +379,10 @@ def main():
         ratio = cs.get("fit_s", seconds(cs)) / sur.get("fit_s", seconds(sur))
         bar(f"rejector fit (comp-sum) / surrogate fit, {shape.replace('/', ', ')} (≤ 2×)",
             f"{ratio:.2f}×", ratio <= 2.0)
+    for (model, shape), (cold, warm) in ws.items():
+        ratio = warm.get("fit_s", seconds(warm)) / cold.get("fit_s", seconds(cold))
+        bar(f"{model} warm refit / cold fit, {shape.replace('/', ', ')} (≤ 1/3)",
+            f"{ratio:.2f}×", ratio <= 1 / 3)
     for n, m in sr:
         g = runs[n]
         if "error" not in g and n.endswith(f"batches:{max(int(x[1]['k']) for x in sr)}"):

@@ -154,6 +154,7 @@ void register_fit_benchmarks(const BenchOptions& options);
 void register_calibration_benchmarks(const BenchOptions& options);
 void register_scale_benchmarks(const BenchOptions& options);
 void register_expert_routing_benchmarks(const BenchOptions& options);
+void register_warm_start_benchmarks(const BenchOptions& options);
 
 // A `deferbench featurize -o DIR` folder: DIR/features.npy and DIR/labels.csv
 // (row,id,split,teacher_id,gold_id,teacher,gold), its rows split by the `split` column; the

@@ -179,6 +179,15 @@ std::vector<ParamInfo> describe_params(const ParamTable<P>& table, const P& p) {
   return out;
 }
 
+// Whether `a` and `b` agree on every parameter of the table, compared as their text (a real's
+// text reads back to the same double, so reals compare exactly): a warm start's "same settings".
+template <class P>
+bool same_params(const ParamTable<P>& table, const P& a, const P& b) {
+  for (const ParamField<P>& f : table.fields())
+    if (f.text(a) != f.text(b)) return false;
+  return true;
+}
+
 // The parameters as a YAML mapping ({key: value}); read_params reads it back to `p`.
 YAML::Node params_to_yaml(const std::vector<ParamInfo>& params);
 

@@ -12,6 +12,7 @@
 #include "core/util/lbfgs.h"
 #include "models/dense/host_data.h"
 #include "models/dense/inference.h"
+#include "models/dense/warm_start.h"
 #include "models/torch/dense_device.h"
 
 namespace deferbench {
@@ -48,9 +49,50 @@ LogRegParams LogRegParams::from_yaml(const YAML::Node& node, const std::string& 
 LogReg::LogReg(LogRegParams params) : params_(params) {}
 LogReg::~LogReg() = default;
 
+namespace {
+
+// The L-BFGS parameters (W row-major, then b) of a network without hidden layer.
+std::vector<double> linear_params(const dense::DenseWeights& net) {
+  const Matrix& w = net.weights.front();
+  std::vector<double> params(w.data(), w.data() + w.size());
+  params.insert(params.end(), net.biases.front().begin(), net.biases.front().end());
+  return params;
+}
+
+}  // namespace
+
+bool LogReg::warm_start_from(const Classifier& previous) {
+  const auto* prev = dynamic_cast<const LogReg*>(&previous);
+  if (prev == nullptr || prev->classes_.empty() ||
+      !same_params(LogRegParams::table(), params_, prev->params_))
+    return false;
+  if (!classes_.empty() && (mean_.size() != prev->mean_.size() || n_classes_ != prev->n_classes_))
+    return false;
+  auto start = std::make_shared<dense::WarmStart>();
+  start->n_classes = prev->n_classes_;
+  start->classes = prev->classes_;
+  start->mean = prev->mean_;
+  start->scale = prev->scale_;
+  start->net.weights = {prev->weight_};
+  start->net.biases = {prev->bias_};
+  warm_ = std::move(start);
+  return true;
+}
+
+std::shared_ptr<const dense::WarmStart> LogReg::take_warm_start(std::size_t d,
+                                                                std::size_t n_classes) {
+  std::shared_ptr<const dense::WarmStart> start = std::move(warm_);
+  warm_.reset();
+  if (start && !dense::warm_mismatch(*start, d, n_classes).empty()) start.reset();
+  warm_started_ = start != nullptr;
+  return start;
+}
+
 void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   n_classes_ = train.n_classes();
-  epochs_run_ = best_epoch_ = 0;
+  epochs_run_ = best_epoch_ = iterations_ = 0;
+  const std::shared_ptr<const dense::WarmStart> warm =
+      take_warm_start(train.features.cols(), n_classes_);
   const bool adam = params_.solver == LogRegSolver::kAdam;
   if (!ctx.is_cuda() || adam) {
     // No LibTorch in the loop (dense_train.h, core/util/lbfgs.h), except Adam on CUDA.
@@ -61,8 +103,9 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
     scale_ = data.scale;
     const std::size_t n = train.size(), d = train.features.cols(), k = classes_.size();
     if (adam) {
-      dense::DenseWeights net =
-          dense::initial_weights(d, {}, k, dense::Activation::kRelu, dense::Init::kZeros, ctx.seed);
+      dense::DenseWeights net = warm ? dense::warm_weights(*warm, classes_, mean_, scale_)
+                                     : dense::initial_weights(d, {}, k, dense::Activation::kRelu,
+                                                              dense::Init::kZeros, ctx.seed);
       if (k > 1) {
         const dense::Activation none = dense::Activation::kRelu;  // no hidden layer
         const dense::AdamReport report =
@@ -77,12 +120,14 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
       bias_ = std::move(net.biases.front());
     } else {
       // Objective scaled by 1/(C n): mean cross-entropy + ‖W‖² / (2 C n). Same minimizer.
-      std::vector<double> params(k * d + k, 0.0);
+      std::vector<double> params =
+          warm ? linear_params(dense::warm_weights(*warm, classes_, mean_, scale_))
+               : std::vector<double>(k * d + k, 0.0);
       if (k > 1) {
         dense::SoftmaxRegressionObjective objective(
             data.x, data.y, k, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
             static_cast<std::size_t>(params_.batch_rows), ctx.threads);
-        lbfgs_minimize(std::ref(objective), params, lbfgs_options());
+        iterations_ = lbfgs_minimize(std::ref(objective), params, lbfgs_options()).iterations;
       }
       set_linear(params, k, d);
     }
@@ -92,12 +137,13 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
 
   // L-BFGS on CUDA: LibTorch (models/torch/dense_device.h).
   torch_util::LogRegFit fit = torch_util::fit_logreg_lbfgs(
-      train, params_.standardize, params_.C, params_.batch_rows, lbfgs_options(), ctx);
+      train, params_.standardize, params_.C, params_.batch_rows, lbfgs_options(), ctx, warm.get());
   classes_ = std::move(fit.classes);
   mean_ = std::move(fit.mean);
   scale_ = std::move(fit.scale);
   weight_ = std::move(fit.weight);
   bias_ = std::move(fit.bias);
+  iterations_ = fit.iterations;
   make_inference();
 }
 
@@ -112,14 +158,16 @@ void LogReg::fit_cost_weighted(MatrixView x, MatrixView weights, const Context& 
   classes_ = std::move(data.classes);
   mean_ = std::move(data.mean);
   scale_ = std::move(data.scale);
-  epochs_run_ = best_epoch_ = 0;
+  epochs_run_ = best_epoch_ = iterations_ = 0;
+  warm_.reset();  // cost-weighted fits start cold
+  warm_started_ = false;
   // The same scaling as fit: divided by C n, mean weighted cross-entropy + ‖W‖² / (2 C n).
   std::vector<double> params(k * d + k, 0.0);
   if (k > 1) {
     dense::SoftmaxRegressionObjective objective(
         data.x, weights, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
         static_cast<std::size_t>(params_.batch_rows), ctx.threads);
-    lbfgs_minimize(std::ref(objective), params, lbfgs_options());
+    iterations_ = lbfgs_minimize(std::ref(objective), params, lbfgs_options()).iterations;
   }
   set_linear(params, k, d);
   make_inference();

@@ -8,6 +8,7 @@
 #include "core/util/error.h"
 #include "models/dense/host_data.h"
 #include "models/dense/inference.h"
+#include "models/dense/warm_start.h"
 #include "models/torch/dense_device.h"
 
 namespace deferbench {
@@ -25,6 +26,8 @@ const ParamTable<MlpParams>& MlpParams::table() {
           .integer("batch_size", &P::batch_size, 1, 1 << 24, "rows per minibatch")
           .integer("max_epochs", &P::max_epochs, 1, 100000, "scikit-learn's max_iter")
           .integer("patience", &P::patience, 0, 100000, "scikit-learn's n_iter_no_change")
+          .integer("warm_patience", &P::warm_patience, 0, 100000,
+                   "patience of a fit that starts from another model (warm_start_from)")
           .real("tol", &P::tol, 0.0, 1.0, "the improvement an epoch needs to count")
           .boolean("standardize", &P::standardize, "learn mean / std on train")
           .integer("batch_rows", &P::batch_rows, 1, 1 << 24,
@@ -48,21 +51,46 @@ MlpParams MlpParams::with_hidden(std::vector<int> hidden) {
 Mlp::Mlp(std::string name, MlpParams params) : name_(std::move(name)), params_(std::move(params)) {}
 Mlp::~Mlp() = default;
 
+bool Mlp::warm_start_from(const Classifier& previous) {
+  const auto* prev = dynamic_cast<const Mlp*>(&previous);
+  if (prev == nullptr || prev->classes_.empty() ||
+      !same_params(MlpParams::table(), params_, prev->params_))
+    return false;
+  if (!classes_.empty() && (mean_.size() != prev->mean_.size() || n_classes_ != prev->n_classes_))
+    return false;
+  auto start = std::make_shared<dense::WarmStart>();
+  start->n_classes = prev->n_classes_;
+  start->classes = prev->classes_;
+  start->mean = prev->mean_;
+  start->scale = prev->scale_;
+  start->net.weights = prev->weights_;
+  start->net.biases = prev->biases_;
+  warm_ = std::move(start);
+  return true;
+}
+
 void Mlp::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   n_classes_ = train.n_classes();
+  // The pending warm start is used when it suits the data, and consumed either way.
+  std::shared_ptr<const dense::WarmStart> warm = std::move(warm_);
+  warm_.reset();
+  if (warm && !dense::warm_mismatch(*warm, train.features.cols(), n_classes_).empty()) warm.reset();
+  warm_started_ = warm != nullptr;
   train_network(dense::host_training_data(train, val, params_.standardize, name_), MatrixView(),
-                ctx);
+                warm.get(), ctx);
 }
 
 void Mlp::fit_cost_weighted(MatrixView x, MatrixView weights, const Context& ctx) {
   // Checked, classes 0 … k − 1, standardized as fit does (dense::host_weighted_data).
   dense::HostTrainingData data = dense::host_weighted_data(x, weights, params_.standardize, name_);
   n_classes_ = weights.cols();
-  train_network(data, weights, ctx);
+  warm_.reset();  // cost-weighted fits start cold
+  warm_started_ = false;
+  train_network(data, weights, nullptr, ctx);
 }
 
 void Mlp::train_network(const dense::HostTrainingData& data, MatrixView weights,
-                        const Context& ctx) {
+                        const dense::WarmStart* warm, const Context& ctx) {
   const dense::Activation activation = dense::parse_activation(params_.activation);
   const std::size_t d = data.x.cols();
   std::vector<std::size_t> hidden(params_.hidden.begin(), params_.hidden.end());
@@ -70,7 +98,7 @@ void Mlp::train_network(const dense::HostTrainingData& data, MatrixView weights,
   o.lr = params_.lr;
   o.batch_size = params_.batch_size;
   o.max_epochs = params_.max_epochs;
-  o.patience = params_.patience;
+  o.patience = warm != nullptr ? params_.warm_patience : params_.patience;
   o.tol = params_.tol;
   o.l2 = params_.alpha / 2.0;
   o.l2_per_batch = true;
@@ -86,8 +114,10 @@ void Mlp::train_network(const dense::HostTrainingData& data, MatrixView weights,
   classes_ = data.classes;
   mean_ = data.mean;
   scale_ = data.scale;
-  dense::DenseWeights w = dense::initial_weights(d, hidden, classes_.size(), activation,
-                                                 dense::Init::kGlorot, init_seed);
+  dense::DenseWeights w = warm != nullptr
+                              ? dense::warm_weights(*warm, classes_, mean_, scale_)
+                              : dense::initial_weights(d, hidden, classes_.size(), activation,
+                                                       dense::Init::kGlorot, init_seed);
   const bool weighted = weights.rows() > 0;
   if (classes_.size() > 1) {
     // The CPU trainer (dense_train.h, no LibTorch in the loop), or LibTorch autograd on CUDA;

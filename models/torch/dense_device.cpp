@@ -148,7 +148,8 @@ Matrix dense_predict_on_device(const DenseInference& inference, MatrixView x, co
 }
 
 LogRegFit fit_logreg_lbfgs(const Dataset& train, bool standardize, double C,
-                           std::int64_t batch_rows, const LbfgsOptions& lo, const Context& ctx) {
+                           std::int64_t batch_rows, const LbfgsOptions& lo, const Context& ctx,
+                           const WarmStart* start) {
   const torch::Device device = device_of(ctx);
   apply(ctx);
   TrainingTensors data = training_tensors(train, standardize, device, batch_rows, "logreg");
@@ -160,8 +161,15 @@ LogRegFit fit_logreg_lbfgs(const Dataset& train, bool standardize, double C,
   const int64_t k = static_cast<int64_t>(fit.classes.size());
   torch::Tensor x = data.x, y = data.y;
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-  torch::Tensor w = torch::zeros({k, static_cast<int64_t>(d)}, opts).requires_grad_(true);
-  torch::Tensor b = torch::zeros({k}, opts).requires_grad_(true);
+  torch::Tensor w = torch::zeros({k, static_cast<int64_t>(d)}, opts);
+  torch::Tensor b = torch::zeros({k}, opts);
+  if (start != nullptr) {
+    const DenseWeights init = warm_weights(*start, fit.classes, fit.mean, fit.scale);
+    copy_to(w, view_of(init.weights.front().view()));
+    copy_to(b, view_of(init.biases.front()));
+  }
+  w.requires_grad_(true);
+  b.requires_grad_(true);
   if (k > 1) {
     const double reg = 1.0 / (2.0 * C * static_cast<double>(n));
     const int64_t chunk = batch_rows;
@@ -193,6 +201,10 @@ LogRegFit fit_logreg_lbfgs(const Dataset& train, bool standardize, double C,
       return torch::tensor(total, torch::kFloat64);
     };
     opt.step(closure);
+    // LBFGS keeps its one state under its first parameter (the key's type varies by version).
+    for (const auto& entry : opt.state())
+      fit.iterations = static_cast<int>(
+          static_cast<const torch::optim::LBFGSParamState&>(*entry.second).n_iter());
   }
   fit.weight = to_matrix(w.detach());
   fit.bias = to_vector(b.detach());

@@ -14,6 +14,7 @@
 #include "core/util/lbfgs.h"
 #include "models/dense/inference.h"
 #include "models/dense/train.h"
+#include "models/dense/warm_start.h"
 
 namespace deferbench::torch_util {
 
@@ -39,15 +40,18 @@ AdamReport train_adam_libtorch(DenseWeights& net, Activation activation, MatrixV
 
 // Multinomial logistic regression by full-batch L-BFGS through LibTorch on ctx's device (the
 // training data moved there once): mean cross-entropy + ‖W‖² / (2 C n), the options of
-// core/util/lbfgs.h. The CUDA path of logreg's lbfgs solver.
+// core/util/lbfgs.h. The CUDA path of logreg's lbfgs solver. It starts from zeros, or from
+// `start` (a warm start, compatible with train: dense::warm_mismatch) re-expressed for train's
+// classes and standardization (dense::warm_weights).
 struct LogRegFit {
   std::vector<std::int32_t> classes;
   std::vector<float> mean, scale;
   Matrix weight;  // k × d
   std::vector<float> bias;
+  int iterations = 0;  // L-BFGS iterations run
 };
 LogRegFit fit_logreg_lbfgs(const Dataset& train, bool standardize, double C,
-                           std::int64_t batch_rows, const LbfgsOptions& options,
-                           const Context& ctx);
+                           std::int64_t batch_rows, const LbfgsOptions& options, const Context& ctx,
+                           const WarmStart* start = nullptr);
 
 }  // namespace deferbench::torch_util

@@ -49,11 +49,12 @@ const std::map<std::string, std::string>& non_defaults() {
        "lr: 0.05, batch_size: 17, max_epochs: 3, patience: 2, precision: bf16}"},
       {"mlp_1h",
        "{hidden: [5], activation: tanh, alpha: 0.01, lr: 0.002, batch_size: 19, max_epochs: 2, "
-       "patience: 1, tol: 0.0005, standardize: true, batch_rows: 41, precision: bf16}"},
+       "patience: 1, warm_patience: 3, tol: 0.0005, standardize: true, batch_rows: 41, "
+       "precision: bf16}"},
       {"mlp_2h",
        "{hidden: [6, 3], activation: logistic, alpha: 0, lr: 0.003, batch_size: 23, "
-       "max_epochs: 2, patience: 0, tol: 0.25, standardize: true, batch_rows: 7, "
-       "precision: bf16}"},
+       "max_epochs: 2, patience: 0, warm_patience: 0, tol: 0.25, standardize: true, "
+       "batch_rows: 7, precision: bf16}"},
       {"dt",
        "{criterion: entropy, max_depth: 3, min_samples_split: 4, min_samples_leaf: 2, "
        "max_features: 0.75, max_bins: 17}"},
