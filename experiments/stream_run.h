@@ -9,13 +9,13 @@
 //                labels (paid). Independently of the routing, a seeded share ε of all queries is
 //                flagged for calibration: a flagged handled query is an audit (its teacher answer
 //                is bought, recorded as audit cost), a flagged deferred one costs nothing more.
-//   calibration  the flagged labels (with a share of the cold-start ones) form the calibration
-//                pool and never train anything. Because the flag is drawn independently of x
-//                and of the policy, the pool is a uniform sample of the stream — no importance
-//                weights are needed, and each refit calibrates (guaranteed mode, the
-//                `calibration` section, δ per refit) on rows its training did not see. The
-//                other labels (deferred rows: a biased sample, rich in hard queries) train the
-//                surrogate (a share `val_share` the acceptor).
+//   calibration  the flagged labels (with a share of the cold-start ones) are a uniform sample
+//                of the stream, as the flag is drawn independently of x and of the policy:
+//                `val_share` of them train the acceptor and place the threshold grid, the rest
+//                are the calibration pool. No importance weights are needed, and each refit
+//                calibrates (guaranteed mode, the `calibration` section, δ per refit) on rows
+//                its training did not see. The other labels (deferred rows: a biased sample,
+//                rich in hard queries) train the surrogate only.
 //   monitor      the audited handled queries feed an anytime-valid confidence sequence per
 //                policy (core/stream/monitor.h); when its upper bound falls below the target
 //                the stream defers everything (the calibration pool restarts: only labels after

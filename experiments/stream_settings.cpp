@@ -21,13 +21,9 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
   s.audit_share = r.get_double("audit_share", s.audit_share, 1e-6, 1.0);
   s.refit_every = static_cast<std::size_t>(r.get_int("refit_every", 2000, 1, INT64_MAX));
   s.refit_after_alarm = static_cast<std::size_t>(r.get_int("refit_after_alarm", 0, 0, INT64_MAX));
-  s.val_share = r.get_double("val_share", s.val_share, 0.01, 0.9);
-  s.cold_cal_share = r.get_double("cold_cal_share", s.cold_cal_share, 0.01, 0.9);
+  s.val_share = r.get_double("val_share", s.val_share, 0.05, 0.95);
+  s.cold_cal_share = r.get_double("cold_cal_share", s.cold_cal_share, 0.05, 0.95);
   s.fallback_cal_share = r.get_double("fallback_cal_share", s.fallback_cal_share, 0.0, 0.9);
-  DB_CHECK(s.val_share + s.cold_cal_share < 1.0,
-           "config: '{}.val_share' + '{}.cold_cal_share': expected a sum below 1 (the rest trains "
-           "the surrogate), got {} + {}",
-           path, path, s.val_share, s.cold_cal_share);
   s.max_train = static_cast<std::size_t>(r.get_int("max_train", 0, 0, INT64_MAX));
   s.cal_window = static_cast<std::size_t>(r.get_int("cal_window", 0, 0, INT64_MAX));
   s.monitor_delta = r.get_double("monitor_delta", s.monitor_delta, 1e-9, 0.5);

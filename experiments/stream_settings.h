@@ -25,13 +25,14 @@ struct StreamSettings {
   double audit_share = 0.05;       // ε: share of queries whose teacher answer is bought (or kept)
   std::size_t refit_every = 2000;  // new labels between refits
   std::size_t refit_after_alarm =
-      0;                            // labels bought after an alarm before refitting (0: cold_start)
-  double val_share = 0.2;           // of training labels: the acceptor's rows
-  double cold_cal_share = 0.3;      // of cold-start labels: the calibration pool
+      0;  // labels bought after an alarm before refitting (0: cold_start)
+  double val_share =
+      0.5;  // of the flagged (uniform) labels: the acceptor's rows; the rest calibrate
+  double cold_cal_share = 0.5;      // of cold-start labels: flagged (acceptor and calibration)
   double fallback_cal_share = 0.5;  // of labels bought while deferring everything
-  std::size_t max_train = 0;  // most recent training labels used (0: all); caps the acceptor rows
-                              // at the same share of the labels
-  std::size_t cal_window = 0;       // most recent calibration labels used (0: all)
+  std::size_t max_train = 0;   // most recent training labels used (0: all); caps the acceptor rows
+                               // at the same share of the labels
+  std::size_t cal_window = 0;  // most recent calibration labels used (0: all)
   // Monitor (core/stream/monitor.h).
   double monitor_delta = 0.05;
   std::size_t monitor_epoch = 200;  // audits before the monitor restarts (0: only at refits)

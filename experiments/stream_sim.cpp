@@ -73,6 +73,7 @@ class StreamSim {
   void fit(std::size_t pos);
   void refresh_memory();
   void label(std::size_t pos, bool cold, bool in_fallback);
+  void uniform(std::size_t pos);
   void flush(std::size_t pos);
   void alarm(std::size_t pos, const char* why);
   nlohmann::json refit_shift(const std::vector<Stage>& before, const std::vector<Stage>& after,
@@ -112,17 +113,20 @@ class StreamSim {
   std::vector<std::size_t> window_first_;
 };
 
+// A flagged label (a uniform sample of the stream): the acceptor's rows (share val_share) or the
+// calibration's, by a second independent draw.
+void StreamSim::uniform(std::size_t pos) {
+  (stream_draw(seed_, 0x701E, pos) < st_.val_share ? labels_.val : labels_.cal).push_back(pos);
+}
+
 void StreamSim::label(std::size_t pos, bool cold, bool in_fallback) {
   // Calibration pool: the flag, drawn independently of x and of the policy.
-  const double flag = stream_draw(seed_, kCalibrationFlag, pos),
-               role = stream_draw(seed_, 0x701E, pos);
+  const double flag = stream_draw(seed_, kCalibrationFlag, pos);
   const double cal_share =
       cold ? st_.cold_cal_share
            : (in_fallback ? std::max(st_.audit_share, st_.fallback_cal_share) : st_.audit_share);
   if (flag < cal_share) {
-    labels_.cal.push_back(pos);
-  } else if (role < st_.val_share) {
-    labels_.val.push_back(pos);
+    uniform(pos);
   } else {
     labels_.train.push_back(pos);
     ++memory_new_;
@@ -138,10 +142,8 @@ void StreamSim::alarm(std::size_t pos, const char* why) {
   alarms_.push_back(pos);
   alarm_log_.push_back({{"at", pos}, {"why", why}});
   labels_.cal_start = labels_.cal.size();
-  if (st_.forget_on_alarm) {
-    labels_.train_start = labels_.train.size();
-    labels_.val_start = labels_.val.size();
-  }
+  labels_.val_start = labels_.val.size();
+  if (st_.forget_on_alarm) labels_.train_start = labels_.train.size();
   since_alarm_ = 0;
 }
 
@@ -356,7 +358,7 @@ VariantResult StreamSim::run() {
         ++cum_calls_;
         ++cum_audits_;
         cum_cost_ += teacher_cost;
-        labels_.cal.push_back(pos);
+        uniform(pos);
         ++since_refit_;
         ++since_alarm_;
         // A confidence sequence that has watched a long stretch above the target reacts slowly
