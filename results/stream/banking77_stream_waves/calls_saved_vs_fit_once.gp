@@ -1,0 +1,9 @@
+set terminal svg size 720,420 noenhanced
+set output 'results/stream/banking77_stream_waves/calls_saved_vs_fit_once.svg'
+set title 'banking77_gold, waves: cumulative calls saved vs fit-once (10 seeds)'
+set xlabel 'queries'
+set ylabel 'cumulative calls saved vs fit-once'
+set key outside right
+set grid
+set datafile missing 'nan'
+plot 'results/stream/banking77_stream_waves/series.dat' index 0 using 1:5 with lines title 'online', 'results/stream/banking77_stream_waves/series.dat' index 1 using 1:5 with lines title 'online no memory', 'results/stream/banking77_stream_waves/series.dat' index 2 using 1:5 with lines title 'periodic', 'results/stream/banking77_stream_waves/series.dat' index 3 using 1:5 with lines title 'fit once'

@@ -1,0 +1,9 @@
+set terminal svg size 720,420 noenhanced
+set output 'results/stream/banking77_stream_waves/coverage.svg'
+set title 'banking77_gold, waves: coverage per window (10 seeds)'
+set xlabel 'queries'
+set ylabel 'coverage per window'
+set key outside right
+set grid
+set datafile missing 'nan'
+plot 'results/stream/banking77_stream_waves/series.dat' index 0 using 1:2 with lines title 'online', 'results/stream/banking77_stream_waves/series.dat' index 1 using 1:2 with lines title 'online no memory', 'results/stream/banking77_stream_waves/series.dat' index 2 using 1:2 with lines title 'periodic', 'results/stream/banking77_stream_waves/series.dat' index 3 using 1:2 with lines title 'fit once'

@@ -1,0 +1,9 @@
+set terminal svg size 720,420 noenhanced
+set output 'results/stream/synthetic_stream_change/coverage.svg'
+set title 'synthetic, teacher_change: coverage per window (10 seeds)'
+set xlabel 'queries'
+set ylabel 'coverage per window'
+set key outside right
+set grid
+set datafile missing 'nan'
+plot 'results/stream/synthetic_stream_change/series.dat' index 0 using 1:2 with lines title 'online', 'results/stream/synthetic_stream_change/series.dat' index 1 using 1:2 with lines title 'online no memory', 'results/stream/synthetic_stream_change/series.dat' index 2 using 1:2 with lines title 'periodic', 'results/stream/synthetic_stream_change/series.dat' index 3 using 1:2 with lines title 'fit once'
