@@ -28,7 +28,7 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
   s.cal_window = static_cast<std::size_t>(r.get_int("cal_window", 0, 0, INT64_MAX));
   s.monitor_delta = r.get_double("monitor_delta", s.monitor_delta, 1e-9, 0.5);
   s.monitor_epoch = static_cast<std::size_t>(r.get_int("monitor_epoch", 200, 0, INT64_MAX));
-  s.novel_alarm = static_cast<std::size_t>(r.get_int("novel_alarm", 3, 0, INT64_MAX));
+  s.novel_alarm = static_cast<std::size_t>(r.get_int("novel_alarm", 1, 0, INT64_MAX));
   s.forget_on_alarm = r.get_bool("forget_on_alarm", false);
   s.memory_k = static_cast<int>(r.get_int("memory_k", s.memory_k, 1, 1000));
   s.memory_max = static_cast<std::size_t>(r.get_int("memory_max", 20000, 1, INT64_MAX));

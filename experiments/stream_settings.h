@@ -38,7 +38,7 @@ struct StreamSettings {
   std::size_t monitor_epoch = 200;  // audits before the monitor restarts (0: only at refits)
   // Teacher answers in classes the current surrogate was not trained on that raise an alarm
   // (0: never). A surrogate cannot answer a class it never saw.
-  std::size_t novel_alarm = 3;
+  std::size_t novel_alarm = 1;
   // An alarm also drops the training and acceptor labels bought before it (a teacher that
   // changed its answers makes them wrong; new classes do not).
   bool forget_on_alarm = false;
