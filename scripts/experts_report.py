@@ -18,7 +18,6 @@ reads every run's metrics.json and experts.csv under the sweep folder and writes
 Names from configs are data: escaped for Markdown and gnuplot.
 """
 import csv
-import json
 import math
 import statistics
 import subprocess
@@ -26,62 +25,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-# Two-sided 95% Student t quantiles by degrees of freedom (1..30), then the normal's.
-T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-       2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-       2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+from sweep_tables import fmt, gp, load_runs, md, mean_ci, num
+
 LEARNED = ["bayes_plugin", "two_stage"]
 ORDER = ["single", "random", "cascade", "bayes_plugin", "two_stage", "oracle"]
-
-
-def mean_ci(xs):
-    xs = [x for x in xs if x is not None and not math.isnan(x)]
-    if not xs:
-        return float("nan"), float("nan"), 0
-    if len(xs) == 1:
-        return xs[0], float("nan"), 1
-    t = T95[len(xs) - 2] if len(xs) - 1 <= len(T95) else 1.96
-    return statistics.fmean(xs), t * statistics.stdev(xs) / math.sqrt(len(xs)), len(xs)
-
-
-def md(text):
-    """Markdown table cell: escape the characters that end or format a cell."""
-    out = str(text)
-    for ch in "\\|*_`[]<>#":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
-
-
-def gp(text):
-    """A gnuplot single-quoted string (a quote doubled) without enhanced-text markup."""
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def fmt(m, ci, digits=3):
-    if math.isnan(m):
-        return "–"
-    if math.isnan(ci):
-        return f"{m:.{digits}f}"
-    return f"{m:.{digits}f} ± {ci:.{digits}f}"
-
-
-def num(s):
-    return float(s) if s not in ("", None) else float("nan")
-
-
-def load(sweep):
-    runs = []
-    for metrics in sorted(sweep.glob("**/metrics.json")):
-        csv_path = metrics.parent / "experts.csv"
-        if not csv_path.exists():
-            continue
-        m = json.loads(metrics.read_text())
-        if m.get("kind") != "experts":
-            continue
-        with csv_path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        runs.append((m, rows))
-    return runs
 
 
 def main() -> int:
@@ -89,7 +36,7 @@ def main() -> int:
         print(__doc__, file=sys.stderr)
         return 2
     sweep, out = Path(sys.argv[1]), Path(sys.argv[2])
-    runs = load(sweep)
+    runs = load_runs(sweep, "experts.csv", "experts")
     if not runs:
         print(f"{sweep}: no experts runs (metrics.json with kind experts beside experts.csv)",
               file=sys.stderr)

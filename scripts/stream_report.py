@@ -19,7 +19,6 @@ reads every run's metrics.json and stream.csv under the sweep folder and writes 
 Names from configs are data: escaped for Markdown and gnuplot.
 """
 import csv
-import json
 import math
 import statistics
 import subprocess
@@ -27,56 +26,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-       2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-       2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+from sweep_tables import fmt, gp, load_runs, md, mean_ci, num
+
 ORDER = ["online", "online_no_memory", "periodic", "fit_once"]
-
-
-def mean_ci(xs):
-    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
-    if not xs:
-        return float("nan"), float("nan"), 0
-    if len(xs) == 1:
-        return float(xs[0]), float("nan"), 1
-    t = T95[len(xs) - 2] if len(xs) - 1 <= len(T95) else 1.96
-    return statistics.fmean(xs), t * statistics.stdev(xs) / math.sqrt(len(xs)), len(xs)
-
-
-def md(text):
-    out = str(text)
-    for ch in "\\|*_`[]<>#":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
-
-
-def gp(text):
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def fmt(m, ci, digits=3):
-    if math.isnan(m):
-        return "—"
-    if math.isnan(ci):
-        return f"{m:.{digits}f}"
-    return f"{m:.{digits}f} ± {ci:.{digits}f}"
-
-
-def num(s):
-    return float(s) if s not in ("", None) else float("nan")
-
-
-def load(sweep):
-    runs = []
-    for metrics in sorted(sweep.glob("**/metrics.json")):
-        stream = metrics.parent / "stream.csv"
-        if not stream.exists():
-            continue
-        m = json.loads(metrics.read_text())
-        with stream.open() as f:
-            rows = list(csv.DictReader(f))
-        runs.append((m, rows))
-    return runs
 
 
 def measures(m, variant):
@@ -116,7 +68,7 @@ def main() -> int:
         print(__doc__, file=sys.stderr)
         return 2
     sweep, out = Path(sys.argv[1]), Path(sys.argv[2])
-    runs = load(sweep)
+    runs = load_runs(sweep, "stream.csv", "stream")
     if not runs:
         print(f"{sweep}: no run with metrics.json and stream.csv under it", file=sys.stderr)
         return 2
@@ -146,7 +98,7 @@ def main() -> int:
     for key in names:
         digits = 0 if key in ("teacher calls", "refits", "alarms") or key.startswith(
             ("calls saved", "delay", "recovered")) else 3
-        cells = [fmt(*table[key][v][:2], digits=digits) if v in table[key] else "—"
+        cells = [fmt(*table[key][v][:2], digits=digits) if v in table[key] else "–"
                  for v in variants]
         lines.append(f"| {md(key)} | " + " | ".join(cells) + " |")
     lines.append("")
