@@ -66,16 +66,12 @@ bool LogReg::warm_start_from(const Classifier& previous) {
   if (prev == nullptr || prev->classes_.empty() ||
       !same_params(LogRegParams::table(), params_, prev->params_))
     return false;
-  if (!classes_.empty() && (mean_.size() != prev->mean_.size() || n_classes_ != prev->n_classes_))
-    return false;
-  auto start = std::make_shared<dense::WarmStart>();
-  start->n_classes = prev->n_classes_;
-  start->classes = prev->classes_;
-  start->mean = prev->mean_;
-  start->scale = prev->scale_;
-  start->net.weights = {prev->weight_};
-  start->net.biases = {prev->bias_};
-  warm_ = std::move(start);
+  dense::WarmStart start{prev->n_classes_, prev->classes_, prev->mean_, prev->scale_, {}};
+  start.net.weights = {prev->weight_};
+  start.net.biases = {prev->bias_};
+  auto handed = dense::hand_over(std::move(start), !classes_.empty(), mean_.size(), n_classes_);
+  if (!handed) return false;
+  warm_ = std::move(handed);
   return true;
 }
 

@@ -56,16 +56,14 @@ bool Mlp::warm_start_from(const Classifier& previous) {
   if (prev == nullptr || prev->classes_.empty() ||
       !same_params(MlpParams::table(), params_, prev->params_))
     return false;
-  if (!classes_.empty() && (mean_.size() != prev->mean_.size() || n_classes_ != prev->n_classes_))
-    return false;
-  auto start = std::make_shared<dense::WarmStart>();
-  start->n_classes = prev->n_classes_;
-  start->classes = prev->classes_;
-  start->mean = prev->mean_;
-  start->scale = prev->scale_;
-  start->net.weights = prev->weights_;
-  start->net.biases = prev->biases_;
-  warm_ = std::move(start);
+  auto handed = dense::hand_over({prev->n_classes_,
+                                  prev->classes_,
+                                  prev->mean_,
+                                  prev->scale_,
+                                  {prev->weights_, prev->biases_}},
+                                 !classes_.empty(), mean_.size(), n_classes_);
+  if (!handed) return false;
+  warm_ = std::move(handed);
   return true;
 }
 

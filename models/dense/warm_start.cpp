@@ -18,6 +18,13 @@ std::string warm_mismatch(const WarmStart& start, std::size_t d, std::size_t n_c
   return "";
 }
 
+std::shared_ptr<const WarmStart> hand_over(WarmStart start, bool receiver_fitted,
+                                           std::size_t receiver_d, std::size_t receiver_classes) {
+  if (receiver_fitted && !warm_mismatch(start, receiver_d, receiver_classes).empty())
+    return nullptr;
+  return std::make_shared<const WarmStart>(std::move(start));
+}
+
 DenseWeights warm_weights(const WarmStart& start, const std::vector<std::int32_t>& classes,
                           const std::vector<float>& mean, const std::vector<float>& scale) {
   const std::size_t d = start.inputs();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct WarmStart {
 
   std::size_t inputs() const { return mean.size(); }
 };
+
+// What a fitted model hands to warm_start_from of another: `start`, or null when the receiver is
+// fitted already (receiver_fitted) over another width or label space size (warm_mismatch).
+std::shared_ptr<const WarmStart> hand_over(WarmStart start, bool receiver_fitted,
+                                           std::size_t receiver_d, std::size_t receiver_classes);
 
 // Why `start` cannot begin a fit on `d` feature columns over a label space of `n_classes`
 // classes ("" when it can): the widths and the label space sizes must be equal. (A model keeps
