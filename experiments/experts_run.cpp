@@ -326,7 +326,7 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
     curves.push_back(std::move(c));
   };
   // Single choices (one point each; not a curve).
-  Curve singles{"single", "choice", {}};
+  Curve singles{"single", "choice", {}, {}};
   for (std::size_t j = 0; j < k; ++j) {
     Point p;
     p.setting = static_cast<double>(j);
@@ -337,7 +337,7 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
   for (Point& p : singles.points) measure(p, rows, choices, has_answers);
 
   for (const std::string& method : es.methods) {
-    Curve c{method, "lambda", {}};
+    Curve c{method, "lambda", {}, {}};
     if (method == "bayes_plugin") {
       for (double lambda : lambdas) {
         Point p;
