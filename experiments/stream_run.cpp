@@ -142,6 +142,9 @@ RunOutput compute_stream_run(const YAML::Node& config, const RunOptions& options
   RunSettings s = plan.settings;
   const StreamSettings& st = s.stream;
   check_output_folder(s.results_dir / s.name, "results_dir");
+  DB_CHECK(!s.audit,
+           "config: 'audit': a stream run writes no audit.json (its refits' class shifts are in "
+           "metrics.json); unset audit or stream");
   DB_CHECK(s.save_policy.empty(),
            "config: 'save_policy': a stream run replays many policies; it saves none (unset it)");
   // The stream replays every row once: no cross-fitting pool (it would copy train into val).
