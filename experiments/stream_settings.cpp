@@ -30,6 +30,9 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
   s.monitor_epoch = static_cast<std::size_t>(r.get_int("monitor_epoch", 200, 0, INT64_MAX));
   s.novel_alarm = static_cast<std::size_t>(r.get_int("novel_alarm", 1, 0, INT64_MAX));
   s.forget_on_alarm = r.get_bool("forget_on_alarm", false);
+  s.memory_mode = r.get_string("memory_mode", s.memory_mode);
+  DB_CHECK(s.memory_mode == "blend" || s.memory_mode == "stage",
+           "config: '{}.memory_mode': expected blend or stage, got '{}'", path, s.memory_mode);
   s.memory_k = static_cast<int>(r.get_int("memory_k", s.memory_k, 1, 1000));
   s.memory_max = static_cast<std::size_t>(r.get_int("memory_max", 20000, 1, INT64_MAX));
   s.memory_refresh = static_cast<std::size_t>(r.get_int("memory_refresh", 200, 1, INT64_MAX));

@@ -42,7 +42,9 @@ struct StreamSettings {
   // An alarm also drops the training and acceptor labels bought before it (a teacher that
   // changed its answers makes them wrong; new classes do not).
   bool forget_on_alarm = false;
-  // Memory (core/stream/memory.h).
+  // Memory (core/stream/memory.h): blend (MemoryBlend: the surrogate's and the memory's votes
+  // mixed in one stage, one calibration) or stage (a cascade stage of its own, δ/2 each).
+  std::string memory_mode = "blend";
   int memory_k = 10;
   std::size_t memory_max = 20000;    // most recent resolved queries kept
   std::size_t memory_refresh = 200;  // new resolved queries between memory updates

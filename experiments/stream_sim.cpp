@@ -95,6 +95,7 @@ class StreamSim {
   std::size_t since_refit_ = 0, since_alarm_ = 0, memory_new_ = 0;
   std::vector<std::uint8_t> handled_;
   Routed routed_;
+  std::vector<std::uint8_t> decided_;  // blend: rows of the chunk the memory answered
   std::size_t routed_from_ = 0, routed_to_ = 0;
   bool stale_ = true;
 
@@ -203,12 +204,21 @@ void StreamSim::fit(std::size_t pos) {
   } else {
     const Context ctx = plan_.ctx.derive(static_cast<std::uint64_t>(epoch_));
     const Classifier* previous = v_.warm && policy_.surrogate ? policy_.surrogate.get() : nullptr;
+    // memory_mode blend: the surrogate (path "model"; not the acceptor's model) is wrapped
+    // with the memory (core/stream/memory.h).
+    const ModelFactory blended = [&](const YAML::Node& spec, const std::string& path) {
+      std::unique_ptr<Classifier> m = plan_.factory(spec, path);
+      if (path != "model") return m;
+      return std::unique_ptr<Classifier>(
+          new MemoryBlend(std::move(m), st_.memory_k, st_.memory_max));
+    };
+    const bool blend = v_.memory && st_.memory_mode == "blend";
     std::vector<FittedStage> fitted =
         fit_cascade(plan_.zoo.front().spec, 1, train, val, cal, plan_.settings.pipeline,
-                    plan_.factory, ctx, nullptr, previous);
+                    blend ? blended : plan_.factory, ctx, nullptr, previous);
     warm = fitted.front().warm_started;
     p.surrogate = fitted.front().stage.surrogate;
-    if (v_.memory) {
+    if (v_.memory && st_.memory_mode == "stage") {
       FamilyOptions mem = plan_.settings.pipeline;
       mem.acceptor.knn = 0;
       mem.ood_k = 0;
@@ -224,10 +234,10 @@ void StreamSim::fit(std::size_t pos) {
       fitted.push_back(std::move(
           fit_cascade(YAML::Load("{name: memory}"), 1, remembered, val, cal, mem, factory, ctx)
               .front()));
-      memory_new_ = 0;
     }
+    memory_new_ = 0;
     const BuiltPolicy built =
-        build_policy(v_.memory ? "rsb" : "l2d", fitted, val, cal, target_, calib_,
+        build_policy(fitted.size() > 1 ? "rsb" : "l2d", fitted, val, cal, target_, calib_,
                      plan_.settings.pipeline, CalibrateOn::kCal, mix_seed(seed_, epoch_));
     p.stages = built.stages;
     p.feasible = built.feasible;
@@ -262,6 +272,8 @@ void StreamSim::fit(std::size_t pos) {
                       {"seconds", seconds},
                       {"certified", policy_.feasible}};
   if (!why.empty()) r["why_not"] = why;
+  if (const auto* b = dynamic_cast<const MemoryBlend*>(policy_.surrogate.get()))
+    r["memory_weight"] = b->weight();
   if (!shift.is_null()) r["shift"] = std::move(shift);
   if (policy_.feasible)
     r["calibrated_coverage"] =
@@ -270,12 +282,20 @@ void StreamSim::fit(std::size_t pos) {
 }
 
 void StreamSim::refresh_memory() {
-  if (policy_.stages.size() < 2 || memory_new_ < st_.memory_refresh) return;
+  if (memory_new_ < st_.memory_refresh) return;
+  memory_new_ = 0;
+  if (policy_.stages.empty()) return;
   auto memory = std::make_shared<TeacherMemory>(st_.memory_k, s_.n_classes());
   memory->fit(s_.subset(tail(labels_.train, st_.memory_max, labels_.train_start)), nullptr,
               plan_.ctx);
-  policy_.stages[1].surrogate = memory;
-  memory_new_ = 0;
+  if (policy_.stages.size() > 1) {
+    policy_.stages[1].surrogate = memory;
+  } else if (const auto* b = dynamic_cast<const MemoryBlend*>(policy_.stages[0].surrogate.get());
+             b && b->weight() > 0) {
+    policy_.stages[0].surrogate = b->refreshed(memory);
+  } else {
+    return;
+  }
   stale_ = true;
 }
 
@@ -319,6 +339,8 @@ VariantResult StreamSim::run() {
       std::iota(rows.begin(), rows.end(), routed_from_);
       const Matrix x = gather_rows(s_.features, rows);
       routed_ = route(policy_.stages, x.view(), plan_.ctx);
+      const auto* b = dynamic_cast<const MemoryBlend*>(policy_.stages[0].surrogate.get());
+      decided_ = b ? b->memory_decides(x.view(), plan_.ctx) : std::vector<std::uint8_t>();
       stale_ = false;
     }
     const LabelId teacher = s_.teacher[pos];
@@ -345,7 +367,8 @@ VariantResult StreamSim::run() {
         alarm(pos, "novel classes");
     } else {
       handled_[pos] = 1;
-      (stage == 0 ? w_.handled_s : w_.handled_m) += 1;
+      const bool by_memory = stage > 0 || (!decided_.empty() && decided_[pos - routed_from_] != 0);
+      (by_memory ? w_.handled_m : w_.handled_s) += 1;
       ++cum_handled_;
       cum_cost_ += surrogate_cost;
       const bool agrees = answer == teacher;

@@ -158,6 +158,8 @@ TEST(StreamRun, BadStreamConfigsAreOneLineErrors) {
   EXPECT_NE(e.find("'audit'"), std::string::npos) << e;
   e = err({"stream.scenario=teacher_change", "stream.change_from=no_such_class"});
   EXPECT_NE(e.find("no_such_class"), std::string::npos) << e;
+  e = err({"stream.memory_mode=sometimes"});
+  EXPECT_NE(e.find("stream.memory_mode"), std::string::npos) << e;
   for (const std::string& m : {e}) EXPECT_EQ(m.find('\n'), std::string::npos) << m;
 }
 

@@ -166,5 +166,81 @@ TEST(TeacherMemory, AnswersWithTheSharesOfItsNeighbours) {
   EXPECT_NEAR(p(1, 1), 2.0 / 3, 1e-6);
 }
 
+// A surrogate that ignores its training and answers (0.6, 0.4) everywhere; it counts its fits.
+class Leaning final : public Classifier {
+ public:
+  void fit(const Dataset&, const Dataset*, const Context&) override { ++fits; }
+  Matrix predict_proba(MatrixView x, const Context&) const override {
+    Matrix p(x.rows(), 2);
+    for (std::size_t i = 0; i < x.rows(); ++i) p(i, 0) = 0.6f, p(i, 1) = 0.4f;
+    return p;
+  }
+  void save(const std::filesystem::path&) const override { DB_THROW("not saved"); }
+  std::string_view name() const override { return "leaning"; }
+  std::size_t n_classes() const override { return 2; }
+  int fits = 0;
+};
+
+Dataset at(const std::vector<float>& x, const std::vector<LabelId>& teacher) {
+  Dataset d = rows_of_classes(teacher, 2);
+  d.features = Matrix(x.size(), 1, x);
+  return d;
+}
+
+TEST(MemoryBlend, ChoosesTheWeightOnValAndBlendsByHand) {
+  // Remembered (train, in stream order): x = 0, 1, 2 answered B; x = 10, 11, 12 answered A.
+  // k = 3: the memory says (0, 1) near x = 1 and (1, 0) near x = 11. The surrogate says
+  // (0.6, 0.4) everywhere. Val: x = 1 → B, x = 11 → A.
+  // w = 0: A, A (1 of 2 agree). w = ¼ at x = 1: (¾·0.6, ¾·0.4 + ¼) = (0.45, 0.55) → B; at
+  // x = 11: (0.7, 0.3) → A (2 of 2). w = ½, ¾ also agree twice: the tie goes to ¼.
+  const Dataset train = at({0, 1, 2, 10, 11, 12}, {1, 1, 1, 0, 0, 0});
+  const Dataset val = at({1, 11}, {1, 0});
+  Context ctx;
+  auto own = std::make_unique<Leaning>();
+  const Leaning* inner = own.get();
+  MemoryBlend b(std::move(own), 3, 100);
+  b.fit(train, &val, ctx);
+  EXPECT_EQ(inner->fits, 1);
+  EXPECT_DOUBLE_EQ(b.weight(), 0.25);
+  const Matrix q(3, 1, std::vector<float>{1, 11, 5.6f});
+  const Matrix p = b.predict_proba(q.view(), ctx);
+  EXPECT_NEAR(p(0, 0), 0.45, 1e-6);
+  EXPECT_NEAR(p(0, 1), 0.55, 1e-6);
+  EXPECT_NEAR(p(1, 0), 0.70, 1e-6);
+  EXPECT_NEAR(p(1, 1), 0.30, 1e-6);
+  // The memory changed the answer at x = 1 only. At x = 5.6 its neighbours are 2, 10, 1 (B, A,
+  // B: ⅔ B), but (¾·0.6 + ¼·⅓, ¾·0.4 + ¼·⅔) = (0.533, 0.467) → A, the surrogate's own answer.
+  EXPECT_EQ(b.memory_decides(q.view(), ctx), (std::vector<std::uint8_t>{1, 0, 0}));
+  EXPECT_NEAR(p(2, 0), 0.45 + 0.25 / 3, 1e-6);
+
+  // A newer memory (all B) keeps the surrogate and the weight: at x = 11 (0.45, 0.55).
+  TeacherMemory fresh(3, 2);
+  fresh.fit(at({10, 11, 12}, {1, 1, 1}), nullptr, ctx);
+  const auto r = b.refreshed(std::make_shared<TeacherMemory>(fresh));
+  EXPECT_DOUBLE_EQ(r->weight(), 0.25);
+  EXPECT_NEAR(r->predict_proba(Matrix(1, 1, std::vector<float>{11}).view(), ctx)(0, 1), 0.55, 1e-6);
+  EXPECT_THROW((void)b.refreshed(std::make_shared<TeacherMemory>(3, 5)), Error);
+}
+
+TEST(MemoryBlend, SwitchesOffAMemoryThatDoesNotHelp) {
+  const Dataset train = at({0, 1, 2, 10, 11, 12}, {1, 1, 1, 0, 0, 0});
+  Context ctx;
+  // Val says A at x = 1, where the memory says B: every w > 0 loses that row, so w = 0 and the
+  // blend is the surrogate itself.
+  MemoryBlend off(std::make_unique<Leaning>(), 3, 100);
+  const Dataset val_a = at({1, 11}, {0, 0});
+  off.fit(train, &val_a, ctx);
+  EXPECT_DOUBLE_EQ(off.weight(), 0.0);
+  const Matrix q(2, 1, std::vector<float>{1, 11});
+  EXPECT_NEAR(off.predict_proba(q.view(), ctx)(0, 0), 0.6, 1e-6);
+  EXPECT_EQ(off.memory_decides(q.view(), ctx), (std::vector<std::uint8_t>{0, 0}));
+  // memory_max = 3 keeps only the last three rows (x = 10..12, all A): near x = 1 the memory
+  // says A too, so it cannot fix the B at x = 1 that helped above, and w stays 0.
+  MemoryBlend short_memory(std::make_unique<Leaning>(), 3, 3);
+  const Dataset val = at({1, 11}, {1, 0});
+  short_memory.fit(train, &val, ctx);
+  EXPECT_DOUBLE_EQ(short_memory.weight(), 0.0);
+}
+
 }  // namespace
 }  // namespace deferbench
