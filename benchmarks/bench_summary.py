@@ -250,7 +250,8 @@ def main():
         out += ["## Warm refits", "",
                 "A refit on old + new rows: a fresh model (cold) against one started from the "
                 "model fitted on the old rows (warm_start_from); steps: L-BFGS iterations or "
-                "epochs (bar: warm ≤ 1/3 of cold).", ""]
+                "epochs, trees grown (forests), boosting rounds run (gbt) (bar: warm ≤ 1/3 of "
+                "cold).", ""]
         rows = []
         for (model, shape), (cold, warm) in ws.items():
             tc, tw = cold.get("fit_s", seconds(cold)), warm.get("fit_s", seconds(warm))

@@ -155,10 +155,14 @@ namespace {
 // benchmark settings live here: the variants, and what tiny mode shrinks (sizes) so that a smoke
 // fit is quick.
 std::vector<std::pair<std::string, YAML::Node>> model_table(bool tiny) {
-  static const std::map<std::string, std::string> kTiny = {
-      {"logreg", "max_iter: 20"}, {"mlp_1h", "max_epochs: 2"}, {"mlp_2h", "max_epochs: 2"},
-      {"dt", "max_depth: 6"},     {"rf", "n_trees: 4"},        {"et", "n_trees: 4"},
-      {"gbt", "n_rounds: 3"},     {"xgb", "n_rounds: 3"}};
+  static const std::map<std::string, std::string> kTiny = {{"logreg", "max_iter: 20"},
+                                                           {"mlp_1h", "max_epochs: 2"},
+                                                           {"mlp_2h", "max_epochs: 2"},
+                                                           {"dt", "max_depth: 6"},
+                                                           {"rf", "n_trees: 4, warm_trees: 1"},
+                                                           {"et", "n_trees: 4, warm_trees: 1"},
+                                                           {"gbt", "n_rounds: 3, warm_rounds: 1"},
+                                                           {"xgb", "n_rounds: 3"}};
   struct Variant {
     const char* key;
     const char* model;

@@ -8,9 +8,13 @@
 // for logreg (L-BFGS) and mlp_1h (Adam with early stopping) at their defaults, on synthetic rows
 // (benchmarks/bench_support.h): 50,000 old + 50,000 new, and 90,000 + 10,000 (a refit after
 // fewer new labels); val: 10,000 more rows, for early stopping. Tiny: 400 rows × 8, 5 classes.
+// The tree models rf, et (a warm fit grows warm_trees = 50 of the 200 trees) and gbt (a warm
+// fit adds warm_rounds = 25 rounds to the previous 100) on 90,000 + 10,000 only: their warm
+// cost does not depend on the share of new rows.
 // The previous model is fitted once per shape, outside the timing. Counters: fit_s, steps (L-BFGS
-// iterations or epochs run), and on the warm run warm_over_cold (its fit_s over the cold run's
-// in the same process; 0 when the cold run was filtered out). The bar: ≤ 1/3.
+// iterations or epochs run; trees grown; boosting rounds run), and on the warm run
+// warm_over_cold (its fit_s over the cold run's in the same process; 0 when the cold run was
+// filtered out). The bar: ≤ 1/3.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -25,6 +29,8 @@
 #include "models/dense/logreg.h"
 #include "models/dense/mlp.h"
 #include "models/registry.h"
+#include "models/trees/forest.h"
+#include "models/trees/gbt.h"
 
 namespace deferbench::bench {
 namespace {
@@ -35,9 +41,14 @@ using Clock = std::chrono::steady_clock;
 struct Shape {
   std::size_t rows, old;
 };
-std::vector<Shape> warm_shapes(const BenchOptions& o) {
-  if (o.tiny) return {{400, 200}, {400, 360}};
+std::vector<Shape> warm_shapes(const BenchOptions& o, bool trees) {
+  if (o.tiny)
+    return trees ? std::vector<Shape>{{400, 360}} : std::vector<Shape>{{400, 200}, {400, 360}};
+  if (trees) return {{100000, 90000}};
   return {{100000, 50000}, {100000, 90000}};
+}
+bool is_tree_model(const std::string& key) {
+  return key == "rf" || key == "et" || key == "gbt";
 }
 std::size_t warm_dim(const BenchOptions& o) {
   return o.tiny ? 8 : 64;
@@ -82,11 +93,16 @@ const Classifier& previous_model(const BenchOptions& o, const ZooModel& m, Shape
   return *model;
 }
 
-// L-BFGS iterations (logreg) or epochs run (MLPs) of a fitted model's last fit.
+// L-BFGS iterations (logreg) or epochs run (MLPs), trees grown (forests) or boosting rounds run
+// (gbt) of a fitted model's last fit.
 int steps_of(const Classifier& model) {
   if (const auto* lr = dynamic_cast<const LogReg*>(&model))
     return lr->params().solver == LogRegSolver::kLbfgs ? lr->iterations() : lr->epochs_run();
   if (const auto* mlp = dynamic_cast<const Mlp*>(&model)) return mlp->epochs_run();
+  if (const auto* forest = dynamic_cast<const TreeEnsemble*>(&model))
+    return forest->warm_started() ? forest->params().warm_trees : forest->params().n_trees;
+  if (const auto* gbt = dynamic_cast<const GbtClassifier*>(&model))
+    return static_cast<int>(gbt->train_loss().size());
   return 0;
 }
 
@@ -144,8 +160,8 @@ void refit(benchmark::State& state, const BenchOptions& o, const ZooModel& m, Sh
 
 void register_warm_start_benchmarks(const BenchOptions& o) {
   for (const ZooModel& m : zoo_models(o, nullptr)) {
-    if (m.key != "logreg" && m.key != "mlp_1h") continue;
-    for (const Shape shape : warm_shapes(o))
+    if (m.key != "logreg" && m.key != "mlp_1h" && !is_tree_model(m.key)) continue;
+    for (const Shape shape : warm_shapes(o, is_tree_model(m.key)))
       for (bool warm : {false, true}) {  // cold first: the warm run reads its time
         const std::string name = fmt::format("warm_start/{}/{}/old:{}/new:{}/d:{}/classes:{}",
                                              m.key, warm ? "warm" : "cold", shape.old,

@@ -50,6 +50,10 @@ class Classifier {
     (void)previous;
     return false;
   }
+  // Whether the last fit() started from a warm start. A model that accepted one may still fit
+  // cold when the training set does not suit the previous model (another width or label space;
+  // for boosting, another set of classes present): what a caller reports is this.
+  virtual bool warm_started() const { return false; }
 
   // argmax of predict_proba (ties: the lowest id).
   std::vector<LabelId> predict(MatrixView x, const Context& ctx) const;

@@ -71,8 +71,9 @@ Stage fit_stage(const YAML::Node& spec, const std::string& path, const Dataset& 
   Stage s;
   std::shared_ptr<Classifier> surrogate = factory(spec, path);
   const bool warm = warm_start && surrogate->warm_start_from(*warm_start);
-  if (warm_started) *warm_started = warm;
   surrogate->fit(train, &acceptor_rows, ctx);
+  // Accepted, and used: a training set that does not suit the previous model gets a cold fit.
+  if (warm_started) *warm_started = warm && surrogate->warm_started();
   s.surrogate = surrogate;
   s.knn = options.acceptor.knn;
   s.use_embedding = options.acceptor.use_embedding;

@@ -93,7 +93,7 @@ class LogReg final : public Classifier {
   bool warm_start_from(const Classifier& previous) override;
   // Whether the last fit started from a warm start, and the L-BFGS iterations it ran (0 for adam:
   // see epochs_run()).
-  bool warm_started() const { return warm_started_; }
+  bool warm_started() const override { return warm_started_; }
   int iterations() const { return iterations_; }
 
   // Fits the rejector of multi-expert deferral (issue 16; core/experts/costs.h): every column of

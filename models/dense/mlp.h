@@ -97,7 +97,7 @@ class Mlp final : public Classifier {
   // (warm_started() false), as a fit without warm start would.
   bool warm_start_from(const Classifier& previous) override;
   // Whether the last fit started from a warm start (its epochs: epochs_run()).
-  bool warm_started() const { return warm_started_; }
+  bool warm_started() const override { return warm_started_; }
 
   // Fits the rejector of multi-expert deferral (issue 16; core/experts/costs.h) as
   // LogReg::fit_cost_weighted does, with this network: every column of `weights` (ω, n × k, k =

@@ -17,6 +17,8 @@ namespace {
 
 // Rows sampled to place the bin cuts (all rows below this).
 constexpr std::size_t kBinSample = 200000;
+// Mixed into the seeds of a warm fit's new trees (TreeEnsemble::warm_start_from).
+constexpr std::uint64_t kWarmTreeTag = 0x3A53'7AE1;
 
 bool is_tree_model(std::string_view model) {
   return model == "dt" || model == "rf" || model == "et";
@@ -72,7 +74,9 @@ const ParamTable<ForestParams>& ForestParams::table(std::string_view model) {
   static const ParamTable<ForestParams> ensemble =
       tree_table()
           .integer("n_trees", &ForestParams::n_trees, 1, 100000, "trees in the ensemble")
-          .boolean("bootstrap", &ForestParams::bootstrap, "a bootstrap sample per tree");
+          .boolean("bootstrap", &ForestParams::bootstrap, "a bootstrap sample per tree")
+          .integer("warm_trees", &ForestParams::warm_trees, 1, 100000,
+                   "trees a warm refit grows, replacing as many of the oldest (warm_start_from)");
   return model == "dt" ? single : ensemble;
 }
 
@@ -93,6 +97,24 @@ TreeEnsemble::TreeEnsemble(std::string model, ForestParams params)
   DB_ASSERT_MSG(is_tree_model(model_), "unknown tree model '{}'", model_);
 }
 
+bool TreeEnsemble::warm_start_from(const Classifier& previous) {
+  const auto* prev = dynamic_cast<const TreeEnsemble*>(&previous);
+  if (prev == nullptr || model_ == "dt" || prev->model_ != model_ || prev->trees_.empty() ||
+      !same_params(ForestParams::table(model_), params_, prev->params_) ||
+      params_.warm_trees >= params_.n_trees ||
+      prev->trees_.size() != static_cast<std::size_t>(params_.n_trees))
+    return false;
+  if (!trees_.empty() && (n_features_ != prev->n_features_ || n_classes_ != prev->n_classes_))
+    return false;
+  auto start = std::make_shared<WarmStart>();
+  start->n_classes = prev->n_classes_;
+  start->n_features = prev->n_features_;
+  start->classes = prev->classes_;
+  start->trees.assign(prev->trees_.begin() + params_.warm_trees, prev->trees_.end());
+  warm_ = std::move(start);
+  return true;
+}
+
 void TreeEnsemble::fit(const Dataset& train, const Dataset* /*val*/, const Context& ctx) {
   DB_CHECK(train.size() > 0, "{}: cannot fit on an empty training set", model_);
   DB_CHECK(train.features.rows() == train.size(), "{}: the training set has no features", model_);
@@ -104,9 +126,16 @@ void TreeEnsemble::fit(const Dataset& train, const Dataset* /*val*/, const Conte
   n_classes_ = train.n_classes();
   n_features_ = d;
   tensors_ = std::make_shared<Tensors>();  // a tensor form of earlier trees is stale
+  // The pending warm start, used when it suits the training set and consumed either way.
+  std::shared_ptr<WarmStart> warm = std::move(warm_);
+  warm_.reset();
+  if (warm && (warm->n_features != d || warm->n_classes != n_classes_)) warm.reset();
+  warm_started_ = warm != nullptr;
 
-  // Train over the classes present only; the others get probability zero at prediction.
+  // Train over the classes present only (and, warm, those the kept trees predict); the others
+  // get probability zero at prediction.
   classes_ = train.teacher;
+  if (warm) classes_.insert(classes_.end(), warm->classes.begin(), warm->classes.end());
   std::sort(classes_.begin(), classes_.end());
   classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
   DB_CHECK(classes_.size() <= 65536, "{}: more than 65536 classes", model_);
@@ -120,19 +149,32 @@ void TreeEnsemble::fit(const Dataset& train, const Dataset* /*val*/, const Conte
   const TreeTrainingSet data(binner.transform(train.features, threads), std::move(compact),
                              static_cast<int>(classes_.size()), binner, threads);
 
-  const int n_trees = params_.n_trees;
-  trees_.assign(static_cast<std::size_t>(n_trees), DecisionTree{});
+  // Warm: the kept trees first (their leaves over classes_), then warm_trees new ones.
+  const int n_trees = warm ? params_.warm_trees : params_.n_trees;
+  trees_.clear();
+  if (warm) {
+    std::vector<std::uint16_t> to(warm->classes.size());
+    for (std::size_t c = 0; c < to.size(); ++c)
+      to[c] = static_cast<std::uint16_t>(
+          std::lower_bound(classes_.begin(), classes_.end(), warm->classes[c]) - classes_.begin());
+    trees_ = std::move(warm->trees);
+    for (DecisionTree& tree : trees_) tree.remap_classes(to);
+    warm.reset();
+  }
+  const std::size_t first = trees_.size();
+  trees_.resize(first + static_cast<std::size_t>(n_trees));
   const int outer = n_trees > 1 ? std::min(threads, n_trees) : 1;
   const int inner = n_trees > 1 ? 1 : threads;
 #pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
   for (int t = 0; t < n_trees; ++t) {
-    const std::uint64_t seed = ctx.derive(static_cast<std::uint64_t>(t)).seed;
+    const std::uint64_t derived = ctx.derive(static_cast<std::uint64_t>(t)).seed;
+    const std::uint64_t seed = warm_started_ ? mix_seed(derived, kWarmTreeTag) : derived;
     std::vector<std::uint32_t> weights(n, params_.bootstrap ? 0u : 1u);
     if (params_.bootstrap) {
       Rng rng(mix_seed(seed, 0xB0075));
       for (std::size_t i = 0; i < n; ++i) ++weights[static_cast<std::size_t>(rng.below(n))];
     }
-    trees_[static_cast<std::size_t>(t)].fit(data, weights, params_.tree, seed, inner);
+    trees_[first + static_cast<std::size_t>(t)].fit(data, weights, params_.tree, seed, inner);
   }
 }
 

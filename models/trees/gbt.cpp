@@ -1,51 +1,21 @@
+// GbtClassifier's training (gbt.h): the boosting rounds, their histograms and trees, fit().
+// Parameters, warm starts, prediction and the model file: gbt_model.cpp.
 #include "models/trees/gbt.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <numeric>
 
 #include <omp.h>
 
-#include "core/data/binary_io.h"
-#include "core/model/model_file.h"
-#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
 #include "models/trees/binning.h"
 
 namespace deferbench {
-
-const ParamTable<GbtParams>& GbtParams::table() {
-  using P = GbtParams;
-  static const ParamTable<P> t =
-      ParamTable<P>()
-          .integer("n_rounds", &P::n_rounds, 1, 100000, "boosting rounds (K trees each)")
-          .real("learning_rate", &P::learning_rate, 1e-6, 10.0, "shrinks every leaf")
-          .integer("max_depth", &P::max_depth, 1, 16, "a depth-d tree has at most 2^d leaves")
-          .real("subsample", &P::subsample, 1e-6, 1.0, "rows drawn per round, seeded")
-          .integer("min_samples_leaf", &P::min_samples_leaf, 1, 1000000000,
-                   "rows a child must keep")
-          .real("l2", &P::l2, 0.0, 1e9, "L2 penalty on the leaf weights")
-          .real("min_child_weight", &P::min_child_weight, 0.0, 1e9, "hessian sum a child must keep")
-          .integer("max_bins", &P::max_bins, 2, FeatureBinner::kMaxBins,
-                   "quantile bins per feature")
-          .integer("early_stopping_rounds", &P::early_stopping_rounds, 0, 100000,
-                   "0: off; else stop when the val log-loss has not improved for that many "
-                   "rounds");
-  return t;
-}
-
-GbtParams GbtParams::from_yaml(const YAML::Node& node, const std::string& path) {
-  return read_params(table(), node, path);
-}
-
-GbtClassifier::GbtClassifier(GbtParams params) : params_(params) {}
-
-std::size_t GbtClassifier::n_rounds() const {
-  return classes_.empty() ? 0 : trees_.size() / classes_.size();
-}
 
 namespace {
 
@@ -481,10 +451,20 @@ struct Boosted {
   std::vector<double> train_loss, val_loss;
 };
 
+// Where the rounds of a fit start: a cold fit runs n_rounds rounds from the log priors; a warm
+// one warm_rounds rounds from the previous model's scores, numbered on from its rounds (the
+// subsample draws differ from the previous fit's), and the previous model is itself a candidate
+// of early stopping (zero rounds kept: it is best on val as it is).
+struct BoostStart {
+  std::size_t rounds = 0;       // rounds to run
+  std::size_t first_round = 0;  // the number of the first
+  bool warm = false;
+};
+
 // The boosting rounds from the initial scores: gradients, the round's rows, K trees, new scores;
 // with validation rows (val non-null) the val log-loss after each round, and early stopping.
-Boosted boost(RoundWorkspace& ws, const GbtParams& params, const std::vector<std::int32_t>& y,
-              std::vector<double>& score, const Dataset* val,
+Boosted boost(RoundWorkspace& ws, const GbtParams& params, const BoostStart& start,
+              const std::vector<std::int32_t>& y, std::vector<double>& score, const Dataset* val,
               const std::vector<std::int32_t>& y_val, std::vector<double>& score_val,
               std::uint64_t seed) {
   const std::size_t K = ws.K, n = y.size();
@@ -497,13 +477,15 @@ Boosted boost(RoundWorkspace& ws, const GbtParams& params, const std::vector<std
           ? n
           : std::max<std::size_t>(1, static_cast<std::size_t>(params.subsample * n));
   Boosted out;
-  double best_val = 0;
-  std::size_t best_round = 0;
+  // The best val log-loss so far and the rounds kept with it (warm: the previous model's).
+  double best_val =
+      val && start.warm ? softmax_pass(score_val, y_val, K, nullptr, hess_scale, threads) : 0.0;
+  std::size_t best_kept = 0;
   std::vector<std::vector<GbtNode>> round_trees(K);
-  for (std::size_t round = 0; round < static_cast<std::size_t>(params.n_rounds); ++round) {
+  for (std::size_t round = 0; round < start.rounds; ++round) {
     const double loss = softmax_pass(score, y, K, ws.gh.data(), hess_scale, threads);
     if (round > 0) out.train_loss.push_back(loss);
-    draw_round_rows(all_rows, n_sample, seed, round, rows);
+    draw_round_rows(all_rows, n_sample, seed, start.first_round + round, rows);
     grow_round(ws, rows, round_trees);
     add_round_scores(ws, round_trees, static_cast<std::size_t>(params.max_depth), score, val,
                      score_val);
@@ -511,17 +493,17 @@ Boosted boost(RoundWorkspace& ws, const GbtParams& params, const std::vector<std
     if (val) {
       const double vl = softmax_pass(score_val, y_val, K, nullptr, hess_scale, threads);
       out.val_loss.push_back(vl);
-      if (round == 0 || vl < best_val) {
+      if ((round == 0 && !start.warm) || vl < best_val) {
         best_val = vl;
-        best_round = round;
+        best_kept = round + 1;
       }
       if (params.early_stopping_rounds > 0 &&
-          round - best_round >= static_cast<std::size_t>(params.early_stopping_rounds))
+          round + 1 - best_kept >= static_cast<std::size_t>(params.early_stopping_rounds))
         break;
     }
   }
   out.train_loss.push_back(softmax_pass(score, y, K, nullptr, hess_scale, threads));
-  if (val && params.early_stopping_rounds > 0) out.trees.resize((best_round + 1) * K);
+  if (val && params.early_stopping_rounds > 0) out.trees.resize(best_kept * K);
   return out;
 }
 
@@ -544,13 +526,15 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   classes_ = train.teacher;
   std::sort(classes_.begin(), classes_.end());
   classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
+  const std::shared_ptr<const WarmStart> warm = take_warm_start();
   const std::size_t K = classes_.size();
   const std::vector<std::int32_t> y = compact_labels(classes_, train.teacher);
   std::vector<double> count(K, 0.0);
   for (std::int32_t c : y) count[static_cast<std::size_t>(c)] += 1;
   init_.resize(K);
   for (std::size_t k = 0; k < K; ++k) init_[k] = std::log(count[k] / static_cast<double>(n));
-  if (K < 2) {  // one class: probability 1, no trees
+  if (warm) init_ = warm->init;  // the previous model's scores continue
+  if (K < 2) {                   // one class: probability 1, no trees
     flatten();
     return;
   }
@@ -567,85 +551,32 @@ void GbtClassifier::fit(const Dataset& train, const Dataset* val, const Context&
              val->features.cols(), F);
   const std::vector<std::int32_t> y_val =
       use_val ? compact_labels(classes_, val->teacher) : std::vector<std::int32_t>{};
-  std::vector<double> score(n * K), score_val(y_val.size() * K);
-  for (std::size_t i = 0; i < n; ++i) std::copy(init_.begin(), init_.end(), &score[i * K]);
-  for (std::size_t i = 0; i < y_val.size(); ++i)
-    std::copy(init_.begin(), init_.end(), &score_val[i * K]);
+  std::vector<double> score, score_val;
+  if (warm) {
+    score = warm->scores(train.features, threads);
+    if (use_val) score_val = warm->scores(val->features, threads);
+  } else {
+    score.resize(n * K);
+    score_val.resize(y_val.size() * K);
+    for (std::size_t i = 0; i < n; ++i) std::copy(init_.begin(), init_.end(), &score[i * K]);
+    for (std::size_t i = 0; i < y_val.size(); ++i)
+      std::copy(init_.begin(), init_.end(), &score_val[i * K]);
+  }
   RoundWorkspace ws(x, binner, std::move(n_bins), params_, K, threads);
-  Boosted b = boost(ws, params_, y, score, use_val ? val : nullptr, y_val, score_val, ctx.seed);
-  trees_ = std::move(b.trees);
+  const BoostStart start =
+      warm ? BoostStart{static_cast<std::size_t>(params_.warm_rounds), warm->rounds(), true}
+           : BoostStart{static_cast<std::size_t>(params_.n_rounds), 0, false};
+  Boosted b =
+      boost(ws, params_, start, y, score, use_val ? val : nullptr, y_val, score_val, ctx.seed);
+  if (warm) {  // the previous model's trees, then the new rounds
+    trees_ = warm->trees;
+    trees_.insert(trees_.end(), std::make_move_iterator(b.trees.begin()),
+                  std::make_move_iterator(b.trees.end()));
+  } else {
+    trees_ = std::move(b.trees);
+  }
   train_loss_ = std::move(b.train_loss);
   val_loss_ = std::move(b.val_loss);
-  flatten();
-}
-
-void GbtClassifier::flatten() {
-  const std::size_t K = classes_.size();
-  std::vector<std::uint32_t> columns(trees_.size());
-  for (std::size_t t = 0; t < trees_.size(); ++t) columns[t] = static_cast<std::uint32_t>(t % K);
-  scorer_ = TreeScorer(trees_, std::move(columns), K);
-}
-
-Matrix GbtClassifier::predict_proba(MatrixView x, const Context& ctx) const {
-  DB_CHECK(!classes_.empty(), "gbt: predict_proba called before fit or load");
-  DB_CHECK(x.cols() == n_features_, "gbt: expected {} feature columns, got {}", n_features_,
-           x.cols());
-  if (ctx.is_cuda())
-    return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, kTensorChunkRows);
-  return scorer_.predict_proba(x, init_, classes_, n_classes_, std::max(1, ctx.threads));
-}
-
-Matrix GbtClassifier::predict_proba_tensors(MatrixView x, const Context& ctx,
-                                            std::int64_t chunk_rows) const {
-  DB_CHECK(!classes_.empty(), "gbt: predict_proba called before fit or load");
-  DB_CHECK(x.cols() == n_features_, "gbt: expected {} feature columns, got {}", n_features_,
-           x.cols());
-  return scorer_.predict_proba_tensors(x, init_, classes_, n_classes_, ctx, chunk_rows);
-}
-
-std::shared_ptr<const DeviceModel> GbtClassifier::device_model() const {
-  DB_CHECK(!classes_.empty(), "gbt: device_model called before fit or load");
-  return torch_util::tree_device_model(scorer_.tensor_trees(init_), TreeLink::kSoftmax, classes_,
-                                       n_classes_, n_features_);
-}
-
-void GbtClassifier::save(const std::filesystem::path& path) const {
-  save_model_file(*this, path);
-}
-
-void GbtClassifier::save_state(BinaryWriter& w) const {
-  w.pod<std::uint64_t>(n_classes_);
-  w.pod<std::uint64_t>(n_features_);
-  w.vector(classes_);
-  w.vector(init_);
-  w.pod<std::uint64_t>(trees_.size());
-  for (const auto& t : trees_) w.vector(t);
-}
-
-void GbtClassifier::load_state(BinaryReader& r) {
-  n_classes_ = r.pod<std::uint64_t>();
-  n_features_ = r.pod<std::uint64_t>();
-  classes_ = r.vector<std::int32_t>();
-  init_ = r.vector<double>();
-  const auto n_trees = r.pod<std::uint64_t>();
-  const std::size_t K = classes_.size();
-  auto corrupt = [&] { fail({r.source(), 0, ""}, "gbt model file is inconsistent (corrupt?)"); };
-  check_model_classes(r, "gbt", n_classes_, classes_);
-  if (init_.size() != K || n_trees % K != 0) corrupt();
-  for (std::uint64_t t = 0; t < n_trees; ++t) {
-    trees_.push_back(r.vector<GbtNode>());
-    const auto& nodes = trees_.back();
-    if (nodes.empty()) corrupt();
-    const auto size = static_cast<std::int32_t>(nodes.size());
-    for (std::int32_t i = 0; i < size; ++i) {
-      const GbtNode& node = nodes[static_cast<std::size_t>(i)];
-      if (node.feature < 0) continue;
-      // Children after their parent: the walk from the root always ends at a leaf.
-      if (static_cast<std::size_t>(node.feature) >= n_features_ || node.left <= i ||
-          node.right <= i || node.left >= size || node.right >= size)
-        corrupt();
-    }
-  }
   flatten();
 }
 

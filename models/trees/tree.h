@@ -119,6 +119,13 @@ class DecisionTree {
   // The leaf's (compact class, probability) pairs.
   std::vector<std::pair<int, float>> leaf_distribution(std::int32_t leaf) const;
 
+  // Renumbers the leaves' compact classes: class c becomes to[c] (a forest's warm start,
+  // models/trees/forest.h, whose trees keep their leaves over a grown class set). `to` must be
+  // increasing, so that each leaf's classes stay in ascending order.
+  void remap_classes(const std::vector<std::uint16_t>& to) {
+    for (std::uint16_t& c : leaf_classes_) c = to[c];
+  }
+
   void save(BinaryWriter& w) const;
   // Checks structure against `n_features` and `n_classes`; errors name `source`.
   void load(BinaryReader& r, std::size_t n_features, int n_classes);

@@ -19,6 +19,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "models/registry.h"
+#include "models/xgboost/booster_reader.h"
 
 namespace deferbench {
 
@@ -91,168 +92,6 @@ const std::set<std::string>& reserved_keys() {
   return keys;
 }
 
-// The parts of a booster's JSON model (as UBJSON) that prediction needs, read by a SAX pass (a
-// 100-round, 77-class booster is ~8M values: no DOM): the base score, the class of each tree
-// and each tree's arrays. Anything else a gbtree of numerical splits does not have (another
-// booster, categorical splits, vector leaves) marks the model as not compilable.
-class BoosterReader : public nlohmann::json_sax<nlohmann::json> {
- public:
-  struct Tree {
-    std::vector<std::int64_t> left, right, feature, split_type;
-    std::vector<double> condition;
-  };
-  explicit BoosterReader(std::size_t n_features) : n_features_(n_features) {}
-
-  double base_score = 0.5;
-  std::vector<std::int64_t> tree_info;
-  std::vector<std::vector<GbtNode>> nodes;  // each tree, converted as soon as it is read
-  bool compilable = true;
-
-  // A value that an integer array (tree_info, children, split indices or types) cannot hold:
-  // a float that is not a whole number in int64's range, or an unsigned number beyond it. Set
-  // when the parse stopped on it (bad_array names the array, bad_value the value).
-  std::string bad_array, bad_value;
-
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t v) override { return number(static_cast<double>(v), v); }
-  bool number_unsigned(number_unsigned_t v) override {
-    const bool fits = v <= static_cast<number_unsigned_t>(std::numeric_limits<std::int64_t>::max());
-    return number(static_cast<double>(v),
-                  fits ? std::optional<std::int64_t>(static_cast<std::int64_t>(v)) : std::nullopt);
-  }
-  bool number_float(number_float_t v, const string_t&) override {
-    // Cast only a whole number that int64 holds: [−2^63, 2^63) (a float at or beyond 2^63, or
-    // NaN, would make the cast undefined).
-    constexpr double kTwo63 = 9223372036854775808.0;
-    const bool whole = v >= -kTwo63 && v < kTwo63 && std::trunc(v) == v;
-    return number(v,
-                  whole ? std::optional<std::int64_t>(static_cast<std::int64_t>(v)) : std::nullopt);
-  }
-  bool string(string_t& v) override {
-    if (key_ == "base_score") base_score = std::strtod(v.c_str(), nullptr);
-    if (key_ == "name" && !stack_.empty() && stack_.back().key == "gradient_booster" &&
-        v != "gbtree")
-      compilable = false;
-    return true;
-  }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override {
-    if (in_trees_array()) {
-      tree_ = Tree{};
-      in_tree_ = true;
-    }
-    stack_.push_back({'{', container_key()});
-    return true;
-  }
-  bool key(string_t& k) override {
-    key_ = k;
-    return true;
-  }
-  bool end_object() override {
-    stack_.pop_back();
-    key_.clear();
-    if (in_tree_ && in_trees_array()) {  // a tree's object just closed
-      convert();
-      in_tree_ = false;
-    }
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    stack_.push_back({'[', container_key()});
-    return true;
-  }
-  bool end_array() override {
-    stack_.pop_back();
-    key_.clear();
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-
- private:
-  struct Level {
-    char kind;
-    std::string key;  // the key this container is the value of
-  };
-  std::vector<Level> stack_;
-  std::string key_;
-  std::size_t n_features_;
-  Tree tree_;  // the tree being read
-  bool in_tree_ = false;
-
-  // tree_ as our nodes: XGBoost's "x < c" becomes "x ≤ c⁻" (the largest float below c); a leaf's
-  // value is its split condition. Anything malformed or categorical: not compilable.
-  void convert() {
-    const Tree& x = tree_;
-    const std::size_t n = x.left.size();
-    bool ok = n > 0 && x.right.size() == n && x.feature.size() == n && x.condition.size() == n;
-    for (std::int64_t type : x.split_type) ok = ok && type == 0;
-    std::vector<GbtNode> out(ok ? n : 0);
-    for (std::size_t i = 0; ok && i < n; ++i) {
-      GbtNode& node = out[i];
-      if (x.left[i] < 0) {
-        node.value = static_cast<float>(x.condition[i]);
-        continue;
-      }
-      const auto in_tree = [&](std::int64_t c) {
-        return c > 0 && c < static_cast<std::int64_t>(n);
-      };
-      ok = in_tree(x.left[i]) && in_tree(x.right[i]) && x.feature[i] >= 0 &&
-           static_cast<std::size_t>(x.feature[i]) < n_features_;
-      node.feature = static_cast<std::int32_t>(x.feature[i]);
-      node.threshold = std::nextafter(static_cast<float>(x.condition[i]),
-                                      -std::numeric_limits<float>::infinity());
-      node.left = static_cast<std::int32_t>(x.left[i]);
-      node.right = static_cast<std::int32_t>(x.right[i]);
-    }
-    compilable = compilable && ok;
-    nodes.push_back(std::move(out));
-    tree_ = Tree{};
-  }
-
-  // A container inside an array is known by the array's key, otherwise by its own.
-  std::string container_key() const {
-    return !stack_.empty() && stack_.back().kind == '[' ? stack_.back().key : key_;
-  }
-  bool path_has(const char* k) const {
-    for (const Level& l : stack_)
-      if (l.key == k) return true;
-    return false;
-  }
-  // The objects directly inside learner.gradient_booster.model.trees.
-  bool in_trees_array() const {
-    return !stack_.empty() && stack_.back().kind == '[' && stack_.back().key == "trees" &&
-           path_has("gradient_booster");
-  }
-  // A number: `d` as a double, `i` as an integer when it is one that int64 holds. An array of
-  // integers that meets anything else stops the parse.
-  bool number(double d, std::optional<std::int64_t> i) {
-    if (stack_.empty() || stack_.back().kind != '[') return true;
-    const std::string& array = stack_.back().key;
-    std::vector<std::int64_t>* ints = nullptr;
-    if (array == "tree_info" && stack_.size() >= 2 && stack_[stack_.size() - 2].key == "model") {
-      ints = &tree_info;
-    } else if (in_tree_ && stack_.size() >= 2 && stack_[stack_.size() - 2].key == "trees") {
-      Tree& t = tree_;
-      if (array == "split_conditions") t.condition.push_back(d);
-      if (array == "left_children") ints = &t.left;
-      if (array == "right_children") ints = &t.right;
-      if (array == "split_indices") ints = &t.feature;
-      if (array == "split_type") ints = &t.split_type;
-    }
-    if (!ints) return true;
-    if (!i) {
-      bad_array = array;
-      bad_value = fmt::format("{}", d);
-      return false;
-    }
-    ints->push_back(*i);
-    return true;
-  }
-};
-
 }  // namespace
 
 void XgbClassifier::BoosterDeleter::operator()(void* handle) const {
@@ -320,6 +159,8 @@ const ParamTable<XgbParams>& XgbParams::table() {
           .integer("early_stopping_rounds", &P::early_stopping_rounds, 0, 100000,
                    "0: off; else stop after this many rounds without a val gain")
           .real("lambda", &P::lambda, 0.0, 1e6, "L2 penalty on leaf weights")
+          .integer("warm_rounds", &P::warm_rounds, 1, 100000,
+                   "rounds a warm refit adds to the previous booster (warm_start_from)")
           .custom(extra_field());
   return t;
 }
@@ -378,30 +219,54 @@ void configure_booster(BoosterHandle h, const XgbParams& p, std::size_t n_classe
   for (const auto& [key, value] : p.extra) set_param(h, key, value);
 }
 
-// Runs the boosting rounds; with `dval`, evaluates after each and stops early. Returns the best
-// round (the last one without dval).
-int run_rounds(BoosterHandle h, DMatrixHandle dtrain, DMatrixHandle dval, const XgbParams& p) {
-  int best = p.n_rounds - 1;
+// The booster's multi-class log-loss on dval.
+double val_loss(BoosterHandle h, int iteration, DMatrixHandle dval) {
+  DMatrixHandle evals[] = {dval};
+  const char* names[] = {"val"};
+  const char* result = nullptr;
+  check(XGBoosterEvalOneIter(h, iteration, evals, names, 1, &result), "evaluating on val");
+  return parse_eval(result);
+}
+
+// Runs `rounds` boosting rounds numbered from `first` (a warm fit's continue the loaded
+// booster's); with `dval`, evaluates after each and stops early. Returns how many of the rounds
+// run to keep: all of them without dval, else up to the best one (warm: the loaded booster as it
+// is is the first candidate, so possibly none).
+int run_rounds(BoosterHandle h, DMatrixHandle dtrain, DMatrixHandle dval, const XgbParams& p,
+               int first, int rounds, bool warm) {
+  int kept = rounds;
   double best_loss = std::numeric_limits<double>::infinity();
-  for (int it = 0; it < p.n_rounds; ++it) {
-    check(XGBoosterUpdateOneIter(h, it, dtrain), "a boosting round");
+  if (dval && warm) {
+    best_loss = val_loss(h, first, dval);
+    kept = 0;
+  }
+  for (int it = 0; it < rounds; ++it) {
+    check(XGBoosterUpdateOneIter(h, first + it, dtrain), "a boosting round");
     if (!dval) continue;
-    DMatrixHandle evals[] = {dval};
-    const char* names[] = {"val"};
-    const char* result = nullptr;
-    check(XGBoosterEvalOneIter(h, it, evals, names, 1, &result), "evaluating on val");
-    double loss = parse_eval(result);
-    if (it == 0 || loss < best_loss) {
+    const double loss = val_loss(h, first + it, dval);
+    if ((it == 0 && !warm) || loss < best_loss) {
       best_loss = loss;
-      best = it;
-    } else if (it - best >= p.early_stopping_rounds) {
+      kept = it + 1;
+    } else if (it + 1 - kept >= p.early_stopping_rounds) {
       break;
     }
   }
-  return best;
+  return kept;
 }
 
 }  // namespace
+
+bool XgbClassifier::warm_start_from(const Classifier& previous) {
+  const auto* prev = dynamic_cast<const XgbClassifier*>(&previous);
+  if (prev == nullptr || prev->model_bytes_.empty() ||
+      !same_params(XgbParams::table(), params_, prev->params_))
+    return false;
+  if (!classes_.empty() && (n_features_ != prev->n_features_ || n_classes_ != prev->n_classes_))
+    return false;
+  warm_ = std::make_shared<const WarmStart>(WarmStart{
+      prev->n_classes_, prev->n_features_, prev->classes_, prev->rounds_, prev->model_bytes_});
+  return true;
+}
 
 void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   DB_CHECK(train.size() > 0, "xgb: cannot fit on an empty training set");
@@ -418,6 +283,13 @@ void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   std::sort(classes_.begin(), classes_.end());
   classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
   rounds_ = 0;
+  // The pending warm start, used when the training set suits it and consumed either way.
+  std::shared_ptr<const WarmStart> warm = std::move(warm_);
+  warm_.reset();
+  if (warm && (warm->n_features != n_features_ || warm->n_classes != n_classes_ ||
+               warm->classes != classes_))
+    warm.reset();
+  warm_started_ = warm != nullptr;
   if (classes_.size() < 2) return;  // one class: probability 1, no booster
 
   std::vector<float> y(train.size());
@@ -434,15 +306,22 @@ void XgbClassifier::fit(const Dataset& train, const Dataset* val, const Context&
   std::vector<DMatrixHandle> cache = {dtrain.get()};
   if (dval) cache.push_back(dval.get());
   Booster booster = make_booster(cache);
+  if (warm)  // XGBoost's continued training: the loaded trees give the starting margin
+    check(XGBoosterLoadModelFromBuffer(booster.get(), warm->model_bytes.data(),
+                                       warm->model_bytes.size()),
+          "loading the previous model");
   configure_booster(booster.get(), params_, classes_.size(), ctx);
-  const int best = run_rounds(booster.get(), dtrain.get(), dval.get(), params_);
+  const int first = warm ? warm->rounds : 0;
+  const int kept =
+      first + run_rounds(booster.get(), dtrain.get(), dval.get(), params_, first,
+                         warm ? params_.warm_rounds : params_.n_rounds, warm != nullptr);
   int boosted = 0;
   check(XGBoosterBoostedRounds(booster.get(), &boosted), "counting rounds");
-  if (dval && best + 1 < boosted) {
+  if (dval && kept < boosted) {
     BoosterHandle sliced = nullptr;
-    check(XGBoosterSlice(booster.get(), 0, best + 1, 1, &sliced), "cutting back to the best round");
+    check(XGBoosterSlice(booster.get(), 0, kept, 1, &sliced), "cutting back to the best round");
     booster.reset(sliced);
-    boosted = best + 1;
+    boosted = kept;
   }
   booster_ = std::move(booster);
   rounds_ = boosted;
@@ -461,7 +340,7 @@ void XgbClassifier::compile(const std::string& source) {
   scorer_ = TreeScorer();
   init_.clear();
   if (model_bytes_.empty()) return;
-  BoosterReader reader(n_features_);
+  xgb_detail::BoosterReader reader(n_features_);
   const bool parsed = nlohmann::json::sax_parse(model_bytes_.begin(), model_bytes_.end(), &reader,
                                                 nlohmann::json::input_format_t::ubjson);
   if (!reader.bad_array.empty())

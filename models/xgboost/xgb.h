@@ -35,6 +35,7 @@ struct XgbParams {
   int max_bin = 256;              // histogram bins per feature
   int early_stopping_rounds = 0;  // 0: off; else stop after this many rounds without a val gain
   double lambda = 1.0;            // L2 penalty on leaf weights
+  int warm_rounds = 25;           // rounds a warm fit adds (a quarter of the default n_rounds)
   // Further XGBoost parameters passed as-is (e.g. colsample_bytree: 0.5); XGBoost validates them.
   std::map<std::string, std::string> extra;
 
@@ -64,6 +65,19 @@ class XgbClassifier final : public Classifier {
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return "xgb"; }
   std::size_t n_classes() const override { return n_classes_; }
+
+  // Warm start (issue 17), as gbt's (models/trees/gbt.h): true when `previous` is a fitted
+  // XgbClassifier of at least two classes with the same parameters (extra and warm_rounds
+  // included) and, when this model is fitted too, the same input width and label space size. The
+  // next fit then continues previous's booster (XGBoost's own continued training: the booster is
+  // loaded from previous's bytes, its trees give the starting margin on the new rows) for
+  // warm_rounds more rounds, numbered on from previous's, when its training set has previous's
+  // width, label space size and exactly previous's classes present; otherwise that fit is cold
+  // (warm_started() false). Early stopping as in a cold fit, previous as it is being the first
+  // candidate: a warm fit may keep none of its rounds. rounds() counts previous's rounds too.
+  // False changes nothing; the next fit consumes the warm start.
+  bool warm_start_from(const Classifier& previous) override;
+  bool warm_started() const override { return warm_started_; }
 
   // The fitted state in a model file (core/model/model_file.h): metadata, then XGBoost's bytes.
   void save_state(BinaryWriter& w) const;
@@ -111,6 +125,16 @@ class XgbClassifier final : public Classifier {
   // is not a whole number in int64's range is an Error naming `source` (the model file).
   void compile(const std::string& source);
   Matrix predict_with_xgboost(MatrixView x, const Context& ctx) const;
+
+  // What warm_start_from keeps of the previous model for the next fit.
+  struct WarmStart {
+    std::size_t n_classes = 0, n_features = 0;
+    std::vector<std::int32_t> classes;
+    int rounds = 0;
+    std::vector<char> model_bytes;
+  };
+  std::shared_ptr<const WarmStart> warm_;  // set by warm_start_from until the next fit
+  bool warm_started_ = false;
 };
 
 }  // namespace deferbench

@@ -60,16 +60,18 @@ const std::map<std::string, std::string>& non_defaults() {
        "max_features: 0.75, max_bins: 17}"},
       {"rf",
        "{criterion: entropy, max_depth: 4, min_samples_split: 3, min_samples_leaf: 2, "
-       "max_features: 2, max_bins: 31, n_trees: 3, bootstrap: false}"},
+       "max_features: 2, max_bins: 31, n_trees: 3, bootstrap: false, warm_trees: 2}"},
       {"et",
        "{criterion: entropy, max_depth: 5, min_samples_split: 5, min_samples_leaf: 3, "
-       "max_features: log2, max_bins: 9, n_trees: 2, bootstrap: true}"},
+       "max_features: log2, max_bins: 9, n_trees: 2, bootstrap: true, warm_trees: 1}"},
       {"gbt",
        "{n_rounds: 3, learning_rate: 0.25, max_depth: 2, subsample: 0.5, min_samples_leaf: 2, "
-       "l2: 0.5, min_child_weight: 0.01, max_bins: 15, early_stopping_rounds: 2}"},
+       "l2: 0.5, min_child_weight: 0.01, max_bins: 15, early_stopping_rounds: 2, "
+       "warm_rounds: 4}"},
       {"xgb",
        "{n_rounds: 3, max_depth: 2, eta: 0.2, subsample: 0.75, max_bin: 32, "
-       "early_stopping_rounds: 1, lambda: 2.5, extra: {colsample_bytree: 0.5}}"},
+       "early_stopping_rounds: 1, lambda: 2.5, warm_rounds: 3, "
+       "extra: {colsample_bytree: 0.5}}"},
   };
   return m;
 }

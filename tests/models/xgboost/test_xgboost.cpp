@@ -1,4 +1,5 @@
 // The xgb model (XGBoost C API adapter); without XGBoost in the build, its explanatory error.
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -148,6 +149,86 @@ TEST(XgbModel, CompiledTreesPredictWhatXGBoostPredicts) {
     EXPECT_LE(worst, 2e-6) << yaml;
     EXPECT_EQ(argmax_differs, 0u) << yaml;
   }
+}
+
+// Warm starts (issue 17): XGBoost's continued training, as gbt's
+// (tests/models/trees/test_tree_warm_start.cpp). 600 old rows, then 200 new ones.
+Dataset first_rows(const Dataset& d, std::size_t n) {
+  std::vector<std::size_t> rows(n);
+  for (std::size_t i = 0; i < n; ++i) rows[i] = i;
+  return d.subset(rows);
+}
+
+TEST(XgbModel, WarmStartAcceptsTheSameModelOnlyAndAddsWarmRounds) {
+  const Dataset all = blobs(800, 21, 1.5), old_rows = first_rows(all, 600),
+                test = blobs(400, 22, 1.5);
+  const std::string spec = "{name: xgb, n_rounds: 10, max_depth: 3, warm_rounds: 4}";
+  auto previous = make_xgb(spec), warm = make_xgb(spec), again = make_xgb(spec);
+  previous->fit(old_rows, nullptr, cpu());
+  EXPECT_FALSE(make_xgb("{name: xgb, n_rounds: 10, max_depth: 3}")->warm_start_from(*previous));
+  EXPECT_FALSE(make_xgb("{name: xgb, n_rounds: 10, max_depth: 3, warm_rounds: 4, eta: 0.2}")
+                   ->warm_start_from(*previous));
+  EXPECT_FALSE(warm->warm_start_from(*make_xgb(spec)));  // not fitted
+  auto gbt = builtin_models().make(YAML::Load("{name: gbt, n_rounds: 3}"), "model");
+  gbt->fit(old_rows, nullptr, cpu());
+  EXPECT_FALSE(warm->warm_start_from(*gbt));
+  EXPECT_FALSE(gbt->warm_start_from(*previous));
+
+  ASSERT_TRUE(warm->warm_start_from(*previous));
+  warm->fit(all, nullptr, cpu());
+  EXPECT_TRUE(warm->warm_started());
+  EXPECT_EQ(dynamic_cast<const XgbClassifier&>(*warm).rounds(), 14);
+  EXPECT_GE(accuracy(*warm, test), accuracy(*previous, test) - 0.01);
+  EXPECT_NE(warm->predict_proba(test.features, cpu()).values(),
+            previous->predict_proba(test.features, cpu()).values());
+  ASSERT_TRUE(again->warm_start_from(*warm));
+  again->fit(all, nullptr, cpu());
+  EXPECT_EQ(dynamic_cast<const XgbClassifier&>(*again).rounds(), 18);
+
+  // Same seed, same refit; saved and loaded, the same predictions.
+  auto twin = make_xgb(spec);
+  ASSERT_TRUE(twin->warm_start_from(*previous));
+  twin->fit(all, nullptr, cpu());
+  const Matrix expected = warm->predict_proba(test.features, cpu());
+  EXPECT_EQ(twin->predict_proba(test.features, cpu()).values(), expected.values());
+  testing::TempDir dir;
+  warm->save(dir / "warm.bin");
+  EXPECT_EQ(builtin_models().load(dir / "warm.bin")->predict_proba(test.features, cpu()).values(),
+            expected.values());
+
+  // Another set of classes present: a cold fit.
+  Dataset two_classes = all;
+  for (LabelId& t : two_classes.teacher)
+    if (t == 3) t = 2;
+  auto changed = make_xgb(spec), cold = make_xgb(spec);
+  ASSERT_TRUE(changed->warm_start_from(*previous));
+  changed->fit(two_classes, nullptr, cpu());
+  cold->fit(two_classes, nullptr, cpu());
+  EXPECT_FALSE(changed->warm_started());
+  EXPECT_EQ(dynamic_cast<const XgbClassifier&>(*changed).rounds(), 10);
+  EXPECT_EQ(changed->predict_proba(test.features, cpu()).values(),
+            cold->predict_proba(test.features, cpu()).values());
+}
+
+// Early stopping as in a cold fit, the previous booster as it is the first candidate: on labels
+// drawn at random the new rounds only undo what it learned, and none is kept.
+TEST(XgbModel, WarmStartStopsEarlyAndMayKeepThePreviousBooster) {
+  const Dataset all = blobs(800, 23, 1.5), old_rows = first_rows(all, 600),
+                val = blobs(300, 24, 1.5), test = blobs(200, 25, 1.5);
+  const std::string spec =
+      "{name: xgb, n_rounds: 10, max_depth: 3, eta: 0.1, warm_rounds: 10, "
+      "early_stopping_rounds: 2}";
+  auto previous = make_xgb(spec), warm = make_xgb(spec);
+  previous->fit(old_rows, &val, cpu());
+  Dataset noisy = all;
+  std::shuffle(noisy.teacher.begin(), noisy.teacher.end(), std::mt19937_64(3));
+  ASSERT_TRUE(warm->warm_start_from(*previous));
+  warm->fit(noisy, &val, cpu());
+  EXPECT_TRUE(warm->warm_started());
+  EXPECT_EQ(dynamic_cast<const XgbClassifier&>(*warm).rounds(),
+            dynamic_cast<const XgbClassifier&>(*previous).rounds());
+  EXPECT_EQ(warm->predict_proba(test.features, cpu()).values(),
+            previous->predict_proba(test.features, cpu()).values());
 }
 
 TEST(XgbModel, XGBoostErrorsBecomeOurErrorWithItsMessage) {
