@@ -158,6 +158,16 @@ void LogReg::fit_cost_weighted(MatrixView x, MatrixView weights, const Context& 
   warm_.reset();  // cost-weighted fits start cold
   warm_started_ = false;
   // The same scaling as fit: divided by C n, mean weighted cross-entropy + ‖W‖² / (2 C n).
+  if (ctx.is_cuda()) {
+    // L-BFGS on CUDA: LibTorch (models/torch/dense_device.h), as fit.
+    torch_util::LogRegFit fit = torch_util::fit_logreg_lbfgs_weighted(
+        data.x, weights, params_.C, params_.batch_rows, lbfgs_options(), ctx);
+    weight_ = std::move(fit.weight);
+    bias_ = std::move(fit.bias);
+    iterations_ = fit.iterations;
+    make_inference();
+    return;
+  }
   std::vector<double> params(k * d + k, 0.0);
   if (k > 1) {
     dense::SoftmaxRegressionObjective objective(

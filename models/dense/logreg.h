@@ -107,8 +107,10 @@ class LogReg final : public Classifier {
   // argmax of p is the Bayes rejector argmin_j E[c_j | x] (ω_j = Σ_l c_l − c_j). One-hot
   // weights give fit on those labels (when every class occurs).
   //
-  // Standardization per params().standardize (mean / std of x); L-BFGS with fit's options, on the
-  // CPU whatever ctx's device (ctx.threads threads; the result does not depend on their number).
+  // Standardization per params().standardize (mean / std of x, on the host); L-BFGS with fit's
+  // options, as fit runs it: on the CPU core/util/lbfgs.h (ctx.threads threads; the result does
+  // not depend on their number), on CUDA LibTorch's (torch_util::fit_logreg_lbfgs_weighted; the
+  // same objective in float, so the same optimum to float rounding and the tolerances).
   // Afterwards the model is an ordinary LogReg over k classes: predict_proba, save / load and
   // device_model work as after fit. Errors (deferbench::Error): solver adam (only lbfgs supports
   // cost weights), no rows or no columns, row counts that differ, a weight that is negative or

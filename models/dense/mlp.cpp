@@ -116,19 +116,17 @@ void Mlp::train_network(const dense::HostTrainingData& data, MatrixView weights,
                               ? dense::warm_weights(*warm, classes_, mean_, scale_)
                               : dense::initial_weights(d, hidden, classes_.size(), activation,
                                                        dense::Init::kGlorot, init_seed);
+  // Cost weights (fit_cost_weighted: no validation rows) or class indices.
   const bool weighted = weights.rows() > 0;
+  const dense::RowTargets y = weighted ? dense::RowTargets(weights) : dense::RowTargets(data.y);
+  const dense::RowTargets y_val = weighted ? dense::RowTargets() : dense::RowTargets(data.y_val);
   if (classes_.size() > 1) {
-    // The CPU trainer (dense_train.h, no LibTorch in the loop), or LibTorch autograd on CUDA;
-    // cost weights always on the CPU.
-    if (weighted)
-      report = dense::train_adam_cpu(w, activation, data.x, dense::RowTargets(weights), data.x_val,
-                                     dense::RowTargets(), o, ctx.threads);
-    else if (ctx.is_cuda())
-      report = torch_util::train_adam_libtorch(w, activation, data.x, data.y, data.x_val,
-                                               data.y_val, o, ctx);
-    else
-      report = dense::train_adam_cpu(w, activation, data.x, data.y, data.x_val, data.y_val, o,
-                                     ctx.threads);
+    // The CPU trainer (dense_train.h, no LibTorch in the loop), or LibTorch autograd on CUDA,
+    // with either kind of targets.
+    report =
+        ctx.is_cuda()
+            ? torch_util::train_adam_libtorch(w, activation, data.x, y, data.x_val, y_val, o, ctx)
+            : dense::train_adam_cpu(w, activation, data.x, y, data.x_val, y_val, o, ctx.threads);
   }
   epochs_run_ = report.epochs;
   best_epoch_ = report.best_epoch;

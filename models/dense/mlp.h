@@ -110,16 +110,18 @@ class Mlp final : public Classifier {
   // ω = comp_sum_weights(costs) the argmax of p is the Bayes rejector argmin_j E[c_j | x], which
   // a network can represent where a linear model cannot (e.g. a choice per interval of one
   // feature). One-hot weights train exactly as fit on those (compact) labels: the same network bit
-  // for bit (same ctx.seed, every class present, no validation set).
+  // for bit on the CPU, to float rounding on CUDA (same ctx.seed, every class present, no
+  // validation set).
   //
   // Everything as fit (standardization per params().standardize, the initial weights, the
   // minibatches, Adam and its options), except: there is no validation set, so early stopping
-  // watches the training objective and the last epoch's weights are kept; and it always runs the
-  // CPU trainer (ctx.threads threads; the weights do not depend on their number), also when ctx
-  // asks for CUDA. Afterwards the model is an ordinary Mlp over k classes: predict_proba,
-  // save / load and device_model work as after fit. Errors (deferbench::Error, the message naming
-  // the model): no rows or no weight columns, row counts that differ, a weight that is negative or
-  // not finite (naming its row and choice), a row whose weights sum to 0 (naming the row).
+  // watches the training objective and the last epoch's weights are kept. As fit, it runs the CPU
+  // trainer (ctx.threads threads; the weights do not depend on their number) on the CPU and
+  // LibTorch autograd (torch_util::train_adam_libtorch with the weights as targets) on CUDA.
+  // Afterwards the model is an ordinary Mlp over k classes: predict_proba, save / load and
+  // device_model work as after fit. Errors (deferbench::Error, the message naming the model): no
+  // rows or no weight columns, row counts that differ, a weight that is negative or not finite
+  // (naming its row and choice), a row whose weights sum to 0 (naming the row).
   void fit_cost_weighted(MatrixView x, MatrixView weights, const Context& ctx);
   Matrix predict_proba(MatrixView x, const Context& ctx) const override;
   void save(const std::filesystem::path& path) const override;
@@ -162,7 +164,8 @@ class Mlp final : public Classifier {
   void make_inference();
   // What fit and fit_cost_weighted share: from data's classes, standardization and features, the
   // initial weights (warm_weights of `warm` when not null, else Glorot's), the training (targets
-  // data.y, or `weights` when it has rows: then on the CPU) and the report; then make_inference.
+  // data.y, or `weights` when it has rows: then without validation; on the CPU trainer or, on
+  // CUDA, LibTorch's) and the report; then make_inference.
   // n_classes_ and warm_started_ are set by the caller.
   void train_network(const dense::HostTrainingData& data, MatrixView weights,
                      const dense::WarmStart* warm, const Context& ctx);

@@ -82,8 +82,9 @@ DenseWeights initial_weights(std::size_t in, const std::vector<std::size_t>& hid
                              std::size_t out, Activation activation, Init init, std::uint64_t seed);
 
 // What each row is trained toward, for both CPU trainers (train_adam_cpu and
-// SoftmaxRegressionObjective): a class index y_i (< k), or a row of target weights W_i (an n × k
-// matrix, entries finite and ≥ 0: checked by the caller). Row i's cross-entropy at logits z is
+// SoftmaxRegressionObjective) and LibTorch's (torch_util::train_adam_libtorch): a class index y_i
+// (< k), or a row of target weights W_i (an n × k matrix, entries finite and ≥ 0: checked by the
+// caller). Row i's cross-entropy at logits z is
 //   Σ_j W_ij (lse − z_j) = m_i · lse − Σ_j W_ij z_j,   lse = ln Σ_c e^{z_c},   m_i = Σ_j W_ij,
 // and its gradient ∂/∂z_o = m_i p_o − W_io (p = softmax(z)). A class index is the one-hot row
 // W_ij = 1{j = y_i}, computed without the zeros: m_i = 1, Σ_j W_ij z_j = z_y, ∂/∂z = p − e_y.
@@ -99,6 +100,10 @@ class RowTargets {
   explicit RowTargets(MatrixView weights) : weights_(weights) {}
 
   std::size_t rows() const { return y_ != nullptr ? y_->size() : weights_.rows(); }
+  // The class indices, or null when the targets are weights (or there are no rows).
+  const std::vector<std::int64_t>* indices() const { return y_; }
+  // The target weights (n × k); an empty view when the targets are class indices.
+  MatrixView weights() const { return y_ != nullptr ? MatrixView() : weights_; }
   // Class indices: every index is in [0, k). Weights: k columns. The trainers' DB_ASSERT.
   bool fits(std::size_t k) const;
 

@@ -147,6 +147,54 @@ Matrix dense_predict_on_device(const DenseInference& inference, MatrixView x, co
   return out;
 }
 
+namespace {
+
+// Full-batch L-BFGS on (1/n) Σ_i CE(w x_i + b, targets_i) + ‖w‖² / (2 C n) from the values in w
+// (k × d) and b (k), on their device; targets: class indices or target weights
+// (summed_cross_entropy). The gradient is accumulated over chunks of `chunk` rows. Returns the
+// iterations run.
+int minimize_linear(torch::Tensor& w, torch::Tensor& b, const torch::Tensor& x,
+                    const torch::Tensor& targets, double C, std::int64_t chunk,
+                    const LbfgsOptions& lo) {
+  const std::int64_t n = x.size(0);
+  const double reg = 1.0 / (2.0 * C * static_cast<double>(n));
+  w.requires_grad_(true);
+  b.requires_grad_(true);
+  torch::optim::LBFGS opt(std::vector<torch::Tensor>{w, b},
+                          torch::optim::LBFGSOptions(lo.lr)
+                              .max_iter(lo.max_iter)
+                              .max_eval(lo.max_eval)
+                              .tolerance_grad(lo.tolerance_grad)
+                              .tolerance_change(lo.tolerance_change)
+                              .history_size(lo.history)
+                              .line_search_fn("strong_wolfe"));
+  auto closure = [&]() -> torch::Tensor {
+    opt.zero_grad();
+    double total = 0.0;
+    for (std::int64_t s = 0; s < n; s += chunk) {
+      const std::int64_t e = std::min<std::int64_t>(s + chunk, n);
+      torch::Tensor logits = torch::addmm(b, x.slice(0, s, e), w.t());
+      torch::Tensor loss =
+          summed_cross_entropy(logits, targets.slice(0, s, e)) / static_cast<double>(n);
+      loss.backward();
+      total += loss.item<double>();
+    }
+    torch::Tensor penalty = reg * w.pow(2).sum();
+    penalty.backward();
+    total += penalty.item<double>();
+    return torch::tensor(total, torch::kFloat64);
+  };
+  opt.step(closure);
+  // LBFGS keeps its one state under its first parameter (the key's type varies by version).
+  int iterations = 0;
+  for (const auto& entry : opt.state())
+    iterations =
+        static_cast<int>(static_cast<const torch::optim::LBFGSParamState&>(*entry.second).n_iter());
+  return iterations;
+}
+
+}  // namespace
+
 LogRegFit fit_logreg_lbfgs(const Dataset& train, bool standardize, double C,
                            std::int64_t batch_rows, const LbfgsOptions& lo, const Context& ctx,
                            const WarmStart* start) {
@@ -157,54 +205,43 @@ LogRegFit fit_logreg_lbfgs(const Dataset& train, bool standardize, double C,
   fit.classes = data.classes;
   fit.mean = data.mean;
   fit.scale = data.scale;
-  const std::size_t n = train.size(), d = train.features.cols();
-  const int64_t k = static_cast<int64_t>(fit.classes.size());
-  torch::Tensor x = data.x, y = data.y;
+  const std::size_t d = train.features.cols();
+  const auto k = static_cast<std::int64_t>(fit.classes.size());
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-  torch::Tensor w = torch::zeros({k, static_cast<int64_t>(d)}, opts);
+  torch::Tensor w = torch::zeros({k, static_cast<std::int64_t>(d)}, opts);
   torch::Tensor b = torch::zeros({k}, opts);
   if (start != nullptr) {
     const DenseWeights init = warm_weights(*start, fit.classes, fit.mean, fit.scale);
     copy_to(w, view_of(init.weights.front().view()));
     copy_to(b, view_of(init.biases.front()));
   }
-  w.requires_grad_(true);
-  b.requires_grad_(true);
+  if (k > 1) fit.iterations = minimize_linear(w, b, data.x, data.y, C, batch_rows, lo);
+  fit.weight = to_matrix(w.detach());
+  fit.bias = to_vector(b.detach());
+  return fit;
+}
+
+LogRegFit fit_logreg_lbfgs_weighted(MatrixView x, MatrixView weights, double C,
+                                    std::int64_t batch_rows, const LbfgsOptions& lo,
+                                    const Context& ctx) {
+  DB_ASSERT(x.rows() > 0 && weights.rows() == x.rows() && weights.cols() > 0 && batch_rows > 0);
+  const torch::Device device = device_of(ctx);
+  apply(ctx);
+  const auto n = static_cast<std::int64_t>(x.rows()), d = static_cast<std::int64_t>(x.cols()),
+             k = static_cast<std::int64_t>(weights.cols());
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  torch::Tensor w = torch::zeros({k, d}, opts), b = torch::zeros({k}, opts);
+  LogRegFit fit;
   if (k > 1) {
-    const double reg = 1.0 / (2.0 * C * static_cast<double>(n));
-    const int64_t chunk = batch_rows;
-    torch::optim::LBFGS opt(std::vector<torch::Tensor>{w, b},
-                            torch::optim::LBFGSOptions(lo.lr)
-                                .max_iter(lo.max_iter)
-                                .max_eval(lo.max_eval)
-                                .tolerance_grad(lo.tolerance_grad)
-                                .tolerance_change(lo.tolerance_change)
-                                .history_size(lo.history)
-                                .line_search_fn("strong_wolfe"));
-    auto closure = [&]() -> torch::Tensor {
-      opt.zero_grad();
-      double total = 0.0;
-      for (int64_t s = 0; s < static_cast<int64_t>(n); s += chunk) {
-        int64_t e = std::min<int64_t>(s + chunk, static_cast<int64_t>(n));
-        torch::Tensor logits = torch::addmm(b, x.slice(0, s, e), w.t());
-        torch::Tensor loss =
-            torch::nn::functional::cross_entropy(
-                logits, y.slice(0, s, e),
-                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-            static_cast<double>(n);
-        loss.backward();
-        total += loss.item<double>();
-      }
-      torch::Tensor penalty = reg * w.pow(2).sum();
-      penalty.backward();
-      total += penalty.item<double>();
-      return torch::tensor(total, torch::kFloat64);
-    };
-    opt.step(closure);
-    // LBFGS keeps its one state under its first parameter (the key's type varies by version).
-    for (const auto& entry : opt.state())
-      fit.iterations = static_cast<int>(
-          static_cast<const torch::optim::LBFGSParamState&>(*entry.second).n_iter());
+    // The features and the weights go to the device once, in chunks (on the CPU: copies).
+    torch::Tensor xt = torch::empty({n, d}, opts), wt = torch::empty({n, k}, opts);
+    for (std::int64_t s = 0; s < n; s += batch_rows) {
+      const std::int64_t e = std::min(s + batch_rows, n);
+      const auto s_ = static_cast<std::size_t>(s), e_ = static_cast<std::size_t>(e);
+      copy_to(xt.slice(0, s, e), view_of(x.slice_rows(s_, e_)), ctx.threads);
+      copy_to(wt.slice(0, s, e), view_of(weights.slice_rows(s_, e_)), ctx.threads);
+    }
+    fit.iterations = minimize_linear(w, b, xt, wt, C, batch_rows, lo);
   }
   fit.weight = to_matrix(w.detach());
   fit.bias = to_vector(b.detach());

@@ -198,6 +198,14 @@ DenseWeights weights_of(const DenseNet& net) {
   return w;
 }
 
+torch::Tensor summed_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  if (targets.dim() == 1)
+    return torch::nn::functional::cross_entropy(
+        logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  DB_ASSERT(targets.dim() == 2 && targets.sizes() == logits.sizes());
+  return -(targets * torch::log_softmax(logits, 1)).sum();
+}
+
 double mean_cross_entropy(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
                           std::int64_t chunk_rows) {
   torch::NoGradGuard no_grad;
@@ -207,10 +215,8 @@ double mean_cross_entropy(DenseNet& net, const torch::Tensor& x, const torch::Te
       torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(x.device()));
   for (std::int64_t b = 0; b < n; b += chunk_rows) {
     const std::int64_t e = std::min(b + chunk_rows, n);
-    torch::Tensor loss = torch::nn::functional::cross_entropy(
-        net->forward(x.slice(0, b, e)), y.slice(0, b, e),
-        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-    total += loss.to(torch::kFloat64);
+    total +=
+        summed_cross_entropy(net->forward(x.slice(0, b, e)), y.slice(0, b, e)).to(torch::kFloat64);
   }
   return total.item<double>() / static_cast<double>(n);
 }
@@ -250,7 +256,11 @@ AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor
       const std::int64_t e = std::min(b + batch, n);
       torch::Tensor idx = order.slice(0, b, e);
       torch::Tensor logits = net->forward(x.index_select(0, idx));
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y.index_select(0, idx));
+      // Class indices: PyTorch's mean cross-entropy; target weights: the mean row loss.
+      torch::Tensor targets = y.index_select(0, idx);
+      torch::Tensor loss = y.dim() == 1
+                               ? torch::nn::functional::cross_entropy(logits, targets)
+                               : summed_cross_entropy(logits, targets) / static_cast<double>(e - b);
       if (o.l2 > 0) {
         const double coef = o.l2_per_batch ? o.l2 / static_cast<double>(e - b) : o.l2;
         loss = loss + coef * net->weight_sq_norm();
@@ -297,9 +307,12 @@ AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor
 }
 
 AdamReport train_adam_libtorch(DenseWeights& w, Activation activation, MatrixView x,
-                               const std::vector<std::int64_t>& y, MatrixView x_val,
-                               const std::vector<std::int64_t>& y_val, const AdamOptions& options,
-                               const Context& ctx) {
+                               const RowTargets& y, MatrixView x_val, const RowTargets& y_val,
+                               const AdamOptions& options, const Context& ctx) {
+  DB_ASSERT(x.rows() > 0 && y.rows() == x.rows() && y_val.rows() == x_val.rows());
+  DB_ASSERT(x_val.rows() == 0 || x_val.cols() == x.cols());
+  DB_ASSERT(!w.weights.empty() && y.fits(w.weights.back().rows()) &&
+            y_val.fits(w.weights.back().rows()));
   apply(ctx);
   const torch::Device device = device_of(ctx);
   std::vector<std::int64_t> hidden;
@@ -315,19 +328,22 @@ AdamReport train_adam_libtorch(DenseWeights& w, Activation activation, MatrixVie
     }
   }
   net->to(device);
-  auto labels = [&](const std::vector<std::int64_t>& v) {
-    return torch::from_blob(const_cast<std::int64_t*>(v.data()),
-                            {static_cast<std::int64_t>(v.size())}, torch::kInt64)
-        .to(device)
-        .clone();
+  // Class indices as int64 (copied), target weights as float (n × k).
+  auto targets = [&](const RowTargets& t) {
+    if (const std::vector<std::int64_t>* v = t.indices())
+      return torch::from_blob(const_cast<std::int64_t*>(v->data()),
+                              {static_cast<std::int64_t>(v->size())}, torch::kInt64)
+          .to(device)
+          .clone();
+    return view_of(t.weights()).to(device);
   };
   // The data go to the device once (on the CPU, train_adam reads the host buffers in place).
   torch::Tensor xv, yv;
   if (x_val.rows() > 0) {
     xv = view_of(x_val).to(device);
-    yv = labels(y_val);
+    yv = targets(y_val);
   }
-  AdamReport report = train_adam(net, view_of(x).to(device), labels(y), xv, yv, options);
+  AdamReport report = train_adam(net, view_of(x).to(device), targets(y), xv, yv, options);
   w = weights_of(net);
   return report;
 }

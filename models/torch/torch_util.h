@@ -109,13 +109,18 @@ DenseWeights weights_of(const DenseNet& net);
 
 // LibTorch autograd implementation of the Adam training of dense_train.h (the CUDA path; the
 // CPU trains with train_adam_cpu).
-// x: n × d and y: n (int64, compact class indices) on the net's device; x_val / y_val may be
-// undefined tensors (no validation).
+// x: n × d on the net's device; y (and y_val) the rows' targets there: n int64 compact class
+// indices, or n × k float target weights (the row loss Σ_j W_ij (−log softmax_j(z)); see
+// summed_cross_entropy). x_val / y_val may be undefined tensors (no validation).
 AdamReport train_adam(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
                       const torch::Tensor& x_val, const torch::Tensor& y_val,
                       const AdamOptions& options);
 
-// Mean cross-entropy of net(x) against y, in chunks, without gradients.
+// Σ over the rows of the cross-entropy of `logits` (rows × k) against `targets`: class indices
+// (int64, rows) or target weights (float, rows × k; a row's loss Σ_j W_ij (−log softmax_j)).
+torch::Tensor summed_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
+
+// Mean cross-entropy of net(x) against y (targets of either kind), in chunks, without gradients.
 double mean_cross_entropy(DenseNet& net, const torch::Tensor& x, const torch::Tensor& y,
                           std::int64_t chunk_rows);
 
