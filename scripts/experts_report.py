@@ -10,7 +10,8 @@ reads every run's metrics.json and experts.csv under the sweep folder and writes
                 mean test price per 1,000 queries; the guarantee (deployed runs, mean accuracy,
                 violations: test accuracy < target); RouteLLM's APGR / CPT when two choices remain;
                 and the dominance check: at how many budgets each learned method is at least as
-                accurate as every single choice and as the cascade.
+                accurate as every single choice and as the cascade, by the means and paired by
+                seed (the 95% t interval of the per-seed difference: above, level or below).
   table4.csv    the same numbers, one line per (budget, method).
   curves.csv    every method's mean curve (test price, test accuracy per point, over seeds), the
                 single choices and the oracle frontier (mean accuracy at each price of a grid).
@@ -50,10 +51,13 @@ def main() -> int:
     # Budgets: per method, test accuracy and price over seeds.
     budget_rows = []
     by_budget = defaultdict(lambda: defaultdict(list))
-    for m, _ in runs:
+    paired = defaultdict(lambda: defaultdict(dict))  # budget → method → run index → accuracy
+    for i, (m, _) in enumerate(runs):
         for b in m["budgets"]:
             for method, r in b["methods"].items():
                 by_budget[b["budget_per_1k"]][method].append(r)
+                if isinstance(r, dict) and r.get("test_accuracy") is not None:
+                    paired[b["budget_per_1k"]][method][i] = r["test_accuracy"]
     lines = [f"# Multi-expert deferral on {md(dataset)}: {len(runs)} runs (seeds "
              f"{seeds[0]}–{seeds[-1]})", "",
              "Choices and prices per 1,000 queries: " +
@@ -66,6 +70,8 @@ def main() -> int:
     lines.append("| budget / 1k | " + " | ".join(md(x) for x in methods) + " |")
     lines.append("|---|" + "---|" * len(methods))
     dominance = defaultdict(lambda: [0, 0])
+    # (learned, rival) → [above, level, below, mean differences]: paired by seed.
+    versus = defaultdict(lambda: [0, 0, 0, []])
     for budget in sorted(by_budget):
         cells = []
         means = {}
@@ -94,10 +100,25 @@ def main() -> int:
             dominance[method][1] += 1
             if all(means[method] >= x - 1e-12 for x in rivals):
                 dominance[method][0] += 1
+            for rival in ("single", "cascade"):
+                mine, theirs = paired[budget].get(method, {}), paired[budget].get(rival, {})
+                diffs = [mine[i] - theirs[i] for i in sorted(mine) if i in theirs]
+                d, half, n = mean_ci(diffs)
+                if n < 2 or math.isnan(half):
+                    continue
+                v = versus[(method, rival)]
+                v[0 if d - half > 0 else 2 if d + half < 0 else 1] += 1
+                v[3].append(f"{budget:g}: {d:+.3f} ± {half:.3f}")
     lines += ["", "A cell [k/n]: k of the n runs had a point within the budget on val.", ""]
     for method, (ok, total) in dominance.items():
         lines.append(f"- {md(method)} is at least as accurate as the best affordable single choice "
                      f"and the cascade at {ok} of {total} budgets.")
+    lines += ["", "Paired by seed (the learned method's test accuracy minus the rival's on the same "
+              "run, mean ± 95% t interval; level: the interval contains 0):", ""]
+    for (method, rival), (above, level, below, diffs) in versus.items():
+        name = "the best affordable single choice" if rival == "single" else md(rival)
+        lines.append(f"- {md(method)} against {name}: above at {above}, level at {level}, below "
+                     f"at {below} budgets ({'; '.join(diffs)}).")
 
     # The guarantee.
     by_target = defaultdict(lambda: defaultdict(list))
