@@ -3,8 +3,9 @@
 // teacher over time.
 //
 //   cold start   the first `cold_start` queries go to the teacher; the first policy (the `model`
-//                group's surrogate, an acceptor, a threshold: l2d; with the memory, an rsb-style
-//                cascade of surrogate then memory) is fitted and calibrated on their labels.
+//                group's surrogate, an acceptor, a threshold: l2d; with the memory, the surrogate
+//                blended with it, or an rsb-style cascade of surrogate then memory) is fitted
+//                and calibrated on their labels.
 //   serving      each query is handled or deferred; a deferred query's teacher answer joins the
 //                labels (paid). Independently of the routing, a seeded share ε of all queries is
 //                flagged for calibration: a flagged handled query is an audit (its teacher answer
@@ -22,8 +23,9 @@
 //                the alarm certify) until a refit certifies again.
 //   refits       every `refit_every` new labels, and `refit_after_alarm` labels after an alarm;
 //                warm starts where the model allows (Classifier::warm_start_from).
-//   memory       resolved queries (training labels) as a kNN stage after the surrogate
-//                (core/stream/memory.h), refreshed every `memory_refresh` new labels.
+//   memory       resolved queries (training labels) as a kNN vote blended into the surrogate
+//                (memory_mode blend) or as a stage after it (stage; core/stream/memory.h),
+//                rebuilt at refits and, with memory_refresh > 0, every memory_refresh labels.
 //
 // Every variant in `stream.variants` (online: warm refits + memory; online_no_memory; periodic:
 // cold refits; fit_once: the cold-start policy forever) replays the same stream with the same

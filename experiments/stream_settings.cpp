@@ -35,7 +35,7 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
            "config: '{}.memory_mode': expected blend or stage, got '{}'", path, s.memory_mode);
   s.memory_k = static_cast<int>(r.get_int("memory_k", s.memory_k, 1, 1000));
   s.memory_max = static_cast<std::size_t>(r.get_int("memory_max", 20000, 1, INT64_MAX));
-  s.memory_refresh = static_cast<std::size_t>(r.get_int("memory_refresh", 200, 1, INT64_MAX));
+  s.memory_refresh = static_cast<std::size_t>(r.get_int("memory_refresh", 0, 0, INT64_MAX));
   s.window = static_cast<std::size_t>(r.get_int("window", 1000, 10, INT64_MAX));
   s.window_guarantee = r.get_bool("window_guarantee", true);
   s.chunk = static_cast<std::size_t>(r.get_int("chunk", 512, 1, 1 << 20));

@@ -46,8 +46,10 @@ struct StreamSettings {
   // mixed in one stage, one calibration) or stage (a cascade stage of its own, δ/2 each).
   std::string memory_mode = "blend";
   int memory_k = 10;
-  std::size_t memory_max = 20000;    // most recent resolved queries kept
-  std::size_t memory_refresh = 200;  // new resolved queries between memory updates
+  std::size_t memory_max = 20000;  // most recent resolved queries kept
+  // New resolved queries between memory updates between refits; 0: at refits only, so that the
+  // memory that serves is the one the refit's calibration certified.
+  std::size_t memory_refresh = 0;
   // Outputs and what is compared.
   std::size_t window = 1000;     // queries per stream.csv row
   bool window_guarantee = true;  // calibrate for the agreement measured on a window of `window`

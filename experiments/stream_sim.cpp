@@ -272,7 +272,7 @@ void StreamSim::fit(std::size_t pos) {
                       {"seconds", seconds},
                       {"certified", policy_.feasible}};
   if (!why.empty()) r["why_not"] = why;
-  if (const auto* b = dynamic_cast<const MemoryBlend*>(policy_.surrogate.get()))
+  if (const auto* b = dynamic_cast<const MemoryBlend*>(policy_.surrogate.get()); b && why.empty())
     r["memory_weight"] = b->weight();
   if (!shift.is_null()) r["shift"] = std::move(shift);
   if (policy_.feasible)
@@ -281,21 +281,21 @@ void StreamSim::fit(std::size_t pos) {
   refits_.push_back(std::move(r));
 }
 
+// Between refits (memory_refresh > 0): the policy then serves with a memory its calibration did
+// not see, watched by the monitor only (README, "Memory").
 void StreamSim::refresh_memory() {
-  if (memory_new_ < st_.memory_refresh) return;
+  if (st_.memory_refresh == 0 || memory_new_ < st_.memory_refresh) return;
   memory_new_ = 0;
   if (policy_.stages.empty()) return;
+  const auto* b = dynamic_cast<const MemoryBlend*>(policy_.stages[0].surrogate.get());
+  if (policy_.stages.size() < 2 && !(b && b->weight() > 0)) return;  // no memory in use
   auto memory = std::make_shared<TeacherMemory>(st_.memory_k, s_.n_classes());
   memory->fit(s_.subset(tail(labels_.train, st_.memory_max, labels_.train_start)), nullptr,
               plan_.ctx);
-  if (policy_.stages.size() > 1) {
+  if (policy_.stages.size() > 1)
     policy_.stages[1].surrogate = memory;
-  } else if (const auto* b = dynamic_cast<const MemoryBlend*>(policy_.stages[0].surrogate.get());
-             b && b->weight() > 0) {
+  else
     policy_.stages[0].surrogate = b->refreshed(memory);
-  } else {
-    return;
-  }
   stale_ = true;
 }
 

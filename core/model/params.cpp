@@ -28,11 +28,15 @@ void bad_file_value(const BinaryReader& r, const std::string& field, const std::
 }  // namespace param_detail
 
 void check_param_count(const BinaryReader& r, const std::string& model, std::uint32_t got,
-                       std::size_t expected) {
-  if (got != expected)
+                       std::size_t required, std::size_t expected) {
+  if (got < required || got > expected)
     fail({r.source(), 0, "parameters"},
-         fmt::format("{} parameters where a {} model file has {} (a file of another model?)", got,
-                     model, expected));
+         required == expected
+             ? fmt::format("{} parameters where a {} model file has {} (a file of another model?)",
+                           got, model, expected)
+             : fmt::format("{} parameters where a {} model file has {} to {} (a file of another "
+                           "model?)",
+                           got, model, required, expected));
 }
 
 void check_param_name(const BinaryReader& r, const std::string& model, std::size_t index,

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -113,7 +114,16 @@ class ParamTable {
     return *this;
   }
 
+  // The fields added after this call may be absent from a model file (one written before they
+  // existed): such a file has only the first ones, and the others keep their defaults when read.
+  ParamTable& optional_in_files_from_here() {
+    required_ = fields_.size();
+    return *this;
+  }
+
   const std::vector<ParamField<P>>& fields() const { return fields_; }
+  // How many fields (the first ones) a model file must have.
+  std::size_t required_in_files() const { return required_ ? *required_ : fields_.size(); }
 
  private:
   template <class Get>
@@ -130,6 +140,7 @@ class ParamTable {
     return a(const_cast<P&>(p));
   }
   std::vector<ParamField<P>> fields_;
+  std::optional<std::size_t> required_;
 };
 
 // ---- what a table drives ------------------------------------------------------------------------
@@ -156,16 +167,18 @@ void write_params(const ParamTable<P>& table, const P& p, BinaryWriter& w) {
 }
 
 // Reads what write_params wrote over `p`; `model` names the model in messages.
+// got must lie in [required, expected].
 void check_param_count(const BinaryReader& r, const std::string& model, std::uint32_t got,
-                       std::size_t expected);
+                       std::size_t required, std::size_t expected);
 void check_param_name(const BinaryReader& r, const std::string& model, std::size_t index,
                       const std::string& got, const std::string& expected);
 template <class P>
 void read_params(const ParamTable<P>& table, BinaryReader& r, P& p, const std::string& model) {
-  check_param_count(r, model, r.pod<std::uint32_t>(), table.fields().size());
-  std::size_t i = 0;
-  for (const ParamField<P>& f : table.fields()) {
-    check_param_name(r, model, i++, r.string(), f.name);
+  const std::uint32_t count = r.pod<std::uint32_t>();
+  check_param_count(r, model, count, table.required_in_files(), table.fields().size());
+  for (std::size_t i = 0; i < count; ++i) {
+    const ParamField<P>& f = table.fields()[i];
+    check_param_name(r, model, i, r.string(), f.name);
     f.read(r, p);
   }
 }

@@ -57,6 +57,7 @@ class MemoryBlend final : public Classifier {
   std::shared_ptr<const MemoryBlend> refreshed(std::shared_ptr<const TeacherMemory> memory) const;
   // Forwards to the surrogate: the previous blend's surrogate starts the next one's fit.
   bool warm_start_from(const Classifier& previous) override;
+  bool warm_started() const override { return surrogate_->warm_started(); }
   void save(const std::filesystem::path& path) const override;
   std::string_view name() const override { return "memory_blend"; }
   std::size_t n_classes() const override;

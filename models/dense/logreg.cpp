@@ -38,7 +38,10 @@ const ParamTable<LogRegParams>& LogRegParams::table() {
           .integer("patience", &P::patience, 0, 100000,
                    "adam: epochs without improvement before stopping")
           .choice("precision", &P::precision, {"fp32", "bf16"},
-                  "inference arithmetic (training stays fp32)");
+                  "inference arithmetic (training stays fp32)")
+          .optional_in_files_from_here()
+          .real("warm_tol", &P::warm_tol, 0.0, 1.0,
+                "lbfgs: the tol of a fit that starts warm (warm_start_from)");
   return t;
 }
 
@@ -123,7 +126,8 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
         dense::SoftmaxRegressionObjective objective(
             data.x, data.y, k, 1.0 / (2.0 * params_.C * static_cast<double>(n)),
             static_cast<std::size_t>(params_.batch_rows), ctx.threads);
-        iterations_ = lbfgs_minimize(std::ref(objective), params, lbfgs_options()).iterations;
+        iterations_ =
+            lbfgs_minimize(std::ref(objective), params, lbfgs_options(warm != nullptr)).iterations;
       }
       set_linear(params, k, d);
     }
@@ -132,8 +136,9 @@ void LogReg::fit(const Dataset& train, const Dataset* val, const Context& ctx) {
   }
 
   // L-BFGS on CUDA: LibTorch (models/torch/dense_device.h).
-  torch_util::LogRegFit fit = torch_util::fit_logreg_lbfgs(
-      train, params_.standardize, params_.C, params_.batch_rows, lbfgs_options(), ctx, warm.get());
+  torch_util::LogRegFit fit =
+      torch_util::fit_logreg_lbfgs(train, params_.standardize, params_.C, params_.batch_rows,
+                                   lbfgs_options(warm != nullptr), ctx, warm.get());
   classes_ = std::move(fit.classes);
   mean_ = std::move(fit.mean);
   scale_ = std::move(fit.scale);
@@ -186,11 +191,11 @@ void LogReg::set_linear(const std::vector<double>& params, std::size_t k, std::s
   for (std::size_t o = 0; o < k; ++o) bias_[o] = static_cast<float>(params[k * d + o]);
 }
 
-LbfgsOptions LogReg::lbfgs_options() const {
+LbfgsOptions LogReg::lbfgs_options(bool warm) const {
   LbfgsOptions o;
   o.max_iter = params_.max_iter;
   o.max_eval = params_.max_iter * 5 / 4 + 1;
-  o.tolerance_grad = params_.tol;
+  o.tolerance_grad = warm ? params_.warm_tol : params_.tol;
   o.tolerance_change = 1e-10;
   o.history = 10;
   o.lr = 1.0;

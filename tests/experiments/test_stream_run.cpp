@@ -104,9 +104,11 @@ TEST(StreamRun, SyntheticStreamAddsUpAndIsReproducible) {
   }
   EXPECT_EQ(v["fit_once"]["refits"].size(), 1u);
   EXPECT_GT(v["periodic"]["refits"].size(), 2u);
-  // Warm refits where the model allows (logreg): every refit after the first.
-  for (const auto& f : v["online_no_memory"]["refits"])
-    EXPECT_EQ(f["warm"].get<bool>(), f["epoch"].get<int>() > 1);
+  // Warm refits where the model allows (logreg): every refit after the first, the blended
+  // surrogate of `online` too.
+  for (const char* name : {"online_no_memory", "online"})
+    for (const auto& f : v[name]["refits"])
+      EXPECT_EQ(f["warm"].get<bool>(), f["epoch"].get<int>() > 1) << name;
 
   // Same config and seed: the same stream.csv but for the refit timings.
   const RunOutput b = compute_stream_run(config_for(o), quiet());

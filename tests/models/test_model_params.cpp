@@ -3,6 +3,9 @@
 // or an out-of-range value naming its key, and the one model file header refuses a file of
 // another format version or of another model with a one-line error.
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <sstream>
@@ -12,8 +15,10 @@
 
 #include "core/data/binary_io.h"
 #include "core/model/model_file.h"
+#include "core/model/params.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "models/dense/logreg.h"
 #include "models/registry.h"
 #include "tests/test_util.h"
 
@@ -46,7 +51,7 @@ const std::map<std::string, std::string>& non_defaults() {
   static const std::map<std::string, std::string> m = {
       {"logreg",
        "{C: 3.5, solver: adam, max_iter: 7, tol: 0.001, standardize: false, batch_rows: 33, "
-       "lr: 0.05, batch_size: 17, max_epochs: 3, patience: 2, precision: bf16}"},
+       "lr: 0.05, batch_size: 17, max_epochs: 3, patience: 2, precision: bf16, warm_tol: 0.002}"},
       {"mlp_1h",
        "{hidden: [5], activation: tanh, alpha: 0.01, lr: 0.002, batch_size: 19, max_epochs: 2, "
        "patience: 1, warm_patience: 3, tol: 0.0005, standardize: true, batch_rows: 41, "
@@ -267,6 +272,41 @@ TEST(ModelFile, AnotherModelsNameIsAOneLineError) {
   EXPECT_THAT(e, HasSubstr("logreg model file"));
   EXPECT_THAT(e, HasSubstr("another model"));
   EXPECT_THAT(e, Not(HasSubstr("\n")));
+}
+
+// warm_tol came after the logreg files of tests/fuzz (saved before it existed): such a file
+// still loads, with warm_tol at its default, and routes as the file says (its other parameters
+// read); a file with fewer parameters than the required ones is a one-line error.
+TEST(ModelFile, ALogRegFileFromBeforeWarmTolLoadsWithTheDefault) {
+  const std::filesystem::path old =
+      std::filesystem::path(DEFERBENCH_ROOT) / "tests" / "fuzz" / "corpus" / "model" / "logreg.bin";
+  std::ifstream in(old, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.find("warm_tol"), std::string::npos);
+  ASSERT_NE(bytes.find("precision"), std::string::npos);
+  const std::unique_ptr<Classifier> m = builtin_models().load(old);
+  const auto* lr = dynamic_cast<const LogReg*>(m.get());
+  ASSERT_NE(lr, nullptr);
+  EXPECT_EQ(lr->params().warm_tol, LogRegParams{}.warm_tol);
+  // Saved again, the file has warm_tol and reads back to the same parameters.
+  testing::TempDir dir;
+  const auto again = dir.path() / "again.bin";
+  m->save(again);
+  const std::unique_ptr<Classifier> m2 = builtin_models().load(again);
+  EXPECT_TRUE(
+      same_params(LogRegParams::table(), lr->params(), dynamic_cast<const LogReg&>(*m2).params()));
+  // The parameter count lowered below the required ones: an error naming the range.
+  const std::size_t count_at = kNameAt + 8 + std::string("logreg").size();  // after the name
+  std::uint32_t count = 0;
+  std::memcpy(&count, bytes.data() + count_at, 4);
+  ASSERT_EQ(count, LogRegParams::table().fields().size() - 1);
+  std::string fewer = bytes;
+  count -= 1;
+  std::memcpy(fewer.data() + count_at, &count, 4);
+  const auto file = dir.write("fewer.bin", fewer);
+  const std::string e = error_of([&] { builtin_models().load(file); });
+  EXPECT_THAT(e, AllOf(HasSubstr("fewer.bin"), HasSubstr("parameters"), HasSubstr("11 to 12"),
+                       Not(HasSubstr("\n"))));
 }
 
 TEST(ModelFile, BytesAfterTheModelAreAnError) {

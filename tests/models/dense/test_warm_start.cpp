@@ -6,6 +6,7 @@
 // parameters (dense::warm_weights) under a new standardization and class set.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -113,6 +114,9 @@ TEST_P(WarmStartDevice, LogRegRefitIsAsGoodAsColdInFewerIterations) {
   EXPECT_FALSE(cold.warm_started());
 
   const Quality qc = quality(cold, p.test, ctx()), qw = quality(warm, p.test, ctx());
+  std::printf("logreg held out: cold %.5f / %.4f (%d iterations), warm %.5f / %.4f (%d)\n",
+              qc.log_loss, qc.accuracy, cold.iterations(), qw.log_loss, qw.accuracy,
+              warm.iterations());
   EXPECT_LE(qw.log_loss, qc.log_loss + kLogRegLossTolerance);
   EXPECT_GE(qw.accuracy, qc.accuracy - kLogRegAccuracyTolerance);
   EXPECT_GT(qc.accuracy, 0.5);  // a real problem, learned (10 classes: chance is 0.1)
