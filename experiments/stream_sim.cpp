@@ -196,7 +196,7 @@ void StreamSim::fit(std::size_t pos) {
                 cal = s_.subset(cal_pos);
   const std::set<LabelId> classes(train.teacher.begin(), train.teacher.end());
   Policy p;
-  bool warm = false;
+  bool warm = false, fitted_now = false;
   std::string why;
   if (classes.size() < 2 || val.size() == 0 || cal.size() < 2) {
     why = fmt::format("{} training classes, {} acceptor rows, {} calibration rows", classes.size(),
@@ -217,6 +217,7 @@ void StreamSim::fit(std::size_t pos) {
         fit_cascade(plan_.zoo.front().spec, 1, train, val, cal, plan_.settings.pipeline,
                     blend ? blended : plan_.factory, ctx, nullptr, previous);
     warm = fitted.front().warm_started;
+    fitted_now = true;
     p.surrogate = fitted.front().stage.surrogate;
     if (v_.memory && st_.memory_mode == "stage") {
       FamilyOptions mem = plan_.settings.pipeline;
@@ -272,7 +273,7 @@ void StreamSim::fit(std::size_t pos) {
                       {"seconds", seconds},
                       {"certified", policy_.feasible}};
   if (!why.empty()) r["why_not"] = why;
-  if (const auto* b = dynamic_cast<const MemoryBlend*>(policy_.surrogate.get()); b && why.empty())
+  if (const auto* b = dynamic_cast<const MemoryBlend*>(policy_.surrogate.get()); b && fitted_now)
     r["memory_weight"] = b->weight();
   if (!shift.is_null()) r["shift"] = std::move(shift);
   if (policy_.feasible)
