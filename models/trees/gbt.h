@@ -46,6 +46,7 @@ struct GbtParams {
   int early_stopping_rounds = 0;   // 0: off; else stop when the val log-loss has not improved
                                    // for that many rounds, and keep the best round
   int warm_rounds = 25;            // rounds a warm fit adds (a quarter of the default n_rounds)
+  int warm_max_rounds = 0;         // most rounds a warm fit may leave (0: 2 × n_rounds)
 
   // The keys, their ranges and docs (core/model/params.h); `name` is allowed besides.
   static const ParamTable<GbtParams>& table();
@@ -85,7 +86,10 @@ class GbtClassifier final : public Classifier {
   // there, numbered on from previous's rounds (the subsample draws differ from previous's): the
   // model has previous's rounds + warm_rounds, and a warm fit costs about warm_rounds / n_rounds
   // of a cold one plus one pass of previous's trees over the rows. Each warm refit adds rounds, so
-  // the prediction cost grows by warm_rounds / n_rounds of a cold model's per refit.
+  // the prediction cost grows by warm_rounds / n_rounds of a cold model's per refit — up to
+  // warm_max_rounds (0: 2 × n_rounds): a previous model with more than warm_max_rounds −
+  // warm_rounds rounds is refused (false), so that refit is cold and the model shrinks back to
+  // n_rounds (with the defaults: four warm refits, then a cold one).
   //
   // Early stopping (early_stopping_rounds > 0 and a validation set) as in a cold fit: the warm
   // rounds stop once the val log-loss has not improved for that many rounds and the best round is

@@ -31,7 +31,11 @@ const ParamTable<GbtParams>& GbtParams::table() {
                    "0: off; else stop when the val log-loss has not improved for that many "
                    "rounds")
           .integer("warm_rounds", &P::warm_rounds, 1, 100000,
-                   "rounds a warm refit adds to the previous model (warm_start_from)");
+                   "rounds a warm refit adds to the previous model (warm_start_from)")
+          .optional_in_files_from_here()
+          .integer("warm_max_rounds", &P::warm_max_rounds, 0, 1000000,
+                   "most rounds a warm refit may leave in the model (0: 2 × n_rounds); past it "
+                   "the refit is cold");
   return t;
 }
 
@@ -52,6 +56,9 @@ bool GbtClassifier::warm_start_from(const Classifier& previous) {
     return false;
   if (!classes_.empty() && (n_features_ != prev->n_features_ || n_classes_ != prev->n_classes_))
     return false;
+  const std::size_t cap = static_cast<std::size_t>(
+      params_.warm_max_rounds > 0 ? params_.warm_max_rounds : 2 * params_.n_rounds);
+  if (prev->n_rounds() + static_cast<std::size_t>(params_.warm_rounds) > cap) return false;
   auto start = std::make_shared<WarmStart>();
   start->n_classes = prev->n_classes_;
   start->n_features = prev->n_features_;

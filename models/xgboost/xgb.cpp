@@ -161,7 +161,11 @@ const ParamTable<XgbParams>& XgbParams::table() {
           .real("lambda", &P::lambda, 0.0, 1e6, "L2 penalty on leaf weights")
           .integer("warm_rounds", &P::warm_rounds, 1, 100000,
                    "rounds a warm refit adds to the previous booster (warm_start_from)")
-          .custom(extra_field());
+          .custom(extra_field())
+          .optional_in_files_from_here()
+          .integer("warm_max_rounds", &P::warm_max_rounds, 0, 1000000,
+                   "most rounds a warm refit may leave in the booster (0: 2 × n_rounds); past it "
+                   "the refit is cold");
   return t;
 }
 
@@ -263,6 +267,8 @@ bool XgbClassifier::warm_start_from(const Classifier& previous) {
     return false;
   if (!classes_.empty() && (n_features_ != prev->n_features_ || n_classes_ != prev->n_classes_))
     return false;
+  const int cap = params_.warm_max_rounds > 0 ? params_.warm_max_rounds : 2 * params_.n_rounds;
+  if (prev->rounds_ + params_.warm_rounds > cap) return false;
   warm_ = std::make_shared<const WarmStart>(WarmStart{
       prev->n_classes_, prev->n_features_, prev->classes_, prev->rounds_, prev->model_bytes_});
   return true;

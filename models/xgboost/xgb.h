@@ -36,6 +36,7 @@ struct XgbParams {
   int early_stopping_rounds = 0;  // 0: off; else stop after this many rounds without a val gain
   double lambda = 1.0;            // L2 penalty on leaf weights
   int warm_rounds = 25;           // rounds a warm fit adds (a quarter of the default n_rounds)
+  int warm_max_rounds = 0;        // most rounds a warm fit may leave (0: 2 × n_rounds; gbt.h)
   // Further XGBoost parameters passed as-is (e.g. colsample_bytree: 0.5); XGBoost validates them.
   std::map<std::string, std::string> extra;
 

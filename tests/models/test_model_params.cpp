@@ -20,6 +20,7 @@
 #include "core/util/error.h"
 #include "models/dense/logreg.h"
 #include "models/registry.h"
+#include "models/trees/gbt.h"
 #include "tests/test_util.h"
 
 namespace deferbench {
@@ -72,11 +73,11 @@ const std::map<std::string, std::string>& non_defaults() {
       {"gbt",
        "{n_rounds: 3, learning_rate: 0.25, max_depth: 2, subsample: 0.5, min_samples_leaf: 2, "
        "l2: 0.5, min_child_weight: 0.01, max_bins: 15, early_stopping_rounds: 2, "
-       "warm_rounds: 4}"},
+       "warm_rounds: 4, warm_max_rounds: 9}"},
       {"xgb",
        "{n_rounds: 3, max_depth: 2, eta: 0.2, subsample: 0.75, max_bin: 32, "
        "early_stopping_rounds: 1, lambda: 2.5, warm_rounds: 3, "
-       "extra: {colsample_bytree: 0.5}}"},
+       "extra: {colsample_bytree: 0.5}, warm_max_rounds: 7}"},
   };
   return m;
 }
@@ -307,6 +308,20 @@ TEST(ModelFile, ALogRegFileFromBeforeWarmTolLoadsWithTheDefault) {
   const std::string e = error_of([&] { builtin_models().load(file); });
   EXPECT_THAT(e, AllOf(HasSubstr("fewer.bin"), HasSubstr("parameters"), HasSubstr("11 to 12"),
                        Not(HasSubstr("\n"))));
+}
+
+// Likewise gbt's warm_max_rounds: the fuzz seed gbt.bin (saved before it) loads with the default.
+TEST(ModelFile, AGbtFileFromBeforeWarmMaxRoundsLoadsWithTheDefault) {
+  const std::filesystem::path old =
+      std::filesystem::path(DEFERBENCH_ROOT) / "tests" / "fuzz" / "corpus" / "model" / "gbt.bin";
+  std::ifstream in(old, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.find("warm_max_rounds"), std::string::npos);
+  ASSERT_NE(bytes.find("warm_rounds"), std::string::npos);
+  const std::unique_ptr<Classifier> m = builtin_models().load(old);
+  const auto* gbt = dynamic_cast<const GbtClassifier*>(m.get());
+  ASSERT_NE(gbt, nullptr);
+  EXPECT_EQ(gbt->params().warm_max_rounds, GbtParams{}.warm_max_rounds);
 }
 
 TEST(ModelFile, BytesAfterTheModelAreAnError) {

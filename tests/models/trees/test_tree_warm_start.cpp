@@ -340,6 +340,22 @@ TEST(TreeWarmStart, WarmBoostingAddsWarmRoundsToThePreviousModel) {
   ASSERT_TRUE(again.warm_start_from(warm));
   again.fit(p.all_rows, nullptr, cpu(8));
   EXPECT_EQ(again.n_rounds(), 32u);
+
+  // warm_max_rounds (0: 2 × n_rounds = 40): 32 + 6 is allowed, 38 + 6 is not, and the refused
+  // refit is cold (n_rounds rounds). An explicit cap of 25 refuses the first 20 + 6.
+  GbtClassifier third(params), fourth(params);
+  ASSERT_TRUE(third.warm_start_from(again));
+  third.fit(p.all_rows, nullptr, cpu());
+  EXPECT_EQ(third.n_rounds(), 38u);
+  EXPECT_FALSE(fourth.warm_start_from(third));
+  fourth.fit(p.all_rows, nullptr, cpu());
+  EXPECT_FALSE(fourth.warm_started());
+  EXPECT_EQ(fourth.n_rounds(), 20u);
+  GbtParams capped = params;
+  capped.warm_max_rounds = 25;
+  GbtClassifier capped_previous(capped), capped_warm(capped);
+  capped_previous.fit(p.old_rows, nullptr, cpu());
+  EXPECT_FALSE(capped_warm.warm_start_from(capped_previous));
 }
 
 // Early stopping keeps the cold fit's rule (stop after early_stopping_rounds rounds without a

@@ -184,6 +184,8 @@ TEST(XgbModel, WarmStartAcceptsTheSameModelOnlyAndAddsWarmRounds) {
   ASSERT_TRUE(again->warm_start_from(*warm));
   again->fit(all, nullptr, cpu());
   EXPECT_EQ(dynamic_cast<const XgbClassifier&>(*again).rounds(), 18);
+  // warm_max_rounds 0: at most 2 × n_rounds = 20 rounds, so 18 + 4 is refused (a cold refit).
+  EXPECT_FALSE(make_xgb(spec)->warm_start_from(*again));
 
   // Same seed, same refit; saved and loaded, the same predictions.
   auto twin = make_xgb(spec);
