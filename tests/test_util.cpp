@@ -2,9 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <fstream>
 #include <random>
+
+#include "core/data/synthetic.h"
 
 namespace deferbench::testing {
 
@@ -68,6 +72,50 @@ std::size_t count_files(const std::filesystem::path& dir) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
     if (e.is_regular_file()) ++n;
   return n;
+}
+
+Dataset rows_of(const Dataset& d, std::size_t begin, std::size_t end) {
+  std::vector<std::size_t> rows(end - begin);
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = begin + i;
+  return d.subset(rows);
+}
+
+WarmProblem warm_problem(std::size_t dim, std::size_t classes, std::uint64_t seed) {
+  SyntheticOptions o;
+  o.rows = 15000;
+  o.dim = dim;
+  o.classes = classes;
+  o.separation = 3.0;
+  o.confusable_pairs = std::min<std::size_t>(3, classes / 2);
+  std::vector<std::string> names;
+  for (std::size_t c = 0; c < classes; ++c) names.push_back(std::to_string(c));
+  const Dataset all =
+      to_dataset(generate_synthetic(o, seed), std::make_shared<const LabelSpace>(names));
+  return {rows_of(all, 0, 9000), rows_of(all, 0, 10000), rows_of(all, 10000, 11000),
+          rows_of(all, 11000, 15000)};
+}
+
+HeldOutQuality held_out_quality(const Classifier& model, const Dataset& d, const Context& ctx,
+                                double floor) {
+  const Matrix proba = model.predict_proba(d.features, ctx);
+  HeldOutQuality q;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const auto y = static_cast<std::size_t>(d.teacher[i]);
+    const float* row = proba.row(i);
+    q.accuracy += static_cast<double>(std::max_element(row, row + proba.cols()) - row) == y;
+    q.log_loss -= std::log(std::max(static_cast<double>(row[y]), floor));
+  }
+  q.accuracy /= static_cast<double>(d.size());
+  q.log_loss /= static_cast<double>(d.size());
+  return q;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
+  return worst;
 }
 
 }  // namespace deferbench::testing

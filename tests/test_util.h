@@ -1,12 +1,15 @@
 // Shared helpers for the test suite.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "core/data/dataset.h"
+#include "core/model/classifier.h"
 #include "core/util/error.h"
 
 namespace deferbench::testing {
@@ -51,6 +54,30 @@ void expect_distributions(MatrixView proba, const std::vector<std::size_t>& zero
 
 // Files (recursively) in a folder, for "no output left behind" checks.
 std::size_t count_files(const std::filesystem::path& dir);
+
+// Rows [begin, end) of d.
+Dataset rows_of(const Dataset& d, std::size_t begin, std::size_t end);
+
+// The refit problem of the warm-start tests (issue 17): synthetic Gaussian clusters
+// (core/data/synthetic.h; 15,000 rows, separation 3, min(3, classes / 2) confusable pairs,
+// classes named "0", "1", ...), overlapping enough that no model is perfect: an online refit
+// after 1,000 new labels. old_rows: the first 9,000 rows; all_rows: the first 10,000 (old +
+// new); val: the next 1,000; test: the last 4,000, held out.
+struct WarmProblem {
+  Dataset old_rows, all_rows, val, test;
+};
+WarmProblem warm_problem(std::size_t dim, std::size_t classes, std::uint64_t seed = 31);
+
+// A model's accuracy and mean log-loss against d.teacher, each row's probability of its class
+// clipped below at `floor` in the log.
+struct HeldOutQuality {
+  double accuracy = 0, log_loss = 0;
+};
+HeldOutQuality held_out_quality(const Classifier& model, const Dataset& d, const Context& ctx,
+                                double floor);
+
+// The largest absolute difference of two equal-length vectors (their sizes are expected equal).
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 
 }  // namespace deferbench::testing
 

@@ -20,6 +20,7 @@
 #include "models/dense/mlp.h"
 #include "models/dense/train.h"
 #include "models/torch/dense_device.h"
+#include "tests/test_util.h"
 
 namespace deferbench::dense {
 namespace {
@@ -64,13 +65,7 @@ double max_abs(const std::vector<double>& v) {
   return m;
 }
 
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
-  return worst;
-}
+using testing::max_abs_diff;
 
 // The L-BFGS parameters (W row-major, then b) of a linear model.
 std::vector<double> linear_params(const Matrix& w, const std::vector<float>& b) {

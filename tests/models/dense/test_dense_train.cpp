@@ -3,6 +3,7 @@
 // independence of the thread count.
 #include "models/dense/train.h"
 #include "models/torch/dense_device.h"
+#include "tests/test_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -40,13 +41,7 @@ Problem linear_teacher(std::size_t n, std::size_t d, std::size_t k, std::uint64_
   return p;
 }
 
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
-  return worst;
-}
+using testing::max_abs_diff;
 
 struct Case {
   std::vector<std::size_t> hidden;

@@ -12,7 +12,6 @@
 
 #include <gtest/gtest.h>
 
-#include "core/data/synthetic.h"
 #include "models/backend.h"
 #include "models/dense/logreg.h"
 #include "models/dense/mlp.h"
@@ -37,50 +36,17 @@ constexpr double kReexpressTolerance = 1e-4;
 
 constexpr std::size_t kDim = 16, kClasses = 10;
 
-// Synthetic Gaussian clusters (core/data/synthetic.h), overlapping enough that no model is
-// perfect (a linear model agrees with the teacher on ~57% of the rows): an online refit after
-// 1,000 new labels. The first 9,000 rows are the old labels, the first 10,000 old + new, then
-// 1,000 validation rows and 4,000 held-out test rows.
-struct Problem {
-  Dataset old_rows, all_rows, val, test;
-};
-
-Dataset rows_of(const Dataset& d, std::size_t begin, std::size_t end) {
-  std::vector<std::size_t> rows(end - begin);
-  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = begin + i;
-  return d.subset(rows);
-}
+// The refit problem: 9,000 old rows, 1,000 new, 1,000 val, 4,000 test (tests/test_util.h).
+using Problem = testing::WarmProblem;
+using Quality = testing::HeldOutQuality;
+using testing::rows_of;
 
 Problem problem(std::size_t dim = kDim, std::size_t classes = kClasses) {
-  SyntheticOptions o;
-  o.rows = 15000;
-  o.dim = dim;
-  o.classes = classes;
-  o.separation = 3.0;
-  o.confusable_pairs = std::min<std::size_t>(3, classes / 2);
-  std::vector<std::string> names;
-  for (std::size_t c = 0; c < classes; ++c) names.push_back(std::to_string(c));
-  const Dataset all =
-      to_dataset(generate_synthetic(o, 31), std::make_shared<const LabelSpace>(names));
-  return {rows_of(all, 0, 9000), rows_of(all, 0, 10000), rows_of(all, 10000, 11000),
-          rows_of(all, 11000, 15000)};
+  return testing::warm_problem(dim, classes);
 }
 
-struct Quality {
-  double accuracy = 0, log_loss = 0;
-};
 Quality quality(const Classifier& model, const Dataset& d, const Context& ctx) {
-  const Matrix proba = model.predict_proba(d.features, ctx);
-  Quality q;
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    const auto y = static_cast<std::size_t>(d.teacher[i]);
-    const float* row = proba.row(i);
-    q.accuracy += static_cast<double>(std::max_element(row, row + proba.cols()) - row) == y;
-    q.log_loss -= std::log(std::max(static_cast<double>(row[y]), 1e-15));
-  }
-  q.accuracy /= static_cast<double>(d.size());
-  q.log_loss /= static_cast<double>(d.size());
-  return q;
+  return testing::held_out_quality(model, d, ctx, 1e-15);
 }
 
 MlpParams small_mlp() {

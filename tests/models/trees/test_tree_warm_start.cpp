@@ -16,7 +16,6 @@
 
 #include <gtest/gtest.h>
 
-#include "core/data/synthetic.h"
 #include "models/dense/logreg.h"
 #include "models/registry.h"
 #include "models/trees/forest.h"
@@ -28,35 +27,15 @@ namespace {
 
 constexpr std::size_t kDim = 16, kClasses = 10;
 
-// Synthetic Gaussian clusters (core/data/synthetic.h), overlapping enough that no model is
-// perfect: an online refit after 1,000 new labels. The first 9,000 rows are the old labels, the
-// first 10,000 old + new, then 1,000 validation rows and 4,000 held-out test rows.
-struct Problem {
-  Dataset old_rows, all_rows, val, test;
-};
-
-Dataset rows_of(const Dataset& d, std::size_t begin, std::size_t end) {
-  std::vector<std::size_t> rows(end - begin);
-  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = begin + i;
-  return d.subset(rows);
-}
+// The refit problem: 9,000 old rows, 1,000 new, 1,000 val, 4,000 test (tests/test_util.h).
+using Problem = testing::WarmProblem;
+using Quality = testing::HeldOutQuality;
+using testing::rows_of;
 
 Problem problem(std::uint64_t seed = 31, std::size_t dim = kDim, std::size_t classes = kClasses) {
-  SyntheticOptions o;
-  o.rows = 15000;
-  o.dim = dim;
-  o.classes = classes;
-  o.separation = 3.0;
-  o.confusable_pairs = std::min<std::size_t>(3, classes / 2);
-  std::vector<std::string> names;
-  for (std::size_t c = 0; c < classes; ++c) names.push_back(std::to_string(c));
-  const Dataset all =
-      to_dataset(generate_synthetic(o, seed), std::make_shared<const LabelSpace>(names));
-  return {rows_of(all, 0, 9000), rows_of(all, 0, 10000), rows_of(all, 10000, 11000),
-          rows_of(all, 11000, 15000)};
+  return testing::warm_problem(dim, classes, seed);
 }
 
-// The rows of `d` whose teacher is (or, with keep false, is not) `cls`.
 Dataset with_class(const Dataset& d, LabelId cls, bool keep) {
   std::vector<std::size_t> rows;
   for (std::size_t i = 0; i < d.size(); ++i)
@@ -64,22 +43,9 @@ Dataset with_class(const Dataset& d, LabelId cls, bool keep) {
   return d.subset(rows);
 }
 
-struct Quality {
-  double accuracy = 0, log_loss = 0;
-};
+// Probabilities clipped at 1e-3 in the log: a forest gives many rows probability 0 of their class.
 Quality quality(const Classifier& model, const Dataset& d, const Context& ctx) {
-  const Matrix proba = model.predict_proba(d.features, ctx);
-  Quality q;
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    const auto y = static_cast<std::size_t>(d.teacher[i]);
-    const float* row = proba.row(i);
-    q.accuracy += static_cast<double>(std::max_element(row, row + proba.cols()) - row) == y;
-    // Clipped at 1e-3: a forest gives many rows probability 0 of their class.
-    q.log_loss -= std::log(std::max(static_cast<double>(row[y]), 1e-3));
-  }
-  q.accuracy /= static_cast<double>(d.size());
-  q.log_loss /= static_cast<double>(d.size());
-  return q;
+  return testing::held_out_quality(model, d, ctx, 1e-3);
 }
 
 Context cpu(std::uint64_t seed = 7, int threads = 1) {
