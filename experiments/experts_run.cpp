@@ -16,9 +16,8 @@
 #include "core/metrics/metrics.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "experiments/experts_rejector.h"
 #include "experiments/prepare.h"
-#include "models/dense/logreg.h"
-#include "models/dense/mlp.h"
 
 namespace deferbench {
 
@@ -141,47 +140,6 @@ Matrix expected_costs(const std::vector<std::vector<float>>& wrong,
     for (std::size_t j = 0; j < k; ++j)
       m(i, j) = static_cast<float>(choices[j].alpha * wrong[j][i] + lambda * choices[j].beta);
   return m;
-}
-
-// The two-stage rejector at λ: a (J+1)-class logistic regression on train's comp-sum weights
-// (rows whose choices all cost nothing carry no information and are left out; the weights are
-// scaled to a mean row sum of 1 so C means the same at every λ). Null when no row is left.
-std::unique_ptr<Classifier> fit_rejector(const Matrix& train_x, const RunPlan& plan,
-                                         const ExpertsSettings& es,
-                                         const Correctness& train_correct,
-                                         const std::vector<ChoiceCost>& choices, double lambda,
-                                         std::uint64_t stream) {
-  const Matrix w = comp_sum_weights(cost_matrix(train_correct, choices, lambda));
-  std::vector<std::size_t> keep;
-  double total = 0;
-  for (std::size_t i = 0; i < w.rows(); ++i) {
-    double s = 0;
-    for (std::size_t j = 0; j < w.cols(); ++j) s += w(i, j);
-    if (s > 0) {
-      keep.push_back(i);
-      total += s;
-    }
-  }
-  if (keep.empty()) return nullptr;
-  const double scale = static_cast<double>(keep.size()) / total;
-  const std::size_t d = train_x.cols();
-  Matrix x(keep.size(), d), wk(keep.size(), w.cols());
-  for (std::size_t r = 0; r < keep.size(); ++r) {
-    std::copy_n(train_x.row(keep[r]), d, x.row(r));
-    for (std::size_t j = 0; j < w.cols(); ++j) wk(r, j) = static_cast<float>(w(keep[r], j) * scale);
-  }
-  const Context ctx = plan.ctx.derive(stream);
-  if (es.rejector["name"].as<std::string>() == "mlp") {
-    MlpParams params = MlpParams::from_yaml(es.rejector, "experts.rejector", MlpParams{});
-    const char* name = params.hidden.size() <= 1 ? "mlp_1h" : "mlp_2h";  // as saved
-    auto rejector = std::make_unique<Mlp>(name, std::move(params));
-    rejector->fit_cost_weighted(x, wk, ctx);
-    return rejector;
-  }
-  auto rejector =
-      std::make_unique<LogReg>(LogRegParams::from_yaml(es.rejector, "experts.rejector"));
-  rejector->fit_cost_weighted(x, wk, ctx);
-  return rejector;
 }
 
 std::vector<int> cheapest_everywhere(std::size_t rows, const std::vector<ChoiceCost>& choices) {
@@ -309,6 +267,7 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
   if (wants) estimates = wrong_estimates(inputs, plan, es, rows);
   const auto& wrong = estimates.wrong;
   std::vector<std::shared_ptr<const Classifier>> rejectors;  // two_stage: per λ (null: none)
+  std::vector<ChosenRejector> rejector_choice;               // two_stage: per λ
 
   std::vector<Curve> curves;
   auto finish = [&](Curve& c) {
@@ -350,9 +309,12 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
       for (std::size_t t = 0; t < lambdas.size(); ++t) {
         Point p;
         p.setting = lambdas[t];
-        std::shared_ptr<const Classifier> rejector = fit_rejector(
-            inputs[kTrain], plan, es, rows[kTrain].correct, choices, lambdas[t], 0x7000 + t);
+        ChosenRejector chosen =
+            choose_rejector(es.rejectors, inputs[kTrain], rows[kTrain].correct, inputs[kVal],
+                            rows[kVal].correct, choices, lambdas[t], plan.ctx, 0x7000 + t);
+        const std::shared_ptr<const Classifier> rejector = chosen.model;
         rejectors.push_back(rejector);
+        rejector_choice.push_back(std::move(chosen));
         for (int sp = kVal; sp < kSplits; ++sp) {
           if (!rejector) {
             p.route[sp] = cheapest_everywhere(rows[sp].size(), choices);
@@ -484,7 +446,21 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
                   {"delta", es.delta},
                   {"folds", es.folds},
                   {"estimator", to_yaml_text(es.estimator)},
+                  {"rejector", to_yaml_text(es.rejector)},
                   {"choices", cj}};
+  if (es.rejectors.size() > 1 && !rejector_choice.empty()) {  // the grid's choice at each λ
+    nlohmann::json specs = nlohmann::json::array(), chosen = nlohmann::json::array();
+    for (const YAML::Node& spec : es.rejectors) specs.push_back(to_yaml_text(spec));
+    for (std::size_t t = 0; t < rejector_choice.size(); ++t) {
+      nlohmann::json costs = nlohmann::json::array();
+      for (double c : rejector_choice[t].val_cost) costs.push_back(nan_to_json(c));
+      chosen.push_back({{"lambda", lambdas[t]},
+                        {"spec", rejector_choice[t].model ? nlohmann::json(rejector_choice[t].spec)
+                                                          : nlohmann::json(nullptr)},
+                        {"val_cost", costs}});
+    }
+    m["experts"]["rejector_grid"] = {{"specs", specs}, {"chosen", chosen}};
+  }
   // The policies a deployment would route with (bayes_plugin and two_stage: the learned ones),
   // for save_policy: named <method>_budget_<B> / <method>_target_<A>.
   auto deploy = [&](const Curve& c, std::ptrdiff_t t, const std::string& name) {

@@ -10,8 +10,7 @@
 
 #include "core/config/fields.h"
 #include "core/util/error.h"
-#include "models/dense/logreg.h"
-#include "models/dense/mlp.h"
+#include "experiments/experts_rejector.h"
 
 namespace deferbench {
 
@@ -85,16 +84,10 @@ ExpertsSettings ExpertsSettings::from_yaml(const YAML::Node& node, const std::st
   if (!s.estimator["name"]) s.estimator["name"] = "logreg";
   s.rejector = r.get_map("rejector");
   if (!s.rejector["name"]) s.rejector["name"] = "logreg";
-  const std::string rejector = s.rejector["name"].as<std::string>();
-  DB_CHECK(rejector == "logreg" || rejector == "mlp",
-           "config: '{}.rejector.name': '{}'; expected logreg or mlp (the two-stage rejector is a "
-           "cost-weighted logistic regression or MLP)",
-           path, rejector);
   // The parameters are checked now, not after the data are read.
-  if (rejector == "mlp")
-    MlpParams::from_yaml(s.rejector, path + ".rejector", MlpParams{});
-  else
-    LogRegParams::from_yaml(s.rejector, path + ".rejector");
+  s.rejectors = rejector_specs(s.rejector,
+                               r.has("rejector_grid") ? node["rejector_grid"] : YAML::Node(), path);
+  r.allow("rejector_grid");
   r.finish();
   DB_CHECK(!(s.surrogate && s.reference == "none"),
            "config: '{}.reference': none, but the surrogate's answers need a reference; expected "

@@ -25,6 +25,9 @@ struct ExpertsSettings {
   int folds = 5;
   YAML::Node estimator;  // bayes_plugin / cascade: a zoo model spec
   YAML::Node rejector;   // two_stage: logreg or mlp parameters
+  // two_stage: the rejector specs tried at every λ (experiments/experts_rejector.h): `rejector`
+  // alone, or with `rejector_grid` one per element of the grid, the lowest val cost kept.
+  std::vector<YAML::Node> rejectors;
 
   // `path` names the section in errors ("experts").
   static ExpertsSettings from_yaml(const YAML::Node& node, const std::string& path);
