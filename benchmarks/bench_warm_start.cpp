@@ -126,6 +126,7 @@ void refit(benchmark::State& state, const BenchOptions& o, const ZooModel& m, Sh
   }
   double seconds = 0;
   int steps = 0;
+  std::unique_ptr<Classifier> last;
   for (auto _ : state) {
     const auto t0 = Clock::now();
     std::unique_ptr<Classifier> model = builtin_models().make(m.spec, "bench");
@@ -142,10 +143,14 @@ void refit(benchmark::State& state, const BenchOptions& o, const ZooModel& m, Sh
     benchmark::DoNotOptimize(model.get());
     seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     steps = steps_of(*model);
+    last = std::move(model);
   }
   const double fit_s = state.iterations() > 0 ? seconds / state.iterations() : 0.0;
   state.counters["fit_s"] = fit_s;
   state.counters["steps"] = steps;
+  if (const auto* mlp = dynamic_cast<const Mlp*>(last.get()); mlp && !mlp->val_loss().empty())
+    state.counters["best_val_loss"] =
+        *std::min_element(mlp->val_loss().begin(), mlp->val_loss().end());
   const std::string key = fmt::format("{}/{}", m.key, shape.old);
   if (!warm) {
     cold_seconds()[key] = fit_s;
