@@ -157,6 +157,8 @@ Traces load_traces(const YAML::Node& dataset, const fs::path& data_dir, std::uin
   r.get_string("name", "");
   r.allow("subsample");  // read by prepare_data (after the label space is built)
   r.allow("subsample_seed");
+  r.allow("subsample_test");
+  r.allow("subsample_own_test");
   const std::string format =
       r.get_choice("format", "", {"synthetic", "synthetic_experts", "csv", "jsonl", "json_pairs"});
   if (format == "synthetic_experts") {

@@ -4,7 +4,11 @@
 # rows × targets 0.85, 0.9, 0.95 × SEEDS split seeds, guaranteed calibration, the experiment's
 # default pipeline plus any extra overrides), then writes the table with small_n_table.py.
 #
-#   scripts/small-n-study.sh OUT_DIR [SEEDS] [-- EXTRA OVERRIDES...]
+#   scripts/small-n-study.sh OUT_DIR [SEEDS] [--external-test N] [-- EXTRA OVERRIDES...]
+#
+# --external-test N: the test split is up to N rows from outside each subsample
+# (dataset.subsample_test; the synthetic data sets are generated with 4,000 + N rows), so the
+# whole subsample is the trace set and the measurement is not limited by its 15% test share.
 #
 # OUT_DIR/<dataset>/ holds each sweep (results_dir), OUT_DIR/table.md and table.csv the table.
 # A method is compared by running the script twice with different overrides (e.g. the split or
@@ -19,8 +23,18 @@ if [[ $# -gt 0 && $1 != "--" ]]; then
   seeds=$1
   shift
 fi
+external=0
+if [[ $# -gt 1 && $1 == "--external-test" ]]; then
+  external=$2
+  shift 2
+fi
 [[ $# -gt 0 && $1 == "--" ]] && shift
 extra=("$@")
+syn_rows=()
+if [[ $external -gt 0 ]]; then
+  extra=(dataset.subsample_test="$external" "${extra[@]}")
+  syn_rows=(dataset.synthetic.rows=$((4000 + external)))
+fi
 bin=./build/release/deferbench
 [[ -x $bin ]] || { echo "small-n-study: build first (make build): $bin missing" >&2; exit 2; }
 mkdir -p "$out"
@@ -39,8 +53,8 @@ run banking77_llm experiment=banking77_llm
 run banking77_gold experiment=banking77_gold
 run clinc150 experiment=clinc150
 run synthetic_2 experiment=synthetic dataset.synthetic.classes=2 \
-  dataset.synthetic.confusable_pairs=1
-run synthetic_10 experiment=synthetic
+  dataset.synthetic.confusable_pairs=1 "${syn_rows[@]}"
+run synthetic_10 experiment=synthetic "${syn_rows[@]}"
 
 python3 scripts/small_n_table.py "$out" > "$out/table.md"
 echo "small-n-study: $out/table.md" >&2
