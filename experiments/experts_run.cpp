@@ -439,15 +439,18 @@ RunOutput compute_experts_run(const YAML::Node& config, const RunOptions& option
                   {"test_macro_f1", nan_to_json(singles.points[j].test_macro_f1)},
                   {"price_per_1k", per_1k(choices[j].beta)}});
   }
-  m["experts"] = {{"reference", es.reference},
-                  {"surrogate", es.surrogate},
-                  {"methods", es.methods},
-                  {"lambdas", lambdas},
-                  {"delta", es.delta},
-                  {"folds", es.folds},
-                  {"estimator", to_yaml_text(es.estimator)},
-                  {"rejector", to_yaml_text(es.rejector)},
-                  {"choices", cj}};
+  m["experts"] = {
+      {"reference", es.reference},
+      {"surrogate", es.surrogate},
+      {"methods", es.methods},
+      {"lambdas", lambdas},
+      {"delta", es.delta},
+      {"folds", es.folds},
+      {"estimator", to_yaml_text(es.estimator)},
+      // The spec fitted (a grid's base when it has more than one).
+      {"rejector", to_yaml_text(es.rejectors.size() == 1 ? es.rejectors.front() : es.rejector)},
+      {"choices", cj}};
+  DB_ASSERT(rejector_choice.empty() || rejector_choice.size() == lambdas.size());
   if (es.rejectors.size() > 1 && !rejector_choice.empty()) {  // the grid's choice at each λ
     nlohmann::json specs = nlohmann::json::array(), chosen = nlohmann::json::array();
     for (const YAML::Node& spec : es.rejectors) specs.push_back(to_yaml_text(spec));

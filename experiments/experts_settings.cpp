@@ -67,6 +67,11 @@ ExpertsSettings ExpertsSettings::from_yaml(const YAML::Node& node, const std::st
   }
   if (r.has("methods")) {
     s.methods = r.get_string_list("methods", {});
+    for (std::size_t i = 0; i < s.methods.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        DB_CHECK(s.methods[i] != s.methods[j],
+                 "config: '{}.methods': '{}' is listed twice; expected each method once", path,
+                 s.methods[i]);
     for (const std::string& m : s.methods)
       DB_CHECK(kMethods.count(m),
                "config: '{}.methods': unknown method '{}'; expected some of "

@@ -44,6 +44,12 @@ void check_split_sizes(const RunSettings& s, const PreparedData& p, bool calibra
   for (const auto& [split, rows] : splits) {
     const bool cal_checked_below = certifies && std::string_view(split) == "cal";
     const bool pooled = p.cross_fit_folds > 0 && std::string_view(split) == "val";
+    DB_CHECK(
+        p.external_test_rows == 0 || std::string_view(split) != "test" || rows >= kMinSplitRows,
+        "dataset '{}': the test split has {} rows from outside the subsample "
+        "(dataset.subsample_test); expected at least {} (a larger dataset.subsample_test "
+        "or a smaller dataset.subsample)",
+        name, rows, kMinSplitRows);
     DB_CHECK(cal_checked_below || pooled || rows >= kMinSplitRows,
              "dataset '{}': split.{} has {} rows of {} (split.{} = {}); expected at least {} "
              "(more traces or a larger split.{})",
@@ -97,6 +103,14 @@ Dataset read_and_split(const RunSettings& s, PreparedData& p, bool calibrates) {
   std::size_t external_test = 0;  // rows outside the subsample that form the test split
   const std::string own_test = sub.get_choice("subsample_own_test", "cal", {"cal", "unused"});
   const auto rows = static_cast<std::size_t>(sub.get_int("subsample", 0, 0, INT64_MAX));
+  // dataset.subsample_test: up to M of the other rows (stratified, seeded) are the test split,
+  // fresh traffic measured apart from the trace set; the subsample's own test share calibrates.
+  const auto test_rows = static_cast<std::size_t>(sub.get_int("subsample_test", 0, 0, INT64_MAX));
+  DB_CHECK(test_rows == 0 || rows > 0,
+           "config: 'dataset.subsample_test': {} rows outside the subsample asked, but "
+           "dataset.subsample is 0 (every row); expected a subsample (dataset.subsample > 0) or "
+           "subsample_test: 0",
+           test_rows);
   if (rows > 0) {
     const auto seed = static_cast<std::uint64_t>(
         sub.get_int("subsample_seed", static_cast<std::int64_t>(s.seed), 0, INT64_MAX));
@@ -106,9 +120,6 @@ Dataset read_and_split(const RunSettings& s, PreparedData& p, bool calibrates) {
              rows, p.dataset_name, data.size(), data.size());
     std::vector<std::size_t> keep =
         stratified_subsample(data.teacher, rows, mix_seed(seed, 0x5ab5a3b1e));
-    // dataset.subsample_test: up to N of the other rows (stratified, seeded) are the test split,
-    // fresh traffic measured apart from the trace set; the subsample's own test share calibrates.
-    const auto test_rows = static_cast<std::size_t>(sub.get_int("subsample_test", 0, 0, INT64_MAX));
     if (test_rows > 0) {
       std::vector<std::size_t> rest;
       std::vector<LabelId> rest_teacher;
@@ -153,6 +164,10 @@ Dataset read_and_split(const RunSettings& s, PreparedData& p, bool calibrates) {
     }
     p.splits.test.clear();
     for (std::size_t i = n; i < data.size(); ++i) p.splits.test.push_back(i);
+    p.external_test_rows = external_test;
+    // The rows of a run: those of its splits (not the subsample's unused test share).
+    p.total_rows =
+        p.splits.train.size() + p.splits.val.size() + p.splits.cal.size() + p.splits.test.size();
   }
   const FamilyOptions& pipe = s.pipeline;
   const std::size_t pool_rows = p.splits.train.size() + p.splits.val.size();

@@ -36,6 +36,8 @@ struct PreparedData {
   // `val` a copy of it: candidates are selected on the pool's out-of-fold outputs.
   int cross_fit_folds = 0;
   std::size_t val_rows_calibrating = 0;  // rows of the val split moved to cal by cross-fitting
+  // dataset.subsample_test: the test split's rows, drawn from outside the subsample (0: none).
+  std::size_t external_test_rows = 0;
 };
 
 // Stops with an error naming the counts when a split is too small, or (when `calibrates`) when

@@ -151,6 +151,9 @@ RunOutput compute_stream_run(const YAML::Node& config, const RunOptions& options
   s.pipeline.cross_fit_folds = 0;
   RunOutput out;
   out.prep = std::make_shared<PreparedData>(prepare_data(s, plan.ctx, false));
+  DB_CHECK(out.prep->external_test_rows == 0,
+           "config: 'dataset.subsample_test': a stream replays the trace set's own rows; rows "
+           "from outside the subsample have no place in it (set subsample_test: 0)");
   Scenario sc;
   const Dataset stream = build_stream(*out.prep, st, s.seed, sc);
   DB_CHECK(stream.size() > st.cold_start,

@@ -16,23 +16,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=${1:?usage: scripts/small-n-study.sh OUT_DIR [SEEDS] [-- OVERRIDES...]}
+usage="usage: scripts/small-n-study.sh OUT_DIR [SEEDS] [--external-test N] [-- OVERRIDES...]"
+fail() { echo "small-n-study: $1; $usage" >&2; exit 2; }
+[[ $# -gt 0 && $1 != -* ]] || fail "expected OUT_DIR first"
+out=$1
 shift
 seeds=10
-if [[ $# -gt 0 && $1 != "--" ]]; then
+external=0
+if [[ $# -gt 0 && $1 != -* ]]; then
   seeds=$1
   shift
 fi
-external=0
-if [[ $# -gt 1 && $1 == "--external-test" ]]; then
-  external=$2
-  shift 2
-fi
+while [[ $# -gt 0 && $1 != "--" ]]; do
+  case $1 in
+    --external-test)
+      [[ $# -ge 2 ]] || fail "--external-test needs a row count"
+      external=$2
+      shift 2
+      ;;
+    *) fail "unknown argument '$1'" ;;
+  esac
+done
 [[ $# -gt 0 && $1 == "--" ]] && shift
+[[ $seeds =~ ^[1-9][0-9]*$ ]] || fail "SEEDS: expected a positive integer, got '$seeds'"
+[[ $external =~ ^[0-9]+$ ]] || fail "--external-test: expected a row count, got '$external'"
 extra=("$@")
 syn_rows=()
 if [[ $external -gt 0 ]]; then
   extra=(dataset.subsample_test="$external" "${extra[@]}")
+  # The synthetic data sets are generated with 4,000 + N rows (6,000 otherwise): their numbers
+  # compare between studies made with the same N only.
   syn_rows=(dataset.synthetic.rows=$((4000 + external)))
 fi
 bin=./build/release/deferbench

@@ -1,6 +1,7 @@
 // Multi-expert deferral with costs (issue 16): the two-stage rejector against the known Bayes
 // rejector of the synthetic experts, the experts run end to end, its guarantee over seeds, and
 // bad expert configs.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -212,6 +213,54 @@ TEST(ExpertsRun, SyntheticEndToEnd) {
   EXPECT_EQ(csv, ss2.str());
 }
 
+// experts.rejector_grid: at every λ the rejector kept is the grid's lowest cost on val (ties: the
+// earlier), and that cost is the val cost of the curve's point at λ as experts.csv reports it.
+TEST(ExpertsRun, RejectorGridIsJudgedOnValAtEveryLambda) {
+  TempDir out;
+  RunOptions opt;
+  opt.project_root = kRoot;
+  opt.quiet = true;
+  const RunResult r =
+      run_experiment(config_for({"experiment=synthetic_experts", "dataset.synthetic.rows=4000",
+                                 "experts.methods=[two_stage]", "experts.lambda_points=6",
+                                 "+experts.rejector_grid={C: [0.0001, 1]}",
+                                 "results_dir=" + out.path().string(), "threads=2", "device=cpu"}),
+                     opt);
+  const auto& grid = r.metrics["experts"]["rejector_grid"];
+  ASSERT_EQ(grid["specs"].size(), 2u);
+  EXPECT_NE(grid["specs"][0].get<std::string>().find("C: 0.0001"), std::string::npos);
+  EXPECT_EQ(r.metrics["experts"]["rejector"].get<std::string>().find("C:"), std::string::npos);
+  // experts.csv's two_stage rows: point t's setting (λ), val price per 1k and val accuracy.
+  std::ifstream in(r.run_dir / "experts.csv");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line.rfind("method,point,setting,val_price_per_1k,val_accuracy,", 0), 0u) << line;
+  std::vector<std::array<double, 3>> points;
+  while (std::getline(in, line)) {
+    if (line.rfind("two_stage,", 0) != 0) continue;
+    std::stringstream ls(line);
+    std::string f[5];
+    for (std::string& x : f) std::getline(ls, x, ',');
+    points.push_back({std::stod(f[2]), std::stod(f[3]), std::stod(f[4])});
+  }
+  const auto& chosen = grid["chosen"];
+  ASSERT_EQ(chosen.size(), points.size());
+  int differ = 0;
+  for (std::size_t t = 0; t < chosen.size(); ++t) {
+    const auto& c = chosen[t];
+    const double lambda = c["lambda"].get<double>();
+    EXPECT_NEAR(lambda, points[t][0], 1e-5 * std::max(1.0, lambda));  // 6 digits
+    ASSERT_FALSE(c["spec"].is_null()) << t;
+    const double a = c["val_cost"][0].get<double>(), b = c["val_cost"][1].get<double>();
+    EXPECT_EQ(c["spec"].get<std::size_t>(), b < a ? 1u : 0u) << t;
+    differ += a != b;
+    // Every expert weighs its errors 1: cost = (1 − accuracy) + λ · price per query.
+    const double kept = std::min(a, b);
+    EXPECT_NEAR(kept, (1 - points[t][2]) + lambda * points[t][1] / 1000.0, 1e-5) << t;
+  }
+  EXPECT_GT(differ, 0);  // the control: the two C's route differently somewhere
+}
+
 TEST(ExpertsRun, MlpRejectorRoutesLikeTheBayesRule) {
   // The two-stage rejector as a small MLP (experts.rejector.name: mlp) on the synthetic experts:
   // at a budget of 5 per 1k it beats the best single choice affordable, as the linear one does.
@@ -337,7 +386,10 @@ TEST(ExpertsRun, BadExpertConfigsAreOneLineErrors) {
   EXPECT_NE(kind.find("expected True, False, 1 or 0"), std::string::npos) << kind;
   const std::string method = run_error({"experiment=synthetic_experts", "experts.methods=[magic]"});
   EXPECT_NE(method.find("magic"), std::string::npos) << method;
-  for (const std::string& e : {unknown, negative, kind, method})
+  const std::string twice = run_error(
+      {"experiment=synthetic_experts", "experts.methods=[two_stage, cascade, two_stage]"});
+  EXPECT_NE(twice.find("'two_stage' is listed twice"), std::string::npos) << twice;
+  for (const std::string& e : {unknown, negative, kind, method, twice})
     EXPECT_EQ(e.find('\n'), std::string::npos) << e;
 }
 

@@ -162,7 +162,10 @@ TEST(StreamRun, BadStreamConfigsAreOneLineErrors) {
   EXPECT_NE(e.find("no_such_class"), std::string::npos) << e;
   e = err({"stream.memory_mode=sometimes"});
   EXPECT_NE(e.find("stream.memory_mode"), std::string::npos) << e;
-  for (const std::string& m : {e}) EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  const std::string outside = err({"dataset.subsample=3000", "dataset.subsample_test=1000"});
+  EXPECT_NE(outside.find("'dataset.subsample_test': a stream replays"), std::string::npos)
+      << outside;
+  for (const std::string& m : {e, outside}) EXPECT_EQ(m.find('\n'), std::string::npos) << m;
 }
 
 }  // namespace

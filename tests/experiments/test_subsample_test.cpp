@@ -53,8 +53,11 @@ TEST(SubsampleTest, TestRowsComeFromOutsideTheSubsampleWhoseSplitIsUnchanged) {
     ASSERT_EQ(p->test.size(), 1500u);
     for (const std::string& id : p->test.ids) EXPECT_EQ(subsample.count(id), 0u) << id;
     EXPECT_EQ(ids(p->test).size(), 1500u);  // no row twice
-    EXPECT_EQ(p->total_rows, 2500u);
+    EXPECT_EQ(p->external_test_rows, 1500u);
   }
+  // The run's rows are its splits' (the unused share is not counted: featurize writes them all).
+  EXPECT_EQ(cal.total_rows, 2500u);
+  EXPECT_EQ(unused.total_rows, 2500u - plain.test.size());
   // own_test: cal — the subsample's test share calibrates; unused — it is nowhere.
   std::set<std::string> cal_and_test = ids(plain.cal);
   cal_and_test.insert(plain.test.ids.begin(), plain.test.ids.end());
@@ -93,7 +96,13 @@ TEST(SubsampleTest, AskingMoreThanTheRestTakesTheRestAndBadValuesAreOneLineError
   const std::string bad = testing::error_of([] { prepared({"dataset.subsample_own_test=train"}); });
   EXPECT_THAT(bad, HasSubstr("'dataset.subsample_own_test'"));
   EXPECT_THAT(bad, HasSubstr("cal, unused"));
-  for (const std::string& e : {whole, bad}) EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  const std::string without = testing::error_of([] {
+    prepared({"dataset.subsample=0", "dataset.subsample_test=100"});
+  });
+  EXPECT_THAT(without, HasSubstr("'dataset.subsample_test': 100 rows outside the subsample asked, "
+                                 "but dataset.subsample is 0"));
+  for (const std::string& e : {whole, bad, without})
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
 }
 
 }  // namespace
