@@ -82,6 +82,17 @@ TEST(SubsampleTest, TestRowsComeFromOutsideTheSubsampleWhoseSplitIsUnchanged) {
   }
   EXPECT_EQ(total, 2000);
 
+  // With cross-fitting the val split's rows calibrate too: the pool is the subsample's train
+  // split, the calibration split its val, cal and test shares, the test split the outside rows.
+  const PreparedData crossed =
+      prepared({"dataset.subsample_test=1500", "pipeline.cross_fit.folds=5"});
+  ASSERT_EQ(crossed.cross_fit_folds, 5);
+  EXPECT_EQ(ids(crossed.train), ids(plain.train));
+  std::set<std::string> val_cal_test = cal_and_test;
+  val_cal_test.insert(plain.val.ids.begin(), plain.val.ids.end());
+  EXPECT_EQ(ids(crossed.cal), val_cal_test);
+  EXPECT_EQ(crossed.test.ids, cal.test.ids);
+
   // Same config and seed, same rows.
   EXPECT_EQ(prepared({"dataset.subsample_test=1500"}).test.ids, cal.test.ids);
 }
