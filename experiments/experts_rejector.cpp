@@ -45,25 +45,23 @@ std::vector<YAML::Node> rejector_specs(const YAML::Node& rejector, const YAML::N
              at, name);
     DB_CHECK(kv.second.IsSequence() && kv.second.size() > 0,
              "config: '{}.{}': expected a non-empty list of values", at, key);
-    std::vector<YAML::Node> next;
     for (const YAML::Node& value : kv.second) {
       YAML::Node one = clone(rejector);
       one[key] = clone(value);
       check_spec(one, at);  // the rest was checked above: an error here names at.key
-      for (const YAML::Node& s : specs) {
-        YAML::Node n = clone(s);
+    }
+    const std::size_t count = specs.size() * kv.second.size();
+    DB_CHECK(count <= kMaxSpecs,
+             "config: '{}': {} rejectors to fit at every λ; expected at most {}", at, count,
+             kMaxSpecs);
+    std::vector<YAML::Node> next;  // each earlier spec with each value: the last key fastest
+    for (const YAML::Node& spec : specs)
+      for (const YAML::Node& value : kv.second) {
+        YAML::Node n = clone(spec);
         n[key] = clone(value);
         next.push_back(n);
       }
-    }
-    DB_CHECK(next.size() <= kMaxSpecs,
-             "config: '{}': {} rejectors to fit at every λ; expected at most {}", at, next.size(),
-             kMaxSpecs);
-    // next is value-major; reorder so that the last key varies fastest.
-    const std::size_t values = kv.second.size(), before = specs.size();
-    specs.clear();
-    for (std::size_t s = 0; s < before; ++s)
-      for (std::size_t v = 0; v < values; ++v) specs.push_back(next[v * before + s]);
+    specs = std::move(next);
   }
   return specs;
 }

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config/compose.h"
+#include "core/config/fields.h"
 #include "core/routing/families.h"
 #include "core/stream/memory.h"
 #include "core/stream/monitor.h"
@@ -150,10 +151,11 @@ RunOutput compute_stream_run(const YAML::Node& config, const RunOptions& options
   // The stream replays every row once: no cross-fitting pool (it would copy train into val).
   s.pipeline.cross_fit_folds = 0;
   RunOutput out;
-  out.prep = std::make_shared<PreparedData>(prepare_data(s, plan.ctx, false));
-  DB_CHECK(out.prep->external_test_rows == 0,
+  // Checked before the traces are read.
+  DB_CHECK(FieldReader(s.dataset, "dataset").get_int("subsample_test", 0, 0, INT64_MAX) == 0,
            "config: 'dataset.subsample_test': a stream replays the trace set's own rows; rows "
            "from outside the subsample have no place in it (set subsample_test: 0)");
+  out.prep = std::make_shared<PreparedData>(prepare_data(s, plan.ctx, false));
   Scenario sc;
   const Dataset stream = build_stream(*out.prep, st, s.seed, sc);
   DB_CHECK(stream.size() > st.cold_start,

@@ -33,6 +33,13 @@ YAML::Node config_for(const std::vector<std::string>& overrides) {
   return compose_config(kRoot / "experiments" / "configs", overrides).config;
 }
 
+RunOptions quiet_options() {
+  RunOptions o;
+  o.project_root = kRoot;
+  o.quiet = true;
+  return o;
+}
+
 // Expected cost per query of a routing when the error rates are known: the mean over rows of
 // α e_{route(i)}(r_i) + λ β_route(i).
 double expected_cost(const std::vector<int>& route, const std::vector<int>& region,
@@ -147,9 +154,7 @@ TEST(ExpertPolicyFused, LogisticEstimatorsInOnePassMatchTheirProbabilities) {
 
 TEST(ExpertsRun, SyntheticEndToEnd) {
   TempDir out;
-  RunOptions opt;
-  opt.project_root = kRoot;
-  opt.quiet = true;
+  const RunOptions opt = quiet_options();
   const std::vector<std::string> overrides = {
       "experiment=synthetic_experts", "dataset.synthetic.rows=8000",
       "results_dir=" + out.path().string(), "threads=2", "device=cpu"};
@@ -217,9 +222,7 @@ TEST(ExpertsRun, SyntheticEndToEnd) {
 // earlier), and that cost is the val cost of the curve's point at λ as experts.csv reports it.
 TEST(ExpertsRun, RejectorGridIsJudgedOnValAtEveryLambda) {
   TempDir out;
-  RunOptions opt;
-  opt.project_root = kRoot;
-  opt.quiet = true;
+  const RunOptions opt = quiet_options();
   const RunResult r =
       run_experiment(config_for({"experiment=synthetic_experts", "dataset.synthetic.rows=4000",
                                  "experts.methods=[two_stage]", "experts.lambda_points=6",
@@ -264,9 +267,7 @@ TEST(ExpertsRun, RejectorGridIsJudgedOnValAtEveryLambda) {
 TEST(ExpertsRun, MlpRejectorRoutesLikeTheBayesRule) {
   // The two-stage rejector as a small MLP (experts.rejector.name: mlp) on the synthetic experts:
   // at a budget of 5 per 1k it beats the best single choice affordable, as the linear one does.
-  RunOptions opt;
-  opt.project_root = kRoot;
-  opt.quiet = true;
+  const RunOptions opt = quiet_options();
   const RunOutput o = compute_run(
       config_for({"experiment=synthetic_experts", "dataset.synthetic.rows=8000",
                   "experts.methods=[two_stage]", "experts.lambda_points=10",
@@ -285,9 +286,7 @@ TEST(ExpertsRun, SavedPoliciesRouteAsTheRunDid) {
   // saved; each saved policy, loaded, routes the test split to the accuracy and price the run
   // reported for that deployment.
   TempDir out;
-  RunOptions opt;
-  opt.project_root = kRoot;
-  opt.quiet = true;
+  const RunOptions opt = quiet_options();
   const RunOutput o =
       compute_run(config_for({"experiment=synthetic_experts", "dataset.synthetic.rows=6000",
                               "experts.surrogate=true", "experts.methods=[bayes_plugin, two_stage]",
@@ -335,9 +334,7 @@ TEST(ExpertsRun, GuaranteeHoldsOverSeeds) {
   const double target = 0.88, delta = 0.1;
   const int seeds = 200;
   int violations = 0, deployed = 0;
-  RunOptions opt;
-  opt.project_root = kRoot;
-  opt.quiet = true;
+  const RunOptions opt = quiet_options();
   for (int seed = 0; seed < seeds; ++seed) {
     const YAML::Node cfg = config_for(
         {"experiment=synthetic_experts", "dataset.synthetic.rows=20000", "split.train=0.05",
@@ -359,9 +356,7 @@ TEST(ExpertsRun, GuaranteeHoldsOverSeeds) {
 }
 
 std::string run_error(const std::vector<std::string>& overrides) {
-  RunOptions opt;
-  opt.project_root = kRoot;
-  opt.quiet = true;
+  const RunOptions opt = quiet_options();
   try {
     compute_run(config_for(overrides), opt);
   } catch (const Error& e) {
