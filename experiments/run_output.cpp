@@ -48,6 +48,7 @@ nlohmann::json thresholds_json(const std::vector<Stage>& stages) {
                    {"cal_accepted", s.cal_accepted},
                    {"cal_agreement", nan_to_json(s.cal_agreement)},
                    {"lower_bound", nan_to_json(s.lower_bound)}});
+    if (s.cal_u < 1.0) out.back()["test_u"] = s.cal_u;  // the randomized test's draw
   }
   return out;
 }

@@ -238,11 +238,12 @@ std::string diagnostic(const Stage& st, double target, const CalibrationSettings
         st.cal_rows ? static_cast<double>(need) / static_cast<double>(st.cal_rows) : 1.0);
   }
   const double required = std::isnan(st.cal_first_required) ? target : st.cal_first_required;
-  const std::uint64_t needed = min_passing_agreements(st.cal_first_accepted, required, g.delta);
+  const std::uint64_t needed =
+      min_passing_agreements(st.cal_first_accepted, required, g.delta, st.cal_u);
   return fmt::format(
       "nothing certified at target {}: the first threshold tested accepted {} of {} "
       "calibration rows ({:.2f}) with {} agreeing ({:.3f}); passing needed {} agreeing ({:.3f}) "
-      "at delta {}",
+      "at delta {}{}",
       target, st.cal_first_accepted, st.cal_rows,
       st.cal_rows ? static_cast<double>(st.cal_first_accepted) / static_cast<double>(st.cal_rows)
                   : 0.0,
@@ -254,7 +255,7 @@ std::string diagnostic(const Stage& st, double target, const CalibrationSettings
       st.cal_first_accepted
           ? static_cast<double>(needed) / static_cast<double>(st.cal_first_accepted)
           : 1.0,
-      g.delta);
+      g.delta, st.cal_u < 1.0 ? fmt::format(" (randomized test, u = {:.3f})", st.cal_u) : "");
 }
 
 }  // namespace
@@ -296,9 +297,10 @@ Deployment deploy(const std::vector<Candidate>& candidates, const Selection& sel
                       st->cal_tests,
                       st->cal_first_accepted,
                       st->cal_first_agreed,
-                      st->cal_tests ? static_cast<std::size_t>(min_passing_agreements(
-                                          st->cal_first_accepted, required, st->cal_delta))
-                                    : 0,
+                      st->cal_tests
+                          ? static_cast<std::size_t>(min_passing_agreements(
+                                st->cal_first_accepted, required, st->cal_delta, st->cal_u))
+                          : 0,
                       certifiable};
     }
     if (d.deployed) {

@@ -144,12 +144,14 @@ std::vector<double> quantile_grid(const std::vector<float>& val_scores, int poin
 ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
                                      const std::vector<std::uint8_t>& cal_agrees,
                                      const std::vector<double>& grid, double target, double delta,
-                                     std::size_t min_accepted, double window_scale) {
+                                     std::size_t min_accepted, double window_scale, double u) {
   DB_CHECK(cal_scores.size() == cal_agrees.size(), "calibration: {} scores but {} agreement flags",
            cal_scores.size(), cal_agrees.size());
   check_target_delta(target, delta);
   check_scores(cal_scores, "calibration");
   check_grid(grid);
+  DB_CHECK(u > 0.0 && u <= 1.0, "calibration: the test's randomization u = {} is outside (0, 1]",
+           u);
 
   // Rows by descending score; agreed[m] = agreements among the m highest-scoring rows.
   std::vector<std::size_t> order(cal_scores.size());
@@ -158,7 +160,6 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
                    [&](std::size_t a, std::size_t b) { return cal_scores[a] > cal_scores[b]; });
 
   // The level of each test and the agreement it must certify (window: δ/2 and p_w).
-  const bool window = window_scale > 0.0;
   const double level = test_level(delta, window_scale);
   auto required = [&](std::size_t accepted) {
     return test_requirement(target, delta, window_scale, accepted);
@@ -187,7 +188,7 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
       best.first_agreed = k;
       best.first_required = req;
     }
-    const double p = binomial_p_value(k, m, req);
+    const double p = binomial_randomized_p_value(k, m, req, u);
     if (p > level) break;  // first failure: the walk stops here
     best.required = req;
     best.threshold = tau;
@@ -197,7 +198,7 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
     best.feasible = true;
     best_k = k;
   }
-  if (best.feasible) best.lower_bound = clopper_pearson_lower(best_k, best.accepted, level);
+  if (best.feasible) best.lower_bound = randomized_lower_bound(best_k, best.accepted, level, u);
   best.tests = tests;
   best.skipped = skipped;
   return best;
@@ -238,7 +239,7 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& val_scores,
   const std::vector<double> grid = quantile_grid(
       val_scores, options.grid_points, options.grid_max_coverage, options.grid_min_coverage);
   return guaranteed_threshold(cal_scores, cal_agrees, grid, target, options.delta,
-                              options.min_accepted, options.window_scale);
+                              options.min_accepted, options.window_scale, options.u);
 }
 
 std::vector<double> PerClassChoice::thresholds() const {
@@ -265,7 +266,8 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& cal_scores,
                                     const std::vector<std::uint8_t>& cal_agrees,
                                     const std::vector<std::int32_t>& cal_classes,
                                     const std::vector<std::vector<double>>& grids, double target,
-                                    double delta, std::size_t min_accepted, double window_scale) {
+                                    double delta, std::size_t min_accepted, double window_scale,
+                                    double u) {
   DB_CHECK(cal_scores.size() == cal_agrees.size() && cal_scores.size() == cal_classes.size(),
            "calibration: {} scores, {} agreement flags and {} predicted classes", cal_scores.size(),
            cal_agrees.size(), cal_classes.size());
@@ -290,7 +292,7 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& cal_scores,
       continue;
     }
     out.classes[c] = guaranteed_threshold(scores[c], agrees[c], grids[c], target,
-                                          out.delta_per_class, min_accepted, window_scale);
+                                          out.delta_per_class, min_accepted, window_scale, u);
   }
   summarize(&out);
   return out;
@@ -307,7 +309,7 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& val_scores,
       per_class_quantile_grids(val_scores, val_classes, n_classes, options.grid_points,
                                options.grid_max_coverage, options.grid_min_coverage);
   return guaranteed_per_class(cal_scores, cal_agrees, cal_classes, grids, target, options.delta,
-                              options.min_accepted, options.window_scale);
+                              options.min_accepted, options.window_scale, options.u);
 }
 
 PerClassChoice empirical_per_class(const std::vector<float>& cal_scores,

@@ -86,6 +86,20 @@
 //   corrected for). Cascades and per-class thresholds split δ as before (each stage / class gets
 //   its share, and within it the two halves).
 //
+// - randomized test (option `calibration.test: randomized`; the guaranteed modes): the exact
+//   test above is conservative at small m: P(X ≥ k) jumps over δ as k moves, so its actual level
+//   is below δ (0.053 at m = 60, target 0.9, δ = 0.1) and it passes less often than a test of
+//   level δ could. The randomized test (the uniformly most powerful one for a binomial
+//   proportion) draws one u uniformly from (0, 1], independently of the calibration labels (from
+//   the run's seed), and rejects H0_j iff P(X > k_j) + u · P(X = k_j) ≤ δ: where the exact test
+//   needs k agreements it also passes with k − 1 when u is small enough. Under H0_j this p-value
+//   is stochastically no smaller than a uniform variable, so each test has level δ (exactly, at
+//   the boundary) and everything above holds with the probability taken over the calibration
+//   draw and u; one u serves the whole sequence (each test needs only its own p-value to be
+//   valid). The price is that the certificate depends on a random draw besides the data: the
+//   same calibration rows can certify a threshold one agreement apart under two seeds.
+//   lower_bound is then the randomized bound (binomial.h: randomized_lower_bound).
+//
 // Everything here is deterministic, keeps no state, and throws deferbench::Error for bad input
 // (mismatched sizes, NaN scores, δ ∉ (0, 1), target ∉ (0, 1], a grid not strictly decreasing).
 #pragma once
@@ -147,11 +161,13 @@ std::vector<double> quantile_grid(const std::vector<float>& val_scores, int poin
 // loosest passing threshold with its cal agreement, Clopper–Pearson lower bound and p-value.
 // target ∈ (0, 1], delta ∈ (0, 1). O(n log n + G).
 // window_scale > 0: the window guarantee, with W / n handled window queries per accepted
-// calibration row (see the header comment).
+// calibration row (see the header comment). u < 1: the randomized test (header comment); the
+// choice's lower_bound is then randomized_lower_bound.
 ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
                                      const std::vector<std::uint8_t>& cal_agrees,
                                      const std::vector<double>& grid, double target, double delta,
-                                     std::size_t min_accepted, double window_scale = 0.0);
+                                     std::size_t min_accepted, double window_scale = 0.0,
+                                     double u = 1.0);
 
 // What a calibration split of `cal_rows` rows could certify at best, judged on validation rows
 // (for the diagnostic of a calibration that certified nothing): the largest coverage c of a val
@@ -174,6 +190,9 @@ struct GuaranteedOptions {
   // The window guarantee: window queries per calibration row (0: about TA itself). Set by the
   // policy builder from `calibration.window` and the calibration split's size.
   double window_scale = 0.0;
+  // The randomized test's draw u ∈ (0, 1] (1: the exact, non-randomized test). Set by the policy
+  // builder from `calibration.test` and the run's seed.
+  double u = 1.0;
 };
 
 // quantile_grid on val_scores, then guaranteed_threshold on the calibration rows.
@@ -210,7 +229,7 @@ PerClassChoice guaranteed_per_class(const std::vector<float>& cal_scores,
                                     const std::vector<std::int32_t>& cal_classes,
                                     const std::vector<std::vector<double>>& grids, double target,
                                     double delta, std::size_t min_accepted,
-                                    double window_scale = 0.0);
+                                    double window_scale = 0.0, double u = 1.0);
 
 // per_class_quantile_grids on the validation rows, then guaranteed_per_class.
 PerClassChoice guaranteed_per_class(const std::vector<float>& val_scores,

@@ -137,7 +137,7 @@ CrossFitted fit_stage_cross(const YAML::Node& spec, const std::string& path, con
     surrogate->fit(fit_rows, nullptr, ctx.derive(static_cast<std::uint64_t>(k) + 1));
     s.surrogate = surrogate;
     members.push_back(surrogate);
-    s.knn = options.acceptor.knn;
+    s.knn = options.cross_fit_knn;
     s.use_embedding = options.acceptor.use_embedding;
     if (s.knn > 0 || guard)
       s.neighbours = std::make_shared<NeighbourIndex>(fit_rows.features, fit_rows.teacher);
@@ -171,7 +171,7 @@ CrossFitted fit_stage_cross(const YAML::Node& spec, const std::string& path, con
 
   Stage& s = out.stage;
   s.surrogate = std::make_shared<FoldAverage>(std::move(members));
-  s.knn = options.acceptor.knn;
+  s.knn = options.cross_fit_knn;
   s.use_embedding = options.acceptor.use_embedding;
   // The kNN feature and the guard search fold 1's index: the acceptor learnt them from indexes
   // of (K − 1)/K of the rows, and a k-th neighbour in the whole pool would be nearer (a denser
@@ -247,6 +247,7 @@ FamilyOptions FamilyOptions::from_yaml(const YAML::Node& node, const std::string
   o.cross_fit_max_rows = static_cast<std::size_t>(cross.get_int(
       "max_rows", static_cast<std::int64_t>(o.cross_fit_max_rows), 0, 1'000'000'000'000));
   o.cross_fit_val_rows = cross.get_choice("val_rows", o.cross_fit_val_rows, {"cal", "train"});
+  o.cross_fit_knn = static_cast<int>(cross.get_int("knn", o.cross_fit_knn, 0, 1000));
   cross.finish();
   r.finish();
   return o;

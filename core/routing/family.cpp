@@ -3,14 +3,18 @@
 #include <numeric>
 
 #include "core/util/error.h"
+#include "core/util/random.h"
 
 namespace deferbench {
 
-CalibrationSettings FamilyInputs::windowed() const {
+CalibrationSettings FamilyInputs::resolved() const {
   CalibrationSettings w = settings;
   const Dataset& c = calib();
   w.guaranteed.window_scale =
       settings.window > 0 && c.size() > 0 ? settings.window / static_cast<double>(c.size()) : 0.0;
+  // One u in (0, 1] for the whole calibration: from the seed only, never from a label.
+  w.guaranteed.u =
+      settings.test == "randomized" ? 1.0 - Rng(mix_seed(seed, 0x7E57)).uniform() : 1.0;
   return w;
 }
 

@@ -52,8 +52,9 @@ struct FamilyInputs {
   const StageOutput& calib_output(const FittedStage& f) const {
     return on == CalibrateOn::kCal ? f.cal : f.val;
   }
-  // The settings with the window guarantee scaled from calibration rows to window queries.
-  CalibrationSettings windowed() const;
+  // The settings this calibration runs with: the window guarantee scaled from calibration rows
+  // to window queries, and (calibration.test: randomized) the test's u drawn from `seed`.
+  CalibrationSettings resolved() const;
 };
 
 class RoutingFamily {

@@ -32,7 +32,7 @@ class RsbFamily final : public RoutingFamily {
   BuiltPolicy build(const FamilyInputs& in) const override {
     const Dataset& calib = in.calib();
     const std::size_t k_stages = in.fitted.size();
-    const CalibrationSettings windowed = in.windowed();
+    const CalibrationSettings windowed = in.resolved();
     const std::vector<std::vector<std::size_t>> pool = calibration_pools(in, k_stages);
     BuiltPolicy p;
     p.family = std::string(name());

@@ -16,7 +16,7 @@ BuiltPolicy build_first_stage(std::string_view family, const FamilyInputs& in, b
   if (drop_acceptor) s.acceptor = nullptr;
   calibrate_stage(s, subset(f.val, f.val_rows), pick(in.val.teacher, f.val_rows),
                   in.calib_output(f), in.calib().teacher, in.calib().n_classes(), in.target,
-                  in.settings.guaranteed.delta, in.windowed());
+                  in.settings.guaranteed.delta, in.resolved());
   p.feasible = s.feasible;
   p.stages.push_back(std::move(s));
   return p;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/config/fields.h"
+#include "core/stats/binomial.h"
 #include "core/util/error.h"
 
 namespace deferbench {
@@ -26,6 +27,7 @@ CalibrationSettings CalibrationSettings::from_yaml(const YAML::Node& node,
   s.mode = r.get_choice("mode", s.mode, {"guaranteed", "empirical"});
   s.per_class = r.get_bool("per_class", s.per_class);
   s.start = r.get_choice("start", s.start, {"pass_probability", "bound_peak"});
+  s.test = r.get_choice("test", s.test, {"exact", "randomized"});
   GuaranteedOptions& g = s.guaranteed;
   g.delta = r.get_double("delta", g.delta, 1e-12, 1.0 - 1e-12);
   g.min_accepted = static_cast<std::size_t>(
@@ -204,7 +206,8 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
                                               const std::vector<float>& scores,
                                               const std::vector<std::uint8_t>& agrees, double delta,
                                               double target, std::size_t cal_rows,
-                                              std::size_t min_accepted, double window_scale) {
+                                              std::size_t min_accepted, double window_scale,
+                                              double u) {
   if (grid.empty() || scores.empty() || cal_rows == 0) return grid;
   const double level = test_level(delta, window_scale);
   std::size_t best = 0;
@@ -216,7 +219,7 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
                    static_cast<double>(cal_rows)));
     if (m == 0 || m < min_accepted) return;
     const std::uint64_t k_min =
-        min_passing_agreements(m, test_requirement(target, delta, window_scale, m), level);
+        min_passing_agreements(m, test_requirement(target, delta, window_scale, m), level, u);
     if (k_min > m) return;
     const double a = (static_cast<double>(k) + 1.0) / (static_cast<double>(n) + 2.0);
     const double p = binomial_upper_tail(k_min, m, a);
@@ -248,7 +251,7 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
     const double scale = settings.guaranteed.window_scale;
     const double level = test_level(delta, scale);
     const double need = m > 0 ? test_requirement(target, delta, scale, m) : target;
-    const double lower = m ? clopper_pearson_lower(k, m, level) : 0.0;
+    const double lower = m ? randomized_lower_bound(k, m, level, settings.guaranteed.u) : 0.0;
     stage.feasible = m > 0 && (guaranteed ? lower >= need : point >= target);
     stage.thresholds = {stage.feasible ? -std::numeric_limits<double>::infinity()
                                        : std::numeric_limits<double>::infinity()};
@@ -290,10 +293,10 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
       grid = settings.start == "bound_peak"
                  ? start_where_bound_peaks(grid, val.score, val_agrees, delta, target, val_scale)
                  : start_where_test_can_pass(grid, val.score, val_agrees, delta, target,
-                                             cal.score.size(), g.min_accepted, g.window_scale);
+                                             cal.score.size(), g.min_accepted, g.window_scale, g.u);
     }
-    c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted,
-                             g.window_scale);
+    c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted, g.window_scale,
+                             g.u);
   } else {
     c = empirical_threshold(cal.score, agrees, target);
   }
@@ -306,7 +309,10 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
   stage.cal_first_accepted = c.first_accepted;
   stage.cal_first_agreed = c.first_agreed;
   stage.cal_first_required = c.first_required;
-  if (guaranteed) stage.cal_delta = delta;
+  if (guaranteed) {
+    stage.cal_delta = delta;
+    stage.cal_u = settings.guaranteed.u;
+  }
 }
 
 }  // namespace deferbench

@@ -34,10 +34,13 @@ struct CalibrationSettings {
   // the calibration split is likeliest to certify, start_where_test_can_pass) or "bound_peak"
   // (where the Clopper–Pearson bound on val agreement peaks, start_where_bound_peaks).
   std::string start = "pass_probability";
+  // The guaranteed modes' test: "exact" (Clopper–Pearson) or "randomized" (calibration.h; its
+  // u is drawn from the family's seed and set in guaranteed.u by FamilyInputs::resolved).
+  std::string test = "exact";
 
   // Keys: target (a number or a list, each in (0, 1]), mode, delta (0…1, exclusive), per_class,
   // min_accepted, grid_points, grid_min_coverage, grid_max_coverage, window (queries ≥ 0, or
-  // `test`), start (pass_probability | bound_peak).
+  // `test`), start (pass_probability | bound_peak), test (exact | randomized).
   static CalibrationSettings from_yaml(const YAML::Node& node, const std::string& path);
 };
 
@@ -62,6 +65,7 @@ struct Stage {
   std::size_t cal_tests = 0, cal_first_accepted = 0, cal_first_agreed = 0;
   double cal_first_required = std::numeric_limits<double>::quiet_NaN();
   double cal_delta = std::numeric_limits<double>::quiet_NaN();  // this stage's share of δ
+  double cal_u = 1.0;  // the randomized test's draw (1: the exact test; calibration.h)
 };
 
 // A stage's view of some rows: the surrogate's prediction and the acceptor's score.
@@ -123,7 +127,8 @@ std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
 // — need = target at level δ, or with a window (window_scale = W / cal_rows > 0) the window
 // requirement at δ/2. Thresholds with m < min_accepted count as 0. The start is the threshold
 // with the largest probability (ties within a relative 1e-9: the loosest); none above 0: the
-// whole grid.
+// whole grid. u < 1: the randomized test's count of agreements needed (its u is drawn
+// independently of every label, so it may choose the start).
 // Unlike start_where_bound_peaks it weighs the size of the calibration split (a small split
 // cannot pass where a large val prefix would clear the bound), and it reads no calibration
 // label, so the sequence is still fixed before the test and the guarantee holds.
@@ -131,6 +136,7 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
                                               const std::vector<float>& scores,
                                               const std::vector<std::uint8_t>& agrees, double delta,
                                               double target, std::size_t cal_rows,
-                                              std::size_t min_accepted, double window_scale = 0.0);
+                                              std::size_t min_accepted, double window_scale = 0.0,
+                                              double u = 1.0);
 
 }  // namespace deferbench

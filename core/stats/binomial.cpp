@@ -152,6 +152,40 @@ double binomial_p_value(std::uint64_t k, std::uint64_t n, double target) {
   return binomial_upper_tail(k, n, target);
 }
 
+double binomial_randomized_p_value(std::uint64_t k, std::uint64_t n, double target, double u) {
+  DB_CHECK(target > 0.0 && target <= 1.0, "binomial: target {} is outside (0, 1]", target);
+  DB_CHECK(k <= n, "binomial: {} successes out of {} trials", k, n);
+  DB_CHECK(u > 0.0 && u <= 1.0, "binomial: the randomization u = {} is outside (0, 1]", u);
+  if (u == 1.0) return binomial_upper_tail(k, n, target);
+  // P(X > k) + u · P(X = k), the point mass from its own formula (not a difference of tails).
+  return binomial_upper_tail(k + 1, n, target) + u * std::exp(binomial_log_pmf(k, n, target));
+}
+
+double randomized_lower_bound(std::uint64_t k, std::uint64_t n, double delta, double u) {
+  DB_CHECK(delta > 0.0 && delta < 1.0, "binomial: delta {} is outside (0, 1)", delta);
+  DB_CHECK(k <= n, "binomial: {} successes out of {} trials", k, n);
+  DB_CHECK(u > 0.0 && u <= 1.0, "binomial: the randomization u = {} is outside (0, 1]", u);
+  if (u == 1.0) return clopper_pearson_lower(k, n, delta);
+  // The p-value rises with p (both tails do): bisect for its crossing of δ.
+  auto p_value = [&](double p) {
+    return binomial_upper_tail(k + 1, n, p) + u * std::exp(binomial_log_pmf(k, n, p));
+  };
+  if (p_value(1.0) <= delta) return 1.0;
+  double lo = 0.0;
+  double hi = 1.0;
+  if (p_value(0.0) > delta) return 0.0;
+  for (int i = 0; i < 2000 && hi - lo > 1e-16 * hi; ++i) {
+    const double mid = lo + 0.5 * (hi - lo);
+    if (mid <= lo || mid >= hi) break;
+    if (p_value(mid) <= delta) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
 double clopper_pearson_lower(std::uint64_t k, std::uint64_t n, double delta) {
   DB_CHECK(delta > 0.0 && delta < 1.0, "binomial: delta {} is outside (0, 1)", delta);
   DB_CHECK(k <= n, "binomial: {} successes out of {} trials", k, n);
@@ -191,14 +225,14 @@ std::uint64_t min_passable_rows(double target, double delta) {
   return m;
 }
 
-std::uint64_t min_passing_agreements(std::uint64_t m, double target, double delta) {
+std::uint64_t min_passing_agreements(std::uint64_t m, double target, double delta, double u) {
   DB_CHECK(delta > 0.0 && delta < 1.0, "binomial: delta {} is outside (0, 1)", delta);
-  if (m == 0 || binomial_p_value(m, m, target) > delta) return m + 1;
-  // P(X ≥ k) falls as k grows: the least passing k by bisection over [0, m].
+  if (m == 0 || binomial_randomized_p_value(m, m, target, u) > delta) return m + 1;
+  // The p-value falls as k grows: the least passing k by bisection over [0, m].
   std::uint64_t lo = 0, hi = m;
   while (lo < hi) {
     const std::uint64_t mid = lo + (hi - lo) / 2;
-    if (binomial_p_value(mid, m, target) <= delta)
+    if (binomial_randomized_p_value(mid, m, target, u) <= delta)
       hi = mid;
     else
       lo = mid + 1;

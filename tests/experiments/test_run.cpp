@@ -104,6 +104,26 @@ TEST(EndToEnd, SameConfigAndSeedGiveIdenticalNumbers) {
   EXPECT_NE(a.metrics["targets"], c.metrics["targets"]);
 }
 
+// calibration.test=randomized: the draw u is recorded with the deployed stages, is the same
+// for the same seed (so are the numbers), and the exact test records none.
+TEST(EndToEnd, TheRandomizedTestRecordsItsDrawAndIsReproducible) {
+  TempDir out;
+  std::vector<std::string> o = {"results_dir=" + out.path().string(), "threads=1", "device=cpu",
+                                "dataset.synthetic.rows=2000", "pipeline.families=[l2d]"};
+  const auto exact = run_quiet(o);
+  o.push_back("calibration.test=randomized");
+  const auto a = run_quiet(o), b = run_quiet(o);
+  EXPECT_EQ(a.metrics["targets"], b.metrics["targets"]);
+  const auto& stage = a.metrics["targets"][0]["stages"][0];
+  ASSERT_TRUE(stage.contains("test_u")) << stage.dump();
+  const double u = stage["test_u"].get<double>();
+  EXPECT_GT(u, 0.0);
+  EXPECT_LT(u, 1.0);
+  EXPECT_FALSE(exact.metrics["targets"][0]["stages"][0].contains("test_u"));
+  YAML::Node saved = YAML::LoadFile((a.run_dir / "config.yaml").string());
+  EXPECT_EQ(saved["calibration"]["test"].as<std::string>(), "randomized");
+}
+
 // Runs sharing one fit cache (as a sweep's runs do) share prepared data only when its splits are
 // the same: cross-fitting's val_rows (cal or train) changes them, and so does turning it off.
 TEST(EndToEnd, CrossFittingSettingsKeepTheirOwnPreparedData) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 #include <set>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -99,6 +100,7 @@ TEST(CrossFit, OutOfFoldPredictionsComeFromModelsThatNeverSawTheRow) {
 TEST(CrossFit, TheDeployedSurrogateIsTheMeanOfTheFoldSurrogates) {
   const Dataset pool = mixture(500, 3, 0.9, 0.7), cal = mixture(300, 4, 0.9, 0.7);
   FamilyOptions opt;
+  opt.cross_fit_knn = 10;
   const Context ctx{Device::kCpu, 9, 1};
   const auto stages =
       fit_cascade_cross(YAML::Load("{name: logreg}"), 1, pool, cal, 4, opt, factory(), ctx, 9);
@@ -126,6 +128,42 @@ TEST(CrossFit, TheDeployedSurrogateIsTheMeanOfTheFoldSurrogates) {
   const StageOutput again = evaluate_stage(stages[0].stage, cal.features, ctx);
   EXPECT_EQ(again.pred, stages[0].cal.pred);
   EXPECT_EQ(again.score, stages[0].cal.score);
+}
+
+// When cross-fitting, the acceptor's kNN feature follows cross_fit.knn (off by default), not
+// acceptor.knn; without cross-fitting acceptor.knn applies as before.
+TEST(CrossFit, TheKnnFeatureFollowsCrossFitKnn) {
+  const Dataset pool = mixture(400, 21, 0.9, 0.7), cal = mixture(200, 22, 0.9, 0.7);
+  const YAML::Node spec = YAML::Load("{name: logreg}");
+  const Context ctx{Device::kCpu, 5, 1};
+  FamilyOptions opt;
+  opt.acceptor.knn = 10;
+  ASSERT_EQ(opt.cross_fit_knn, 0);
+  const auto off = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), ctx, 5);
+  EXPECT_EQ(off[0].stage.knn, 0);
+  EXPECT_EQ(off[0].stage.neighbours, nullptr);
+  opt.cross_fit_knn = 3;
+  const auto on = fit_cascade_cross(spec, 1, pool, cal, 5, opt, factory(), ctx, 5);
+  EXPECT_EQ(on[0].stage.knn, 3);
+  ASSERT_NE(on[0].stage.neighbours, nullptr);
+  EXPECT_NEAR(static_cast<double>(on[0].stage.neighbours->train().rows()), 400.0 * 4 / 5, 2.0);
+  EXPECT_NE(off[0].val.score, on[0].val.score);  // the feature reaches the acceptor
+  EXPECT_EQ(off[0].val.pred, on[0].val.pred);    // and nothing else
+  const auto plain = fit_cascade(spec, 1, pool, cal, cal, opt, factory(), ctx);
+  EXPECT_EQ(plain[0].stage.knn, 10);
+
+  auto parse = [](const char* yaml) {
+    return FamilyOptions::from_yaml(YAML::Load(yaml), "pipeline").cross_fit_knn;
+  };
+  EXPECT_EQ(parse("{families: [l2d]}"), 0);
+  EXPECT_EQ(parse("{cross_fit: {knn: 7}}"), 7);
+  try {
+    parse("{cross_fit: {knn: -1}}");
+    FAIL() << "a negative k should throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'pipeline.cross_fit.knn'"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(CrossFit, ReproducibleFromItsSeedAndFoldsDependOnIt) {
