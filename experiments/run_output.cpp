@@ -84,6 +84,7 @@ nlohmann::json calibration_json(const CalibrationSettings& calib) {
                                              : std::string("none")},
           {"min_accepted", calib.guaranteed.min_accepted},
           {"start", calib.start},
+          {"test", calib.test},
           {"selection",
            "on val, or on out-of-fold outputs when cross-fitting (disjoint from cal), then "
            "calibrated on cal"},

@@ -201,6 +201,7 @@ RunOutput compute_stream_run(const YAML::Node& config, const RunOptions& options
                  {"model", plan.zoo.front().label},
                  {"target", target},
                  {"delta", calib.guaranteed.delta},
+                 {"test", calib.test},
                  {"window_guarantee", st.window_guarantee ? nlohmann::json(st.window) : nullptr},
                  {"scenario", scenario},
                  {"stream",

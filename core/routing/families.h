@@ -57,7 +57,8 @@ struct FamilyOptions {
   // The acceptor's kNN feature when cross-fitting (in place of acceptor.knn; 0: off). Off by
   // default: with a few hundred training rows over tens of classes the k nearest rows mostly
   // carry other labels, and the feature adds noise to an acceptor learnt from as few rows
-  // (results/small_n/README.md: +12% certified coverage at n = 1,000, level at 2,000 and 4,000).
+  // (results/small_n/README.md: +5 to +11% certified coverage at n = 1,000, level at 2,000 and
+  // 4,000).
   int cross_fit_knn = 0;
 
   // The `pipeline` section: keys families (list of global, l2d, rsb), zoo (list of model names

@@ -7,14 +7,17 @@
 
 namespace deferbench {
 
-CalibrationSettings FamilyInputs::resolved() const {
+CalibrationSettings FamilyInputs::resolved(std::size_t stage) const {
   CalibrationSettings w = settings;
   const Dataset& c = calib();
   w.guaranteed.window_scale =
       settings.window > 0 && c.size() > 0 ? settings.window / static_cast<double>(c.size()) : 0.0;
-  // One u in (0, 1] for the whole calibration: from the seed only, never from a label.
-  w.guaranteed.u =
-      settings.test == "randomized" ? 1.0 - Rng(mix_seed(seed, 0x7E57)).uniform() : 1.0;
+  // One u in (0, 1] for the calibration on cal: from the seed only, never from a label. The
+  // calibrations on val that select the candidate use the exact test, so that which hypotheses
+  // the cal test walks through (candidate, grid, start) does not depend on u.
+  w.guaranteed.u = on == CalibrateOn::kCal && settings.test == "randomized"
+                       ? 1.0 - Rng(mix_seed(seed, 0x7E57 + stage)).uniform()
+                       : 1.0;
   return w;
 }
 

@@ -32,7 +32,6 @@ class RsbFamily final : public RoutingFamily {
   BuiltPolicy build(const FamilyInputs& in) const override {
     const Dataset& calib = in.calib();
     const std::size_t k_stages = in.fitted.size();
-    const CalibrationSettings windowed = in.resolved();
     const std::vector<std::vector<std::size_t>> pool = calibration_pools(in, k_stages);
     BuiltPolicy p;
     p.family = std::string(name());
@@ -46,7 +45,7 @@ class RsbFamily final : public RoutingFamily {
       calibrate_stage(s, subset(f.val, f.val_rows), pick(in.val.teacher, f.val_rows),
                       subset(in.calib_output(f), rows), pick(calib.teacher, rows),
                       calib.n_classes(), in.target,
-                      in.settings.guaranteed.delta / static_cast<double>(k_stages), windowed);
+                      in.settings.guaranteed.delta / static_cast<double>(k_stages), in.resolved(k));
       // Rows this stage accepts leave the population of later stages (all rows of the split,
       // so that with disjoint folds later folds also lose what earlier stages would take).
       const StageOutput& everyone = in.calib_output(f);

@@ -207,7 +207,7 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
                                               const std::vector<std::uint8_t>& agrees, double delta,
                                               double target, std::size_t cal_rows,
                                               std::size_t min_accepted, double window_scale,
-                                              double u) {
+                                              bool randomized) {
   if (grid.empty() || scores.empty() || cal_rows == 0) return grid;
   const double level = test_level(delta, window_scale);
   std::size_t best = 0;
@@ -218,11 +218,19 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
         std::floor(static_cast<double>(n) / static_cast<double>(scores.size()) *
                    static_cast<double>(cal_rows)));
     if (m == 0 || m < min_accepted) return;
-    const std::uint64_t k_min =
-        min_passing_agreements(m, test_requirement(target, delta, window_scale, m), level, u);
+    const double need = test_requirement(target, delta, window_scale, m);
+    const std::uint64_t k_min = min_passing_agreements(m, need, level);
     if (k_min > m) return;
     const double a = (static_cast<double>(k) + 1.0) / (static_cast<double>(n) + 2.0);
-    const double p = binomial_upper_tail(k_min, m, a);
+    double p = binomial_upper_tail(k_min, m, a);
+    // Randomized: one agreement fewer also passes when u ≤ u*, the u at which that count's
+    // p-value reaches the level; averaged over u, that adds P(X = k_min − 1) · u*.
+    if (randomized && k_min > 0) {
+      const double above = binomial_upper_tail(k_min, m, need);
+      const double at = std::exp(binomial_log_pmf(k_min - 1, m, need));
+      const double u_star = at > 0.0 ? std::clamp((level - above) / at, 0.0, 1.0) : 0.0;
+      p += u_star * std::exp(binomial_log_pmf(k_min - 1, m, a));
+    }
     if (p > 0.0 && p >= best_p * (1.0 - 1e-9)) {
       best_p = std::max(best_p, p);
       best = g;
@@ -240,6 +248,7 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
   for (std::size_t i = 0; i < agrees.size(); ++i) agrees[i] = cal.pred[i] == cal_teacher[i];
   stage.cal_rows = agrees.size();
   const bool guaranteed = settings.mode == "guaranteed";
+  if (guaranteed) stage.cal_u = settings.guaranteed.u;
   if (!stage.acceptor) {
     // global: accept everything iff the bound (or the point estimate) on the overall agreement
     // reaches the target.
@@ -293,7 +302,8 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
       grid = settings.start == "bound_peak"
                  ? start_where_bound_peaks(grid, val.score, val_agrees, delta, target, val_scale)
                  : start_where_test_can_pass(grid, val.score, val_agrees, delta, target,
-                                             cal.score.size(), g.min_accepted, g.window_scale, g.u);
+                                             cal.score.size(), g.min_accepted, g.window_scale,
+                                             settings.test == "randomized");
     }
     c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted, g.window_scale,
                              g.u);
@@ -309,10 +319,7 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
   stage.cal_first_accepted = c.first_accepted;
   stage.cal_first_agreed = c.first_agreed;
   stage.cal_first_required = c.first_required;
-  if (guaranteed) {
-    stage.cal_delta = delta;
-    stage.cal_u = settings.guaranteed.u;
-  }
+  if (guaranteed) stage.cal_delta = delta;
 }
 
 }  // namespace deferbench

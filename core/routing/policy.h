@@ -35,7 +35,8 @@ struct CalibrationSettings {
   // (where the Clopper–Pearson bound on val agreement peaks, start_where_bound_peaks).
   std::string start = "pass_probability";
   // The guaranteed modes' test: "exact" (Clopper–Pearson) or "randomized" (calibration.h; its
-  // u is drawn from the family's seed and set in guaranteed.u by FamilyInputs::resolved).
+  // u is drawn from the family's seed and set in guaranteed.u by FamilyInputs::resolved, for
+  // the calibration on cal only).
   std::string test = "exact";
 
   // Keys: target (a number or a list, each in (0, 1]), mode, delta (0…1, exclusive), per_class,
@@ -127,8 +128,9 @@ std::vector<double> start_where_bound_peaks(const std::vector<double>& grid,
 // — need = target at level δ, or with a window (window_scale = W / cal_rows > 0) the window
 // requirement at δ/2. Thresholds with m < min_accepted count as 0. The start is the threshold
 // with the largest probability (ties within a relative 1e-9: the loosest); none above 0: the
-// whole grid. u < 1: the randomized test's count of agreements needed (its u is drawn
-// independently of every label, so it may choose the start).
+// whole grid. randomized: the pass probability of the randomized test averaged over its u (one
+// agreement fewer passes with probability u*): the start must not depend on u itself, since a
+// start chosen where the drawn u happens to be lucky would make the level depend on it.
 // Unlike start_where_bound_peaks it weighs the size of the calibration split (a small split
 // cannot pass where a large val prefix would clear the bound), and it reads no calibration
 // label, so the sequence is still fixed before the test and the guarantee holds.
@@ -137,6 +139,6 @@ std::vector<double> start_where_test_can_pass(const std::vector<double>& grid,
                                               const std::vector<std::uint8_t>& agrees, double delta,
                                               double target, std::size_t cal_rows,
                                               std::size_t min_accepted, double window_scale = 0.0,
-                                              double u = 1.0);
+                                              bool randomized = false);
 
 }  // namespace deferbench

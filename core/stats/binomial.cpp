@@ -156,7 +156,7 @@ double binomial_randomized_p_value(std::uint64_t k, std::uint64_t n, double targ
   DB_CHECK(target > 0.0 && target <= 1.0, "binomial: target {} is outside (0, 1]", target);
   DB_CHECK(k <= n, "binomial: {} successes out of {} trials", k, n);
   DB_CHECK(u > 0.0 && u <= 1.0, "binomial: the randomization u = {} is outside (0, 1]", u);
-  if (u == 1.0) return binomial_upper_tail(k, n, target);
+  if (u == 1.0 || n == 0) return binomial_upper_tail(k, n, target);  // n = 0: 1, no evidence
   // P(X > k) + u · P(X = k), the point mass from its own formula (not a difference of tails).
   return binomial_upper_tail(k + 1, n, target) + u * std::exp(binomial_log_pmf(k, n, target));
 }

@@ -114,6 +114,11 @@ TEST(EndToEnd, TheRandomizedTestRecordsItsDrawAndIsReproducible) {
   o.push_back("calibration.test=randomized");
   const auto a = run_quiet(o), b = run_quiet(o);
   EXPECT_EQ(a.metrics["targets"], b.metrics["targets"]);
+  ASSERT_TRUE(a.metrics["targets"][0].contains("stages"));
+  ASSERT_FALSE(a.metrics["targets"][0]["stages"].empty());
+  ASSERT_FALSE(exact.metrics["targets"][0]["stages"].empty());
+  EXPECT_EQ(a.metrics["calibration"]["test"], "randomized");
+  EXPECT_EQ(exact.metrics["calibration"]["test"], "exact");
   const auto& stage = a.metrics["targets"][0]["stages"][0];
   ASSERT_TRUE(stage.contains("test_u")) << stage.dump();
   const double u = stage["test_u"].get<double>();

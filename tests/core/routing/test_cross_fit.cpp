@@ -208,45 +208,49 @@ TEST(CrossFitGuarantee, HoldsOverSeeds) {
   constexpr int kSeeds = 200;
   constexpr double kTarget = 0.95, kDelta = 0.1;
   const double bound = kDelta + 3.0 * std::sqrt(kDelta * (1.0 - kDelta) / kSeeds);
-  CalibrationSettings settings;
-  settings.guaranteed.delta = kDelta;
-  settings.guaranteed.min_accepted = 30;
-  settings.guaranteed.grid_points = 100;
-  ASSERT_EQ(settings.start, "pass_probability");
-  FamilyOptions opt;
-  opt.acceptor.knn = 5;
-  int violations = 0, deployed = 0;
-  double coverage = 0;
   const Dataset fresh = mixture(20000, 999, 0.99, 0.7);
-  for (int seed = 0; seed < kSeeds; ++seed) {
-    const auto s = static_cast<std::uint64_t>(seed);
-    const Dataset pool = mixture(700, 1000 + 2 * s, 0.99, 0.7);
-    const Dataset cal = mixture(300, 1001 + 2 * s, 0.99, 0.7);
-    const Context ctx{Device::kCpu, s, 1};
-    const auto fitted =
-        fit_cascade_cross(YAML::Load("{name: logreg}"), 1, pool, cal, 5, opt, factory(), ctx, s);
-    const BuiltPolicy p =
-        build_policy("l2d", fitted, pool, cal, kTarget, settings, opt, CalibrateOn::kCal, s);
-    const Routed r = route(p.stages, fresh.features, ctx);
-    std::size_t handled = 0, agreed = 0;
-    for (std::size_t i = 0; i < fresh.size(); ++i)
-      if (r.stage[i] >= 0) {
-        ++handled;
-        agreed += r.label[i] == fresh.teacher[i];
-      }
-    if (handled == 0) continue;
-    ++deployed;
-    coverage += static_cast<double>(handled) / fresh.size();
-    violations += static_cast<double>(agreed) < kTarget * static_cast<double>(handled);
+  // Both tests (calibration.test): the randomized one through the whole policy builder, whose
+  // start rule and candidate calibration must not depend on its draw u.
+  for (const char* test : {"exact", "randomized"}) {
+    CalibrationSettings settings;
+    settings.guaranteed.delta = kDelta;
+    settings.guaranteed.min_accepted = 30;
+    settings.guaranteed.grid_points = 100;
+    settings.test = test;
+    ASSERT_EQ(settings.start, "pass_probability");
+    const FamilyOptions opt;
+    int violations = 0, deployed = 0;
+    double coverage = 0;
+    for (int seed = 0; seed < kSeeds; ++seed) {
+      const auto s = static_cast<std::uint64_t>(seed);
+      const Dataset pool = mixture(700, 1000 + 2 * s, 0.99, 0.7);
+      const Dataset cal = mixture(300, 1001 + 2 * s, 0.99, 0.7);
+      const Context ctx{Device::kCpu, s, 1};
+      const auto fitted =
+          fit_cascade_cross(YAML::Load("{name: logreg}"), 1, pool, cal, 5, opt, factory(), ctx, s);
+      const BuiltPolicy p =
+          build_policy("l2d", fitted, pool, cal, kTarget, settings, opt, CalibrateOn::kCal, s);
+      const Routed r = route(p.stages, fresh.features, ctx);
+      std::size_t handled = 0, agreed = 0;
+      for (std::size_t i = 0; i < fresh.size(); ++i)
+        if (r.stage[i] >= 0) {
+          ++handled;
+          agreed += r.label[i] == fresh.teacher[i];
+        }
+      if (handled == 0) continue;
+      ++deployed;
+      coverage += static_cast<double>(handled) / fresh.size();
+      violations += static_cast<double>(agreed) < kTarget * static_cast<double>(handled);
+    }
+    std::printf(
+        "[cross-fit guarantee] %s test, %d seeds: %d deployed, %d violations (bound %.3f), mean "
+        "coverage %.3f\n",
+        test, kSeeds, deployed, violations, bound, coverage / kSeeds);
+    EXPECT_LE(static_cast<double>(violations) / kSeeds, bound) << test;
+    // Not trivially safe: the easy classes are 60% of the traffic.
+    EXPECT_GT(deployed, kSeeds * 3 / 4) << test;
+    EXPECT_GT(coverage / kSeeds, 0.3) << test;
   }
-  std::printf(
-      "[cross-fit guarantee] %d seeds: %d deployed, %d violations (bound %.3f), mean "
-      "coverage %.3f\n",
-      kSeeds, deployed, violations, bound, coverage / kSeeds);
-  EXPECT_LE(static_cast<double>(violations) / kSeeds, bound);
-  // Not trivially safe: the easy classes are 60% of the traffic.
-  EXPECT_GT(deployed, kSeeds * 3 / 4);
-  EXPECT_GT(coverage / kSeeds, 0.3);
 }
 
 // The start by pass probability on a hand-made val curve: 10 val rows, scores 10 … 1, the five
@@ -270,6 +274,15 @@ TEST(StartByPassProbability, PicksTheThresholdLikeliestToPass) {
   EXPECT_EQ(start_where_test_can_pass(grid, scores, agrees, 0.1, 0.9, 100, 45).front(), 5.5);
   // Nothing can pass (a calibration split of 15 rows): the whole grid.
   EXPECT_EQ(start_where_test_can_pass(grid, scores, agrees, 0.1, 0.9, 15, 0).size(), grid.size());
+  // The randomized test, averaged over its u: one agreement fewer passes when u ≤ u* =
+  // (δ − P(X ≥ k_min)) / P(X = k_min − 1) at the target. 3 rows: u* = (0.1 − 0.0424) / 0.1413 =
+  // 0.408, + 0.408 · P(X = 29 | 30, 0.8) = 0.0038 → 0.0050; 4 rows: u* = 0.141, + 0.141 ·
+  // P(X = 38 | 40, 5/6) = 0.0030 → 0.0091; 5 rows: P(X ≥ 49 | 50, 0.9) = 0.0338, P(X = 48) =
+  // 0.0778, u* = 0.851, + 0.851 · P(X = 48 | 50, 6/7) = 0.0130 → 0.0172. The start: 5 rows.
+  EXPECT_NEAR(binomial_upper_tail(49, 50, 0.9), 0.0338, 0.0003);
+  EXPECT_NEAR(std::exp(binomial_log_pmf(48, 50, 6.0 / 7.0)), 0.0153, 0.0003);
+  EXPECT_EQ(start_where_test_can_pass(grid, scores, agrees, 0.1, 0.9, 100, 0, 0.0, true).front(),
+            5.5);
 }
 
 }  // namespace

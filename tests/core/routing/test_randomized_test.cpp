@@ -226,6 +226,13 @@ TEST(RandomizedTest, TheConfigChoosesItAndTheSeedDrawsU) {
   EXPECT_LE(a, 1.0);
   EXPECT_EQ(a, u_of(r, 1));  // the same seed, the same draw
   EXPECT_NE(a, b);
+  // A cascade's second stage draws its own u.
+  const FamilyInputs in1{fitted, cal, cal, 0.9, r, options, CalibrateOn::kCal, 1};
+  EXPECT_EQ(in1.resolved(0).guaranteed.u, a);
+  EXPECT_NE(in1.resolved(1).guaranteed.u, a);
+  // The calibrations on val (candidate selection) use the exact test.
+  const FamilyInputs on_val{fitted, cal, cal, 0.9, r, options, CalibrateOn::kVal, 1};
+  EXPECT_EQ(on_val.resolved().guaranteed.u, 1.0);
 }
 
 }  // namespace
