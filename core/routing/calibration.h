@@ -100,10 +100,12 @@
 //   probability averaged over u, and the candidate is selected with the exact test. A cascade's
 //   stages draw their own u (each stage's population depends on the earlier stages' thresholds,
 //   hence on their draws); per-class thresholds share one (each class's test needs only its own
-//   p-value to be valid for the union bound). The price is
-//   that the certificate depends on a random draw besides the data: the same calibration rows can
-//   certify a threshold one agreement apart under two seeds. lower_bound is then the randomized
-//   bound (binomial.h: randomized_lower_bound).
+//   p-value to be valid for the union bound). The price is that the certificate depends on a
+//   random draw besides the data: the same calibration rows can certify a threshold one
+//   agreement apart under two seeds, and for one fixed seed the level over calibration draws
+//   is not δ but that of the test at its u (0.053 or 0.137 in the example above): δ holds on
+//   average over seeds. lower_bound is then the randomized bound (binomial.h:
+//   randomized_lower_bound).
 //
 // Everything here is deterministic, keeps no state, and throws deferbench::Error for bad input
 // (mismatched sizes, NaN scores, δ ∉ (0, 1), target ∉ (0, 1], a grid not strictly decreasing).

@@ -54,9 +54,8 @@ struct FamilyInputs {
   }
   // The settings this calibration runs with: the window guarantee scaled from calibration rows
   // to window queries, and (calibration.test: randomized, on cal) the test's u drawn from
-  // `seed`.
-  // Stage k of a cascade gets its own draw: its calibration population depends on the earlier
-  // stages' thresholds, and so on their u, which must therefore not be its u as well.
+  // `seed`. Stage k of a cascade gets its own draw: its calibration population depends on the
+  // earlier stages' thresholds, and so on their u, which must therefore not be its u as well.
   CalibrationSettings resolved(std::size_t stage = 0) const;
 };
 

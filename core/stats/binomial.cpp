@@ -152,13 +152,22 @@ double binomial_p_value(std::uint64_t k, std::uint64_t n, double target) {
   return binomial_upper_tail(k, n, target);
 }
 
+namespace {
+
+// P(X > k | n, p) + u · P(X = k | n, p), the point mass from its own formula (not a difference
+// of tails). No argument checks: the callers make them.
+double randomized_tail(std::uint64_t k, std::uint64_t n, double p, double u) {
+  return binomial_upper_tail(k + 1, n, p) + u * std::exp(binomial_log_pmf(k, n, p));
+}
+
+}  // namespace
+
 double binomial_randomized_p_value(std::uint64_t k, std::uint64_t n, double target, double u) {
   DB_CHECK(target > 0.0 && target <= 1.0, "binomial: target {} is outside (0, 1]", target);
   DB_CHECK(k <= n, "binomial: {} successes out of {} trials", k, n);
   DB_CHECK(u > 0.0 && u <= 1.0, "binomial: the randomization u = {} is outside (0, 1]", u);
   if (u == 1.0 || n == 0) return binomial_upper_tail(k, n, target);  // n = 0: 1, no evidence
-  // P(X > k) + u · P(X = k), the point mass from its own formula (not a difference of tails).
-  return binomial_upper_tail(k + 1, n, target) + u * std::exp(binomial_log_pmf(k, n, target));
+  return randomized_tail(k, n, target, u);
 }
 
 double randomized_lower_bound(std::uint64_t k, std::uint64_t n, double delta, double u) {
@@ -167,9 +176,7 @@ double randomized_lower_bound(std::uint64_t k, std::uint64_t n, double delta, do
   DB_CHECK(u > 0.0 && u <= 1.0, "binomial: the randomization u = {} is outside (0, 1]", u);
   if (u == 1.0) return clopper_pearson_lower(k, n, delta);
   // The p-value rises with p (both tails do): bisect for its crossing of δ.
-  auto p_value = [&](double p) {
-    return binomial_upper_tail(k + 1, n, p) + u * std::exp(binomial_log_pmf(k, n, p));
-  };
+  auto p_value = [&](double p) { return randomized_tail(k, n, p, u); };
   if (p_value(1.0) <= delta) return 1.0;
   double lo = 0.0;
   double hi = 1.0;
