@@ -272,8 +272,9 @@ Deployment deploy(const std::vector<Candidate>& candidates, const Selection& sel
     const Stage* st = c.on_cal.stages.empty() ? nullptr : &c.on_cal.stages.front();
     if (st && !std::isnan(st->cal_delta) && !calib.per_class && prep.test.size() > 0) {
       const FirstStageView v = first_stage_on_test(c, zoo, prep.test);
-      d.certifiable_coverage = certifiable_coverage(v.score, v.agrees, st->cal_rows, target,
-                                                    st->cal_delta, calib.guaranteed.min_accepted);
+      d.certifiable_coverage =
+          certifiable_coverage(v.score, v.agrees, st->cal_rows, target, st->cal_delta,
+                               calib.guaranteed.min_accepted, st->cal_u);
     }
     if (!d.deployed && st && !st->feasible && !std::isnan(st->cal_delta) && !calib.per_class) {
       const double required = std::isnan(st->cal_first_required) ? target : st->cal_first_required;
@@ -286,7 +287,7 @@ Deployment deploy(const std::vector<Candidate>& candidates, const Selection& sel
         agrees[i] = val.front().pred[i] == prep.val.teacher[i];
       const double certifiable =
           certifiable_coverage(val.front().score, agrees, st->cal_rows, target, st->cal_delta,
-                               calib.guaranteed.min_accepted);
+                               calib.guaranteed.min_accepted, st->cal_u);
       d.diagnostic = diagnostic(*st, target, calib) +
                      fmt::format(
                          "; with {} calibration rows agreeing as {} do, at most {:.2f} "

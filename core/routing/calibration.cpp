@@ -206,7 +206,7 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
 
 double certifiable_coverage(const std::vector<float>& val_scores,
                             const std::vector<std::uint8_t>& val_agrees, std::size_t cal_rows,
-                            double target, double delta, std::size_t min_accepted) {
+                            double target, double delta, std::size_t min_accepted, double u) {
   DB_CHECK(val_scores.size() == val_agrees.size(), "calibration: {} scores but {} agreement flags",
            val_scores.size(), val_agrees.size());
   check_target_delta(target, delta);
@@ -227,7 +227,7 @@ double certifiable_coverage(const std::vector<float>& val_scores,
     const std::uint64_t m = static_cast<std::uint64_t>(j) * cal_rows / n;
     if (m < floor_rows) continue;
     const std::uint64_t k = static_cast<std::uint64_t>(agreed) * m / j;
-    if (binomial_p_value(k, m, target) <= delta) best = coverage;
+    if (binomial_randomized_p_value(k, m, target, u) <= delta) best = coverage;
   }
   return best;
 }

@@ -86,26 +86,29 @@
 //   corrected for). Cascades and per-class thresholds split δ as before (each stage / class gets
 //   its share, and within it the two halves).
 //
-// - randomized test (option `calibration.test: randomized`; the guaranteed modes): the exact
-//   test above is conservative at small m: P(X ≥ k) jumps over δ as k moves, so its actual level
-//   is below δ (0.053 at m = 60, target 0.9, δ = 0.1) and it passes less often than a test of
-//   level δ could. The randomized test (the uniformly most powerful one for a binomial
-//   proportion) draws one u uniformly from (0, 1], independently of the calibration labels (from
-//   the run's seed), and rejects H0_j iff P(X > k_j) + u · P(X = k_j) ≤ δ: where the exact test
-//   needs k agreements it also passes with k − 1 when u is small enough. Under H0_j this p-value
-//   is stochastically no smaller than a uniform variable, so each test has level δ (exactly, at
+// - randomized test (`calibration.test: randomized`, the default of the guaranteed modes; `exact`
+//   is the test above): the exact test is conservative at small m: P(X ≥ k) jumps over δ as k
+//   moves, so its actual level is below δ (0.053 at m = 60, target 0.9, δ = 0.1) and it passes
+//   less often than a test of level δ could. The randomized test (the uniformly most powerful
+//   one for a binomial proportion) takes one u uniform on (0, 1], independent of the calibration
+//   labels, and rejects H0_j iff P(X > k_j) + u · P(X = k_j) ≤ δ: where the exact test needs k
+//   agreements it also passes with k − 1 when u is small enough. Under H0_j this p-value is
+//   stochastically no smaller than a uniform variable, so each test has level δ (exactly, at
 //   the boundary) and everything above holds with the probability taken over the calibration
-//   draw and u; one u serves the whole sequence (each test needs only its own p-value to be
-//   valid), provided the sequence itself does not depend on u: the start is chosen by the pass
-//   probability averaged over u, and the candidate is selected with the exact test. A cascade's
-//   stages draw their own u (each stage's population depends on the earlier stages' thresholds,
-//   hence on their draws); per-class thresholds share one (each class's test needs only its own
-//   p-value to be valid for the union bound). The price is that the certificate depends on a
-//   random draw besides the data: the same calibration rows can certify a threshold one
-//   agreement apart under two seeds, and for one fixed seed the level over calibration draws
-//   is not δ but that of the test at its u (0.053 or 0.137 in the example above): δ holds on
-//   average over seeds. lower_bound is then the randomized bound (binomial.h:
-//   randomized_lower_bound).
+//   draw and u. Where u comes from matters: drawn from the run's seed, one seed would fix u and
+//   the level over calibration draws would be that of the test at that u (0.053 or 0.137 in the
+//   example), δ only on average over seeds. So u is a hash of the calibration rows' features and
+//   ids (FamilyInputs::resolved; no label and no seed enter it): over the draw of the calibration
+//   rows it is a fresh uniform draw for every seed, independent of the agreement count in the
+//   sense that a hash of continuous features is (the level at one fixed seed is measured by
+//   repetition in tests/core/routing/test_randomized_test.cpp), and the same rows always give
+//   the same certificate. One u serves the whole sequence (each test needs only its own p-value
+//   to be valid), provided the sequence itself does not depend on u: the start is chosen by the
+//   pass probability averaged over u, and the candidate is selected with the exact test. A
+//   cascade's stages draw their own u (the hash salted by the stage: each stage's population
+//   depends on the earlier stages' thresholds, hence on their draws); per-class thresholds
+//   share one (each class's test needs only its own p-value to be valid for the union bound).
+//   lower_bound is then the randomized bound (binomial.h: randomized_lower_bound).
 //
 // Everything here is deterministic, keeps no state, and throws deferbench::Error for bad input
 // (mismatched sizes, NaN scores, δ ∉ (0, 1), target ∉ (0, 1], a grid not strictly decreasing).
@@ -180,12 +183,13 @@ ThresholdChoice guaranteed_threshold(const std::vector<float>& cal_scores,
 // (for the diagnostic of a calibration that certified nothing): the largest coverage c of a val
 // prefix (scores high to low, a tie block entering whole) such that m = floor(c · cal_rows)
 // calibration rows with floor(a · m) agreeing — a the prefix's val agreement — pass the test at
-// `target` and `delta`, with m ≥ max(min_accepted, min_passable_rows). 0 when no prefix would.
+// `target` and `delta` (the randomized test at u when u < 1), with m ≥ max(min_accepted,
+// min_passable_rows). 0 when no prefix would.
 // Val scores come from an acceptor trained on val, so this is an optimistic figure: it says
 // when the calibration split is too small, not that a larger one would certify this much.
 double certifiable_coverage(const std::vector<float>& val_scores,
                             const std::vector<std::uint8_t>& val_agrees, std::size_t cal_rows,
-                            double target, double delta, std::size_t min_accepted);
+                            double target, double delta, std::size_t min_accepted, double u = 1.0);
 
 // The defaults of the guaranteed mode (config `calibration.*`).
 struct GuaranteedOptions {
@@ -198,7 +202,7 @@ struct GuaranteedOptions {
   // policy builder from `calibration.window` and the calibration split's size.
   double window_scale = 0.0;
   // The randomized test's draw u ∈ (0, 1] (1: the exact, non-randomized test). Set by the policy
-  // builder from `calibration.test` and the run's seed.
+  // builder from `calibration.test` and the calibration rows (FamilyInputs::resolved).
   double u = 1.0;
 };
 

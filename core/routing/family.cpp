@@ -1,9 +1,11 @@
 #include "core/routing/family.h"
 
 #include <numeric>
+#include <string>
+#include <string_view>
 
+#include "core/util/checksum.h"
 #include "core/util/error.h"
-#include "core/util/random.h"
 
 namespace deferbench {
 
@@ -12,12 +14,20 @@ CalibrationSettings FamilyInputs::resolved(std::size_t stage) const {
   const Dataset& c = calib();
   w.guaranteed.window_scale =
       settings.window > 0 && c.size() > 0 ? settings.window / static_cast<double>(c.size()) : 0.0;
-  // One u in (0, 1] for the calibration on cal: from the seed only, never from a label. The
-  // calibrations on val that select the candidate use the exact test, so that which hypotheses
-  // the cal test walks through (candidate, grid, start) does not depend on u.
-  w.guaranteed.u = on == CalibrateOn::kCal && settings.test == "randomized"
-                       ? 1.0 - Rng(mix_seed(seed, 0x7E57 + stage)).uniform()
-                       : 1.0;
+  // One u in (0, 1] for the calibration on cal, a hash of the calibration rows' features and
+  // ids: no label enters it, no seed either, so that for every seed it is a fresh uniform draw
+  // over the draw of the calibration rows (the test's level is δ per seed, not on average over
+  // seeds). The calibrations on val that select the candidate use the exact test, so that which
+  // hypotheses the cal test walks through (candidate, grid, start) does not depend on u.
+  if (on == CalibrateOn::kCal && settings.test == "randomized") {
+    std::string ids;
+    for (const std::string& id : c.ids) (ids += id) += '\0';
+    const std::string_view features(reinterpret_cast<const char*>(c.features.data()),
+                                    c.features.size() * sizeof(float));
+    w.guaranteed.u = hashed_unit_draw({features, ids}, 0x7E57 + stage);
+  } else {
+    w.guaranteed.u = 1.0;
+  }
   return w;
 }
 

@@ -34,10 +34,10 @@ struct CalibrationSettings {
   // the calibration split is likeliest to certify, start_where_test_can_pass) or "bound_peak"
   // (where the Clopper–Pearson bound on val agreement peaks, start_where_bound_peaks).
   std::string start = "pass_probability";
-  // The guaranteed modes' test: "exact" (Clopper–Pearson) or "randomized" (calibration.h; its
-  // u is drawn from the family's seed and set in guaranteed.u by FamilyInputs::resolved, for
-  // the calibration on cal only).
-  std::string test = "exact";
+  // The guaranteed modes' test: "randomized" (calibration.h; its u is a hash of the calibration
+  // rows, set in guaranteed.u by FamilyInputs::resolved for the calibration on cal only) or
+  // "exact" (Clopper–Pearson).
+  std::string test = "randomized";
 
   // Keys: target (a number or a list, each in (0, 1]), mode, delta (0…1, exclusive), per_class,
   // min_accepted, grid_points, grid_min_coverage, grid_max_coverage, window (queries ≥ 0, or

@@ -23,6 +23,15 @@ std::string checksum_of(std::string_view bytes) {
   return format_hash(XXH3_128bits(bytes.data(), bytes.size()));
 }
 
+double hashed_unit_draw(std::initializer_list<std::string_view> parts, std::uint64_t salt) {
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
+                                                                 &XXH3_freeState);
+  DB_CHECK(state && XXH3_64bits_reset_withSeed(state.get(), salt) == XXH_OK,
+           "xxhash: cannot allocate a state");
+  for (std::string_view p : parts) XXH3_64bits_update(state.get(), p.data(), p.size());
+  return 1.0 - static_cast<double>(XXH3_64bits_digest(state.get()) >> 11) * 0x1.0p-53;
+}
+
 std::string file_checksum(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail({file.string(), 0, ""}, "cannot open");

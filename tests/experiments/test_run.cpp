@@ -104,15 +104,16 @@ TEST(EndToEnd, SameConfigAndSeedGiveIdenticalNumbers) {
   EXPECT_NE(a.metrics["targets"], c.metrics["targets"]);
 }
 
-// calibration.test=randomized: the draw u is recorded with the deployed stages, is the same
-// for the same seed (so are the numbers), and the exact test records none.
+// calibration.test: randomized (the default): the draw u is recorded with the deployed stages,
+// is the same for the same config and seed (so are the numbers), and the exact test records
+// none.
 TEST(EndToEnd, TheRandomizedTestRecordsItsDrawAndIsReproducible) {
   TempDir out;
   std::vector<std::string> o = {"results_dir=" + out.path().string(), "threads=1", "device=cpu",
                                 "dataset.synthetic.rows=2000", "pipeline.families=[l2d]"};
-  const auto exact = run_quiet(o);
-  o.push_back("calibration.test=randomized");
   const auto a = run_quiet(o), b = run_quiet(o);
+  o.push_back("calibration.test=exact");
+  const auto exact = run_quiet(o);
   EXPECT_EQ(a.metrics["targets"], b.metrics["targets"]);
   ASSERT_TRUE(a.metrics["targets"][0].contains("stages"));
   ASSERT_FALSE(a.metrics["targets"][0]["stages"].empty());
@@ -124,9 +125,15 @@ TEST(EndToEnd, TheRandomizedTestRecordsItsDrawAndIsReproducible) {
   const double u = stage["test_u"].get<double>();
   EXPECT_GT(u, 0.0);
   EXPECT_LT(u, 1.0);
+  EXPECT_EQ(b.metrics["targets"][0]["stages"][0]["test_u"].get<double>(), u);
   EXPECT_FALSE(exact.metrics["targets"][0]["stages"][0].contains("test_u"));
   YAML::Node saved = YAML::LoadFile((a.run_dir / "config.yaml").string());
   EXPECT_EQ(saved["calibration"]["test"].as<std::string>(), "randomized");
+  // Another seed splits other calibration rows: another u.
+  o.back() = "seed=5";
+  const auto other = run_quiet(o);
+  ASSERT_FALSE(other.metrics["targets"][0]["stages"].empty());
+  EXPECT_NE(other.metrics["targets"][0]["stages"][0]["test_u"].get<double>(), u);
 }
 
 // Runs sharing one fit cache (as a sweep's runs do) share prepared data only when its splits are

@@ -298,6 +298,13 @@ TEST(CalibrationGuaranteed, CertifiableCoverageFromValAgreement) {
   // Tied scores enter together: the first two rows tie with a disagreeing one.
   EXPECT_DOUBLE_EQ(certifiable_coverage({5, 5, 5, 1}, {1, 1, 0, 1}, 1000, 0.9, 0.1, 0), 0.0);
   EXPECT_THROW(certifiable_coverage({1}, {}, 10, 0.9, 0.1, 0), Error);
+  // The randomized test at u: 30 rows, 27 agreeing (9 of 10 val rows), target 0.8:
+  // P(X > 27) = 0.0442, P(X = 27) = 0.0785, so it passes iff u ≤ (0.1 − 0.0442) / 0.0785 = 0.711;
+  // the exact test (u = 1) stops at the 9 all-agreeing rows (27 of 27).
+  const std::vector<std::uint8_t> nine = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+  EXPECT_DOUBLE_EQ(certifiable_coverage(scores, nine, 30, 0.8, 0.1, 0), 0.9);
+  EXPECT_DOUBLE_EQ(certifiable_coverage(scores, nine, 30, 0.8, 0.1, 0, 0.70), 1.0);
+  EXPECT_DOUBLE_EQ(certifiable_coverage(scores, nine, 30, 0.8, 0.1, 0, 0.72), 0.9);
 }
 
 TEST(CalibrationGuaranteed, StopsAtTheFirstFailure) {

@@ -202,37 +202,89 @@ TEST(RandomizedTest, GuaranteeHoldsOverSeedsAndCoverageNeverFallsBelowTheExactTe
   }
 }
 
-TEST(RandomizedTest, TheConfigChoosesItAndTheSeedDrawsU) {
-  const auto exact = CalibrationSettings::from_yaml(YAML::Load("{target: 0.9}"), "calibration");
+// A calibration split of m rows: two continuous features and an id per row.
+Dataset calibration_rows(Rng& rng, std::size_t m) {
+  Dataset d;
+  d.features = Matrix(m, 2);
+  for (std::size_t i = 0; i < m; ++i) {
+    d.features(i, 0) = static_cast<float>(rng.normal());
+    d.features(i, 1) = static_cast<float>(rng.normal());
+    d.ids.push_back("row" + std::to_string(rng.below(1000000)));
+  }
+  d.teacher.assign(m, 0);
+  return d;
+}
+
+TEST(RandomizedTest, TheConfigChoosesItAndTheCalibrationRowsDrawU) {
+  const auto r = CalibrationSettings::from_yaml(YAML::Load("{target: 0.9}"), "calibration");
+  EXPECT_EQ(r.test, "randomized");  // the default
+  const auto exact = CalibrationSettings::from_yaml(YAML::Load("{test: exact}"), "calibration");
   EXPECT_EQ(exact.test, "exact");
-  const auto r = CalibrationSettings::from_yaml(YAML::Load("{test: randomized}"), "calibration");
-  EXPECT_EQ(r.test, "randomized");
   try {
     CalibrationSettings::from_yaml(YAML::Load("{test: mid_p}"), "calibration");
     FAIL() << "an unknown test should throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'calibration.test'"), std::string::npos) << e.what();
   }
-  Dataset cal;
+  Rng rng(7);
+  const Dataset cal = calibration_rows(rng, 40), other = calibration_rows(rng, 40);
   const std::vector<FittedStage> fitted(1);
   const FamilyOptions options;
-  auto u_of = [&](const CalibrationSettings& s, std::uint64_t seed) {
-    const FamilyInputs in{fitted, cal, cal, 0.9, s, options, CalibrateOn::kCal, seed};
-    return in.resolved().guaranteed.u;
+  auto u_of = [&](const CalibrationSettings& s, const Dataset& rows, std::uint64_t seed,
+                  std::size_t stage = 0) {
+    const FamilyInputs in{fitted, rows, rows, 0.9, s, options, CalibrateOn::kCal, seed};
+    return in.resolved(stage).guaranteed.u;
   };
-  EXPECT_EQ(u_of(exact, 1), 1.0);
-  const double a = u_of(r, 1), b = u_of(r, 2);
+  EXPECT_EQ(u_of(exact, cal, 1), 1.0);
+  const double a = u_of(r, cal, 1);
   EXPECT_GT(a, 0.0);
   EXPECT_LE(a, 1.0);
-  EXPECT_EQ(a, u_of(r, 1));  // the same seed, the same draw
-  EXPECT_NE(a, b);
-  // A cascade's second stage draws its own u.
-  const FamilyInputs in1{fitted, cal, cal, 0.9, r, options, CalibrateOn::kCal, 1};
-  EXPECT_EQ(in1.resolved(0).guaranteed.u, a);
-  EXPECT_NE(in1.resolved(1).guaranteed.u, a);
+  EXPECT_EQ(a, u_of(r, cal, 2));    // no seed enters u: the same rows, the same draw
+  EXPECT_NE(a, u_of(r, other, 1));  // other rows, another draw
+  Dataset moved = cal;              // one feature of one row changed
+  moved.features(17, 1) += 1e-3f;
+  EXPECT_NE(a, u_of(r, moved, 1));
+  Dataset relabelled = cal;  // labels do not enter it
+  relabelled.teacher.assign(40, 3);
+  EXPECT_EQ(a, u_of(r, relabelled, 1));
+  EXPECT_NE(u_of(r, cal, 1, 1), a);  // a cascade's second stage draws its own u
   // The calibrations on val (candidate selection) use the exact test.
   const FamilyInputs on_val{fitted, cal, cal, 0.9, r, options, CalibrateOn::kVal, 1};
   EXPECT_EQ(on_val.resolved().guaranteed.u, 1.0);
+}
+
+// The point of hashing u from the calibration rows: at one fixed seed the test's level over
+// calibration draws is δ, where a u drawn from the seed fixes the level at that u's (at m = 60,
+// target 0.9, δ = 0.1 either 0.053 or 0.137). The rows' agreement depends on their features (0.8
+// where the first feature is negative, 1.0 elsewhere: 0.9 overall, the boundary of H0), so a u
+// that leaked the features' content into the count would show. 40,000 draws per seed, σ 0.0015.
+TEST(RandomizedTest, HasLevelDeltaAtEveryFixedSeedWithUFromTheRows) {
+  constexpr int kReps = 40000;
+  constexpr std::size_t kM = 60;
+  constexpr double kDelta = 0.1;
+  const double sigma = std::sqrt(kDelta * (1 - kDelta) / kReps);
+  const auto settings = CalibrationSettings::from_yaml(YAML::Load("{target: 0.9}"), "calibration");
+  const std::vector<FittedStage> fitted(1);
+  const FamilyOptions options;
+  for (std::uint64_t seed : {0u, 1u}) {
+    Rng rng(99 + seed);
+    int rejects = 0, small_u = 0;
+    for (int r = 0; r < kReps; ++r) {
+      const Dataset cal = calibration_rows(rng, kM);
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < kM; ++i)
+        k += rng.uniform() < (cal.features(i, 0) < 0 ? 0.8 : 1.0);
+      const FamilyInputs in{fitted, cal, cal, 0.9, settings, options, CalibrateOn::kCal, seed};
+      const double u = in.resolved().guaranteed.u;
+      small_u += u <= 0.5;
+      rejects += binomial_randomized_p_value(k, kM, 0.9, u) <= kDelta;
+    }
+    const double level = static_cast<double>(rejects) / kReps;
+    std::printf("[randomized test] seed %d, u hashed from 60 rows: level %.4f, P(u <= 0.5) %.4f\n",
+                static_cast<int>(seed), level, static_cast<double>(small_u) / kReps);
+    EXPECT_NEAR(level, kDelta, 4 * sigma) << "seed " << seed;
+    EXPECT_NEAR(static_cast<double>(small_u) / kReps, 0.5, 4 * std::sqrt(0.25 / kReps));
+  }
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
+#include <cmath>
 #include <fstream>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include "core/data/binary_io.h"
 #include "core/util/atomic_file.h"
+#include "core/util/checksum.h"
 #include "core/util/context.h"
 #include "core/util/error.h"
 #include "core/util/random.h"
@@ -114,6 +118,34 @@ TEST(Rng, BoundedDrawsAreUniformAndNormalsStandard) {
   // A fixed seed gives fixed values (the algorithm is ours, not the standard library's).
   Rng a(9), b(9);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(a.below(1000), b.below(1000));
+}
+
+// The randomized test's u (family.h): XXH3-64 of the bytes seeded by the salt, as a fraction in
+// (0, 1]; the parts hash as one stream; random bytes give uniform draws.
+TEST(HashedUnitDraw, IsTheSeededXxh3OfTheBytesAndUniformOverRandomBytes) {
+  const std::string bytes = "calibration rows";
+  const double expected =
+      1.0 -
+      static_cast<double>(XXH3_64bits_withSeed(bytes.data(), bytes.size(), 42) >> 11) * 0x1.0p-53;
+  EXPECT_EQ(hashed_unit_draw({bytes}, 42), expected);
+  EXPECT_EQ(hashed_unit_draw({"calibration", " rows"}, 42), expected);
+  EXPECT_NE(hashed_unit_draw({bytes}, 43), expected);
+  EXPECT_NE(hashed_unit_draw({"calibration rowS"}, 42), expected);
+  constexpr int kDraws = 20000;
+  Rng rng(5);
+  int below_tenth = 0;
+  double sum = 0;
+  for (int i = 0; i < kDraws; ++i) {
+    std::string b(16, '\0');
+    for (char& c : b) c = static_cast<char>(rng.below(256));
+    const double u = hashed_unit_draw({b}, 0x7E57);
+    ASSERT_GT(u, 0.0);
+    ASSERT_LE(u, 1.0);
+    below_tenth += u <= 0.1;
+    sum += u;
+  }
+  EXPECT_NEAR(static_cast<double>(below_tenth) / kDraws, 0.1, 4 * std::sqrt(0.09 / kDraws));
+  EXPECT_NEAR(sum / kDraws, 0.5, 4 * std::sqrt(1.0 / 12 / kDraws));
 }
 
 }  // namespace
