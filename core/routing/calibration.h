@@ -7,7 +7,9 @@
 //   below the target about half the time (measured in tests/core/routing/test_guarantee.cpp).
 //   Kept for comparison.
 //
-// - `guaranteed` (the default): Learn-then-Test fixed-sequence testing with exact binomial tests.
+// - `guaranteed` (the default): Learn-then-Test fixed-sequence testing with binomial tests: the
+//   exact one below (`calibration.test: exact`), or its randomized form (the default; "randomized
+//   test" below), which differs only in step 2's p-value and bound.
 //
 //   1. The candidate thresholds τ_1 > τ_2 > … > τ_G (strictest first) are fixed WITHOUT the
 //      calibration split: `quantile_grid` puts them at quantiles of the acceptor's scores on the
@@ -97,18 +99,21 @@
 //   the boundary) and everything above holds with the probability taken over the calibration
 //   draw and u. Where u comes from matters: drawn from the run's seed, one seed would fix u and
 //   the level over calibration draws would be that of the test at that u (0.053 or 0.137 in the
-//   example), δ only on average over seeds. So u is a hash of the calibration rows' features and
-//   ids (FamilyInputs::resolved; no label and no seed enter it): over the draw of the calibration
-//   rows it is a fresh uniform draw for every seed, independent of the agreement count in the
-//   sense that a hash of continuous features is (the level at one fixed seed is measured by
-//   repetition in tests/core/routing/test_randomized_test.cpp), and the same rows always give
-//   the same certificate. One u serves the whole sequence (each test needs only its own p-value
-//   to be valid), provided the sequence itself does not depend on u: the start is chosen by the
-//   pass probability averaged over u, and the candidate is selected with the exact test. A
-//   cascade's stages draw their own u (the hash salted by the stage: each stage's population
-//   depends on the earlier stages' thresholds, hence on their draws); per-class thresholds
-//   share one (each class's test needs only its own p-value to be valid for the union bound).
-//   lower_bound is then the randomized bound (binomial.h: randomized_lower_bound).
+//   example), δ only on average over seeds. So u is a hash of the calibration rows: their
+//   features, ids and teacher labels (FamilyInputs::resolved; no seed enters it). Whatever varies
+//   in the calibration draw (the rows, or only their labels) draws u afresh; modelled as a random
+//   function of its bytes, u is uniform and independent of the agreement count given any rows,
+//   so the level is δ for every seed (measured by repetition, with fresh rows and with fixed rows
+//   whose labels alone vary, in tests/core/routing/test_randomized_test.cpp). The same bytes
+//   (rows, ids, labels, their order and the features' floats, which the featurizer's threads
+//   can change in the last bit) give the same certificate; rerunning with any of them changed
+//   draws u again, as another seed redraws the split. One u serves the whole sequence (each test
+//   needs only its own p-value to be valid), provided the sequence itself does not depend on u: the
+//   start is chosen by the pass probability averaged over u, and the candidate is selected with the
+//   exact test. A cascade's stages draw their own u (the hash salted by the stage: each stage's
+//   population depends on the earlier stages' thresholds, hence on their draws); per-class
+//   thresholds share one (each class's test needs only its own p-value to be valid for the union
+//   bound). lower_bound is then the randomized bound (binomial.h: randomized_lower_bound).
 //
 // Everything here is deterministic, keeps no state, and throws deferbench::Error for bad input
 // (mismatched sizes, NaN scores, δ ∉ (0, 1), target ∉ (0, 1], a grid not strictly decreasing).
@@ -128,9 +133,10 @@ struct ThresholdChoice {
   double agreement = 0;      // their agreement with the teacher (NaN when accepted == 0)
   bool feasible = false;     // false: no threshold reached the target
   // Guaranteed mode only (NaN / 0 otherwise):
-  double lower_bound = std::numeric_limits<double>::quiet_NaN();  // Clopper–Pearson lower
-                                                                  // bound of TA at δ, at τ
-  double p_value = std::numeric_limits<double>::quiet_NaN();      // P(X ≥ k | m, target) at τ
+  // Lower bound of TA at δ, at τ: Clopper–Pearson, or randomized_lower_bound when u < 1.
+  double lower_bound = std::numeric_limits<double>::quiet_NaN();
+  // P(X ≥ k | m, target) at τ; with u < 1 the randomized P(X > k) + u · P(X = k).
+  double p_value = std::numeric_limits<double>::quiet_NaN();
   std::size_t tests = 0;    // thresholds tested (p-values computed), the failing one included
   std::size_t skipped = 0;  // leading grid thresholds skipped for too few accepted rows
   // The first threshold tested (passed or not): its accepted rows, their agreements and the
@@ -201,8 +207,11 @@ struct GuaranteedOptions {
   // The window guarantee: window queries per calibration row (0: about TA itself). Set by the
   // policy builder from `calibration.window` and the calibration split's size.
   double window_scale = 0.0;
-  // The randomized test's draw u ∈ (0, 1] (1: the exact, non-randomized test). Set by the policy
-  // builder from `calibration.test` and the calibration rows (FamilyInputs::resolved).
+  // The randomized test: whether this calibration uses it, and its draw u ∈ (0, 1] (1: the
+  // exact, non-randomized test). Set by the policy builder from `calibration.test` and the
+  // calibration rows for the calibration on cal (FamilyInputs::resolved); the start of the
+  // sequence (start_where_test_can_pass) averages over u when `randomized`.
+  bool randomized = false;
   double u = 1.0;
 };
 

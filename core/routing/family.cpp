@@ -14,18 +14,24 @@ CalibrationSettings FamilyInputs::resolved(std::size_t stage) const {
   const Dataset& c = calib();
   w.guaranteed.window_scale =
       settings.window > 0 && c.size() > 0 ? settings.window / static_cast<double>(c.size()) : 0.0;
-  // One u in (0, 1] for the calibration on cal, a hash of the calibration rows' features and
-  // ids: no label enters it, no seed either, so that for every seed it is a fresh uniform draw
-  // over the draw of the calibration rows (the test's level is δ per seed, not on average over
-  // seeds). The calibrations on val that select the candidate use the exact test, so that which
-  // hypotheses the cal test walks through (candidate, grid, start) does not depend on u.
+  // One u in (0, 1] for the calibration on cal: a hash of the calibration rows (features, ids
+  // and teacher labels), with no seed in it, so that whatever varies in the calibration draw (the
+  // rows drawn, or only their labels) draws u afresh, and the test's level is δ for every seed
+  // (not on average over seeds). Modelled as a random function of its bytes, u is uniform and
+  // independent of the agreement count given any rows: what a randomized test needs. The
+  // calibrations on val that select the candidate use the exact test, so that which hypotheses
+  // the cal test walks through (candidate, grid, start) does not depend on u.
   if (on == CalibrateOn::kCal && settings.test == "randomized") {
     std::string ids;
     for (const std::string& id : c.ids) (ids += id) += '\0';
     const std::string_view features(reinterpret_cast<const char*>(c.features.data()),
                                     c.features.size() * sizeof(float));
-    w.guaranteed.u = hashed_unit_draw({features, ids}, 0x7E57 + stage);
+    const std::string_view labels(reinterpret_cast<const char*>(c.teacher.data()),
+                                  c.teacher.size() * sizeof(LabelId));
+    w.guaranteed.randomized = true;
+    w.guaranteed.u = hashed_unit_draw({features, ids, labels}, 0x7E57 + stage);
   } else {
+    w.guaranteed.randomized = false;
     w.guaranteed.u = 1.0;
   }
   return w;

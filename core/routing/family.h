@@ -54,8 +54,8 @@ struct FamilyInputs {
   }
   // The settings this calibration runs with: the window guarantee scaled from calibration rows
   // to window queries, and (calibration.test: randomized, on cal) the test's u, a hash of the
-  // calibration rows' features and ids (checksum.h: hashed_unit_draw; no label and no seed enter
-  // it). Stage k of a cascade gets its own draw (the hash salted by k): its calibration
+  // calibration rows' features, ids and teacher labels (checksum.h: hashed_unit_draw; no seed
+  // enters it). Stage k of a cascade gets its own draw (the hash salted by k): its calibration
   // population depends on the earlier stages' thresholds, and so on their u, which must
   // therefore not be its u as well.
   CalibrationSettings resolved(std::size_t stage = 0) const;

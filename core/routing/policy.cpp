@@ -303,7 +303,7 @@ void calibrate_stage(Stage& stage, const StageOutput& val, const std::vector<Lab
                  ? start_where_bound_peaks(grid, val.score, val_agrees, delta, target, val_scale)
                  : start_where_test_can_pass(grid, val.score, val_agrees, delta, target,
                                              cal.score.size(), g.min_accepted, g.window_scale,
-                                             settings.test == "randomized");
+                                             g.randomized);
     }
     c = guaranteed_threshold(cal.score, agrees, grid, target, delta, g.min_accepted, g.window_scale,
                              g.u);

@@ -236,6 +236,12 @@ TEST(RandomizedTest, TheConfigChoosesItAndTheCalibrationRowsDrawU) {
     return in.resolved(stage).guaranteed.u;
   };
   EXPECT_EQ(u_of(exact, cal, 1), 1.0);
+  {
+    const FamilyInputs in{fitted, cal, cal, 0.9, r, options, CalibrateOn::kCal, 1};
+    EXPECT_TRUE(in.resolved().guaranteed.randomized);
+    const FamilyInputs ex{fitted, cal, cal, 0.9, exact, options, CalibrateOn::kCal, 1};
+    EXPECT_FALSE(ex.resolved().guaranteed.randomized);
+  }
   const double a = u_of(r, cal, 1);
   EXPECT_GT(a, 0.0);
   EXPECT_LE(a, 1.0);
@@ -244,20 +250,25 @@ TEST(RandomizedTest, TheConfigChoosesItAndTheCalibrationRowsDrawU) {
   Dataset moved = cal;              // one feature of one row changed
   moved.features(17, 1) += 1e-3f;
   EXPECT_NE(a, u_of(r, moved, 1));
-  Dataset relabelled = cal;  // labels do not enter it
-  relabelled.teacher.assign(40, 3);
-  EXPECT_EQ(a, u_of(r, relabelled, 1));
+  Dataset relabelled = cal;  // the same rows with another teacher label: another draw
+  relabelled.teacher[5] = 3;
+  EXPECT_NE(a, u_of(r, relabelled, 1));
   EXPECT_NE(u_of(r, cal, 1, 1), a);  // a cascade's second stage draws its own u
   // The calibrations on val (candidate selection) use the exact test.
   const FamilyInputs on_val{fitted, cal, cal, 0.9, r, options, CalibrateOn::kVal, 1};
   EXPECT_EQ(on_val.resolved().guaranteed.u, 1.0);
+  EXPECT_FALSE(on_val.resolved().guaranteed.randomized);
 }
 
 // The point of hashing u from the calibration rows: at one fixed seed the test's level over
 // calibration draws is δ, where a u drawn from the seed fixes the level at that u's (at m = 60,
-// target 0.9, δ = 0.1 either 0.053 or 0.137). The rows' agreement depends on their features (0.8
-// where the first feature is negative, 1.0 elsewhere: 0.9 overall, the boundary of H0), so a u
-// that leaked the features' content into the count would show. 40,000 draws per seed, σ 0.0015.
+// target 0.9, δ = 0.1 either 0.053 or 0.137). Two kinds of draw: fresh rows each time, whose
+// agreement depends on their features (0.8 where the first feature is negative, 1.0 elsewhere:
+// 0.9 overall, the boundary of H0), so that a u leaking the features into the count would show;
+// and the same 60 rows every time with only their labels drawn (agreement 0.9 each), where u
+// can vary only through the labels, i.e. through the agreement pattern itself. The teacher
+// label is 0 where the row agrees (the surrogate says 0), 1 where not. 40,000 draws each,
+// σ 0.0015.
 TEST(RandomizedTest, HasLevelDeltaAtEveryFixedSeedWithUFromTheRows) {
   constexpr int kReps = 40000;
   constexpr std::size_t kM = 60;
@@ -266,24 +277,33 @@ TEST(RandomizedTest, HasLevelDeltaAtEveryFixedSeedWithUFromTheRows) {
   const auto settings = CalibrationSettings::from_yaml(YAML::Load("{target: 0.9}"), "calibration");
   const std::vector<FittedStage> fitted(1);
   const FamilyOptions options;
-  for (std::uint64_t seed : {0u, 1u}) {
-    Rng rng(99 + seed);
-    int rejects = 0, small_u = 0;
-    for (int r = 0; r < kReps; ++r) {
-      const Dataset cal = calibration_rows(rng, kM);
-      std::size_t k = 0;
-      for (std::size_t i = 0; i < kM; ++i)
-        k += rng.uniform() < (cal.features(i, 0) < 0 ? 0.8 : 1.0);
-      const FamilyInputs in{fitted, cal, cal, 0.9, settings, options, CalibrateOn::kCal, seed};
-      const double u = in.resolved().guaranteed.u;
-      small_u += u <= 0.5;
-      rejects += binomial_randomized_p_value(k, kM, 0.9, u) <= kDelta;
+  for (bool fixed_rows : {false, true}) {
+    for (std::uint64_t seed : {0u, 1u}) {
+      Rng rng(99 + seed + (fixed_rows ? 10 : 0));
+      Dataset cal = calibration_rows(rng, kM);
+      int rejects = 0, small_u = 0;
+      for (int r = 0; r < kReps; ++r) {
+        if (!fixed_rows) cal = calibration_rows(rng, kM);
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < kM; ++i) {
+          const double p = fixed_rows ? 0.9 : (cal.features(i, 0) < 0 ? 0.8 : 1.0);
+          const bool agrees = rng.uniform() < p;
+          cal.teacher[i] = agrees ? 0 : 1;
+          k += agrees;
+        }
+        const FamilyInputs in{fitted, cal, cal, 0.9, settings, options, CalibrateOn::kCal, seed};
+        const double u = in.resolved().guaranteed.u;
+        small_u += u <= 0.5;
+        rejects += binomial_randomized_p_value(k, kM, 0.9, u) <= kDelta;
+      }
+      const double level = static_cast<double>(rejects) / kReps;
+      std::printf(
+          "[randomized test] seed %d, %s, u hashed from 60 rows: level %.4f, P(u <= 0.5) %.4f\n",
+          static_cast<int>(seed), fixed_rows ? "fixed rows, labels drawn" : "fresh rows", level,
+          static_cast<double>(small_u) / kReps);
+      EXPECT_NEAR(level, kDelta, 4 * sigma) << "seed " << seed << " fixed rows " << fixed_rows;
+      EXPECT_NEAR(static_cast<double>(small_u) / kReps, 0.5, 4 * std::sqrt(0.25 / kReps));
     }
-    const double level = static_cast<double>(rejects) / kReps;
-    std::printf("[randomized test] seed %d, u hashed from 60 rows: level %.4f, P(u <= 0.5) %.4f\n",
-                static_cast<int>(seed), level, static_cast<double>(small_u) / kReps);
-    EXPECT_NEAR(level, kDelta, 4 * sigma) << "seed " << seed;
-    EXPECT_NEAR(static_cast<double>(small_u) / kReps, 0.5, 4 * std::sqrt(0.25 / kReps));
   }
 }
 
