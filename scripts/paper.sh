@@ -4,6 +4,9 @@
 #
 #   scripts/paper.sh [EXTRA OVERRIDES...]      # e.g. jobs=1, data_dir=/path/to/data
 #
+# The committed results/paper/ was made with the exact test, before the randomized one became
+# the default: `scripts/paper.sh calibration.test=exact` reproduces it.
+#
 # The sweep itself goes to results/paper_sweep/<stamp>/ (git-ignored: every run's folder); the
 # tables, plots, summary, the sweep's config and the command line are copied to results/paper/.
 set -euo pipefail
