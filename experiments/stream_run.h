@@ -28,7 +28,8 @@
 //                rebuilt at refits and, with memory_refresh > 0, every memory_refresh labels.
 //
 // Every variant in `stream.variants` (online: warm refits + memory; online_no_memory; periodic:
-// cold refits; fit_once: the cold-start policy forever) replays the same stream with the same
+// cold refits; periodic_no_monitor: cold refits and no alarm, TRACER's update; fit_once: the
+// cold-start policy forever) replays the same stream with the same
 // flags, so their teacher calls compare directly. Writes nothing: the result is a RunOutput with
 // stream.csv (experiments/run_output.h).
 #pragma once

@@ -49,13 +49,14 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
 }
 
 StreamVariant stream_variant(const std::string& name) {
-  if (name == "online") return {name, true, true, true};
-  if (name == "online_no_memory") return {name, true, true, false};
-  if (name == "periodic") return {name, true, false, false};
-  if (name == "fit_once") return {name, false, false, false};
+  if (name == "online") return {name, true, true, true, true};
+  if (name == "online_no_memory") return {name, true, true, false, true};
+  if (name == "periodic") return {name, true, false, false, true};
+  if (name == "periodic_no_monitor") return {name, true, false, false, false};
+  if (name == "fit_once") return {name, false, false, false, true};
   DB_THROW(
-      "config: 'stream.variants': expected online, online_no_memory, periodic or fit_once, got "
-      "'{}'",
+      "config: 'stream.variants': expected online, online_no_memory, periodic, "
+      "periodic_no_monitor or fit_once, got '{}'",
       name);
 }
 

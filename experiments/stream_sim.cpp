@@ -363,7 +363,7 @@ VariantResult StreamSim::run() {
       label(pos, pos < cold, !in_policy);
       // A class the surrogate never saw: it cannot answer its queries, and the calibration's
       // past rows did not contain them. Enough of them and the policy is no longer trusted.
-      if (in_policy && st_.novel_alarm > 0 && teacher >= 0 &&
+      if (in_policy && v_.monitors && st_.novel_alarm > 0 && teacher >= 0 &&
           !known_[static_cast<std::size_t>(teacher)] && ++novel_ >= st_.novel_alarm)
         alarm(pos, "novel classes");
     } else {
@@ -390,7 +390,7 @@ VariantResult StreamSim::run() {
         // bounds the delay; each epoch spends its own δ_k (core/stream/monitor.h).
         if (st_.monitor_epoch > 0 && monitor_.count() >= st_.monitor_epoch) monitor_.restart();
         monitor_.observe(agrees);
-        if (monitor_.alarmed()) alarm(pos, "monitor");
+        if (v_.monitors && monitor_.alarmed()) alarm(pos, "monitor");
       }
     }
     const std::size_t next = pos + 1;

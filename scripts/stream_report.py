@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sweep_tables import fmt, gp, load_runs, md, mean_ci, num
 
-ORDER = ["online", "online_no_memory", "periodic", "fit_once"]
+ORDER = ["online", "online_no_memory", "periodic", "periodic_no_monitor", "fit_once"]
 
 
 def measures(m, variant):

@@ -6,4 +6,4 @@ set ylabel 'cumulative teacher calls saved vs all-teacher'
 set key outside right
 set grid
 set datafile missing 'nan'
-plot 'results/stream/banking77_stream/series.dat' index 0 using 1:4 with lines title 'online', 'results/stream/banking77_stream/series.dat' index 1 using 1:4 with lines title 'online no memory', 'results/stream/banking77_stream/series.dat' index 2 using 1:4 with lines title 'periodic', 'results/stream/banking77_stream/series.dat' index 3 using 1:4 with lines title 'fit once'
+plot 'results/stream/banking77_stream/series.dat' index 0 using 1:4 with lines title 'online', 'results/stream/banking77_stream/series.dat' index 1 using 1:4 with lines title 'online no memory', 'results/stream/banking77_stream/series.dat' index 2 using 1:4 with lines title 'periodic', 'results/stream/banking77_stream/series.dat' index 3 using 1:4 with lines title 'periodic no monitor', 'results/stream/banking77_stream/series.dat' index 4 using 1:4 with lines title 'fit once'

@@ -6,4 +6,4 @@ set ylabel 'coverage per window'
 set key outside right
 set grid
 set datafile missing 'nan'
-plot 'results/stream/synthetic_stream_change/series.dat' index 0 using 1:2 with lines title 'online', 'results/stream/synthetic_stream_change/series.dat' index 1 using 1:2 with lines title 'online no memory', 'results/stream/synthetic_stream_change/series.dat' index 2 using 1:2 with lines title 'periodic', 'results/stream/synthetic_stream_change/series.dat' index 3 using 1:2 with lines title 'fit once'
+plot 'results/stream/synthetic_stream_change/series.dat' index 0 using 1:2 with lines title 'online', 'results/stream/synthetic_stream_change/series.dat' index 1 using 1:2 with lines title 'online no memory', 'results/stream/synthetic_stream_change/series.dat' index 2 using 1:2 with lines title 'periodic', 'results/stream/synthetic_stream_change/series.dat' index 3 using 1:2 with lines title 'periodic no monitor', 'results/stream/synthetic_stream_change/series.dat' index 4 using 1:2 with lines title 'fit once'
