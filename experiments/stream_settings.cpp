@@ -26,6 +26,9 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
   s.fallback_cal_share = r.get_double("fallback_cal_share", s.fallback_cal_share, 0.0, 0.9);
   s.max_train = static_cast<std::size_t>(r.get_int("max_train", 0, 0, INT64_MAX));
   s.cal_window = static_cast<std::size_t>(r.get_int("cal_window", 0, 0, INT64_MAX));
+  s.cross_fit = static_cast<int>(r.get_int("cross_fit", 0, 0, 100));
+  DB_CHECK(s.cross_fit != 1, "config: '{}.cross_fit': expected 0 (off) or at least 2 folds, got 1",
+           path);
   s.monitor_delta = r.get_double("monitor_delta", s.monitor_delta, 1e-9, 0.5);
   s.monitor_epoch = static_cast<std::size_t>(r.get_int("monitor_epoch", 200, 0, INT64_MAX));
   s.novel_alarm = static_cast<std::size_t>(r.get_int("novel_alarm", 1, 0, INT64_MAX));
@@ -33,6 +36,10 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
   s.memory_mode = r.get_string("memory_mode", s.memory_mode);
   DB_CHECK(s.memory_mode == "blend" || s.memory_mode == "stage",
            "config: '{}.memory_mode': expected blend or stage, got '{}'", path, s.memory_mode);
+  DB_CHECK(s.cross_fit == 0 || s.memory_mode != "stage",
+           "config: '{}.cross_fit': {} folds with memory_mode stage; expected cross_fit 0 or "
+           "memory_mode blend (the memory's stage would learn its acceptor from rows it remembers)",
+           path, s.cross_fit);
   s.memory_k = static_cast<int>(r.get_int("memory_k", s.memory_k, 1, 1000));
   s.memory_max = static_cast<std::size_t>(r.get_int("memory_max", 20000, 1, INT64_MAX));
   s.memory_refresh = static_cast<std::size_t>(r.get_int("memory_refresh", 0, 0, INT64_MAX));

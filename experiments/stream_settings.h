@@ -33,6 +33,11 @@ struct StreamSettings {
   std::size_t max_train = 0;   // most recent training labels used (0: all); caps the acceptor rows
                                // at the same share of the labels
   std::size_t cal_window = 0;  // most recent calibration labels used (0: all)
+  // K ≥ 2: refits cross-fitted (fit_cascade_cross, K folds) on one pool of the training and the
+  // acceptor's labels: the surrogate is the average of K fold models, the acceptor learns from
+  // their out-of-fold outputs on the whole pool, the grid comes from those; cold fits (no warm
+  // start). 0: the split (surrogate on the training labels, acceptor on its own).
+  int cross_fit = 0;
   // Monitor (core/stream/monitor.h).
   double monitor_delta = 0.05;
   std::size_t monitor_epoch = 200;  // audits before the monitor restarts (0: only at refits)

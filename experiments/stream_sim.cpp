@@ -191,9 +191,18 @@ void StreamSim::fit(std::size_t pos) {
       st_.max_train ? static_cast<std::size_t>(std::ceil(static_cast<double>(st_.max_train) *
                                                          st_.val_share / (1 - st_.val_share)))
                     : 0;
-  const Dataset train = s_.subset(train_pos),
-                val = s_.subset(tail(labels_.val, max_val, labels_.val_start)),
-                cal = s_.subset(cal_pos);
+  const std::vector<std::size_t> val_pos = tail(labels_.val, max_val, labels_.val_start);
+  // cross_fit: one pool of the training and the acceptor's labels, in stream order; the
+  // surrogate is cross-fitted on it and the acceptor learns from its out-of-fold outputs.
+  const bool cross = st_.cross_fit >= 2;
+  std::vector<std::size_t> pool_pos;
+  if (cross) {
+    pool_pos = train_pos;
+    pool_pos.insert(pool_pos.end(), val_pos.begin(), val_pos.end());
+    std::sort(pool_pos.begin(), pool_pos.end());
+  }
+  const Dataset train = s_.subset(cross ? pool_pos : train_pos),
+                val = cross ? train : s_.subset(val_pos), cal = s_.subset(cal_pos);
   const std::set<LabelId> classes(train.teacher.begin(), train.teacher.end());
   Policy p;
   bool warm = false, fitted_now = false;
@@ -213,9 +222,13 @@ void StreamSim::fit(std::size_t pos) {
           new MemoryBlend(std::move(m), st_.memory_k, st_.memory_max));
     };
     const bool blend = v_.memory && st_.memory_mode == "blend";
+    // Cross-fitted refits start cold (fit_cascade_cross has no warm start).
     std::vector<FittedStage> fitted =
-        fit_cascade(plan_.zoo.front().spec, 1, train, val, cal, plan_.settings.pipeline,
-                    blend ? blended : plan_.factory, ctx, nullptr, previous);
+        cross ? fit_cascade_cross(plan_.zoo.front().spec, 1, train, cal, st_.cross_fit,
+                                  plan_.settings.pipeline, blend ? blended : plan_.factory, ctx,
+                                  mix_seed(seed_, 0xC5F0 + static_cast<std::uint64_t>(epoch_)))
+              : fit_cascade(plan_.zoo.front().spec, 1, train, val, cal, plan_.settings.pipeline,
+                            blend ? blended : plan_.factory, ctx, nullptr, previous);
     warm = fitted.front().warm_started;
     fitted_now = true;
     p.surrogate = fitted.front().stage.surrogate;
@@ -270,6 +283,7 @@ void StreamSim::fit(std::size_t pos) {
                       {"acceptor_rows", val.size()},
                       {"calibration_rows", cal.size()},
                       {"warm", warm},
+                      {"cross_fit_folds", cross ? st_.cross_fit : 0},
                       {"seconds", seconds},
                       {"certified", policy_.feasible}};
   if (!why.empty()) r["why_not"] = why;

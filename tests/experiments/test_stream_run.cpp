@@ -119,6 +119,39 @@ TEST(StreamRun, SyntheticStreamAddsUpAndIsReproducible) {
       if (k != "refit_seconds") EXPECT_EQ(value, rows_b[i].at(k)) << k << " row " << i;
 }
 
+TEST(StreamRun, CrossFittedRefitsPoolTheLabelsAndSaveCalls) {
+  // stream.cross_fit: the same labels (same stream, same flags) as split refits, pooled: the
+  // first refit's pool is the split refit's training plus acceptor rows; every refit is
+  // cross-fitted and cold. On this stream it buys fewer teacher calls (seeds 0-4: 118 to 664
+  // fewer of 12,000, measured 2026-12-07).
+  TempDir tmp;
+  const auto run = [&](const std::string& folds) {
+    return compute_stream_run(
+        config_for({"dataset.synthetic.rows=12000", "dataset.synthetic.confusable_pairs=1",
+                    "stream.window=1000", "stream.refit_every=1000", "stream.audit_share=0.1",
+                    "stream.variants=[periodic]", "stream.cross_fit=" + folds, "threads=1",
+                    "results_dir=" + tmp.path().string()}),
+        quiet());
+  };
+  const RunOutput split = run("0"), cross = run("3");
+  const nlohmann::json& a = split.metrics["variants"]["periodic"];
+  const nlohmann::json& b = cross.metrics["variants"]["periodic"];
+  ASSERT_FALSE(b["refits"].empty());
+  const nlohmann::json& first_a = a["refits"][0];
+  const nlohmann::json& first_b = b["refits"][0];
+  EXPECT_EQ(first_b["train_rows"].get<std::size_t>(),
+            first_a["train_rows"].get<std::size_t>() + first_a["acceptor_rows"].get<std::size_t>());
+  EXPECT_EQ(first_b["acceptor_rows"], first_b["train_rows"]);
+  EXPECT_EQ(first_b["calibration_rows"], first_a["calibration_rows"]);
+  for (const auto& f : b["refits"]) {
+    EXPECT_EQ(f["cross_fit_folds"].get<int>(), 3);
+    EXPECT_FALSE(f["warm"].get<bool>());
+  }
+  for (const auto& f : a["refits"]) EXPECT_EQ(f["cross_fit_folds"].get<int>(), 0);
+  EXPECT_LT(b["teacher_calls"].get<std::size_t>(), a["teacher_calls"].get<std::size_t>());
+  EXPECT_GE(b["agreement_handled"].get<double>(), 0.9 - 0.02);
+}
+
 TEST(StreamRun, TeacherChangeIsCaughtAndRecovered) {
   // experiment=synthetic_stream_change: at the middle of a 20,000-query stream the teacher starts
   // answering its most frequent class (of 4) as the next most frequent one: a quarter of the
@@ -175,6 +208,10 @@ TEST(StreamRun, BadStreamConfigsAreOneLineErrors) {
   EXPECT_NE(e.find("no_such_class"), std::string::npos) << e;
   e = err({"stream.memory_mode=sometimes"});
   EXPECT_NE(e.find("stream.memory_mode"), std::string::npos) << e;
+  e = err({"stream.cross_fit=1"});
+  EXPECT_NE(e.find("stream.cross_fit"), std::string::npos) << e;
+  e = err({"stream.cross_fit=3", "stream.memory_mode=stage"});
+  EXPECT_NE(e.find("memory_mode stage"), std::string::npos) << e;
   const std::string outside = err({"dataset.subsample=3000", "dataset.subsample_test=1000"});
   EXPECT_NE(outside.find("'dataset.subsample_test': a stream replays"), std::string::npos)
       << outside;
