@@ -210,6 +210,7 @@ RunOutput compute_stream_run(const YAML::Node& config, const RunOptions& options
                    {"refit_every", st.refit_every},
                    {"monitor_delta", st.monitor_delta},
                    {"memory_k", st.memory_k},
+                   {"cross_fit", st.cross_fit},
                    {"window", st.window}}},
                  {"variants", variants},
                  {"seconds", {{"total", seconds_since(t_start)}}}};

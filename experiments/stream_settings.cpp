@@ -36,10 +36,6 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
   s.memory_mode = r.get_string("memory_mode", s.memory_mode);
   DB_CHECK(s.memory_mode == "blend" || s.memory_mode == "stage",
            "config: '{}.memory_mode': expected blend or stage, got '{}'", path, s.memory_mode);
-  DB_CHECK(s.cross_fit == 0 || s.memory_mode != "stage",
-           "config: '{}.cross_fit': {} folds with memory_mode stage; expected cross_fit 0 or "
-           "memory_mode blend (the memory's stage would learn its acceptor from rows it remembers)",
-           path, s.cross_fit);
   s.memory_k = static_cast<int>(r.get_int("memory_k", s.memory_k, 1, 1000));
   s.memory_max = static_cast<std::size_t>(r.get_int("memory_max", 20000, 1, INT64_MAX));
   s.memory_refresh = static_cast<std::size_t>(r.get_int("memory_refresh", 0, 0, INT64_MAX));
@@ -51,6 +47,12 @@ StreamSettings StreamSettings::from_yaml(const YAML::Node& node, const std::stri
     DB_CHECK(!s.variants.empty(), "config: '{}.variants': expected at least one variant", path);
     for (const std::string& v : s.variants) (void)stream_variant(v);
   }
+  bool memory = false;
+  for (const std::string& v : s.variants) memory = memory || stream_variant(v).memory;
+  DB_CHECK(s.cross_fit == 0 || s.memory_mode != "stage" || !memory,
+           "config: '{}.cross_fit': {} folds with memory_mode stage; expected cross_fit 0, "
+           "memory_mode blend or no variant with memory (cross-fitted refits use no memory)",
+           path, s.cross_fit);
   r.finish();
   return s;
 }

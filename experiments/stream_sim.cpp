@@ -222,10 +222,11 @@ void StreamSim::fit(std::size_t pos) {
           new MemoryBlend(std::move(m), st_.memory_k, st_.memory_max));
     };
     const bool blend = v_.memory && st_.memory_mode == "blend";
-    // Cross-fitted refits start cold (fit_cascade_cross has no warm start).
+    // Cross-fitted refits start cold (fit_cascade_cross has no warm start) and use no memory:
+    // their fold models are fitted without acceptor rows, on which a blend chooses its weight.
     std::vector<FittedStage> fitted =
         cross ? fit_cascade_cross(plan_.zoo.front().spec, 1, train, cal, st_.cross_fit,
-                                  plan_.settings.pipeline, blend ? blended : plan_.factory, ctx,
+                                  plan_.settings.pipeline, plan_.factory, ctx,
                                   mix_seed(seed_, 0xC5F0 + static_cast<std::uint64_t>(epoch_)))
               : fit_cascade(plan_.zoo.front().spec, 1, train, val, cal, plan_.settings.pipeline,
                             blend ? blended : plan_.factory, ctx, nullptr, previous);

@@ -122,8 +122,8 @@ TEST(StreamRun, SyntheticStreamAddsUpAndIsReproducible) {
 TEST(StreamRun, CrossFittedRefitsPoolTheLabelsAndSaveCalls) {
   // stream.cross_fit: the same labels (same stream, same flags) as split refits, pooled: the
   // first refit's pool is the split refit's training plus acceptor rows; every refit is
-  // cross-fitted and cold. On this stream it buys fewer teacher calls (seeds 0-4: 118 to 664
-  // fewer of 12,000, measured 2026-12-07).
+  // cross-fitted and cold. The last assertions pin a measured result (seeds 0-4: 118 to 664
+  // fewer teacher calls of 12,000, 2026-12-07): a change that loses it should say why.
   TempDir tmp;
   const auto run = [&](const std::string& folds) {
     return compute_stream_run(
@@ -176,14 +176,15 @@ TEST(StreamRun, TeacherChangeIsCaughtAndRecovered) {
 
   // TRACER's update (periodic refits, no monitor): nothing stops it, and its refits learn from
   // pools that keep the old answers, so most windows after the change stay below the target
-  // (0.47-0.56 of all windows over seeds 0-9, against 0.05-0.28 with the monitor).
+  // (every window after the change: 0.47-0.56 of all windows over seeds 0-9, against 0.05-0.28
+  // with the monitor).
   const nlohmann::json& u = out.metrics["variants"]["periodic_no_monitor"];
   EXPECT_TRUE(u["alarms"].empty()) << u["alarms"].dump();
   EXPECT_FALSE(u["teacher_change"]["caught"].get<bool>());
   EXPECT_GT(u["refits"].size(), 1u);
   EXPECT_GT(u["share_windows_below_target"].get<double>(), 0.4);
   EXPECT_GT(u["share_windows_below_target"].get<double>(),
-            v["share_windows_below_target"].get<double>() + 0.2);
+            v["share_windows_below_target"].get<double>() + 0.15);
   EXPECT_LT(u["agreement_handled"].get<double>(), 0.9);
 }
 
@@ -212,6 +213,10 @@ TEST(StreamRun, BadStreamConfigsAreOneLineErrors) {
   EXPECT_NE(e.find("stream.cross_fit"), std::string::npos) << e;
   e = err({"stream.cross_fit=3", "stream.memory_mode=stage"});
   EXPECT_NE(e.find("memory_mode stage"), std::string::npos) << e;
+  EXPECT_NO_THROW(compute_stream_run(
+      config_for({"stream.cross_fit=3", "stream.memory_mode=stage", "stream.variants=[periodic]",
+                  "dataset.synthetic.rows=3000", "threads=1", rd}),
+      quiet()));
   const std::string outside = err({"dataset.subsample=3000", "dataset.subsample_test=1000"});
   EXPECT_NE(outside.find("'dataset.subsample_test': a stream replays"), std::string::npos)
       << outside;
