@@ -36,8 +36,9 @@ struct StreamSettings {
   // K ≥ 2: refits cross-fitted (fit_cascade_cross, K folds) on one pool of the training and the
   // acceptor's labels: the surrogate is the average of K fold models, the acceptor learns from
   // their out-of-fold outputs on the whole pool, the grid comes from those; cold fits (no warm
-  // start) and no memory (memory_mode stage with a memory variant is an error). 0: the split
-  // (surrogate on the training labels, acceptor on its own).
+  // start) and no memory, so online, online_no_memory and periodic refit alike (memory_mode
+  // stage with a memory variant is an error). 0: the split (surrogate on the training labels,
+  // acceptor on its own).
   int cross_fit = 0;
   // Monitor (core/stream/monitor.h).
   double monitor_delta = 0.05;
